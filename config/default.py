@@ -1,0 +1,83 @@
+"""Every Stream Engine setting, with its default.
+
+Override a setting in ``config/local.py`` (untracked; same syntax as this file) or with an
+environment variable ``STREAM_ENGINE_<KEY>`` (parsed as a Python literal when it looks like one,
+else taken as a string). Environment variables win over ``config/local.py``, which wins over this
+file. Only UPPER_CASE names are settings. A setting with a bad value stops the server at start
+with a message naming it.
+"""
+
+# -- storage -------------------------------------------------------------------------------------
+
+# Storage backend: "embedded" (a local database file, zero set-up) or "cassandra".
+STORE = "embedded"
+
+# Folder of the embedded store; relative paths are relative to the repository root.
+DATA_DIR = "data"
+
+# -- preload dictionary --------------------------------------------------------------------------
+
+# Folder holding the preload CSVs (upstream schema). Relative to the repository root.
+PRELOAD = "preload_database"
+
+# -- server --------------------------------------------------------------------------------------
+
+# Address the server binds to (host:port) when started by manage-streamng or `stream-engine serve`.
+BIND = "127.0.0.1:12576"
+
+# Number of gunicorn worker processes and threads per worker (gthread workers).
+WORKERS = 2
+THREADS = 4
+
+# Public base URL used in links and catalog pages; empty means "derive from the request".
+BASE_URL = ""
+
+# Folder for logs (stream_engine.error.log, stream_engine.access.log); relative to the repository root.
+LOG_DIR = "logs"
+
+# Log level for the error log: DEBUG, INFO, WARNING, ERROR.
+LOG_LEVEL = "INFO"
+
+# Pid file used by manage-streamng; relative to the repository root.
+PID_FILE = "stream_engine.pid"
+
+# Folder for asynchronous export jobs; relative to the repository root.
+ASYNC_DIR = "async"
+
+# -- Apache Cassandra backend --------------------------------------------------------------------
+
+# Contact points of the Cassandra cluster (host or host:port strings).
+CASSANDRA_HOSTS = ["127.0.0.1"]
+
+# Native protocol port used for contact points that do not name one.
+CASSANDRA_PORT = 9042
+
+# Keyspace holding one table per stream (the OOI layout).
+CASSANDRA_KEYSPACE = "ooi"
+
+# Consistency level for reads and writes (a cassandra-driver ConsistencyLevel name).
+CASSANDRA_CONSISTENCY = "LOCAL_QUORUM"
+
+# Native protocol version; None lets the driver negotiate.
+CASSANDRA_PROTOCOL_VERSION = None
+
+# Seconds to wait for a connection and for a query.
+CASSANDRA_CONNECT_TIMEOUT = 10
+CASSANDRA_QUERY_TIMEOUT = 60
+
+# Number of per-bin queries run concurrently.
+CASSANDRA_CONCURRENCY = 16
+
+# -- queries and products ------------------------------------------------------------------------
+
+# Exclude data outside any deployment (the original engine's REQUIRE_DEPLOYMENT).
+REQUIRE_DEPLOYMENT = True
+
+# Depth window (metres) for finding co-located instruments on the same subsite.
+MAX_DEPTH_VARIANCE = 6.0
+
+# Largest gap (seconds) across which an external input is interpolated; wider gaps give fill.
+MAX_INTERPOLATION_GAP = 3600.0
+
+# Start of an unbounded query (NTP seconds; 2010-01-01T00:00:00Z).
+UNBOUND_QUERY_START = 3471292800.0

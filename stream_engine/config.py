@@ -1,0 +1,127 @@
+"""Settings: ``config/default.py``, then ``config/local.py``, then ``STREAM_ENGINE_<KEY>`` variables."""
+
+from __future__ import annotations
+
+import ast
+import os
+import runpy
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from stream_engine.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ENV_PREFIX = "STREAM_ENGINE_"
+_PATH_SETTINGS = ("DATA_DIR", "PRELOAD", "LOG_DIR", "PID_FILE", "ASYNC_DIR")
+
+
+class Settings(Mapping[str, Any]):
+    """Read-only settings with attribute access (``settings.STORE``).
+
+    Paths named in ``_PATH_SETTINGS`` are resolved against the repository root.
+    """
+
+    def __init__(self, values: Mapping[str, Any]):
+        self._values = dict(values)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(f"no setting named {name!r}") from None
+
+    def __getitem__(self, name: str) -> Any:
+        return self._values[name]
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def path(self, name: str) -> Path:
+        """A path setting, absolute (relative values are taken from the repository root)."""
+        p = Path(os.path.expanduser(str(self._values[name])))
+        return p if p.is_absolute() else REPO_ROOT / p
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some settings changed (checked like the originals)."""
+        values = {**self._values, **changes}
+        _validate(values)
+        return Settings(values)
+
+
+def _module_settings(path: Path) -> dict[str, Any]:
+    namespace = runpy.run_path(str(path))
+    return {k: v for k, v in namespace.items() if k.isupper()}
+
+
+def _parse_env_value(raw: str, default: Any) -> Any:
+    if isinstance(default, str):
+        return raw
+    try:
+        return ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        return raw
+
+
+def load_settings(
+    config_dir: Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Load and check every setting; a bad one raises :class:`ConfigError` naming it."""
+    config_dir = config_dir or REPO_ROOT / "config"
+    environ = os.environ if environ is None else environ
+    values = _module_settings(config_dir / "default.py")
+    local = config_dir / "local.py"
+    if local.exists():
+        for key, value in _module_settings(local).items():
+            if key not in values:
+                raise ConfigError(f"config/local.py sets unknown setting {key!r}")
+            values[key] = value
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        key = name[len(ENV_PREFIX) :]
+        if key not in values:
+            if key in {"CONFIG", "HOME"}:
+                continue
+            raise ConfigError(
+                f"environment variable {name} names no setting; known settings: "
+                + ", ".join(sorted(values))
+            )
+        values[key] = _parse_env_value(raw, values[key])
+    if isinstance(values.get("CASSANDRA_HOSTS"), str):
+        values["CASSANDRA_HOSTS"] = [h.strip() for h in values["CASSANDRA_HOSTS"].split(",") if h.strip()]
+    _validate(values)
+    return Settings(values)
+
+
+def _require(values: Mapping[str, Any], key: str, ok: bool, expected: str) -> None:
+    if not ok:
+        raise ConfigError(f"setting {key} = {values.get(key)!r} is invalid: expected {expected}")
+
+
+def _validate(values: Mapping[str, Any]) -> None:
+    v = values
+    _require(v, "STORE", v.get("STORE") in ("embedded", "cassandra"), "'embedded' or 'cassandra'")
+    for key in _PATH_SETTINGS:
+        _require(v, key, isinstance(v.get(key), str | os.PathLike) and str(v.get(key)) != "", "a path")
+    bind = v.get("BIND")
+    _require(
+        v,
+        "BIND",
+        isinstance(bind, str) and bind.rpartition(":")[2].isdigit() and bool(bind.rpartition(":")[0]),
+        "HOST:PORT",
+    )
+    for key in ("WORKERS", "THREADS", "CASSANDRA_PORT", "CASSANDRA_CONCURRENCY"):
+        _require(v, key, isinstance(v.get(key), int) and not isinstance(v.get(key), bool) and v[key] > 0, "a positive integer")
+    for key in ("MAX_DEPTH_VARIANCE", "MAX_INTERPOLATION_GAP", "CASSANDRA_CONNECT_TIMEOUT", "CASSANDRA_QUERY_TIMEOUT"):
+        val = v.get(key)
+        _require(v, key, isinstance(val, int | float) and not isinstance(val, bool) and val > 0, "a positive number")
+    _require(v, "REQUIRE_DEPLOYMENT", isinstance(v.get("REQUIRE_DEPLOYMENT"), bool), "True or False")
+    _require(v, "LOG_LEVEL", v.get("LOG_LEVEL") in ("DEBUG", "INFO", "WARNING", "ERROR"), "DEBUG, INFO, WARNING or ERROR")
+    hosts = v.get("CASSANDRA_HOSTS")
+    _require(v, "CASSANDRA_HOSTS", isinstance(hosts, list | tuple) and bool(hosts) and all(isinstance(h, str) for h in hosts), "a list of host names")
+    pv = v.get("CASSANDRA_PROTOCOL_VERSION")
+    _require(v, "CASSANDRA_PROTOCOL_VERSION", pv is None or (isinstance(pv, int) and 3 <= pv <= 6), "None or an integer 3..6")

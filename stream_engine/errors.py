@@ -1,0 +1,62 @@
+"""The engine's exception hierarchy.
+
+Every error a client can cause carries the HTTP status that describes it, so the web layer has
+exactly one place that turns exceptions into responses. Not-found errors also inherit
+``KeyError`` and bad-input errors ``ValueError``, so plain Python callers can catch them naturally.
+"""
+
+from __future__ import annotations
+
+
+class StreamEngineError(Exception):
+    """Base class of every error raised on purpose by Stream Engine."""
+
+    status = 500
+
+
+class ConfigError(StreamEngineError, ValueError):
+    """A setting is missing or has a bad value; the message names the setting."""
+
+
+class BadRequest(StreamEngineError, ValueError):
+    """The request is malformed or asks for something impossible."""
+
+    status = 400
+
+    def __str__(self) -> str:  # ValueError's str is fine; KeyError's would add quotes
+        return self.args[0] if self.args else ""
+
+
+class NotFound(StreamEngineError, KeyError):
+    """No such stream, parameter, deployment or data."""
+
+    status = 404
+
+    def __str__(self) -> str:
+        return self.args[0] if self.args else ""
+
+
+class TooLarge(StreamEngineError):
+    """The response would exceed a configured size limit."""
+
+    status = 413
+
+
+class StoreUnavailable(StreamEngineError):
+    """The storage backend cannot be reached."""
+
+    status = 503
+
+
+class StoreError(StreamEngineError):
+    """The storage backend failed or found its data inconsistent."""
+
+
+class PreloadError(StreamEngineError, ValueError):
+    """The preload dictionary cannot be read or is inconsistent."""
+
+
+class IngestError(StreamEngineError, ValueError):
+    """A file cannot be ingested; nothing of it was stored."""
+
+    status = 400

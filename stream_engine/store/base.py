@@ -1,0 +1,257 @@
+"""The storage interface every backend implements, and the value types it speaks.
+
+Everything above ``store/`` talks to storage only through :class:`Store`. A backend is one file
+beside this one (``embedded.py``, ``cassandra.py``) holding one subclass.
+
+Conventions shared by all backends
+----------------------------------
+* Time is float64 NTP seconds (since 1900-01-01T00:00:00Z).
+* A record is identified by ``(time, deployment)``; writing a record whose key exists replaces it
+  (idempotent upsert), so ingesting the same file twice changes nothing.
+* Records of a stream are partitioned into time bins: ``bin = floor(time / bin_seconds) *
+  bin_seconds`` (NTP seconds at the start of the bin), exactly as the OOI Cassandra layout does.
+* Within a stream, records are ordered by ``(time, deployment)``. The *index* of a record is its
+  position in that order across the whole stream; :class:`IndexRange` selects by it.
+* Columns are numpy arrays of equal length: 1-D for scalar parameters, 2-D ``(n, k)`` for array
+  parameters, dtype ``str`` (numpy ``U``) or ``object`` holding ``str`` for strings. ``time``
+  (float64) and ``deployment`` (int32) are always present in what :meth:`Store.read` returns.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+
+TIME = "time"
+DEPLOYMENT = "deployment"
+KEY_COLUMNS = (TIME, DEPLOYMENT)
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class StreamKey:
+    """(subsite, node, sensor, method, stream), e.g. CE02SHSM/SBD11/06-METBKA000/telemetered/...."""
+
+    subsite: str
+    node: str
+    sensor: str
+    method: str
+    stream: str
+
+    def __post_init__(self) -> None:
+        for name in ("subsite", "node", "sensor", "method", "stream"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value or "/" in value:
+                raise TypeError(f"StreamKey.{name} must be a non-empty string without '/', got {value!r}")
+
+    @property
+    def refdes(self) -> str:
+        """The reference designator ``subsite-node-sensor``."""
+        return f"{self.subsite}-{self.node}-{self.sensor}"
+
+    @property
+    def path(self) -> str:
+        """``subsite/node/sensor/method/stream``, as used in URLs."""
+        return "/".join((self.subsite, self.node, self.sensor, self.method, self.stream))
+
+    @classmethod
+    def from_path(cls, path: str) -> StreamKey:
+        """Parse ``subsite/node/sensor/method/stream`` (leading/trailing slashes ignored)."""
+        parts = path.strip("/").split("/")
+        if len(parts) != 5:
+            raise ValueError(f"a stream path has 5 parts subsite/node/sensor/method/stream, got {path!r}")
+        return cls(*parts)
+
+    def __str__(self) -> str:
+        return self.path
+
+
+@dataclass(frozen=True, slots=True)
+class TimeRange:
+    """Half-open time window ``[start, stop)`` in NTP seconds."""
+
+    start: float
+    stop: float
+
+    def __post_init__(self) -> None:
+        for name in ("start", "stop"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+                raise TypeError(f"TimeRange.{name} must be a number of NTP seconds, got {value!r}")
+        if self.stop < self.start:
+            raise ValueError(f"TimeRange stop {self.stop!r} is before start {self.start!r}")
+
+    @classmethod
+    def everything(cls) -> TimeRange:
+        return cls(-math.inf, math.inf)
+
+    def contains(self, t: float) -> bool:
+        return self.start <= t < self.stop
+
+    def overlaps(self, first: float, last: float) -> bool:
+        """Whether any time in the closed interval ``[first, last]`` falls in this range."""
+        return first < self.stop and last >= self.start
+
+
+@dataclass(frozen=True, slots=True)
+class IndexRange:
+    """Half-open record index range ``[start, stop)`` in stream order; ``step`` >= 1."""
+
+    start: int
+    stop: int
+    step: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("start", "stop", "step"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"IndexRange.{name} must be an int, got {value!r}")
+        if self.start < 0 or self.stop < self.start or self.step < 1:
+            raise ValueError(f"invalid IndexRange({self.start}, {self.stop}, {self.step})")
+
+    def __len__(self) -> int:
+        return len(range(self.start, self.stop, self.step))
+
+
+@dataclass(frozen=True, slots=True)
+class Partition:
+    """One time bin of a stream: the partition index entry. Never requires reading data."""
+
+    bin: int
+    count: int
+    first: float
+    last: float
+
+
+@dataclass(frozen=True, slots=True)
+class StreamCoverage:
+    """A stream that holds data, with its record count and time coverage."""
+
+    key: StreamKey
+    count: int
+    first: float
+    last: float
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnInfo:
+    """A stored column: numpy dtype string (``'<f8'``, ``'<i4'``, ``'<U'`` for strings) and the
+    shape of one record's value (``()`` for scalars, ``(k,)`` for array parameters)."""
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """What a write did: records that were new, and records that replaced an existing key."""
+
+    inserted: int = 0
+    replaced: int = 0
+    partitions: tuple[int, ...] = field(default=())
+
+
+class Store(ABC):
+    """A place where raw streams and asset records live.
+
+    Implementations must be safe for several processes reading while one process writes, and a
+    single :meth:`write` call is atomic: after a crash either all of it is visible or none.
+    """
+
+    backend: str = "abstract"
+
+    # -- streams and the partition index ---------------------------------------------------
+
+    @abstractmethod
+    def streams(self) -> list[StreamCoverage]:
+        """Every stream holding at least one record, sorted by key."""
+
+    @abstractmethod
+    def partitions(self, key: StreamKey) -> list[Partition]:
+        """The partition index of a stream, sorted by bin; empty if the stream has no data."""
+
+    @abstractmethod
+    def columns(self, key: StreamKey) -> dict[str, ColumnInfo]:
+        """The stored columns of a stream (``time`` and ``deployment`` included), without reading data."""
+
+    def coverage(self, key: StreamKey) -> StreamCoverage | None:
+        """Count and time coverage of one stream. Default: derived from :meth:`partitions`."""
+        parts = self.partitions(key)
+        if not parts:
+            return None
+        return StreamCoverage(key, sum(p.count for p in parts), parts[0].first, parts[-1].last)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    @abstractmethod
+    def read(
+        self,
+        key: StreamKey,
+        columns: Sequence[str] | None = None,
+        *,
+        time_range: TimeRange | None = None,
+        index_range: IndexRange | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Read columns of the records selected by time or by index, sorted by (time, deployment).
+
+        Parameters
+        ----------
+        key
+            The stream.
+        columns
+            Column names to return; ``None`` means all. ``time`` and ``deployment`` are always
+            included. A name the stream does not have raises :class:`~stream_engine.errors.NotFound`.
+        time_range, index_range
+            At most one may be given; neither means the whole stream. Only partitions that can hold
+            selected records are touched (the partition index maps both kinds of range to bins).
+
+        Returns
+        -------
+        dict of column name to array, all of the same length (possibly zero).
+        """
+
+    # -- writing -----------------------------------------------------------------------------
+
+    @abstractmethod
+    def write(
+        self, key: StreamKey, records: Mapping[str, np.ndarray], *, bin_seconds: int
+    ) -> WriteResult:
+        """Upsert records keyed by ``(time, deployment)``, atomically.
+
+        ``records`` must contain ``time`` and ``deployment``. A column absent from ``records`` but
+        present in the stream is filled with the column's fill value for the new records; a record
+        that replaces an existing key replaces all of its columns. Raises ``ValueError`` (before
+        anything is written) for unequal lengths, NaN times, or a dtype that conflicts with the
+        stream's stored dtype for that column.
+        """
+
+    # -- assets (deployments, locations, calibrations) --------------------------------------
+
+    @abstractmethod
+    def put_asset_events(self, refdes: str, events: Iterable[Mapping[str, Any]]) -> int:
+        """Replace the asset-management events stored for a reference designator; returns their count."""
+
+    @abstractmethod
+    def asset_events(self, refdes: str) -> list[dict[str, Any]]:
+        """The asset-management events of a reference designator (empty if none were loaded)."""
+
+    @abstractmethod
+    def asset_refdeses(self) -> list[str]:
+        """Reference designators that have asset events."""
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections and file handles. Default: nothing to release."""
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
