@@ -1,0 +1,93 @@
+"""Fill values derived from a parameter's value encoding.
+
+Upstream ``fillvalue`` cells are strings and unreliable (``-9999999`` on float parameters,
+``empty`` on strings, ``0`` on counts, ``-1.00E+08``...). The original Stream Engine ignored them
+and chose a fill per dtype (``FILL_VALUES`` in its ``config/default.py``: floats NaN, strings
+``""``). We keep that, except that an integer parameter keeps its dictionary value when that value
+is usable, because files written by the original engine carry it as ``_FillValue``:
+
+==================  ==========================================================================
+value encoding      fill value
+==================  ==========================================================================
+float32, float64    NaN (whatever the dictionary says)
+int8 ... uint64     the dictionary value if it is an integer (``-1.00E+08`` counts) that fits the
+                    dtype, otherwise the netCDF default fill of the dtype (``NC_FILL_INT``...)
+string              ``""``
+bool, boolean       ``False``
+==================  ==========================================================================
+
+Every value is returned as a numpy scalar of the encoding's dtype (``np.str_`` for strings).
+Unknown encodings raise ``ValueError``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from stream_engine.preload.model import dtype_of_encoding
+
+#: netCDF-C default fill values (``NC_FILL_BYTE`` ... ``NC_FILL_UINT64``) per integer dtype.
+NETCDF_DEFAULT_FILLS: dict[str, int] = {
+    "i1": -127,
+    "i2": -32767,
+    "i4": -2147483647,
+    "i8": -9223372036854775806,
+    "u1": 255,
+    "u2": 65535,
+    "u4": 4294967295,
+    "u8": 18446744073709551614,
+}
+
+
+def fill_value_for(value_encoding: str, dictionary_value: str = "") -> Any:
+    """The fill value of a parameter, typed with its dtype.
+
+    Parameters
+    ----------
+    value_encoding
+        The ``valueencoding`` cell (``float32``, ``uint16``, ``string``...).
+    dictionary_value
+        The ``fillvalue`` cell; only consulted for integer encodings.
+
+    Returns
+    -------
+    numpy scalar
+        ``np.float32('nan')``, ``np.int32(-9999999)``, ``np.str_('')``, ``np.bool_(False)``...
+
+    Raises
+    ------
+    ValueError
+        ``value_encoding`` is not a known encoding.
+    """
+    dtype = dtype_of_encoding(value_encoding)
+    if dtype.kind == "f":
+        return dtype.type(np.nan)
+    if dtype.kind == "U":
+        return np.str_("")
+    if dtype.kind == "b":
+        return np.bool_(False)
+    value = _integer(dictionary_value)
+    info = np.iinfo(dtype)
+    if value is None or not info.min <= value <= info.max:
+        value = NETCDF_DEFAULT_FILLS[dtype.str[1:]]
+    return dtype.type(value)
+
+
+def _integer(text: str) -> int | None:
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    if not math.isfinite(number) or not number.is_integer():
+        return None
+    return int(number)
