@@ -1,0 +1,69 @@
+"""gunicorn settings for Stream Engine, derived from the Stream Engine settings.
+
+Used by ``stream-engine serve`` (foreground) and ``manage-streamng start`` (which adds
+``--daemon --pid <PID_FILE>`` on gunicorn's command line). Command-line options win over this file.
+
+Worker model: ``gthread`` workers (``WORKERS`` processes x ``THREADS`` threads). The WSGI app is
+imported in each worker after the fork (no ``preload_app``), so every worker opens its own store
+connection, and a ``HUP`` (``manage-streamng reload``) starts workers on freshly imported code.
+
+Timeouts (gunicorn 27):
+
+* ``timeout = 0``: the master never kills a "silent" worker. With gthread the heartbeat comes
+  from the worker's main loop, not from request handling, so a long response does not by itself
+  trip the timeout; but a worker whose main thread is starved while threads compute (GIL-bound
+  work) could be killed mid-response, and on HTTP/2 the same value would reset a stream whose
+  reader stalls. 0 disables both: a response is never cut by the server.
+* ``graceful_timeout``: on ``TERM`` or ``HUP``, busy workers get this long to finish their
+  responses before they are killed; idle ones stop at once.
+* ``keepalive``: seconds an idle kept-alive connection is held open.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from stream_engine.config import load_settings
+from stream_engine.logs import access_log_path, error_log_path
+
+_settings = load_settings()
+os.makedirs(_settings.path("LOG_DIR"), exist_ok=True)
+
+wsgi_app = "stream_engine.web.app:create_app()"
+bind = [_settings.BIND]
+worker_class = "gthread"
+workers = _settings.WORKERS
+threads = _settings.THREADS
+timeout = 0
+graceful_timeout = 30
+keepalive = 5
+max_requests = 0
+preload_app = False
+proc_name = "stream-engine"
+control_socket_disable = True
+
+errorlog = str(error_log_path(_settings))
+accesslog = str(access_log_path(_settings))
+loglevel = _settings.LOG_LEVEL.lower()
+access_log_format = (
+    '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)sms %({x-request-id}o)s'
+)
+
+del _settings
+# The master must not keep the engine's modules: workers fork from it, and after an upgrade a
+# HUP has to give them the new code (and the new version), not the master's copies.
+for _name in [n for n in sys.modules if n == "stream_engine" or n.startswith("stream_engine.")]:
+    del sys.modules[_name]
+
+
+def when_ready(server) -> None:
+    """Say where the server answers, on the terminal and in the error log."""
+    addresses = [str(listener) for listener in server.LISTENERS] or list(server.cfg.bind)
+    for address in addresses:
+        url = address if address.startswith(("unix:", "http")) else f"http://{address}"
+        url = url if url.startswith("unix:") else url.rstrip("/") + "/"
+        message = f"Stream Engine serving at {url} (DAP datasets at /dap/)"
+        server.log.info(message)
+        if not server.cfg.daemon:
+            print(message, flush=True)

@@ -1,0 +1,98 @@
+"""The WSGI application: route, call the view, turn any exception into a response.
+
+``gunicorn 'stream_engine.web.app:create_app()'`` serves it; tests call it in-process with
+``webob.Request.blank(...).get_response(app)``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from webob import Request
+
+from stream_engine.logs import configure_logging
+from stream_engine.web.context import AppContext
+from stream_engine.web.errors import MethodNotAllowed, RouteNotFound, error_response
+from stream_engine.web.routes import ROUTES, Route
+
+if TYPE_CHECKING:
+    from webob import Response
+
+    from stream_engine.config import Settings
+
+REQUEST_ID_HEADER = "X-Request-ID"
+
+
+class StreamEngineApp:
+    """A WSGI callable over a route table.
+
+    Every response carries ``X-Request-ID``, the UUID also written in error bodies, the error
+    log and the access log.
+    """
+
+    def __init__(self, settings: Settings, routes: Iterable[Route] = ROUTES):
+        self.settings = settings
+        self.routes = tuple(routes)
+        self.context = AppContext(settings)
+
+    def resolve(self, path: str) -> tuple[Route, dict[str, str]]:
+        """The first route matching ``path`` and its placeholder values."""
+        for route in self.routes:
+            params = route.match(path)
+            if params is not None:
+                return route, params
+        raise RouteNotFound(f"no such resource: {path!r}; see /version, or / for the catalog")
+
+    def respond(self, request: Request) -> Response:
+        """The response to ``request``; never raises."""
+        request_id = str(uuid.uuid4())
+        request.environ["stream_engine.request_id"] = request_id
+        error_format = "dap" if request.path_info.startswith("/dap/") else "json"
+        try:
+            route, params = self.resolve(request.path_info)
+            error_format = route.error_format
+            view = route.view(self.context)
+            handler = view.handler(request.method)
+            if handler is None:
+                raise MethodNotAllowed(request.method, request.path_info, route.view.allowed_methods())
+            response = view.dispatch(request, handler, params)
+        except Exception as exc:  # the one catch-all; errors.py decides what the client sees
+            response = error_response(
+                exc,
+                method=request.method,
+                path=request.path_info,
+                request_id=request_id,
+                error_format=error_format,
+            )
+        response.headers[REQUEST_ID_HEADER] = request_id
+        return response
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        request = Request(environ)
+        return self.respond(request)(environ, start_response)
+
+
+def create_app(settings: Settings | None = None, routes: Iterable[Route] | None = None) -> StreamEngineApp:
+    """Build the WSGI application.
+
+    Parameters
+    ----------
+    settings
+        Settings to use; ``None`` loads them (``config/default.py``, ``config/local.py``,
+        ``STREAM_ENGINE_*`` variables).
+    routes
+        Route table; ``None`` means :data:`stream_engine.web.routes.ROUTES`.
+
+    Returns
+    -------
+    StreamEngineApp
+        A WSGI callable. The store and preload are opened on first use, in the serving process.
+    """
+    if settings is None:
+        from stream_engine.config import load_settings
+
+        settings = load_settings()
+    configure_logging(settings)
+    return StreamEngineApp(settings, ROUTES if routes is None else routes)

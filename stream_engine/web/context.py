@@ -1,0 +1,67 @@
+"""Per-worker application state: settings, and the store and preload opened on first use."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from stream_engine.config import Settings
+    from stream_engine.preload.model import Preload
+    from stream_engine.store.base import Store
+
+
+class AppContext:
+    """What views share: settings, the store and the preload dictionary.
+
+    The store and the preload are opened lazily, on first use, once per process and shared by
+    the process's threads. A process that inherited them across ``fork`` (gunicorn workers fork
+    from the master) opens its own instead of sharing file handles or connections.
+    """
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._store: Store | None = None
+        self._preload: Preload | None = None
+        self._pid = os.getpid()
+
+    def _check_fork(self) -> None:
+        if self._pid != os.getpid():
+            self._store = None
+            self._preload = None
+            self._lock = threading.Lock()
+            self._pid = os.getpid()
+
+    def _lazy(self, attribute: str, opener: Any) -> Any:
+        self._check_fork()
+        value = getattr(self, attribute)
+        if value is None:
+            with self._lock:
+                value = getattr(self, attribute)
+                if value is None:
+                    value = opener(self.settings)
+                    setattr(self, attribute, value)
+        return value
+
+    @property
+    def store(self) -> Store:
+        """The store named by ``settings.STORE``, opened on first use."""
+        from stream_engine.store import open_store
+
+        return self._lazy("_store", open_store)
+
+    @property
+    def preload(self) -> Preload:
+        """The preload dictionary of ``settings.PRELOAD``, loaded on first use."""
+        from stream_engine.preload import default_preload
+
+        return self._lazy("_preload", default_preload)
+
+    def close(self) -> None:
+        """Close the store if this process opened it."""
+        with self._lock:
+            store, self._store = self._store, None
+        if store is not None and self._pid == os.getpid():
+            store.close()

@@ -1,0 +1,135 @@
+"""The one place where exceptions become HTTP responses.
+
+Errors raised on purpose (:class:`~stream_engine.errors.StreamEngineError`) carry their HTTP
+status and a message written for the client. Anything else is a bug: it is logged with its
+traceback to the error log and the client gets ``500 Unexpected internal error`` with the
+request's UUID, never the traceback.
+
+The body's form follows the route: ``json`` (``{"message", "requestUUID", "code"}``) for the API,
+``dap`` (``Error { code = ...; message = "..."; };``) for DAP datasets and ``html`` for pages.
+Other forms are added with :func:`register_error_renderer`.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Callable, Iterable
+
+import orjson
+from webob import Response
+
+from stream_engine.errors import NotFound, StreamEngineError
+
+logger = logging.getLogger("stream_engine.web")
+
+UNEXPECTED_MESSAGE = "Unexpected internal error"
+
+ErrorRenderer = Callable[[int, str, str], Response]
+"""``renderer(status, message, request_id) -> Response``."""
+
+
+class MethodNotAllowed(StreamEngineError):
+    """The route exists but does not answer this HTTP method."""
+
+    status = 405
+
+    def __init__(self, method: str, path: str, allowed: Iterable[str]):
+        self.allowed = tuple(sorted(allowed))
+        super().__init__(
+            f"method {method} is not allowed on {path!r}; use {', '.join(self.allowed)}"
+        )
+
+
+class RouteNotFound(NotFound):
+    """No route matches the requested path."""
+
+
+def _json_error(status: int, message: str, request_id: str) -> Response:
+    body = orjson.dumps({"message": message, "requestUUID": request_id, "code": status})
+    return Response(body=body, status=status, content_type="application/json", charset=None)
+
+
+def _dap_quote(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _dap_error(status: int, message: str, request_id: str) -> Response:
+    body = (
+        "Error {\n"
+        f"    code = {status};\n"
+        f'    message = "{_dap_quote(message)} (request {request_id})";\n'
+        "};\n"
+    )
+    response = Response(body=body.encode("utf-8"), status=status, content_type="text/plain")
+    response.charset = "utf-8"
+    response.headers["XDODS-Server"] = "stream-engine"
+    response.headers["Content-Description"] = "dods-error"
+    return response
+
+
+def _html_error(status: int, message: str, request_id: str) -> Response:
+    title = f"{status} {Response(status=status).status.split(' ', 1)[1]}"
+    body = (
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+        f"<title>{html.escape(title)}</title></head>\n<body><h1>{html.escape(title)}</h1>\n"
+        f"<p>{html.escape(message)}</p>\n<p><small>request {html.escape(request_id)}</small></p>"
+        "\n</body></html>\n"
+    )
+    response = Response(body=body.encode("utf-8"), status=status, content_type="text/html")
+    response.charset = "utf-8"
+    return response
+
+
+_RENDERERS: dict[str, ErrorRenderer] = {
+    "json": _json_error,
+    "dap": _dap_error,
+    "html": _html_error,
+}
+
+
+def register_error_renderer(name: str, renderer: ErrorRenderer) -> None:
+    """Add or replace the error body form ``name`` (routes name it in ``error_format``)."""
+    _RENDERERS[name] = renderer
+
+
+def describe(exc: BaseException) -> tuple[int, str]:
+    """The HTTP status and the client-facing message for ``exc``."""
+    if isinstance(exc, StreamEngineError):
+        return int(exc.status), str(exc) or type(exc).__name__
+    return 500, UNEXPECTED_MESSAGE
+
+
+def error_response(
+    exc: BaseException, *, method: str, path: str, request_id: str, error_format: str = "json"
+) -> Response:
+    """Log ``exc`` as it deserves and turn it into a response of the route's error form.
+
+    Parameters
+    ----------
+    exc
+        The exception a view (or routing) raised.
+    method, path
+        The request's method and path, for the log.
+    request_id
+        The request's UUID: sent to the client and written to the log, to find one from the other.
+    error_format
+        ``json``, ``dap``, ``html`` or a registered form; unknown forms fall back to ``json``.
+
+    Returns
+    -------
+    webob.Response
+    """
+    status, message = describe(exc)
+    where = f"{method} {path} [request {request_id}]"
+    if not isinstance(exc, StreamEngineError):
+        logger.error("unexpected error on %s", where, exc_info=exc)
+    elif status >= 500:
+        logger.error("%s on %s: %s", type(exc).__name__, where, message, exc_info=exc)
+    else:
+        logger.info("%d on %s: %s", status, where, message)
+    renderer = _RENDERERS.get(error_format, _json_error)
+    response = renderer(status, message, request_id)
+    if isinstance(exc, MethodNotAllowed):
+        response.headers["Allow"] = ", ".join(exc.allowed)
+    return response

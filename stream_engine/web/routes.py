@@ -1,0 +1,54 @@
+"""The route table: URL pattern -> view class, as data.
+
+Adding a page or an API call is one line in :data:`ROUTES`. A pattern is a path with
+``{name}`` placeholders (one path segment, no ``/``) or ``{name:path}`` (the rest of the path,
+``/`` included); matched values are passed to the view's method as keyword arguments. The first
+matching route wins. ``error_format`` picks the form of error bodies (see ``web/errors.py``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from stream_engine.web.views.base import View
+from stream_engine.web.views.version import VersionView
+
+_PLACEHOLDER = re.compile(r"\{(\w+)(?::(path))?\}")
+
+
+def _compile(pattern: str) -> re.Pattern[str]:
+    if not pattern.startswith("/"):
+        raise ValueError(f"route pattern must start with '/', got {pattern!r}")
+    parts: list[str] = []
+    position = 0
+    for match in _PLACEHOLDER.finditer(pattern):
+        parts.append(re.escape(pattern[position : match.start()]))
+        value = ".+" if match.group(2) else "[^/]+"
+        parts.append(f"(?P<{match.group(1)}>{value})")
+        position = match.end()
+    parts.append(re.escape(pattern[position:]))
+    return re.compile("".join(parts) + r"\Z")
+
+
+@dataclass(frozen=True)
+class Route:
+    """One entry of the route table."""
+
+    pattern: str
+    view: type[View]
+    error_format: str = "json"
+    regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "regex", _compile(self.pattern))
+
+    def match(self, path: str) -> dict[str, str] | None:
+        """The placeholder values if ``path`` matches, else ``None``."""
+        found = self.regex.match(path)
+        return None if found is None else found.groupdict()
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("/version", VersionView),
+)

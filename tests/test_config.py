@@ -1,0 +1,89 @@
+"""Settings: defaults, config/local.py, STREAM_ENGINE_<KEY> variables, validation."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from stream_engine.config import REPO_ROOT, load_settings
+from stream_engine.errors import ConfigError
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "config"
+    folder.mkdir()
+    shutil.copy(REPO_ROOT / "config" / "default.py", folder / "default.py")
+    return folder
+
+
+def test_defaults_load(config_dir: Path) -> None:
+    settings = load_settings(config_dir, environ={})
+    assert settings.STORE == "embedded"
+    assert settings.BIND == "127.0.0.1:12576"
+    assert settings.WORKERS == 2 and settings.THREADS == 4
+    assert settings.path("LOG_DIR") == REPO_ROOT / "logs"
+    assert settings.path("PID_FILE") == REPO_ROOT / "stream_engine.pid"
+
+
+def test_local_py_overrides_defaults(config_dir: Path) -> None:
+    (config_dir / "local.py").write_text('BIND = "0.0.0.0:9000"\nWORKERS = 7\n')
+    settings = load_settings(config_dir, environ={})
+    assert settings.BIND == "0.0.0.0:9000"
+    assert settings.WORKERS == 7
+    assert settings.THREADS == 4
+
+
+def test_local_py_unknown_setting_is_named(config_dir: Path) -> None:
+    (config_dir / "local.py").write_text("WORKRES = 3\n")
+    with pytest.raises(ConfigError, match="WORKRES"):
+        load_settings(config_dir, environ={})
+
+
+def test_environment_wins_and_is_parsed_as_literal(config_dir: Path) -> None:
+    (config_dir / "local.py").write_text("WORKERS = 7\n")
+    environ = {
+        "STREAM_ENGINE_WORKERS": "5",
+        "STREAM_ENGINE_REQUIRE_DEPLOYMENT": "False",
+        "STREAM_ENGINE_MAX_DEPTH_VARIANCE": "2.5",
+        "STREAM_ENGINE_CASSANDRA_HOSTS": "db1,db2",
+        "STREAM_ENGINE_DATA_DIR": "/srv/stream-engine",
+        "UNRELATED": "x",
+    }
+    settings = load_settings(config_dir, environ=environ)
+    assert settings.WORKERS == 5
+    assert settings.REQUIRE_DEPLOYMENT is False
+    assert settings.MAX_DEPTH_VARIANCE == 2.5
+    assert settings.CASSANDRA_HOSTS == ["db1", "db2"]
+    assert settings.path("DATA_DIR") == Path("/srv/stream-engine")
+
+
+def test_unknown_environment_key_is_named(config_dir: Path) -> None:
+    with pytest.raises(ConfigError, match="STREAM_ENGINE_WORKRES"):
+        load_settings(config_dir, environ={"STREAM_ENGINE_WORKRES": "3"})
+
+
+@pytest.mark.parametrize(
+    ("key", "raw"),
+    [
+        ("STORE", "sqlite"),
+        ("BIND", "localhost"),
+        ("BIND", ":8080"),
+        ("WORKERS", "0"),
+        ("WORKERS", "two"),
+        ("THREADS", "-1"),
+        ("LOG_LEVEL", "LOUD"),
+    ],
+)
+def test_bad_value_names_the_setting(config_dir: Path, key: str, raw: str) -> None:
+    with pytest.raises(ConfigError, match=rf"setting {key} = .*{raw}"):
+        load_settings(config_dir, environ={f"STREAM_ENGINE_{key}": raw})
+
+
+def test_replace_checks_the_new_value(config_dir: Path) -> None:
+    settings = load_settings(config_dir, environ={})
+    assert settings.replace(BIND="127.0.0.1:1").BIND == "127.0.0.1:1"
+    with pytest.raises(ConfigError, match="BIND"):
+        settings.replace(BIND="nowhere")
