@@ -81,3 +81,12 @@ MAX_INTERPOLATION_GAP = 3600.0
 
 # Start of an unbounded query (NTP seconds; 2010-01-01T00:00:00Z).
 UNBOUND_QUERY_START = 3471292800.0
+
+# -- OPeNDAP (DAP2) ------------------------------------------------------------------------------
+
+# Largest .dods response (bytes); larger requests get a 413 DAP error suggesting a smaller slice
+# (TDS binLimit is 500 MB, ERDDAP 490 MB). The estimated .ascii size is held to the same cap.
+DAP_MAX_RESPONSE_BYTES = 500_000_000
+
+# Block size (bytes) in which lazy DAP variables are read and streamed (1-8 MB measured best).
+DAP_BLOCK_BYTES = 4 * 1024 * 1024

@@ -114,7 +114,7 @@ def _validate(values: Mapping[str, Any]) -> None:
         isinstance(bind, str) and bind.rpartition(":")[2].isdigit() and bool(bind.rpartition(":")[0]),
         "HOST:PORT",
     )
-    for key in ("WORKERS", "THREADS", "CASSANDRA_PORT", "CASSANDRA_CONCURRENCY"):
+    for key in ("WORKERS", "THREADS", "CASSANDRA_PORT", "CASSANDRA_CONCURRENCY", "DAP_MAX_RESPONSE_BYTES", "DAP_BLOCK_BYTES"):
         _require(v, key, isinstance(v.get(key), int) and not isinstance(v.get(key), bool) and v[key] > 0, "a positive integer")
     for key in ("MAX_DEPTH_VARIANCE", "MAX_INTERPOLATION_GAP", "CASSANDRA_CONNECT_TIMEOUT", "CASSANDRA_QUERY_TIMEOUT"):
         val = v.get(key)

@@ -1,0 +1,1 @@
+"""DAP2 response encoders, one module per response kind."""

@@ -1,0 +1,67 @@
+"""A 2 GB virtual variable streams in bounded blocks with bounded memory."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+
+from dap_handlers.app import handle_dap
+from dap_handlers.model import DapDataset, DapVariable
+from dap_handlers.responses.dods import dods_chunks, dods_length, header_bytes
+
+N_VALUES = 2 * 2**30 // 8  # 2 GiB of float64
+BLOCK = 4 * 2**20
+
+
+def virtual_dataset(reads: list[slice]) -> DapDataset:
+    def reader(key):
+        reads.append(key[0])
+        return np.arange(key[0].start, key[0].stop, key[0].step, dtype="f8")
+
+    return DapDataset("big", [DapVariable("values", "f8", (N_VALUES,), ("obs",), reader)])
+
+
+def test_two_gigabyte_dods_streams_in_blocks_with_small_memory():
+    reads: list[slice] = []
+    dataset = virtual_dataset(reads)
+    header = header_bytes(dataset)
+    expected_length = len(header) + 8 + N_VALUES * 8
+    assert dods_length(dataset) == expected_length
+
+    tracemalloc.start()
+    try:
+        total, chunks, largest = 0, 0, 0
+        first_values = last_values = None
+        for chunk in dods_chunks(dataset, block_bytes=BLOCK):
+            if chunks == 2:
+                first_values = np.frombuffer(chunk, ">f8", 4)
+            total += len(chunk)
+            chunks += 1
+            largest = max(largest, len(chunk))
+            last_values = chunk[-16:]
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert total == expected_length
+    assert chunks >= 512  # 2 GiB / 4 MiB, plus header and count words
+    assert largest <= BLOCK
+    assert peak < 8 * BLOCK, f"peak traced memory {peak / 2**20:.1f} MiB"
+    assert len(reads) == N_VALUES * 8 // BLOCK
+    assert all(s.stop - s.start <= BLOCK // 8 for s in reads)
+    np.testing.assert_array_equal(first_values, [0.0, 1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(np.frombuffer(last_values, ">f8"), [N_VALUES - 2, N_VALUES - 1])
+
+
+def test_strided_hyperslab_of_a_virtual_variable_reads_only_what_is_asked():
+    reads: list[slice] = []
+    dataset = virtual_dataset(reads)
+    response = handle_dap(
+        dataset, "dods", "values[1000:1000000:200000000]", max_response_bytes=10**6
+    )
+    body = b"".join(response.body_iter)
+    assert reads == [slice(1000, 199_001_001, 1_000_000)]
+    values = np.frombuffer(body.partition(b"Data:\n")[2][8:], ">f8")
+    np.testing.assert_array_equal(values, np.arange(1000, 200_000_001, 1_000_000))
+    assert int(response.header("Content-Length")) == len(body)
