@@ -1,0 +1,408 @@
+"""The embedded backend: one SQLite database file, values stored column-wise in chunks.
+
+Layout (``<data_dir>/stream_engine.sqlite3``, WAL mode, 64 KiB pages):
+
+* ``streams``     one row per stream key, with the stream's ``bin_seconds``.
+* ``columns``     one row per stored column: dtype string and 2-D width ``k`` (``columns()`` reads
+  only this table).
+* ``partitions``  the partition index (stream, bin, count, first, last), rebuilt for each bin a
+  write touches from ``chunks``.
+* ``chunks``      runs of records of one bin, sorted by ``(time, deployment)``, with disjoint key
+  ranges and at most ``chunk_rows`` records; keyed by their first key so they sort in stream
+  order.
+* ``chunk_data``  one BLOB per (chunk, column): raw little-endian numpy bytes, or for strings a
+  utf-8 text with a character-offset table. A chunk without a BLOB for a column holds fill there
+  (columns added later cost nothing for old chunks).
+
+A write is one ``BEGIN IMMEDIATE`` transaction. Appending later data writes new chunks and
+rewrites at most a few small, partly filled chunks before it (binary-counter merging, so many
+small appends still end up in full chunks); a write that overlaps stored keys rewrites only the
+chunks it overlaps. Reads run in one read transaction (one consistent snapshot) and decode BLOBs with
+``np.frombuffer``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from stream_engine.errors import NotFound, StoreError, StoreUnavailable
+from stream_engine.store.base import (
+    DEPLOYMENT,
+    TIME,
+    ColumnInfo,
+    IndexRange,
+    Partition,
+    Store,
+    StreamCoverage,
+    StreamKey,
+    TimeRange,
+    WriteResult,
+)
+from stream_engine.store.embedded_chunks import (
+    index_slices,
+    read_into,
+    time_slices,
+    write_bin,
+)
+from stream_engine.store.records import (
+    DEPLOYMENT_INFO,
+    TIME_INFO,
+    conform,
+    normalize,
+    to_output,
+)
+
+FILENAME = "stream_engine.sqlite3"
+SCHEMA_VERSION = 1
+_KEY_FIELDS = ("subsite", "node", "sensor", "method", "stream")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS streams (
+    id INTEGER PRIMARY KEY, subsite TEXT NOT NULL, node TEXT NOT NULL, sensor TEXT NOT NULL,
+    method TEXT NOT NULL, stream TEXT NOT NULL, bin_seconds INTEGER NOT NULL,
+    UNIQUE (subsite, node, sensor, method, stream));
+CREATE TABLE IF NOT EXISTS columns (
+    id INTEGER PRIMARY KEY, stream_id INTEGER NOT NULL, name TEXT NOT NULL, dtype TEXT NOT NULL,
+    width INTEGER, UNIQUE (stream_id, name));
+CREATE TABLE IF NOT EXISTS partitions (
+    stream_id INTEGER NOT NULL, bin INTEGER NOT NULL, count INTEGER NOT NULL,
+    first REAL NOT NULL, last REAL NOT NULL, PRIMARY KEY (stream_id, bin)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY, stream_id INTEGER NOT NULL, bin INTEGER NOT NULL,
+    first_time REAL NOT NULL, first_dep INTEGER NOT NULL,
+    last_time REAL NOT NULL, last_dep INTEGER NOT NULL, count INTEGER NOT NULL,
+    UNIQUE (stream_id, bin, first_time, first_dep));
+CREATE TABLE IF NOT EXISTS chunk_data (
+    chunk_id INTEGER NOT NULL, column_id INTEGER NOT NULL, data BLOB NOT NULL,
+    PRIMARY KEY (chunk_id, column_id));
+CREATE TABLE IF NOT EXISTS assets (refdes TEXT PRIMARY KEY, events TEXT NOT NULL);
+"""
+_CHUNK_ORDER = "ORDER BY bin, first_time, first_dep"
+
+# Connections a forked child inherited. Never closed nor garbage-collected in the child: closing
+# an inherited SQLite handle releases the child's own POSIX locks on the file (see SQLite's
+# "How To Corrupt An SQLite Database File", section 2.6).
+_INHERITED: list[sqlite3.Connection] = []
+
+
+def _column_info(name: str, dtype: str, width: int | None) -> ColumnInfo:
+    return ColumnInfo(name, dtype, () if width is None else (width,))
+
+
+class EmbeddedStore(Store):
+    """A :class:`~stream_engine.store.base.Store` in one local SQLite file.
+
+    Parameters
+    ----------
+    data_dir
+        Folder of the database file (created on first use).
+    chunk_rows
+        Largest number of records in one chunk. Smaller chunks make overlapping re-writes and
+        narrow time-range reads cheaper; larger ones make full reads a little faster.
+    busy_timeout
+        Seconds a connection waits for another process's write lock before giving up.
+    synchronous
+        SQLite ``synchronous`` level: ``"FULL"`` (default; a commit survives power loss) or
+        ``"NORMAL"`` (a commit survives a killed process, not a power cut).
+
+    Safe to share between threads (one connection per thread) and across ``fork`` (connections
+    are opened lazily, per process).
+    """
+
+    backend = "embedded"
+
+    def __init__(
+        self,
+        data_dir: str | os.PathLike[str],
+        *,
+        chunk_rows: int = 65536,
+        busy_timeout: float = 60.0,
+        synchronous: str = "FULL",
+    ) -> None:
+        if chunk_rows < 1:
+            raise ValueError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
+        if synchronous not in ("FULL", "NORMAL"):
+            raise ValueError(f"synchronous must be 'FULL' or 'NORMAL', got {synchronous!r}")
+        self.path = Path(data_dir) / FILENAME
+        self.chunk_rows = int(chunk_rows)
+        self._busy_ms = int(busy_timeout * 1000)
+        self._synchronous = synchronous
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._connections: list[tuple[int, sqlite3.Connection]] = []
+
+    def __repr__(self) -> str:
+        return f"EmbeddedStore({str(self.path.parent)!r})"
+
+    # -- connections ---------------------------------------------------------------------------
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            if self._local.pid == os.getpid():
+                return conn
+            _INHERITED.append(conn)
+        conn = self._connect()
+        self._local.conn, self._local.pid = conn, os.getpid()
+        with self._lock:
+            self._connections.append((os.getpid(), conn))
+        return conn
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                self.path, timeout=self._busy_ms / 1000, isolation_level=None, check_same_thread=False
+            )
+            conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+            conn.execute("PRAGMA page_size = 65536")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+            conn.execute("PRAGMA mmap_size = 1073741824")
+            conn.execute("PRAGMA journal_size_limit = 67108864")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0:
+                conn.executescript(
+                    f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+                )
+            elif version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path} has store format {version}, newer than this Stream Engine "
+                    f"understands ({SCHEMA_VERSION}); upgrade Stream Engine"
+                )
+        except sqlite3.DatabaseError as exc:
+            raise StoreUnavailable(f"cannot open the embedded store {self.path}: {exc}") from exc
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot create the embedded store folder {self.path.parent}: {exc}") from exc
+        return conn
+
+    @contextmanager
+    def _transaction(self, write: bool = False) -> Iterator[sqlite3.Connection]:
+        """One read snapshot (``write=False``) or one atomic write; rolled back on any error."""
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"the embedded store {self.path} is busy: {exc}") from exc
+        try:
+            yield conn
+        except sqlite3.OperationalError as exc:
+            conn.rollback()
+            raise StoreUnavailable(f"the embedded store {self.path} failed: {exc}") from exc
+        except sqlite3.DatabaseError as exc:
+            conn.rollback()
+            raise StoreError(f"the embedded store {self.path} is damaged: {exc}; restore it from a backup") from exc
+        except BaseException:
+            conn.rollback()
+            raise
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            conn.rollback()
+            raise StoreError(f"commit to the embedded store {self.path} failed: {exc}") from exc
+
+    def close(self) -> None:
+        # docstring inherited
+        with self._lock:
+            mine = [c for pid, c in self._connections if pid == os.getpid()]
+            _INHERITED.extend(c for pid, c in self._connections if pid != os.getpid())
+            self._connections = []
+        for conn in mine:
+            conn.close()
+        self._local = threading.local()
+
+    # -- streams and the partition index --------------------------------------------------------
+
+    @staticmethod
+    def _stream_row(conn: sqlite3.Connection, key: StreamKey) -> tuple[int, int] | None:
+        if not isinstance(key, StreamKey):
+            raise TypeError(f"key must be a StreamKey, got {key!r}")
+        return conn.execute(
+            "SELECT id, bin_seconds FROM streams WHERE subsite=? AND node=? AND sensor=? AND method=? AND stream=?",
+            (key.subsite, key.node, key.sensor, key.method, key.stream),
+        ).fetchone()
+
+    @staticmethod
+    def _column_rows(conn: sqlite3.Connection, stream_id: int) -> dict[str, tuple[int, ColumnInfo]]:
+        rows = conn.execute(
+            "SELECT id, name, dtype, width FROM columns WHERE stream_id=? ORDER BY id", (stream_id,)
+        )
+        return {name: (cid, _column_info(name, dtype, width)) for cid, name, dtype, width in rows}
+
+    def streams(self) -> list[StreamCoverage]:
+        # docstring inherited
+        with self._transaction() as conn:
+            rows = conn.execute(
+                "SELECT s.subsite, s.node, s.sensor, s.method, s.stream, sum(p.count), min(p.first), "
+                "max(p.last) FROM streams s JOIN partitions p ON p.stream_id = s.id GROUP BY s.id"
+            ).fetchall()
+        found = [StreamCoverage(StreamKey(*r[:5]), r[5], r[6], r[7]) for r in rows if r[5]]
+        return sorted(found, key=lambda c: c.key)
+
+    def partitions(self, key: StreamKey) -> list[Partition]:
+        # docstring inherited
+        with self._transaction() as conn:
+            row = self._stream_row(conn, key)
+            if row is None:
+                return []
+            rows = conn.execute(
+                "SELECT bin, count, first, last FROM partitions WHERE stream_id=? ORDER BY bin", (row[0],)
+            ).fetchall()
+        return [Partition(*r) for r in rows]
+
+    def columns(self, key: StreamKey) -> dict[str, ColumnInfo]:
+        # docstring inherited
+        with self._transaction() as conn:
+            row = self._stream_row(conn, key)
+            return {} if row is None else {n: info for n, (_, info) in self._column_rows(conn, row[0]).items()}
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def read(
+        self,
+        key: StreamKey,
+        columns: Sequence[str] | None = None,
+        *,
+        time_range: TimeRange | None = None,
+        index_range: IndexRange | None = None,
+    ) -> dict[str, np.ndarray]:
+        # docstring inherited
+        if time_range is not None and index_range is not None:
+            raise ValueError("give at most one of time_range and index_range")
+        if isinstance(columns, str):
+            raise TypeError(f"columns must be a sequence of names, not the string {columns!r}")
+        with self._transaction() as conn:
+            row = self._stream_row(conn, key)
+            stored = self._column_rows(conn, row[0]) if row else {}
+            wanted = self._wanted(key, stored, columns)
+            if row is None:
+                return {TIME: np.empty(0, np.float64), DEPLOYMENT: np.empty(0, np.int32)}
+            if index_range is not None:
+                slices = index_slices(conn, row[0], index_range)
+            else:
+                slices = time_slices(conn, row[0], row[1], time_range, stored[TIME][0])
+            out = read_into(conn, slices, [stored[name] for name in wanted])
+        return {name: to_output(values) for name, values in zip(wanted, out, strict=True)}
+
+    @staticmethod
+    def _wanted(
+        key: StreamKey, stored: dict[str, tuple[int, ColumnInfo]], columns: Sequence[str] | None
+    ) -> list[str]:
+        if columns is None:
+            return list(stored) if stored else [TIME, DEPLOYMENT]
+        names = [TIME, DEPLOYMENT, *(c for c in columns if c not in (TIME, DEPLOYMENT))]
+        missing = [c for c in names if c not in stored and c not in (TIME, DEPLOYMENT)]
+        if missing:
+            raise NotFound(
+                f"stream {key} has no column {missing[0]!r}; stored columns: "
+                + (", ".join(sorted(stored)) or "none (the stream holds no data)")
+            )
+        return list(dict.fromkeys(names))
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def write(
+        self, key: StreamKey, records: Mapping[str, np.ndarray], *, bin_seconds: int
+    ) -> WriteResult:
+        # docstring inherited
+        if isinstance(bin_seconds, bool) or not isinstance(bin_seconds, int | np.integer) or bin_seconds < 1:
+            raise ValueError(f"bin_seconds must be a positive integer number of seconds, got {bin_seconds!r}")
+        if not isinstance(key, StreamKey):
+            raise TypeError(f"key must be a StreamKey, got {key!r}")
+        batch = normalize(records)
+        if not len(batch):
+            return WriteResult()
+        bin_seconds = int(bin_seconds)
+        bins = (np.floor(batch.columns[TIME] / bin_seconds) * bin_seconds).astype(np.int64)
+        edges = [0, *(np.flatnonzero(bins[1:] != bins[:-1]) + 1).tolist(), len(bins)]
+        inserted = replaced = 0
+        with self._transaction(write=True) as conn:
+            stream_id = self._ensure_stream(conn, key, bin_seconds)
+            stored = self._ensure_columns(conn, key, stream_id, batch.columns, batch.infos)
+            for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+                segment = {name: values[lo:hi] for name, values in batch.columns.items()}
+                n_replaced = write_bin(conn, stream_id, int(bins[lo]), segment, stored, self.chunk_rows)
+                inserted += hi - lo - n_replaced
+                replaced += n_replaced
+        return WriteResult(inserted, replaced, tuple(int(bins[lo]) for lo in edges[:-1]))
+
+    def _ensure_stream(self, conn: sqlite3.Connection, key: StreamKey, bin_seconds: int) -> int:
+        row = self._stream_row(conn, key)
+        if row is None:
+            cur = conn.execute(
+                f"INSERT INTO streams ({', '.join(_KEY_FIELDS)}, bin_seconds) VALUES (?, ?, ?, ?, ?, ?)",
+                (key.subsite, key.node, key.sensor, key.method, key.stream, bin_seconds),
+            )
+            return int(cur.lastrowid)
+        if row[1] != bin_seconds:
+            raise ValueError(
+                f"stream {key} is stored in bins of {row[1]} s; cannot write with bin_seconds="
+                f"{bin_seconds} (use {row[1]})"
+            )
+        return int(row[0])
+
+    def _ensure_columns(
+        self,
+        conn: sqlite3.Connection,
+        key: StreamKey,
+        stream_id: int,
+        columns: dict[str, np.ndarray],
+        infos: dict[str, ColumnInfo],
+    ) -> dict[str, tuple[int, ColumnInfo]]:
+        """Check the batch against stored dtypes (casting safe widenings in place), then record
+        new columns and wider 2-D widths. Returns every stored column after the write."""
+        stored = self._column_rows(conn, stream_id)
+        for name in (TIME, DEPLOYMENT, *columns):
+            info = {TIME: TIME_INFO, DEPLOYMENT: DEPLOYMENT_INFO}.get(name, infos.get(name))
+            if name in stored:
+                columns[name] = conform(name, columns[name], info, stored[name][1], f"stream {key}")
+                old = stored[name][1]
+                if info.shape and info.shape[0] > old.shape[0]:
+                    conn.execute("UPDATE columns SET width=? WHERE id=?", (info.shape[0], stored[name][0]))
+                    stored[name] = (stored[name][0], ColumnInfo(name, old.dtype, info.shape))
+            else:
+                cur = conn.execute(
+                    "INSERT INTO columns (stream_id, name, dtype, width) VALUES (?, ?, ?, ?)",
+                    (stream_id, name, info.dtype, info.shape[0] if info.shape else None),
+                )
+                stored[name] = (int(cur.lastrowid), info)
+        return stored
+
+    # -- assets --------------------------------------------------------------------------------
+
+    def put_asset_events(self, refdes: str, events: Iterable[Mapping[str, Any]]) -> int:
+        # docstring inherited
+        if not isinstance(refdes, str) or not refdes:
+            raise ValueError(f"refdes must be a non-empty string, got {refdes!r}")
+        events = list(events)
+        bad = next((e for e in events if not isinstance(e, Mapping)), None)
+        if bad is not None:
+            raise ValueError(f"asset events must be JSON objects (mappings), got {bad!r} for {refdes}")
+        try:
+            text = json.dumps([dict(e) for e in events], allow_nan=True)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"asset events of {refdes} cannot be stored as JSON: {exc}") from exc
+        with self._transaction(write=True) as conn:
+            conn.execute("INSERT OR REPLACE INTO assets (refdes, events) VALUES (?, ?)", (refdes, text))
+        return len(events)
+
+    def asset_events(self, refdes: str) -> list[dict[str, Any]]:
+        # docstring inherited
+        with self._transaction() as conn:
+            row = conn.execute("SELECT events FROM assets WHERE refdes=?", (refdes,)).fetchone()
+        return [] if row is None else json.loads(row[0])
+
+    def asset_refdeses(self) -> list[str]:
+        # docstring inherited
+        with self._transaction() as conn:
+            return [r[0] for r in conn.execute("SELECT refdes FROM assets ORDER BY refdes")]
+

@@ -1,0 +1,66 @@
+"""Storage backends by name: the one place that turns ``settings.STORE`` into a :class:`Store`.
+
+A backend is a factory ``(settings) -> Store``. Built-ins are listed in :data:`BACKENDS`; the
+Cassandra backend lives in ``stream_engine/store/cassandra.py`` and must expose
+``from_settings(settings) -> Store``. Backend modules are imported only when chosen, so a missing
+optional dependency (cassandra-driver) never breaks the embedded store.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from stream_engine.errors import ConfigError
+from stream_engine.store.base import Store
+
+
+def _embedded(settings: Any) -> Store:
+    from stream_engine.store.embedded import EmbeddedStore
+
+    return EmbeddedStore(settings.path("DATA_DIR"))
+
+
+def _cassandra(settings: Any) -> Store:
+    try:
+        module = importlib.import_module("stream_engine.store.cassandra")
+    except ImportError as exc:
+        raise ConfigError(
+            f"the cassandra backend is not available yet ({exc}); set STORE = 'embedded' "
+            "(or STREAM_ENGINE_STORE=embedded) to use the local database file"
+        ) from exc
+    factory = getattr(module, "from_settings", None)
+    if factory is None:
+        raise ConfigError(
+            "the cassandra backend is not available yet: stream_engine.store.cassandra has no "
+            "from_settings(settings); set STORE = 'embedded' meanwhile"
+        )
+    return factory(settings)
+
+
+BACKENDS: dict[str, Callable[[Any], Store]] = {"embedded": _embedded, "cassandra": _cassandra}
+
+
+def open_store(settings: Any) -> Store:
+    """Open the storage backend named by ``settings.STORE``.
+
+    Parameters
+    ----------
+    settings
+        Loaded settings (:func:`stream_engine.config.load_settings`).
+
+    Raises
+    ------
+    ConfigError
+        ``STORE`` names no backend, or the backend cannot be loaded.
+    """
+    name = getattr(settings, "STORE", None)
+    try:
+        factory = BACKENDS[name]
+    except (KeyError, TypeError):
+        raise ConfigError(
+            f"setting STORE = {name!r} names no storage backend; choose one of: "
+            + ", ".join(sorted(BACKENDS))
+        ) from None
+    return factory(settings)

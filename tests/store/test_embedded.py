@@ -1,0 +1,192 @@
+"""The embedded (SQLite) store: the conformance suite plus multi-process and crash behaviour."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import store_workers as workers
+from store_suite import DAY, KEY, T0, StoreSuite, frame
+
+from stream_engine.config import load_settings
+from stream_engine.errors import ConfigError
+from stream_engine.store import open_store
+from stream_engine.store.base import IndexRange, TimeRange
+from stream_engine.store.embedded import FILENAME, EmbeddedStore
+from stream_engine.store.wrapper import LoggingStore
+
+WORKERS = str(Path(workers.__file__))
+
+
+class TestEmbeddedStore(StoreSuite):
+    def make_store(self, tmp_path: Path) -> EmbeddedStore:
+        return EmbeddedStore(tmp_path / "data")
+
+
+class TestEmbeddedStoreTinyChunks(StoreSuite):
+    """The same suite with 3-record chunks, so every path crosses chunk boundaries."""
+
+    def make_store(self, tmp_path: Path) -> EmbeddedStore:
+        return EmbeddedStore(tmp_path / "data", chunk_rows=3)
+
+
+def test_registry_opens_the_configured_backend(tmp_path: Path) -> None:
+    settings = load_settings(environ={"STREAM_ENGINE_DATA_DIR": str(tmp_path / "d")})
+    with open_store(settings) as store:
+        assert isinstance(store, EmbeddedStore)
+        assert store.path == tmp_path / "d" / FILENAME
+    with pytest.raises(ConfigError, match="cassandra backend is not available yet"):
+        open_store(settings.replace(STORE="cassandra"))
+
+
+def test_columns_and_partitions_read_no_values(tmp_path: Path) -> None:
+    with EmbeddedStore(tmp_path) as store:
+        store.write(KEY, frame(T0 + np.arange(10.0), a=np.arange(10.0)), bin_seconds=DAY)
+        parts, cols = store.partitions(KEY), store.columns(KEY)
+    with sqlite3.connect(tmp_path / FILENAME) as raw:
+        raw.execute("DELETE FROM chunk_data")
+    with EmbeddedStore(tmp_path) as store:
+        assert store.partitions(KEY) == parts and store.columns(KEY) == cols
+        assert store.coverage(KEY).count == 10
+
+
+def test_appends_fill_chunks_without_rewriting_full_ones(tmp_path: Path) -> None:
+    with EmbeddedStore(tmp_path, chunk_rows=4) as store:
+        for i in range(5):
+            store.write(KEY, frame(T0 + np.arange(i * 3, i * 3 + 3.0)), bin_seconds=DAY)
+        counts = [r[0] for r in store._conn().execute("SELECT count FROM chunks ORDER BY first_time")]
+        assert counts == [4, 4, 4, 3]
+        assert store.read(KEY, index_range=IndexRange(0, 15))["time"].tolist() == (T0 + np.arange(15.0)).tolist()
+
+
+def test_threads_share_a_store(tmp_path: Path) -> None:
+    store = EmbeddedStore(tmp_path, chunk_rows=50)
+    errors: list[BaseException] = []
+
+    def reader() -> None:
+        try:
+            for _ in range(30):
+                got = store.read(KEY, ["v"], time_range=TimeRange(T0, T0 + 1e9)) if store.streams() else None
+                if got is not None:
+                    assert len(got["time"]) % 100 == 0
+                    np.testing.assert_array_equal(got["v"], got["time"] - T0)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=reader) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for i in range(20):
+        times = T0 + np.arange(i * 100, (i + 1) * 100.0)
+        store.write(KEY, frame(times, v=times - T0), bin_seconds=DAY)
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert store.coverage(KEY).count == 2000
+    store.close()
+
+
+def _child_count(store: EmbeddedStore, queue: multiprocessing.Queue) -> None:
+    store.write(KEY, frame([T0 + 100.0]), bin_seconds=DAY)
+    queue.put(store.coverage(KEY).count)
+
+
+def test_store_survives_fork(tmp_path: Path) -> None:
+    store = EmbeddedStore(tmp_path)
+    store.write(KEY, frame([T0]), bin_seconds=DAY)
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_child_count, args=(store, queue))
+    child.start()
+    assert queue.get(timeout=20) == 2
+    child.join(20)
+    assert child.exitcode == 0
+    assert store.coverage(KEY).count == 2
+    store.close()
+
+
+def test_reader_process_sees_only_committed_batches(tmp_path: Path) -> None:
+    batches, size = 30, 500
+    reader = subprocess.Popen(
+        [sys.executable, WORKERS, "read", str(tmp_path), str(size), str(batches * size)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    assert reader.stdout.readline().strip() == "ready"
+    writer = subprocess.run(
+        [sys.executable, WORKERS, "write", str(tmp_path), str(batches), str(size), "0.01"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert writer.returncode == 0, writer.stderr
+    out, _ = reader.communicate(timeout=60)
+    assert reader.returncode == 0, out
+    _, reads, distinct = out.split()
+    assert int(distinct) >= 2  # it did read while the writer was committing
+
+
+def test_killed_writer_leaves_exactly_the_committed_batches(tmp_path: Path) -> None:
+    size = 3000
+    writer = subprocess.Popen(
+        [sys.executable, WORKERS, "write", str(tmp_path), "100000", str(size), "0"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    printed = [writer.stdout.readline() for _ in range(4)]
+    os.kill(writer.pid, signal.SIGKILL)
+    rest, _ = writer.communicate(timeout=20)
+    committed = len(printed) + len(rest.split())
+    assert writer.returncode == -signal.SIGKILL
+    with sqlite3.connect(tmp_path / FILENAME) as raw:
+        assert raw.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    with EmbeddedStore(tmp_path) as store:
+        got = store.read(workers.KEY)
+        assert workers.check(got, size) is None
+        assert len(got["time"]) // size in (committed, committed + 1)
+        assert store.coverage(workers.KEY).count == len(got["time"])
+
+
+class TestLoggingWrapper(StoreSuite):
+    """A delegating wrapper must not change behaviour."""
+
+    def make_store(self, tmp_path: Path) -> LoggingStore:
+        return LoggingStore(EmbeddedStore(tmp_path / "data"))
+
+
+def test_logging_wrapper_logs_reads_and_writes(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG, logger="stream_engine.store"), LoggingStore(EmbeddedStore(tmp_path)) as store:
+        store.write(KEY, frame([T0, T0 + 1]), bin_seconds=DAY)
+        store.read(KEY)
+    assert "2 inserted, 0 replaced, 1 bins" in caplog.text
+    assert f"read {KEY}" in caplog.text and "2 records" in caplog.text
+
+
+def test_many_small_appends_end_in_few_chunks(tmp_path: Path) -> None:
+    with EmbeddedStore(tmp_path, chunk_rows=64) as store:
+        for i in range(100):
+            store.write(KEY, frame(T0 + np.arange(i * 3, i * 3 + 3.0), v=np.arange(3.0) + i * 3), bin_seconds=DAY)
+        counts = [r[0] for r in store._conn().execute("SELECT count FROM chunks ORDER BY first_time")]
+        assert sum(counts) == 300 and counts[:4] == [64, 64, 64, 64]
+        assert len(counts) <= 4 + 7
+        np.testing.assert_array_equal(store.read(KEY)["v"], np.arange(300.0))
+
+
+def test_range_reads_touch_only_their_bins(tmp_path: Path) -> None:
+    with EmbeddedStore(tmp_path, chunk_rows=10) as store:
+        times = T0 + np.arange(0, 3 * DAY, 3600.0)
+        store.write(KEY, frame(times, v=np.arange(72.0)), bin_seconds=DAY)
+        store._conn().execute(
+            "UPDATE chunk_data SET data = x'00' WHERE chunk_id IN (SELECT id FROM chunks WHERE bin != ?)",
+            (int(T0 + DAY),),
+        )
+        got = store.read(KEY, ["v"], time_range=TimeRange(T0 + DAY + 1, T0 + 2 * DAY - 1))
+        assert got["v"].tolist() == list(range(25, 48))
+        assert store.read(KEY, ["v"], index_range=IndexRange(24, 48, 5))["v"].tolist() == list(range(24, 48, 5))
+        with pytest.raises(ValueError):
+            store.read(KEY, ["v"], index_range=IndexRange(23, 25))
