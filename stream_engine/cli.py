@@ -124,7 +124,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         if not args.force and not store_is_empty(store):
             print(f"the {_store_location(settings)} already holds data; demo not loaded (--force adds it anyway)")
             return 0
-        keys = fill_demo(store, _preload(settings), progress=True)
+        keys = fill_demo(store, _preload(settings), progress=True, force=args.force)
     for key in keys:
         print(f"  {key}")
     print(f"demo data: {len(keys)} streams written to the {_store_location(settings)}")

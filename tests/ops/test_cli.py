@@ -151,7 +151,7 @@ def test_assets_load_counts_events_and_reports_bad_files(env, monkeypatch, capsy
 
 @pytest.mark.parametrize(("empty", "force", "filled"), [(True, False, True), (False, False, False), (False, True, True)])
 def test_demo_fills_only_an_empty_store_unless_forced(env, monkeypatch, capsys, empty, force, filled) -> None:
-    def fill_demo(store, preload, progress):
+    def fill_demo(store, preload, progress, force=False):
         env.calls.append((store, preload, progress))
         return [KEY]
 
