@@ -1,0 +1,152 @@
+"""Deployments of records and calibration coefficients tiled per record.
+
+A record belongs to the deployment whose number it carries and whose time window covers it;
+records stored with deployment 0 (cabled ``streamed`` data) are assigned by time. A calibration
+coefficient's value is the one in force at each record's time
+(:func:`stream_engine.assets.calibration_values`), so a coefficient that changes within a
+deployment changes at the right record.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from stream_engine import assets
+from stream_engine.plan import LOCATION_CALIBRATIONS
+
+
+def record_deployments(
+    deps: Sequence[assets.Deployment], times: np.ndarray, stored: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Deployment number of each record and whether a known deployment covers it.
+
+    Returns
+    -------
+    (numbers int32, covered bool)
+        ``numbers`` is the stored number, or the number found by time where 0 was stored.
+    """
+    numbers = np.asarray(stored, dtype=np.int32).copy()
+    zero = numbers == 0
+    if zero.any():
+        numbers[zero] = assets.deployment_numbers_at(deps, times[zero])
+    covered = np.zeros(len(times), dtype=bool)
+    for dep in deps:
+        sel = numbers == dep.number
+        if sel.any():
+            covered[sel] |= dep.covers(times[sel])
+    return numbers, covered
+
+
+def _listed(value: Any) -> Any:
+    return value.tolist() if isinstance(value, np.ndarray) else value
+
+
+@dataclass(slots=True)
+class TiledCalibration:
+    """A coefficient per record: ``values`` (NaN where missing), ``available`` mask, the
+    deployments that lack it, and the values used per deployment (for provenance)."""
+
+    name: str
+    values: np.ndarray | None
+    available: np.ndarray
+    missing: list[int] = field(default_factory=list)
+    used: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    outside: int = 0
+    constant: bool = False
+
+    @property
+    def reason(self) -> str | None:
+        parts = []
+        if self.missing:
+            s = "s" if len(self.missing) > 1 else ""
+            parts.append(f"missing calibration {self.name} for deployment{s} {', '.join(map(str, self.missing))}")
+        if self.outside:
+            parts.append(f"{self.name} unknown for {self.outside} record(s) outside their deployment's time window")
+        return "; ".join(parts) or None
+
+
+def deployment_groups(numbers: np.ndarray, covered: np.ndarray) -> list[tuple[int, np.ndarray, int]]:
+    """Per distinct deployment number: (number, indices of covered records, count not covered)."""
+    out = []
+    for number in _distinct(numbers):
+        of_number = numbers == number
+        out.append((number, np.flatnonzero(of_number & covered), int(np.count_nonzero(of_number & ~covered))))
+    return out
+
+
+def tile_calibration(
+    name: str,
+    deps: Sequence[assets.Deployment],
+    times: np.ndarray,
+    groups_of_records: list[tuple[int, np.ndarray, int]],
+) -> TiledCalibration:
+    """The value of coefficient ``name`` in force at each record (see module docstring).
+
+    Records of a deployment without the coefficient (or without asset events at all) are not
+    ``available``, their deployment numbers listed in ``missing``; records outside their
+    deployment's time window are not available either, counted in ``outside``. When one value
+    is in force for every record, ``values`` is that value alone (``constant``; it broadcasts),
+    else one row per record (NaN where not available).
+    """
+    n = len(times)
+    available = np.zeros(n, dtype=bool)
+    missing: set[int] = set()
+    outside = sum(c for _, _, c in groups_of_records)
+    used: dict[str, list[dict[str, Any]]] = {}
+    by_number = {d.number: d for d in deps}
+    groups: list[tuple[np.ndarray, Any, np.ndarray | None]] = []
+    for number, idx, not_covered in groups_of_records:
+        dep = by_number.get(number)
+        if dep is None:
+            missing.add(number)
+            outside -= not_covered
+            continue
+        if len(idx) == 0:
+            continue
+        entries = _in_force(dep, name, float(times[idx[0]]), float(times[idx[-1]]))
+        if entries is None:
+            missing.add(number)
+            continue
+        used[str(number)] = [{"start": st, "value": _listed(v)} if st is not None
+                             else {"source": f"deployment {number} location", "value": v}
+                             for st, v in entries]
+        tiled = None if len(entries) == 1 else assets.calibration_values(dep, name, times[idx])
+        groups.append((idx, entries[0][1], tiled))
+        available[idx] = True
+    if not groups:
+        return TiledCalibration(name, None, available, sorted(missing), used, outside)
+    first = np.asarray(groups[0][1], dtype=np.float64)
+    if (not missing and outside == 0 and all(t is None for _, _, t in groups)
+            and all(np.array_equal(np.asarray(v, dtype=np.float64), first) for _, v, _ in groups)):
+        return TiledCalibration(name, first, available, [], used, 0, constant=True)
+    values = np.full((n, *first.shape), np.nan, dtype=np.float64)
+    for idx, value, tiled in groups:
+        values[idx] = value if tiled is None else tiled
+    return TiledCalibration(name, values, available, sorted(missing), used, outside)
+
+
+def _distinct(numbers: np.ndarray) -> list[int]:
+    """Distinct deployment numbers, cheaply (records come in runs of one deployment)."""
+    if len(numbers) == 0:
+        return []
+    starts = np.flatnonzero(numbers[1:] != numbers[:-1]) + 1
+    return sorted({int(x) for x in numbers[np.r_[0, starts]]})
+
+
+def _in_force(dep: assets.Deployment, name: str, first: float, last: float) -> list[tuple[float | None, Any]] | None:
+    """(start, value) of the entries in force between two times; start None for a location."""
+    attr = LOCATION_CALIBRATIONS.get(name)
+    if attr is not None and getattr(dep, attr) is not None:
+        return [(None, getattr(dep, attr))]
+    entries = dep.calibrations.get(name)
+    if not entries:
+        return None
+    starts = np.array([e.start for e in entries], dtype=np.float64)
+    lo, hi = (max(int(np.searchsorted(starts, t, side="right")) - 1, 0) for t in (first, last))
+    return [(entries[i].start if math.isfinite(entries[i].start) else None, entries[i].value)
+            for i in range(lo, hi + 1)]

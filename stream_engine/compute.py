@@ -1,0 +1,427 @@
+"""Computation: run a :class:`~stream_engine.plan.Plan` on a slice of the primary stream.
+
+Steps, for the records of a time range or index range of the primary stream:
+
+1. read ``time``, ``deployment`` and only the plan's raw columns of those records;
+2. deployments: each record's deployment is the one whose number it carries (found by time where
+   0 is stored) and whose window covers it. With ``require_deployment`` (setting
+   ``REQUIRE_DEPLOYMENT``) records outside any deployment are dropped; otherwise they are kept and
+   products needing calibrations are fill for them. Duplicate timestamps within a deployment are
+   dropped (the first record is kept). ``ComputedSlice.source_index`` maps kept records back to
+   positions in the slice that was read;
+3. fill values: integer raw inputs holding their preload fill value become float64 with NaN
+   before an algorithm sees them; float inputs are used as stored (their fill is NaN);
+4. external inputs: each supplying stream is read (or, for its products, computed by the
+   sub-plan, recursively) over the slice's time span widened by ``MAX_INTERPOLATION_GAP`` on both
+   sides, so at least one record either side is found when one exists near enough, and
+   interpolated onto the slice's times (:mod:`stream_engine.interpolate`: linear for numbers,
+   last-seen otherwise, never across a gap wider than ``MAX_INTERPOLATION_GAP``, and within the
+   same deployment for inputs from the same instrument);
+5. calibrations: tiled per record with the value in force at each record's time
+   (:mod:`stream_engine.calibrate`);
+6. products in dependency order. A product is computed on the records where all its
+   calibrations are available and is fill elsewhere, the reason ("missing calibration CC_x for
+   deployment 6") in its provenance. An algorithm that raises or returns a wrongly shaped result
+   makes that product all fill with the error in provenance; the rest of the request goes on.
+
+Outputs: requested parameters by preload ``name``, plus ``time`` and ``deployment``. Raw
+parameters are returned as stored. Float products have the parameter's float dtype with NaN as
+missing; integer products have the parameter's fill value (:func:`fill_value_for`) as missing;
+unavailable products are all missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from stream_engine import assets
+from stream_engine.calibrate import (
+    TiledCalibration,
+    deployment_groups,
+    record_deployments,
+    tile_calibration,
+)
+from stream_engine.interpolate import bracketing_range, interpolate
+from stream_engine.plan import (
+    CALIBRATION,
+    CONSTANT,
+    DEFAULT,
+    EXTERNAL,
+    LOCATION,
+    ArgumentPlan,
+    ExternalInput,
+    Plan,
+    ProductStep,
+)
+from stream_engine.preload.fill_values import fill_value_for
+from stream_engine.store.base import DEPLOYMENT, TIME, IndexRange, StreamKey, TimeRange
+
+if TYPE_CHECKING:
+    from stream_engine.preload.model import Parameter, Preload
+    from stream_engine.store.base import Store
+
+
+@dataclass(slots=True)
+class ComputedSlice(Mapping[str, np.ndarray]):
+    """The result of :func:`compute`: ``name -> array`` for the requested parameters, ``time``
+    and ``deployment``, with ``provenance`` (JSON-serialisable) and ``source_index``."""
+
+    key: StreamKey
+    data: dict[str, np.ndarray]
+    provenance: dict[str, Any]
+    source_index: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.data[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    @property
+    def time(self) -> np.ndarray:
+        return self.data[TIME]
+
+    @property
+    def deployment(self) -> np.ndarray:
+        return self.data[DEPLOYMENT]
+
+
+def _fill_for(p: Parameter) -> Any:
+    return fill_value_for(p.value_encoding, "" if p.fill_value is None else str(p.fill_value))
+
+
+def _missing_array(p: Parameter, n: int) -> np.ndarray:
+    return np.full(n, _fill_for(p), dtype=p.dtype)
+
+
+def _as_input(values: np.ndarray, p: Parameter | None) -> np.ndarray:
+    """Integer raw values holding the fill value become float64 with NaN (see module docstring)."""
+    if p is None or values.dtype.kind not in "iu":
+        return values
+    fill = _fill_for(p)
+    bad = values == fill
+    if not bad.any():
+        return values
+    out = values.astype(np.float64)
+    out[bad] = np.nan
+    return out
+
+
+def _as_output(result: np.ndarray, p: Parameter) -> np.ndarray:
+    dtype = p.dtype
+    if dtype.kind == "f":
+        return result.astype(dtype, copy=False)
+    if dtype.kind in "iub" and result.dtype.kind == "f":
+        out = np.full(result.shape, _fill_for(p), dtype=dtype)
+        ok = np.isfinite(result)
+        out[ok] = result[ok].astype(dtype)
+        return out
+    return result.astype(dtype, copy=False) if dtype.kind != "U" else result
+
+
+def _time_span(times: np.ndarray) -> list[float] | None:
+    return [float(times[0]), float(times[-1])] if len(times) else None
+
+
+class _Run:
+    def __init__(self, store: Store, preload: Preload, plan: Plan, settings: Mapping[str, Any], require: bool):
+        self.store, self.preload, self.plan = store, preload, plan
+        self.settings, self.require = settings, require
+        self.max_gap = float(settings["MAX_INTERPOLATION_GAP"])
+        self.deps = assets.deployments(store, plan.key.refdes)
+        self.columns: dict[str, np.ndarray] = {}
+        self.inputs: dict[str, np.ndarray] = {}
+        self.failed: dict[str, str] = {}
+        self.cals: dict[str, TiledCalibration] = {}
+        self.ext_prov: dict[str, dict[str, Any]] = {}
+        self.avail: dict[str, np.ndarray] = {}
+        self.groups: list[tuple[int, np.ndarray, int]] | None = None
+
+    def select(self, raw: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, Any]]:
+        times = raw[TIME]
+        numbers, covered = record_deployments(self.deps, times, raw[DEPLOYMENT])
+        keep = covered.copy() if self.require else np.ones(len(times), dtype=bool)
+        dropped_outside = int((~keep).sum())
+        idx = np.flatnonzero(keep)
+        t, d = times[idx], numbers[idx]
+        dup = np.zeros(len(idx), dtype=bool)
+        if len(idx) > 1:
+            dup[1:] = (t[1:] == t[:-1]) & (d[1:] == d[:-1])
+        idx = idx[~dup]
+        self.numbers, self.covered = numbers[idx], covered[idx]
+        for name, values in raw.items():
+            self.columns[name] = values[idx]
+        self.columns[DEPLOYMENT] = self.numbers
+        return idx, {"records_read": len(times), "dropped_outside_deployment": dropped_outside,
+                     "dropped_duplicate_time": int(dup.sum())}
+
+    @property
+    def times(self) -> np.ndarray:
+        return self.columns[TIME]
+
+    # -- inputs -------------------------------------------------------------------------------
+
+    def bring_externals(self, externals: tuple[ExternalInput, ...]) -> None:
+        """Compute each supplying stream once (one merged sub-plan) and interpolate its inputs."""
+        by_key: dict[StreamKey, list[ExternalInput]] = {}
+        for ext in externals:
+            by_key.setdefault(ext.key, []).append(ext)
+        times = self.times
+        for key, group in by_key.items():
+            sub = None
+            if len(times):
+                start, stop = float(times[0]) - self.max_gap, float(times[-1]) + self.max_gap
+                padded = TimeRange(start, float(np.nextafter(stop, np.inf)))
+                sub = compute(self.store, self.preload, _merged(key, group, padded), time_range=padded,
+                              settings=self.settings, require_deployment=self.require)
+            for ext in group:
+                self._interpolated(ext, sub)
+
+    def _interpolated(self, ext: ExternalInput, sub: ComputedSlice | None) -> None:
+        times = self.times
+        info: dict[str, Any] = {"kind": EXTERNAL, "stream": ext.key.path, "parameter": ext.parameter,
+                                "parameter_id": ext.parameter_id, "interpolation": ext.interpolation,
+                                "colocation": ext.colocation, "same_instrument": ext.same_instrument}
+        self.ext_prov[ext.column] = info
+        p = self.preload.parameters[ext.parameter_id]
+        if sub is None:
+            self.inputs[ext.column] = _as_input(_missing_array(p, 0), p)
+            return
+        values = _as_input(sub[ext.parameter], p)
+        if ext.plan is not None:
+            info["provenance"] = sub.provenance["products"].get(ext.parameter)
+        groups = (self.numbers, sub.deployment) if ext.same_instrument else (None, None)
+        self.inputs[ext.column] = interpolate(
+            times, sub.time, values, kind=ext.interpolation, max_gap=self.max_gap,
+            fill=_fill_for(p), target_groups=groups[0], source_groups=groups[1])
+        used = bracketing_range(times, sub.time)
+        info["time_range"] = None if used is None else list(used)
+        info["deployments"] = sorted(int(x) for x in np.unique(sub.deployment))
+
+    def calibration(self, name: str) -> TiledCalibration:
+        if name not in self.cals:
+            if self.groups is None:
+                self.groups = deployment_groups(self.numbers, self.covered)
+            self.cals[name] = tile_calibration(name, self.deps, self.times, self.groups)
+        return self.cals[name]
+
+    def value_of(self, arg: ArgumentPlan) -> Any:
+        if arg.kind == CONSTANT:
+            return np.asarray(arg.value) if isinstance(arg.value, tuple | list) else arg.value
+        if arg.kind in (CALIBRATION, LOCATION):
+            return self.calibration(arg.calibration or "").values
+        return self.inputs[arg.column or ""]
+
+    # -- products ------------------------------------------------------------------------------
+
+    def run_step(self, step: ProductStep) -> dict[str, Any]:
+        p = self.preload.parameters[step.parameter_id]
+        n = len(self.times)
+        prov: dict[str, Any] = {
+            "parameter_id": step.parameter_id, "function": step.function,
+            "function_type": step.function_type, "version": step.version,
+            "arguments": {a.name: self._arg_prov(a) for a in step.arguments},
+            "status": "ok", "errors": [], "notes": list(step.notes),
+        }
+        mask = np.ones(n, dtype=bool)
+        reasons = []
+        for arg in step.arguments:
+            if arg.kind in (CALIBRATION, LOCATION):
+                tiled = self.calibration(arg.calibration or "")
+                mask &= tiled.available
+                if tiled.reason:
+                    reasons.append(tiled.reason)
+            elif arg.column in self.avail:
+                mask &= self.avail[arg.column]
+                if arg.column in self.failed:
+                    reasons.append(f"input {arg.column}: {self.failed[arg.column]}")
+        out = _missing_array(p, n)
+        if n and not mask.any():
+            prov["status"] = "unavailable"
+            prov["reason"] = "; ".join(reasons)
+            self.failed[step.name] = prov["reason"]
+            self.inputs[step.name] = _as_input(out, p)
+            self.avail[step.name] = mask
+            return prov
+        if reasons:
+            prov["status"] = "partial"
+            prov["reason"] = "; ".join(reasons)
+        try:
+            result = self._evaluate(step, mask)
+            if result.shape[0] != int(mask.sum()):
+                raise ValueError(f"{step.function} returned {result.shape[0]} values for "
+                                 f"{int(mask.sum())} records (shape {result.shape})")
+            result = _as_output(result, p)
+            if mask.all():
+                out = result
+            else:
+                out = np.full((n, *result.shape[1:]), _fill_for(p), dtype=result.dtype)
+                out[mask] = result
+        except Exception as exc:  # one failing algorithm must not fail the request
+            prov["status"] = "failed"
+            prov["errors"].append(f"{type(exc).__name__}: {exc}")
+            self.failed[step.name] = prov["errors"][-1]
+            mask = np.zeros(n, dtype=bool)
+        if reasons and step.name not in self.failed:
+            self.failed[step.name] = prov["reason"]
+        self.inputs[step.name] = _as_input(out, p)
+        self.avail[step.name] = mask
+        return prov
+
+    def _evaluate(self, step: ProductStep, mask: np.ndarray) -> np.ndarray:
+        n = len(mask)
+        subset = not mask.all()
+        kwargs: dict[str, Any] = {}
+        for arg in step.arguments:
+            if arg.kind == DEFAULT:
+                continue
+            value = self.value_of(arg)
+            constant = arg.kind in (CALIBRATION, LOCATION) and self.calibration(arg.calibration or "").constant
+            if subset and not constant and isinstance(value, np.ndarray) and value.ndim and value.shape[0] == n:
+                value = value[mask]
+            kwargs[arg.name] = value
+        if step.function_type == "NumexprFunction":
+            from stream_engine.functions.numexpr_eval import evaluate_expression
+
+            result = evaluate_expression(step.function, kwargs)
+        else:
+            from stream_engine.resolve import _lookup
+
+            owner, _, function = step.function.rpartition(".")
+            result = _lookup(owner, function).compute(kwargs)
+        result = np.asarray(result)
+        if result.ndim == 0:
+            result = np.full(int(mask.sum()), result)
+        return result
+
+    def _arg_prov(self, arg: ArgumentPlan) -> dict[str, Any]:
+        if arg.kind == EXTERNAL:
+            return {**self.ext_prov.get(arg.column or "", {}), "source": arg.source}
+        if arg.kind in (CALIBRATION, LOCATION):
+            tiled = self.calibration(arg.calibration or "")
+            return {"kind": arg.kind, "source": arg.source, "calibration": arg.calibration,
+                    "values": tiled.used, "missing_deployments": tiled.missing}
+        if arg.kind in (CONSTANT, DEFAULT):
+            value = arg.value
+            return {"kind": arg.kind, "source": arg.source,
+                    "value": list(value) if isinstance(value, tuple) else value}
+        return {"kind": arg.kind, "source": arg.source, "stream": self.plan.key.path,
+                "parameter": arg.parameter, "parameter_id": arg.parameter_id,
+                "time_range": _time_span(self.times)}
+
+
+def compute(
+    store: Store,
+    preload: Preload,
+    plan: Plan,
+    *,
+    time_range: TimeRange | None = None,
+    index_range: IndexRange | None = None,
+    settings: Mapping[str, Any] | None = None,
+    require_deployment: bool | None = None,
+) -> ComputedSlice:
+    """Compute the plan's requested parameters for a slice of the primary stream.
+
+    Parameters
+    ----------
+    store, preload
+        As given to :func:`~stream_engine.resolve.resolve`.
+    plan
+        From :func:`~stream_engine.resolve.resolve`.
+    time_range, index_range
+        The slice of the primary stream (at most one); neither means ``plan.time_range``.
+    settings
+        Needs ``MAX_INTERPOLATION_GAP`` and ``REQUIRE_DEPLOYMENT``; default: loaded settings.
+    require_deployment
+        Overrides the ``REQUIRE_DEPLOYMENT`` setting for this call.
+
+    Returns
+    -------
+    ComputedSlice
+        Arrays for every requested parameter (by preload name), ``time`` and ``deployment``;
+        ``provenance`` holds per product its function, version, status and argument sources.
+    """
+    if settings is None:
+        from stream_engine.config import load_settings
+
+        settings = load_settings()
+    require = bool(settings["REQUIRE_DEPLOYMENT"] if require_deployment is None else require_deployment)
+    if time_range is not None and index_range is not None:
+        raise ValueError("give at most one of time_range and index_range")
+    if time_range is None and index_range is None:
+        time_range = plan.time_range
+    run = _Run(store, preload, plan, settings, require)
+    raw = store.read(plan.key, list(plan.raw_columns), time_range=time_range, index_range=index_range)
+    source_index, counts = run.select(raw)
+    for name, values in run.columns.items():
+        run.inputs[name] = values if name in (TIME, DEPLOYMENT) else _as_input(values, _param_named(preload, plan, name))
+    run.bring_externals(plan.externals)
+    products = {step.name: run.run_step(step) for step in plan.products}
+    n = len(run.times)
+    data: dict[str, np.ndarray] = {TIME: run.times, DEPLOYMENT: run.numbers}
+    unavailable = {}
+    for pid in plan.requested:
+        p = preload.parameters[pid]
+        if p.name in data:
+            continue
+        reason = plan.reason(pid)
+        if reason is not None:
+            data[p.name] = _missing_array(p, n)
+            unavailable[p.name] = reason
+            products.setdefault(p.name, {"parameter_id": pid, "status": "unavailable", "reason": reason})
+        elif p.name in run.columns:
+            data[p.name] = run.columns[p.name]
+        else:
+            data[p.name] = run.inputs[p.name]
+    provenance = {
+        "stream": plan.key.path,
+        "time_range": _time_span(run.times),
+        "deployments": sorted(int(x) for x in np.unique(run.numbers)),
+        "require_deployment": require,
+        **counts,
+        "products": products,
+        "unavailable": unavailable,
+    }
+    return ComputedSlice(plan.key, data, provenance, source_index)
+
+
+def _merged(key: StreamKey, group: list[ExternalInput], time_range: TimeRange) -> Plan:
+    """One plan computing every input a group of externals needs from the same stream.
+
+    Each sub-plan lists its products in dependency order, so concatenating them and keeping the
+    first occurrence of each product keeps a valid order.
+    """
+    requested: dict[int, None] = {}
+    raw: dict[str, None] = {}
+    steps: dict[int, ProductStep] = {}
+    nested: dict[str, ExternalInput] = {}
+    for ext in group:
+        requested[ext.parameter_id] = None
+        if ext.plan is None:
+            raw[ext.parameter] = None
+            continue
+        raw.update(dict.fromkeys(ext.plan.raw_columns))
+        for step in ext.plan.products:
+            steps.setdefault(step.parameter_id, step)
+        for inner in ext.plan.externals:
+            nested.setdefault(inner.column, inner)
+    return Plan(key, time_range, tuple(requested), tuple(raw), tuple(steps.values()),
+                tuple(nested.values()), ())
+
+
+def _param_named(preload: Preload, plan: Plan, name: str) -> Parameter | None:
+    definition = preload.streams.get(plan.key.stream)
+    if definition is None:
+        return None
+    return next((preload.parameters[i] for i in definition.parameter_ids
+                 if i in preload.parameters and preload.parameters[i].name == name), None)
+
+
+__all__ = ["ComputedSlice", "compute"]
