@@ -103,6 +103,8 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
             )
             if report.dropped:
                 line += f"; dropped: {', '.join(report.dropped)}"
+            for note in getattr(report, "notes", ()):
+                line += f"\n  note: {note}"
             return line
 
         return _each_file(args.files, load)

@@ -65,6 +65,7 @@ class IngestReport:
     inserted: int
     replaced: int
     dropped: tuple[str, ...]
+    notes: tuple[str, ...] = ()
 
 
 # -- time units --------------------------------------------------------------------------------
@@ -280,7 +281,7 @@ def _parameter_lookup(preload: Preload, stream: str) -> tuple[dict[str, Paramete
 
 def _read_columns(
     ds: Any, path: Path, key: StreamKey, preload: Preload, stored: Mapping[str, Any], progress: bool
-) -> tuple[dict[str, np.ndarray], tuple[str, ...], int]:
+) -> tuple[dict[str, np.ndarray], tuple[str, ...], tuple[str, ...], int]:
     from tqdm import tqdm
 
     time, dim = _time_column(ds, path)
@@ -288,8 +289,9 @@ def _read_columns(
     if n == 0:
         raise IngestError(f"{path}: has no records (time is empty); nothing to ingest")
     columns: dict[str, np.ndarray] = {TIME: time, DEPLOYMENT: _deployment_column(ds, path, n, dim)}
-    lookup, _ = _parameter_lookup(preload, key.stream)
+    lookup, products = _parameter_lookup(preload, key.stream)
     dropped: list[str] = []
+    notes: list[str] = []
     names = [v for v in ds.variables if v not in (TIME, DEPLOYMENT)]
     for name in tqdm(names, desc=f"reading {path.name}", unit="var", disable=not progress, leave=False):
         var = ds.variables[name]
@@ -318,12 +320,21 @@ def _read_columns(
         except _Unfit as bad:
             where, value, reason, count = bad.args
             value = value.item() if isinstance(value, np.generic) else value
+            if name in products:
+                # The dictionary gives a raw parameter and a product the same name; values the raw
+                # encoding cannot hold are the product's (an earlier engine's output), not raw.
+                dropped.append(name)
+                notes.append(
+                    f"{name!r} names both raw {param.pd} and a product; its value {value!r} at record "
+                    f"{where[0]} {reason} for {param.value_encoding}, so the file holds the product: not stored"
+                )
+                continue
             raise IngestError(
                 f"{path}: variable {name!r} (parameter {param.name!r}, {param.value_encoding}) value "
                 f"{value!r} at record {where[0]} {reason} ({count} such values); fix the file or the "
                 "parameter's value encoding"
             ) from None
-    return columns, tuple(dropped), n
+    return columns, tuple(dropped), tuple(notes), n
 
 
 def ingest_file(
@@ -374,7 +385,7 @@ def ingest_file(
         if definition.is_virtual:
             raise IngestError(f"{path}: stream {key.stream!r} is virtual (computed from other streams); it cannot be ingested")
         stored = store.columns(key) if store.coverage(key) is not None else {}
-        columns, dropped, n = _read_columns(ds, path, key, preload, stored, progress)
+        columns, dropped, notes, n = _read_columns(ds, path, key, preload, stored, progress)
     finally:
         ds.close()
     with tqdm(total=n, desc=f"writing {path.name}", unit="rec", disable=not progress, leave=False) as bar:
@@ -383,4 +394,4 @@ def ingest_file(
         except ValueError as exc:
             raise IngestError(f"{path}: the store refused the records: {exc}") from None
         bar.update(n)
-    return IngestReport(path, key, n, result.inserted, result.replaced, dropped)
+    return IngestReport(path, key, n, result.inserted, result.replaced, dropped, notes)

@@ -9,7 +9,6 @@ import netCDF4
 import numpy as np
 import pytest
 
-from stream_engine.errors import IngestError
 from stream_engine.ingest import ingest_file
 from stream_engine.store.base import StreamKey
 
@@ -21,8 +20,10 @@ OVERRIDES = {
     "echo_sounding.nc": dict(subsite="RS01SLBS", node="LJ01A", sensor="05-HPIESA101", method="streamed", stream="echo_sounding"),
     "nutnr_a_sample.nc": dict(subsite="CE04OSPS", node="SF01B", sensor="4A-NUTNRA102", method="streamed", stream="nutnr_a_sample"),
 }
-# Its hpies_temperature holds fractional values (0.495...) for a uint32 parameter: not ingestible.
-UNREPRESENTABLE = {"echo_sounding.nc": "hpies_temperature"}
+# Upstream gives echo_sounding a raw uint32 hpies_temperature (PD2582) and a product of the same
+# name (PD3786, value x 0.001). The file holds the product (fractional degrees): it is dropped
+# with a note, like every other product.
+AMBIGUOUS = {"echo_sounding.nc": "hpies_temperature"}
 
 # Products (and other non-raw variables) each file holds that must be dropped, not stored.
 EXPECTED_DROPPED = {
@@ -41,24 +42,6 @@ EXPECTED_DROPPED = {
     "echo_sounding.nc": ["hpies_travel_time1_L1", "hpies_pressure_L1", "obs"],
     "nutnr_j_cspp_instrument_recovered.nc": ["wavelength", "id"],
 }
-
-
-def _copy_without(src: Path, dst: Path, drop: str) -> None:
-    with netCDF4.Dataset(src) as a, netCDF4.Dataset(dst, "w") as b:
-        a.set_auto_maskandscale(False)
-        a.set_auto_chartostring(False)
-        b.setncatts({k: a.getncattr(k) for k in a.ncattrs()})
-        for name, dim in a.dimensions.items():
-            b.createDimension(name, len(dim))
-        for name, var in a.variables.items():
-            if name == drop:
-                continue
-            attrs = {k: var.getncattr(k) for k in var.ncattrs() if k != "_FillValue"}
-            out = b.createVariable(name, var.dtype, var.dimensions, fill_value=getattr(var, "_FillValue", None))
-            out.set_auto_maskandscale(False)
-            out.set_auto_chartostring(False)
-            out.setncatts(attrs)
-            out[:] = var[:]
 
 
 def _ntp_expected(values: np.ndarray, units: str) -> np.ndarray:
@@ -140,17 +123,15 @@ def _check_round_trip(store, preload, path: Path, report) -> None:
 def test_sample_round_trip(name: str, samples_dir: Path, store, preload, tmp_path: Path) -> None:
     path = samples_dir / name
     overrides = OVERRIDES.get(name)
-    if name in UNREPRESENTABLE:
-        bad = UNREPRESENTABLE[name]
-        with pytest.raises(IngestError, match=bad) as info:
-            ingest_file(store, preload, path, overrides=overrides)
-        assert name in str(info.value) and "fractional" in str(info.value)
-        assert store.streams() == []
-        path = tmp_path / name
-        _copy_without(samples_dir / name, path, bad)
     report = ingest_file(store, preload, path, overrides=overrides)
     assert report.inserted == report.records and report.replaced == 0
     assert report.path == path
+    if name in AMBIGUOUS:
+        assert AMBIGUOUS[name] in report.dropped
+        assert len(report.notes) == 1 and "names both raw PD2582 and a product" in report.notes[0]
+        assert "has a fractional part for uint32, so the file holds the product" in report.notes[0]
+    else:
+        assert report.notes == ()
     if overrides:
         assert report.key == StreamKey(*(overrides[k] for k in ("subsite", "node", "sensor", "method", "stream")))
     for dropped in EXPECTED_DROPPED.get(name, []):
