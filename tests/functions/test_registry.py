@@ -106,7 +106,8 @@ def test_broken_family_warns_instead_of_failing(monkeypatch):
 
 
 def test_registered_lists_every_family():
-    names = registered()
+    # Other test modules register their own toy algorithms; this is about the built-in families.
+    names = {k: a for k, a in registered().items() if a.func.__module__.startswith("stream_engine.functions.")}
     owners = {a.owner for a in names.values()}
     assert owners == {
         "ion_functions.data.ctd_functions", "ion_functions.data.do2_functions",
