@@ -52,7 +52,7 @@ from stream_engine.preload import (  # noqa: E402
     StreamParameterRef,
     load_preload,
 )
-from stream_engine.preload.loader import (  # noqa: E402
+from stream_engine.preload.csv_rows import (  # noqa: E402
     BIN_SIZES_FILE,
     FUNCTIONS_FILE,
     NOMINAL_DEPTHS_FILE,

@@ -19,39 +19,28 @@ stream keeps the parameters that exist). Only an unreadable folder raises :class
 from __future__ import annotations
 
 import ast
-import csv
 import json
 import re
-from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from stream_engine.errors import PreloadError
+from stream_engine.preload.csv_rows import (
+    FUNCTIONS_FILE,
+    PARAMETERS_FILE,
+    parse_ident,
+    read_rows,
+    report_bad_id,
+)
 from stream_engine.preload.fill_values import fill_value_for
 from stream_engine.preload.function_map import parse_function_map
 from stream_engine.preload.model import (
-    DEFAULT_BIN_MINUTES,
     Parameter,
     ParameterFunction,
     Preload,
-    StreamDefinition,
 )
+from stream_engine.preload.stream_tables import read_bin_sizes, read_nominal_depths, read_streams
 
-PARAMETERS_FILE = "ParameterDefs.csv"
-STREAMS_FILE = "ParameterDictionary.csv"
-FUNCTIONS_FILE = "ParameterFunctions.csv"
-BIN_SIZES_FILE = "BinSizes.csv"
-NOMINAL_DEPTHS_FILE = "nominal_depths.csv"
-
-_REQUIRED = {
-    PARAMETERS_FILE: ("id", "name", "parametertype", "valueencoding"),
-    STREAMS_FILE: ("id", "name", "parameterids"),
-    FUNCTIONS_FILE: ("id", "functiontype", "function", "args"),
-    BIN_SIZES_FILE: ("stream", "binsize"),
-    NOMINAL_DEPTHS_FILE: ("designator", "depth"),
-}
-_OPTIONAL_FILES = (BIN_SIZES_FILE, NOMINAL_DEPTHS_FILE)
 _BARE_LIST = re.compile(r"\[\s*([A-Za-z_]\w*(\s*,\s*[A-Za-z_]\w*)*)?\s*,?\s*\]")
 
 
@@ -82,9 +71,9 @@ def load_preload(path: str | Path) -> Preload:
     problems: list[str] = []
     functions = _read_functions(folder, problems)
     parameters = _read_parameters(folder, functions, problems)
-    bins = _read_bin_sizes(folder, problems)
-    streams = _read_streams(folder, parameters, bins, problems)
-    depths = _read_nominal_depths(folder, problems)
+    bins = read_bin_sizes(folder, problems)
+    streams = read_streams(folder, parameters, bins, problems)
+    depths = read_nominal_depths(folder, problems)
     return Preload(
         parameters=parameters,
         streams=streams,
@@ -95,62 +84,15 @@ def load_preload(path: str | Path) -> Preload:
     )
 
 
-# -- reading rows ------------------------------------------------------------------------------
-
-
-def _rows(folder: Path, name: str, problems: list[str]) -> Iterator[tuple[int, dict[str, str]]]:
-    """(first line number, stripped cells) of every data row; DOC and blank rows are left out."""
-    path = folder / name
-    if not path.is_file():
-        if name in _OPTIONAL_FILES:
-            problems.append(f"{name}: file missing from {str(folder)!r}; using defaults")
-            return
-        raise PreloadError(
-            f"preload file {str(path)!r} is missing; the folder is not a preload dictionary"
-        )
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.reader(fh)
-            header = [h.strip().lower() for h in next(reader, [])]
-            missing = [c for c in _REQUIRED[name] if c not in header]
-            if missing:
-                raise PreloadError(
-                    f"{path}: header lacks column(s) {', '.join(missing)}; is this an upstream preload CSV?"
-                )
-            width = len(header)
-            start = reader.line_num + 1
-            for cells in reader:
-                line, start = start, reader.line_num + 1
-                if not any(c.strip() for c in cells):
-                    continue
-                if len(cells) < width:
-                    cells = cells + [""] * (width - len(cells))
-                row = {h: c.strip() for h, c in zip(header, cells, strict=False)}
-                if row.get("scenario", "").upper().startswith("DOC"):
-                    continue
-                yield line, row
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise PreloadError(f"{path} is not readable CSV text: {exc}") from None
-
-
-def _ident(text: str, prefix: str) -> int | None:
-    m = re.fullmatch(prefix + r"\s*(\d+)", text.strip())
-    return int(m.group(1)) if m else None
-
-
-def _bad_id(name: str, line: int, row: dict[str, str], prefix: str, problems: list[str]) -> None:
-    problems.append(f"{name} line {line}: id {row.get('id', '')!r} is not {prefix}<n>; row skipped")
-
-
 # -- functions ---------------------------------------------------------------------------------
 
 
 def _read_functions(folder: Path, problems: list[str]) -> dict[int, ParameterFunction]:
     functions: dict[int, ParameterFunction] = {}
-    for line, row in _rows(folder, FUNCTIONS_FILE, problems):
-        fid = _ident(row["id"], "PFID")
+    for line, row in read_rows(folder, FUNCTIONS_FILE, problems):
+        fid = parse_ident(row["id"], "PFID")
         if fid is None:
-            _bad_id(FUNCTIONS_FILE, line, row, "PFID", problems)
+            report_bad_id(FUNCTIONS_FILE, line, row, "PFID", problems)
             continue
         label = f"PFID{fid} {row.get('name') or row['function']}"
         if fid in functions:
@@ -217,10 +159,10 @@ def _read_parameters(
     folder: Path, functions: dict[int, ParameterFunction], problems: list[str]
 ) -> dict[int, Parameter]:
     parameters: dict[int, Parameter] = {}
-    for line, row in _rows(folder, PARAMETERS_FILE, problems):
-        pid = _ident(row["id"], "PD")
+    for line, row in read_rows(folder, PARAMETERS_FILE, problems):
+        pid = parse_ident(row["id"], "PD")
         if pid is None:
-            _bad_id(PARAMETERS_FILE, line, row, "PD", problems)
+            report_bad_id(PARAMETERS_FILE, line, row, "PD", problems)
             continue
         if pid in parameters:
             problems.append(
@@ -247,7 +189,7 @@ def _parameter(
     function_id = None
     function_cell = row.get("parameterfunctionid", "")
     if function_cell:
-        function_id = _ident(function_cell, "PFID")
+        function_id = parse_ident(function_cell, "PFID")
         if function_id is None:
             problems.append(f"{label}: parameter function id {function_cell!r} is not PFID<n>")
         elif function_id not in functions:
@@ -316,144 +258,3 @@ def _dimensions(label: str, text: str, problems: list[str]) -> tuple[str, ...]:
         return tuple(value)
     problems.append(f"{label}: dimensions {text!r} is not a JSON list of names; ignored")
     return ()
-
-
-# -- streams, bins, depths ---------------------------------------------------------------------
-
-
-def _read_bin_sizes(folder: Path, problems: list[str]) -> dict[str, int]:
-    bins: dict[str, int] = {}
-    for line, row in _rows(folder, BIN_SIZES_FILE, problems):
-        stream, cell = row["stream"], row["binsize"]
-        if not stream:
-            problems.append(f"{BIN_SIZES_FILE} line {line}: no stream name; row skipped")
-            continue
-        try:
-            minutes = int(float(cell))
-            if minutes <= 0 or minutes != float(cell):
-                raise ValueError
-        except ValueError:
-            problems.append(
-                f"{BIN_SIZES_FILE} line {line}: stream {stream!r} bin size {cell!r} is not a positive"
-                f" whole number of minutes; using the default {DEFAULT_BIN_MINUTES}"
-            )
-            continue
-        if stream in bins and bins[stream] != minutes:
-            problems.append(
-                f"{BIN_SIZES_FILE} line {line}: stream {stream!r} listed again with {minutes} minutes"
-                f" (was {bins[stream]}); the last row wins"
-            )
-        bins[stream] = minutes
-    return bins
-
-
-def _read_streams(
-    folder: Path, parameters: dict[int, Parameter], bins: dict[str, int], problems: list[str]
-) -> dict[str, StreamDefinition]:
-    streams: dict[str, StreamDefinition] = {}
-    names_by_id: dict[int, str] = {}
-    dependencies: dict[str, list[str]] = {}
-    for line, row in _rows(folder, STREAMS_FILE, problems):
-        sid = _ident(row["id"], "DICT")
-        if sid is None:
-            _bad_id(STREAMS_FILE, line, row, "DICT", problems)
-            continue
-        name = row["name"]
-        label = f"DICT{sid} {name}"
-        if not name:
-            problems.append(f"DICT{sid}: no stream name; row skipped")
-            continue
-        if sid in names_by_id or name in streams:
-            problems.append(
-                f"{label}: duplicate stream id or name (line {line}); the first definition is kept"
-            )
-            continue
-        names_by_id[sid] = name
-        dependencies[name] = [
-            d.strip() for d in row.get("streamdependency", "").split(",") if d.strip()
-        ]
-        streams[name] = StreamDefinition(
-            id=sid,
-            name=name,
-            parameter_ids=_stream_parameter_ids(label, row["parameterids"], parameters, problems),
-            temporal_parameter=_temporal(label, row.get("temporalparameter", ""), problems),
-            stream_type=row.get("streamtype", ""),
-            stream_content=row.get("streamcontent", ""),
-            bin_minutes=bins.get(name, DEFAULT_BIN_MINUTES),
-        )
-    for name, deps in dependencies.items():
-        if deps:
-            sources = _source_streams(
-                f"DICT{streams[name].id} {name}", deps, names_by_id, streams, problems
-            )
-            streams[name] = replace(streams[name], source_streams=sources)
-    return streams
-
-
-def _stream_parameter_ids(
-    label: str, text: str, parameters: dict[int, Parameter], problems: list[str]
-) -> tuple[int, ...]:
-    ids: list[int] = []
-    for item in (i.strip() for i in text.split(",")):
-        if not item:
-            continue
-        pid = _ident(item, "PD")
-        if pid is None:
-            problems.append(f"{label}: parameter id {item!r} is not PD<n>; left out")
-        elif pid not in parameters:
-            problems.append(f"{label}: names parameter PD{pid}, which does not exist; left out")
-        elif pid in ids:
-            problems.append(f"{label}: names parameter PD{pid} twice; listed once")
-        else:
-            ids.append(pid)
-    if not ids:
-        problems.append(f"{label}: has no parameters")
-    return tuple(ids)
-
-
-def _temporal(label: str, text: str, problems: list[str]) -> int | None:
-    if not text:
-        return 7
-    pid = _ident(text, "PD")
-    if pid is None:
-        problems.append(f"{label}: temporal parameter {text!r} is not PD<n>; using PD7")
-        return 7
-    return pid
-
-
-def _source_streams(
-    label: str,
-    deps: list[str],
-    names_by_id: dict[int, str],
-    streams: dict[str, StreamDefinition],
-    problems: list[str],
-) -> tuple[str, ...]:
-    sources: list[str] = []
-    for dep in deps:
-        sid = _ident(dep, "DICT")
-        name = names_by_id.get(sid) if sid is not None else (dep if dep in streams else None)
-        if name is None:
-            problems.append(f"{label}: stream dependency {dep!r} is not a known stream; left out")
-        elif name not in sources:
-            sources.append(name)
-    return tuple(sources)
-
-
-def _read_nominal_depths(folder: Path, problems: list[str]) -> dict[str, float]:
-    depths: dict[str, float] = {}
-    for line, row in _rows(folder, NOMINAL_DEPTHS_FILE, problems):
-        designator, cell = row["designator"], row["depth"]
-        try:
-            depth = float(cell)
-        except ValueError:
-            problems.append(
-                f"{NOMINAL_DEPTHS_FILE} line {line}: {designator!r} depth {cell!r} is not a number; row skipped"
-            )
-            continue
-        if designator in depths and depths[designator] != depth:
-            problems.append(
-                f"{NOMINAL_DEPTHS_FILE} line {line}: {designator!r} listed again with depth {cell}"
-                f" (was {depths[designator]:g}); the last row wins"
-            )
-        depths[designator] = depth
-    return depths
