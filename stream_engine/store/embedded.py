@@ -27,6 +27,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -158,6 +159,20 @@ class EmbeddedStore(Store):
         return conn
 
     def _connect(self) -> sqlite3.Connection:
+        # Opening a new database file takes locks (journal mode, schema) that SQLite's busy
+        # handler does not always wait for; retry those until the busy timeout instead.
+        deadline = time.monotonic() + self._busy_ms / 1000
+        while True:
+            try:
+                return self._open_connection()
+            except StoreUnavailable as exc:
+                locked = isinstance(exc.__cause__, sqlite3.OperationalError) and "locked" in str(exc.__cause__)
+                if not locked or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+
+    def _open_connection(self) -> sqlite3.Connection:
+        conn = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(
@@ -169,17 +184,20 @@ class EmbeddedStore(Store):
             conn.execute(f"PRAGMA synchronous = {self._synchronous}")
             conn.execute("PRAGMA mmap_size = 1073741824")
             conn.execute("PRAGMA journal_size_limit = 67108864")
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version == 0:
+            if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
+                # Idempotent (IF NOT EXISTS): another connection may be creating it at the same time.
                 conn.executescript(
                     f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
                 )
-            elif version > SCHEMA_VERSION:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
                 raise StoreError(
                     f"{self.path} has store format {version}, newer than this Stream Engine "
                     f"understands ({SCHEMA_VERSION}); upgrade Stream Engine"
                 )
         except sqlite3.DatabaseError as exc:
+            if conn is not None:
+                conn.close()
             raise StoreUnavailable(f"cannot open the embedded store {self.path}: {exc}") from exc
         except OSError as exc:
             raise StoreUnavailable(f"cannot create the embedded store folder {self.path.parent}: {exc}") from exc
