@@ -82,6 +82,9 @@ MAX_INTERPOLATION_GAP = 3600.0
 # Start of an unbounded query (NTP seconds; 2010-01-01T00:00:00Z).
 UNBOUND_QUERY_START = 3471292800.0
 
+# Bytes of recently computed product arrays each worker process may keep for reuse (0 turns it off).
+COMPUTE_CACHE_BYTES = 256 * 1024 * 1024
+
 # -- OPeNDAP (DAP2) ------------------------------------------------------------------------------
 
 # Largest .dods response (bytes); larger requests get a 413 DAP error suggesting a smaller slice
@@ -90,3 +93,7 @@ DAP_MAX_RESPONSE_BYTES = 500_000_000
 
 # Block size (bytes) in which lazy DAP variables are read and streamed (1-8 MB measured best).
 DAP_BLOCK_BYTES = 4 * 1024 * 1024
+
+# Memory (bytes) one DAP request may hold of computed product windows, so that several products
+# of one .dods response are computed together once; larger requests recompute evicted windows.
+DAP_CACHE_BYTES = 64 * 1024 * 1024

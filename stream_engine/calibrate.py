@@ -35,11 +35,30 @@ def record_deployments(
     if zero.any():
         numbers[zero] = assets.deployment_numbers_at(deps, times[zero])
     covered = np.zeros(len(times), dtype=bool)
+    runs = _runs(numbers)
+    if runs is not None:
+        for start, stop in runs:
+            number = int(numbers[start])
+            for dep in deps:
+                if dep.number == number:
+                    covered[start:stop] |= dep.covers(times[start:stop])
+        return numbers, covered
     for dep in deps:
         sel = numbers == dep.number
         if sel.any():
             covered[sel] |= dep.covers(times[sel])
     return numbers, covered
+
+
+def _runs(numbers: np.ndarray, most: int = 64) -> list[tuple[int, int]] | None:
+    """(start, stop) of each run of equal numbers, or ``None`` when there are more than ``most``."""
+    if len(numbers) == 0:
+        return []
+    edges = np.flatnonzero(numbers[1:] != numbers[:-1]) + 1
+    if len(edges) >= most:
+        return None
+    bounds = [0, *edges.tolist(), len(numbers)]
+    return list(zip(bounds[:-1], bounds[1:], strict=True))
 
 
 def _listed(value: Any) -> Any:
@@ -70,12 +89,33 @@ class TiledCalibration:
         return "; ".join(parts) or None
 
 
-def deployment_groups(numbers: np.ndarray, covered: np.ndarray) -> list[tuple[int, np.ndarray, int]]:
-    """Per distinct deployment number: (number, indices of covered records, count not covered)."""
+@dataclass(frozen=True, slots=True)
+class RecordGroup:
+    """The records of one deployment number: ``records`` selects its covered records (a slice
+    when they are contiguous, else their indices), ``count`` of them, ``not_covered`` the
+    others of that number."""
+
+    number: int
+    records: slice | np.ndarray
+    count: int
+    not_covered: int
+    first: int = 0
+    last: int = -1
+
+
+def deployment_groups(numbers: np.ndarray, covered: np.ndarray) -> list[RecordGroup]:
+    """One :class:`RecordGroup` per distinct deployment number, in number order."""
     out = []
-    for number in _distinct(numbers):
+    for number in distinct_numbers(numbers):
         of_number = numbers == number
-        out.append((number, np.flatnonzero(of_number & covered), int(np.count_nonzero(of_number & ~covered))))
+        idx = np.flatnonzero(of_number & covered)
+        not_covered = int(np.count_nonzero(of_number)) - len(idx)
+        if len(idx) == 0:
+            out.append(RecordGroup(number, idx, 0, not_covered))
+            continue
+        first, last = int(idx[0]), int(idx[-1])
+        records: slice | np.ndarray = slice(first, last + 1) if last - first + 1 == len(idx) else idx
+        out.append(RecordGroup(number, records, len(idx), not_covered, first, last))
     return out
 
 
@@ -83,7 +123,7 @@ def tile_calibration(
     name: str,
     deps: Sequence[assets.Deployment],
     times: np.ndarray,
-    groups_of_records: list[tuple[int, np.ndarray, int]],
+    groups_of_records: Sequence[RecordGroup],
 ) -> TiledCalibration:
     """The value of coefficient ``name`` in force at each record (see module docstring).
 
@@ -96,19 +136,20 @@ def tile_calibration(
     n = len(times)
     available = np.zeros(n, dtype=bool)
     missing: set[int] = set()
-    outside = sum(c for _, _, c in groups_of_records)
+    outside = sum(g.not_covered for g in groups_of_records)
     used: dict[str, list[dict[str, Any]]] = {}
     by_number = {d.number: d for d in deps}
-    groups: list[tuple[np.ndarray, Any, np.ndarray | None]] = []
-    for number, idx, not_covered in groups_of_records:
+    groups: list[tuple[slice | np.ndarray, Any, np.ndarray | None]] = []
+    for group in groups_of_records:
+        number, idx = group.number, group.records
         dep = by_number.get(number)
         if dep is None:
             missing.add(number)
-            outside -= not_covered
+            outside -= group.not_covered
             continue
-        if len(idx) == 0:
+        if group.count == 0:
             continue
-        entries = _in_force(dep, name, float(times[idx[0]]), float(times[idx[-1]]))
+        entries = _in_force(dep, name, float(times[group.first]), float(times[group.last]))
         if entries is None:
             missing.add(number)
             continue
@@ -130,8 +171,8 @@ def tile_calibration(
     return TiledCalibration(name, values, available, sorted(missing), used, outside)
 
 
-def _distinct(numbers: np.ndarray) -> list[int]:
-    """Distinct deployment numbers, cheaply (records come in runs of one deployment)."""
+def distinct_numbers(numbers: np.ndarray) -> list[int]:
+    """Distinct deployment numbers, sorted; cheap because records come in runs of one deployment."""
     if len(numbers) == 0:
         return []
     starts = np.flatnonzero(numbers[1:] != numbers[:-1]) + 1

@@ -11,10 +11,10 @@ Steps, for the records of a time range or index range of the primary stream:
    positions in the slice that was read;
 3. fill values: integer raw inputs holding their preload fill value become float64 with NaN
    before an algorithm sees them; float inputs are used as stored (their fill is NaN);
-4. external inputs: each supplying stream is read (or, for its products, computed by the
-   sub-plan, recursively) over the slice's time span widened by ``MAX_INTERPOLATION_GAP`` on both
-   sides, so at least one record either side is found when one exists near enough, and
-   interpolated onto the slice's times (:mod:`stream_engine.interpolate`: linear for numbers,
+4. external inputs (:mod:`stream_engine.compute_inputs`): each supplying stream is read (or, for
+   its products, computed by the sub-plan, recursively) over the slice's time span widened by
+   ``MAX_INTERPOLATION_GAP`` on both sides, so at least one record either side is found when one
+   exists near enough, and interpolated onto the slice's times (:mod:`stream_engine.interpolate`: linear for numbers,
    last-seen otherwise, never across a gap wider than ``MAX_INTERPOLATION_GAP``, and within the
    same deployment for inputs from the same instrument);
 5. calibrations: tiled per record with the value in force at each record's time
@@ -23,6 +23,10 @@ Steps, for the records of a time range or index range of the primary stream:
    calibrations are available and is fill elsewhere, the reason ("missing calibration CC_x for
    deployment 6") in its provenance. An algorithm that raises or returns a wrongly shaped result
    makes that product all fill with the error in provenance; the rest of the request goes on.
+   A product's values may come from the per-process product cache (:mod:`stream_engine.cache`,
+   setting ``COMPUTE_CACHE_BYTES``) when the same step was computed on the same records from
+   identical inputs, e.g. a CTD's salinity computed for one request and needed again as an
+   optode's external input; provenance is always built afresh.
 
 Outputs: requested parameters by preload ``name``, plus ``time`` and ``deployment``. Raw
 parameters are returned as stored. Float products have the parameter's float dtype with NaN as
@@ -39,13 +43,23 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from stream_engine import assets
+from stream_engine.cache import ProductCache, product_key, shared_cache
 from stream_engine.calibrate import (
+    RecordGroup,
     TiledCalibration,
     deployment_groups,
+    distinct_numbers,
     record_deployments,
     tile_calibration,
 )
-from stream_engine.interpolate import bracketing_range, interpolate
+from stream_engine.compute_inputs import (
+    as_input,
+    as_output,
+    external_inputs,
+    fill_for,
+    missing_array,
+    parameter_named,
+)
 from stream_engine.plan import (
     CALIBRATION,
     CONSTANT,
@@ -53,15 +67,13 @@ from stream_engine.plan import (
     EXTERNAL,
     LOCATION,
     ArgumentPlan,
-    ExternalInput,
     Plan,
     ProductStep,
 )
-from stream_engine.preload.fill_values import fill_value_for
 from stream_engine.store.base import DEPLOYMENT, TIME, IndexRange, StreamKey, TimeRange
 
 if TYPE_CHECKING:
-    from stream_engine.preload.model import Parameter, Preload
+    from stream_engine.preload.model import Preload
     from stream_engine.store.base import Store
 
 
@@ -93,41 +105,18 @@ class ComputedSlice(Mapping[str, np.ndarray]):
         return self.data[DEPLOYMENT]
 
 
-def _fill_for(p: Parameter) -> Any:
-    return fill_value_for(p.value_encoding, "" if p.fill_value is None else str(p.fill_value))
-
-
-def _missing_array(p: Parameter, n: int) -> np.ndarray:
-    return np.full(n, _fill_for(p), dtype=p.dtype)
-
-
-def _as_input(values: np.ndarray, p: Parameter | None) -> np.ndarray:
-    """Integer raw values holding the fill value become float64 with NaN (see module docstring)."""
-    if p is None or values.dtype.kind not in "iu":
-        return values
-    fill = _fill_for(p)
-    bad = values == fill
-    if not bad.any():
-        return values
-    out = values.astype(np.float64)
-    out[bad] = np.nan
-    return out
-
-
-def _as_output(result: np.ndarray, p: Parameter) -> np.ndarray:
-    dtype = p.dtype
-    if dtype.kind == "f":
-        return result.astype(dtype, copy=False)
-    if dtype.kind in "iub" and result.dtype.kind == "f":
-        out = np.full(result.shape, _fill_for(p), dtype=dtype)
-        ok = np.isfinite(result)
-        out[ok] = result[ok].astype(dtype)
-        return out
-    return result.astype(dtype, copy=False) if dtype.kind != "U" else result
-
-
 def _time_span(times: np.ndarray) -> list[float] | None:
     return [float(times[0]), float(times[-1])] if len(times) else None
+
+
+def _algorithm(step: ProductStep) -> Any:
+    """The registered implementation of a ``PythonFunction`` step (``None`` for numexpr)."""
+    if step.function_type == "NumexprFunction":
+        return None
+    from stream_engine.functions import lookup
+
+    owner, _, function = step.function.rpartition(".")
+    return lookup(owner, function)
 
 
 class _Run:
@@ -136,28 +125,39 @@ class _Run:
         self.settings, self.require = settings, require
         self.max_gap = float(settings["MAX_INTERPOLATION_GAP"])
         self.deps = assets.deployments(store, plan.key.refdes)
+        self.cache: ProductCache = shared_cache(settings)
+        self.cache_held: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self.columns: dict[str, np.ndarray] = {}
         self.inputs: dict[str, np.ndarray] = {}
         self.failed: dict[str, str] = {}
         self.cals: dict[str, TiledCalibration] = {}
         self.ext_prov: dict[str, dict[str, Any]] = {}
         self.avail: dict[str, np.ndarray] = {}
-        self.groups: list[tuple[int, np.ndarray, int]] | None = None
+        self.groups: list[RecordGroup] | None = None
 
     def select(self, raw: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, Any]]:
         times = raw[TIME]
         numbers, covered = record_deployments(self.deps, times, raw[DEPLOYMENT])
-        keep = covered.copy() if self.require else np.ones(len(times), dtype=bool)
-        dropped_outside = int((~keep).sum())
-        idx = np.flatnonzero(keep)
-        t, d = times[idx], numbers[idx]
-        dup = np.zeros(len(idx), dtype=bool)
-        if len(idx) > 1:
+        dropped_outside = 0
+        if self.require and not covered.all():
+            idx = np.flatnonzero(covered)
+            dropped_outside = len(times) - len(idx)
+            t, d = times[idx], numbers[idx]
+        else:
+            idx, t, d = None, times, numbers
+        dup = np.zeros(len(t), dtype=bool)
+        if len(t) > 1:
             dup[1:] = (t[1:] == t[:-1]) & (d[1:] == d[:-1])
-        idx = idx[~dup]
-        self.numbers, self.covered = numbers[idx], covered[idx]
-        for name, values in raw.items():
-            self.columns[name] = values[idx]
+        if dup.any():
+            idx = np.flatnonzero(~dup) if idx is None else idx[~dup]
+        if idx is None:
+            idx = np.arange(len(times))
+            self.numbers, self.covered = numbers, covered
+            self.columns.update(raw)
+        else:
+            self.numbers, self.covered = numbers[idx], covered[idx]
+            for name, values in raw.items():
+                self.columns[name] = values[idx]
         self.columns[DEPLOYMENT] = self.numbers
         return idx, {"records_read": len(times), "dropped_outside_deployment": dropped_outside,
                      "dropped_duplicate_time": int(dup.sum())}
@@ -166,44 +166,16 @@ class _Run:
     def times(self) -> np.ndarray:
         return self.columns[TIME]
 
-    # -- inputs -------------------------------------------------------------------------------
+    def bring_externals(self) -> None:
+        """Compute each supplying stream once and interpolate its inputs onto this slice."""
+        def sub_compute(plan: Plan, time_range: TimeRange) -> ComputedSlice:
+            return _compute(self.store, self.preload, plan, time_range, None, self.settings, self.require,
+                            writable=False)
 
-    def bring_externals(self, externals: tuple[ExternalInput, ...]) -> None:
-        """Compute each supplying stream once (one merged sub-plan) and interpolate its inputs."""
-        by_key: dict[StreamKey, list[ExternalInput]] = {}
-        for ext in externals:
-            by_key.setdefault(ext.key, []).append(ext)
-        times = self.times
-        for key, group in by_key.items():
-            sub = None
-            if len(times):
-                start, stop = float(times[0]) - self.max_gap, float(times[-1]) + self.max_gap
-                padded = TimeRange(start, float(np.nextafter(stop, np.inf)))
-                sub = compute(self.store, self.preload, _merged(key, group, padded), time_range=padded,
-                              settings=self.settings, require_deployment=self.require)
-            for ext in group:
-                self._interpolated(ext, sub)
-
-    def _interpolated(self, ext: ExternalInput, sub: ComputedSlice | None) -> None:
-        times = self.times
-        info: dict[str, Any] = {"kind": EXTERNAL, "stream": ext.key.path, "parameter": ext.parameter,
-                                "parameter_id": ext.parameter_id, "interpolation": ext.interpolation,
-                                "colocation": ext.colocation, "same_instrument": ext.same_instrument}
-        self.ext_prov[ext.column] = info
-        p = self.preload.parameters[ext.parameter_id]
-        if sub is None:
-            self.inputs[ext.column] = _as_input(_missing_array(p, 0), p)
-            return
-        values = _as_input(sub[ext.parameter], p)
-        if ext.plan is not None:
-            info["provenance"] = sub.provenance["products"].get(ext.parameter)
-        groups = (self.numbers, sub.deployment) if ext.same_instrument else (None, None)
-        self.inputs[ext.column] = interpolate(
-            times, sub.time, values, kind=ext.interpolation, max_gap=self.max_gap,
-            fill=_fill_for(p), target_groups=groups[0], source_groups=groups[1])
-        used = bracketing_range(times, sub.time)
-        info["time_range"] = None if used is None else list(used)
-        info["deployments"] = sorted(int(x) for x in np.unique(sub.deployment))
+        inputs, prov = external_inputs(self.plan.externals, self.times, self.numbers, self.preload,
+                                       self.max_gap, sub_compute)
+        self.inputs.update(inputs)
+        self.ext_prov.update(prov)
 
     def calibration(self, name: str) -> TiledCalibration:
         if name not in self.cals:
@@ -242,60 +214,76 @@ class _Run:
                 mask &= self.avail[arg.column]
                 if arg.column in self.failed:
                     reasons.append(f"input {arg.column}: {self.failed[arg.column]}")
-        out = _missing_array(p, n)
         if n and not mask.any():
             prov["status"] = "unavailable"
             prov["reason"] = "; ".join(reasons)
             self.failed[step.name] = prov["reason"]
-            self.inputs[step.name] = _as_input(out, p)
+            self.inputs[step.name] = as_input(missing_array(p, n), p)
             self.avail[step.name] = mask
             return prov
         if reasons:
             prov["status"] = "partial"
             prov["reason"] = "; ".join(reasons)
         try:
-            result = self._evaluate(step, mask)
-            if result.shape[0] != int(mask.sum()):
-                raise ValueError(f"{step.function} returned {result.shape[0]} values for "
-                                 f"{int(mask.sum())} records (shape {result.shape})")
-            result = _as_output(result, p)
-            if mask.all():
-                out = result
-            else:
-                out = np.full((n, *result.shape[1:]), _fill_for(p), dtype=result.dtype)
-                out[mask] = result
+            out = self._values(step, p, mask)
         except Exception as exc:  # one failing algorithm must not fail the request
             prov["status"] = "failed"
             prov["errors"].append(f"{type(exc).__name__}: {exc}")
             self.failed[step.name] = prov["errors"][-1]
+            out = missing_array(p, n)
             mask = np.zeros(n, dtype=bool)
         if reasons and step.name not in self.failed:
             self.failed[step.name] = prov["reason"]
-        self.inputs[step.name] = _as_input(out, p)
+        self.inputs[step.name] = as_input(out, p)
         self.avail[step.name] = mask
         return prov
 
-    def _evaluate(self, step: ProductStep, mask: np.ndarray) -> np.ndarray:
+    def _values(self, step: ProductStep, p: Any, mask: np.ndarray) -> np.ndarray:
+        """The product on every record (fill where ``mask`` is False), from the cache if it can."""
+        n = len(mask)
+        algorithm = _algorithm(step)
+        args = [(arg, self.value_of(arg)) for arg in step.arguments if arg.kind != DEFAULT]
+        key = evidence = None
+        if self.cache.max_bytes > 0 and n:
+            key = product_key(self.plan.key, step, self.times)
+            constant = tuple(arg.kind in (CALIBRATION, LOCATION) and self.calibration(arg.calibration or "").constant
+                             for arg, _ in args)
+            evidence = (algorithm, p.dtype, fill_for(p), constant, None if mask.all() else mask,
+                        *(value for _, value in args))
+            if key is not None:
+                cached = self.cache.get(key, evidence)
+                if cached is not None:
+                    return cached
+        result = self._evaluate(step, algorithm, args, mask)
+        if result.shape[0] != int(mask.sum()):
+            raise ValueError(f"{step.function} returned {result.shape[0]} values for "
+                             f"{int(mask.sum())} records (shape {result.shape})")
+        result = as_output(result, p)
+        if mask.all():
+            out = result
+        else:
+            out = np.full((n, *result.shape[1:]), fill_for(p), dtype=result.dtype)
+            out[mask] = result
+        if key is not None and evidence is not None:
+            self.cache.put(key, evidence, out, self.cache_held)
+        return out
+
+    def _evaluate(self, step: ProductStep, algorithm: Any, args: list[tuple[ArgumentPlan, Any]],
+                  mask: np.ndarray) -> np.ndarray:
         n = len(mask)
         subset = not mask.all()
         kwargs: dict[str, Any] = {}
-        for arg in step.arguments:
-            if arg.kind == DEFAULT:
-                continue
-            value = self.value_of(arg)
+        for arg, value in args:
             constant = arg.kind in (CALIBRATION, LOCATION) and self.calibration(arg.calibration or "").constant
             if subset and not constant and isinstance(value, np.ndarray) and value.ndim and value.shape[0] == n:
                 value = value[mask]
             kwargs[arg.name] = value
-        if step.function_type == "NumexprFunction":
-            from stream_engine.functions.numexpr_eval import evaluate_expression
+        if algorithm is None:
+            from stream_engine.functions import evaluate_expression
 
             result = evaluate_expression(step.function, kwargs)
         else:
-            from stream_engine.resolve import _lookup
-
-            owner, _, function = step.function.rpartition(".")
-            result = _lookup(owner, function).compute(kwargs)
+            result = algorithm.compute(kwargs)
         result = np.asarray(result)
         if result.ndim == 0:
             result = np.full(int(mask.sum()), result)
@@ -357,12 +345,21 @@ def compute(
         raise ValueError("give at most one of time_range and index_range")
     if time_range is None and index_range is None:
         time_range = plan.time_range
+    return _compute(store, preload, plan, time_range, index_range, settings, require, writable=True)
+
+
+def _compute(
+    store: Store, preload: Preload, plan: Plan, time_range: TimeRange | None, index_range: IndexRange | None,
+    settings: Mapping[str, Any], require: bool, *, writable: bool,
+) -> ComputedSlice:
+    """:func:`compute` with settled arguments; ``writable=False`` (for sub-plans, whose values
+    are only interpolated) may return read-only arrays held by the product cache."""
     run = _Run(store, preload, plan, settings, require)
     raw = store.read(plan.key, list(plan.raw_columns), time_range=time_range, index_range=index_range)
     source_index, counts = run.select(raw)
     for name, values in run.columns.items():
-        run.inputs[name] = values if name in (TIME, DEPLOYMENT) else _as_input(values, _param_named(preload, plan, name))
-    run.bring_externals(plan.externals)
+        run.inputs[name] = values if name in (TIME, DEPLOYMENT) else as_input(values, parameter_named(preload, plan, name))
+    run.bring_externals()
     products = {step.name: run.run_step(step) for step in plan.products}
     n = len(run.times)
     data: dict[str, np.ndarray] = {TIME: run.times, DEPLOYMENT: run.numbers}
@@ -373,55 +370,25 @@ def compute(
             continue
         reason = plan.reason(pid)
         if reason is not None:
-            data[p.name] = _missing_array(p, n)
+            data[p.name] = missing_array(p, n)
             unavailable[p.name] = reason
             products.setdefault(p.name, {"parameter_id": pid, "status": "unavailable", "reason": reason})
         elif p.name in run.columns:
             data[p.name] = run.columns[p.name]
         else:
             data[p.name] = run.inputs[p.name]
+    if writable:
+        data = {name: a if a.flags.writeable else a.copy() for name, a in data.items()}
     provenance = {
         "stream": plan.key.path,
         "time_range": _time_span(run.times),
-        "deployments": sorted(int(x) for x in np.unique(run.numbers)),
+        "deployments": distinct_numbers(run.numbers),
         "require_deployment": require,
         **counts,
         "products": products,
         "unavailable": unavailable,
     }
     return ComputedSlice(plan.key, data, provenance, source_index)
-
-
-def _merged(key: StreamKey, group: list[ExternalInput], time_range: TimeRange) -> Plan:
-    """One plan computing every input a group of externals needs from the same stream.
-
-    Each sub-plan lists its products in dependency order, so concatenating them and keeping the
-    first occurrence of each product keeps a valid order.
-    """
-    requested: dict[int, None] = {}
-    raw: dict[str, None] = {}
-    steps: dict[int, ProductStep] = {}
-    nested: dict[str, ExternalInput] = {}
-    for ext in group:
-        requested[ext.parameter_id] = None
-        if ext.plan is None:
-            raw[ext.parameter] = None
-            continue
-        raw.update(dict.fromkeys(ext.plan.raw_columns))
-        for step in ext.plan.products:
-            steps.setdefault(step.parameter_id, step)
-        for inner in ext.plan.externals:
-            nested.setdefault(inner.column, inner)
-    return Plan(key, time_range, tuple(requested), tuple(raw), tuple(steps.values()),
-                tuple(nested.values()), ())
-
-
-def _param_named(preload: Preload, plan: Plan, name: str) -> Parameter | None:
-    definition = preload.streams.get(plan.key.stream)
-    if definition is None:
-        return None
-    return next((preload.parameters[i] for i in definition.parameter_ids
-                 if i in preload.parameters and preload.parameters[i].name == name), None)
 
 
 __all__ = ["ComputedSlice", "compute"]

@@ -1,0 +1,156 @@
+"""Inputs and outputs of a computation: fill values, and external inputs from other streams.
+
+:func:`~stream_engine.compute.compute` uses these for steps 3 and 4 of its module docstring:
+
+* integer raw inputs holding their preload fill value become float64 with NaN before an
+  algorithm sees them (:func:`as_input`); results take the parameter's dtype, integer ones with
+  the fill value where missing (:func:`as_output`);
+* each stream supplying external inputs is computed once, by one merged sub-plan
+  (:func:`merged_plan`), over the slice's time span widened by ``MAX_INTERPOLATION_GAP`` on
+  both sides, and each input is interpolated onto the slice's times (:func:`external_inputs`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from stream_engine.calibrate import distinct_numbers
+from stream_engine.interpolate import bracketing_range, interpolate
+from stream_engine.plan import EXTERNAL, ExternalInput, Plan, ProductStep
+from stream_engine.preload.fill_values import fill_value_for
+from stream_engine.store.base import StreamKey, TimeRange
+
+if TYPE_CHECKING:
+    from stream_engine.compute import ComputedSlice
+    from stream_engine.preload.model import Parameter, Preload
+
+#: Computes a plan over a time range of its stream (``compute`` with the caller's settings).
+SubCompute = Callable[[Plan, TimeRange], "ComputedSlice"]
+
+
+def fill_for(p: Parameter) -> Any:
+    """The missing value of parameter ``p`` (NaN for floats, its preload fill value otherwise)."""
+    return fill_value_for(p.value_encoding, "" if p.fill_value is None else str(p.fill_value))
+
+
+def missing_array(p: Parameter, n: int) -> np.ndarray:
+    """``n`` missing values of parameter ``p``, in its dtype."""
+    return np.full(n, fill_for(p), dtype=p.dtype)
+
+
+def as_input(values: np.ndarray, p: Parameter | None) -> np.ndarray:
+    """Integer values holding the fill value become float64 with NaN; anything else as it is."""
+    if p is None or values.dtype.kind not in "iu":
+        return values
+    bad = values == fill_for(p)
+    if not bad.any():
+        return values
+    out = values.astype(np.float64)
+    out[bad] = np.nan
+    return out
+
+
+def as_output(result: np.ndarray, p: Parameter) -> np.ndarray:
+    """An algorithm's result in the dtype of parameter ``p`` (integers: fill where not finite)."""
+    dtype = p.dtype
+    if dtype.kind == "f":
+        return result.astype(dtype, copy=False)
+    if dtype.kind in "iub" and result.dtype.kind == "f":
+        out = np.full(result.shape, fill_for(p), dtype=dtype)
+        ok = np.isfinite(result)
+        out[ok] = result[ok].astype(dtype)
+        return out
+    return result.astype(dtype, copy=False) if dtype.kind != "U" else result
+
+
+def parameter_named(preload: Preload, plan: Plan, name: str) -> Parameter | None:
+    """The parameter of the plan's stream called ``name``, if there is one."""
+    definition = preload.streams.get(plan.key.stream)
+    if definition is None:
+        return None
+    return next((preload.parameters[i] for i in definition.parameter_ids
+                 if i in preload.parameters and preload.parameters[i].name == name), None)
+
+
+def merged_plan(key: StreamKey, group: Sequence[ExternalInput], time_range: TimeRange) -> Plan:
+    """One plan computing every input a group of externals needs from the same stream.
+
+    Each sub-plan lists its products in dependency order, so concatenating them and keeping the
+    first occurrence of each product keeps a valid order.
+    """
+    requested: dict[int, None] = {}
+    raw: dict[str, None] = {}
+    steps: dict[int, ProductStep] = {}
+    nested: dict[str, ExternalInput] = {}
+    for ext in group:
+        requested[ext.parameter_id] = None
+        if ext.plan is None:
+            raw[ext.parameter] = None
+            continue
+        raw.update(dict.fromkeys(ext.plan.raw_columns))
+        for step in ext.plan.products:
+            steps.setdefault(step.parameter_id, step)
+        for inner in ext.plan.externals:
+            nested.setdefault(inner.column, inner)
+    return Plan(key, time_range, tuple(requested), tuple(raw), tuple(steps.values()),
+                tuple(nested.values()), ())
+
+
+def external_inputs(
+    externals: Sequence[ExternalInput],
+    times: np.ndarray,
+    numbers: np.ndarray,
+    preload: Preload,
+    max_gap: float,
+    sub_compute: SubCompute,
+) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
+    """Every external input interpolated onto ``times`` (records of deployments ``numbers``).
+
+    Returns
+    -------
+    (inputs, provenance)
+        Both by the input's working name (:attr:`ExternalInput.column`); inputs are ready for an
+        algorithm (:func:`as_input`).
+    """
+    by_key: dict[StreamKey, list[ExternalInput]] = {}
+    for ext in externals:
+        by_key.setdefault(ext.key, []).append(ext)
+    inputs: dict[str, np.ndarray] = {}
+    provenance: dict[str, dict[str, Any]] = {}
+    for key, group in by_key.items():
+        sub = None
+        if len(times):
+            start, stop = float(times[0]) - max_gap, float(times[-1]) + max_gap
+            padded = TimeRange(start, float(np.nextafter(stop, np.inf)))
+            sub = sub_compute(merged_plan(key, group, padded), padded)
+        for ext in group:
+            info: dict[str, Any] = {
+                "kind": EXTERNAL, "stream": ext.key.path, "parameter": ext.parameter,
+                "parameter_id": ext.parameter_id, "interpolation": ext.interpolation,
+                "colocation": ext.colocation, "same_instrument": ext.same_instrument,
+            }
+            provenance[ext.column] = info
+            inputs[ext.column] = _interpolated(ext, sub, times, numbers, preload, max_gap, info)
+    return inputs, provenance
+
+
+def _interpolated(
+    ext: ExternalInput, sub: ComputedSlice | None, times: np.ndarray, numbers: np.ndarray,
+    preload: Preload, max_gap: float, info: dict[str, Any],
+) -> np.ndarray:
+    p = preload.parameters[ext.parameter_id]
+    if sub is None:
+        return as_input(missing_array(p, 0), p)
+    values = as_input(sub[ext.parameter], p)
+    if ext.plan is not None:
+        info["provenance"] = sub.provenance["products"].get(ext.parameter)
+    groups = (numbers, sub.deployment) if ext.same_instrument else (None, None)
+    out = interpolate(times, sub.time, values, kind=ext.interpolation, max_gap=max_gap,
+                      fill=fill_for(p), target_groups=groups[0], source_groups=groups[1])
+    used = bracketing_range(times, sub.time)
+    info["time_range"] = None if used is None else list(used)
+    info["deployments"] = distinct_numbers(sub.deployment)
+    return out
