@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from stream_engine.web.views.base import View
+from stream_engine.web.views.dap import DapDatasetView, DapIndexView
 from stream_engine.web.views.version import VersionView
 
 _PLACEHOLDER = re.compile(r"\{(\w+)(?::(path))?\}")
@@ -51,4 +52,8 @@ class Route:
 
 ROUTES: tuple[Route, ...] = (
     Route("/version", VersionView),
+    Route("/dap", DapIndexView, error_format="html"),
+    Route("/dap/", DapIndexView, error_format="html"),
+    Route("/dap.json", DapIndexView),
+    Route("/dap/{subsite}/{node}/{sensor}/{method}/{stream}", DapDatasetView, error_format="dap"),
 )

@@ -1,0 +1,285 @@
+"""A stored stream as a virtual DAP dataset: stored parameters and computable products on ``obs``.
+
+:func:`stream_dataset` builds the :class:`~dap_handlers.model.DapDataset` of one stream from the
+partition index (record count, time coverage), the stored columns' dtypes and shapes, the asset
+events and the preload dictionary, resolving a :class:`~stream_engine.plan.Plan` for every
+parameter of the stream; none of that reads data. Variables, in declaration order:
+
+* ``time`` (Float64, ``seconds since 1900-01-01 0:0:0``): an ordinary variable on ``obs``, not a
+  coordinate dimension, so clients do not download it to open the dataset;
+* ``deployment`` (Int32);
+* the stream's parameters in dictionary order: each stored one, then each product the stream can
+  compute (from its own raw values, calibrations and other streams' values). Array parameters
+  are 2-D ``(obs, <dim>)``, the dimension named by the dictionary's ``dimensions`` or
+  ``<name>_dim``.
+
+Names are the dictionary's ``netcdf_name`` (else ``name``); when two parameters of a stream would
+share a name, the later one takes its ``name`` (or ``<name>_PD<id>``). The preload name and id
+stay in the ``ooi_parameter_name``/``ooi_parameter_id`` attributes.
+
+Products that cannot be computed at all (no implementation, a calibration missing for every
+deployment, an input no stream provides) are *left out* rather than served as all-fill
+variables, and listed with the reason in the global ``unavailable_parameters`` attribute; raw
+parameters the store does not hold are listed in ``parameters_not_stored``. A product that can
+be computed for some records only (a deployment without calibration, records outside every
+deployment) is served, with fill where it cannot be computed and the reason in
+``provenance_notes`` where the plan knows it.
+
+Values are read lazily by :class:`~dap_handlers.stream_reads.StreamReads`; :func:`stream_version`
+gives the ``ETag``/``Last-Modified`` pair for conditional requests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Collection, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import orjson
+
+from dap_handlers import attributes
+from dap_handlers.model import DapDataset, DapVariable
+from dap_handlers.stream_reads import ProductShape, StreamReads
+from stream_engine import __version__, assets
+from stream_engine.compute import compute
+from stream_engine.errors import NotFound
+from stream_engine.plan import PRODUCT, RAW
+from stream_engine.resolve import TIME_PARAMETER, resolve
+from stream_engine.store.base import DEPLOYMENT, TIME, IndexRange, StreamKey, TimeRange
+
+if TYPE_CHECKING:
+    from stream_engine.plan import Plan, ProductStep
+    from stream_engine.preload.model import Parameter, Preload
+    from stream_engine.store.base import ColumnInfo, Store, StreamCoverage
+
+OBS = "obs"
+#: Bytes assumed per string value when sizing computation blocks.
+STRING_BYTES = 64
+_NTP_EPOCH = datetime(1900, 1, 1, tzinfo=UTC)
+
+
+def stream_coverage(store: Store, preload: Preload, key: StreamKey) -> StreamCoverage:
+    """The stream's coverage, or :class:`NotFound` naming what is missing and where to look."""
+    coverage = store.coverage(key)
+    if coverage is None or coverage.count == 0:
+        raise NotFound(f"no stream {key.path!r} holds data in this store; see /dap/ for the list")
+    if key.stream not in preload.streams:
+        raise NotFound(
+            f"stream {key.stream!r} ({key.path}) is not in the preload dictionary, so it cannot "
+            "be described; load a dictionary that defines it"
+        )
+    return coverage
+
+
+def stream_version(
+    store: Store, preload: Preload, coverage: StreamCoverage
+) -> tuple[datetime, str]:
+    """``Last-Modified`` and ``ETag`` of a stream's dataset, from index and asset metadata only.
+
+    The tag changes when the engine version, the dictionary, the coverage (count, first, last)
+    of any stream on the same subsite (co-located inputs come from there) or their asset events
+    change. ``Last-Modified`` is the time of the newest record (the store keeps no write times),
+    so a backfill of older records changes the ``ETag`` but not ``Last-Modified``; clients
+    revalidating with ``If-None-Match`` always see it.
+    """
+    key = coverage.key
+    digest = hashlib.sha256()
+    digest.update(
+        f"{__version__}|{preload.source}|{len(preload.parameters)}|{len(preload.streams)}|"
+        f"{len(preload.functions)}|{key.path}".encode()
+    )
+    neighbours = [c for c in store.streams() if c.key.subsite == key.subsite]
+    for c in neighbours:
+        digest.update(f"|{c.key.path}|{c.count}|{c.first!r}|{c.last!r}".encode())
+    for refdes in sorted({c.key.refdes for c in neighbours} | {key.refdes}):
+        events = store.asset_events(refdes)
+        digest.update(orjson.dumps(events, option=orjson.OPT_SORT_KEYS, default=str))
+    try:
+        last = _NTP_EPOCH + timedelta(seconds=float(coverage.last))
+    except OverflowError:
+        last = datetime.now(UTC)
+    return last, digest.hexdigest()[:32]
+
+
+def _variable_name(p: Parameter, taken: set[str]) -> str:
+    for name in (p.netcdf_name or p.name, p.name, f"{p.name}_PD{p.id}"):
+        if name and name not in taken:
+            return name
+    return f"{p.name}_PD{p.id}_{len(taken)}"
+
+
+def _dimension(name: str, p: Parameter | None, size: int, dims: dict[str, int]) -> str:
+    """A dimension name for the second axis of an array variable, unique per size."""
+    for candidate in ((p.dimensions[0],) if p is not None and len(p.dimensions) == 1 else ()) + (
+        f"{name}_dim",
+    ):
+        if dims.get(candidate, size) == size and candidate != OBS:
+            dims[candidate] = size
+            return candidate
+    fallback = f"{name}_dim{size}"
+    dims[fallback] = size
+    return fallback
+
+
+def _array_row(
+    step: ProductStep, plan: Plan, columns: Mapping[str, ColumnInfo], seen: set[int]
+) -> tuple[int, ...] | None:
+    """The row shape of an array product, from its array inputs (stored or computed)."""
+    seen.add(step.parameter_id)
+    for arg in step.arguments:
+        if arg.kind == RAW and arg.column in columns and columns[arg.column].shape:
+            return tuple(columns[arg.column].shape)
+        if arg.kind == PRODUCT and arg.parameter_id is not None and arg.parameter_id not in seen:
+            inner = plan.product(arg.parameter_id)
+            found = None if inner is None else _array_row(inner, plan, columns, seen)
+            if found:
+                return found
+    return None
+
+
+def _probe_row(store: Store, preload: Preload, key: StreamKey, p: Parameter,
+               time_range: TimeRange, settings: Mapping[str, Any]) -> tuple[int, ...] | None:
+    """Compute one record to learn an array product's row shape (its inputs did not tell)."""
+    plan = resolve(store, preload, key, [p.id], time_range, settings=settings)
+    out = compute(store, preload, plan, index_range=IndexRange(0, 1), settings=settings,
+                  require_deployment=False)
+    values = np.asarray(out[p.name])
+    return tuple(values.shape[1:]) if values.ndim > 1 else None
+
+
+def _record_bytes(dtype: np.dtype, row_shape: tuple[int, ...]) -> int:
+    size = STRING_BYTES if dtype.kind in "USO" else dtype.itemsize
+    return size * int(np.prod(row_shape, dtype=np.int64))
+
+
+def stream_dataset(
+    store: Store,
+    preload: Preload,
+    key: StreamKey,
+    *,
+    settings: Mapping[str, Any],
+    projection: Collection[str] | None = None,
+    coverage: StreamCoverage | None = None,
+) -> DapDataset:
+    """The virtual DAP dataset of a stream.
+
+    Parameters
+    ----------
+    store, preload
+        Where the stream lives and the dictionary that describes it.
+    key
+        The stream.
+    settings
+        Engine settings; uses ``DAP_BLOCK_BYTES``, ``DAP_CACHE_BYTES`` and what resolution and
+        computation need.
+    projection
+        Names of the variables the request projects (``None``: all). Only a hint for sizing and
+        grouping computations; the dataset always declares every variable.
+    coverage
+        The stream's coverage if the caller has it already.
+
+    Returns
+    -------
+    DapDataset
+        Named ``<refdes>-<method>-<stream>``; reading a variable computes only its hyperslab.
+
+    Raises
+    ------
+    NotFound
+        The store holds no data for ``key`` or the dictionary does not define the stream.
+    """
+    coverage = coverage or stream_coverage(store, preload, key)
+    columns = store.columns(key)
+    time_range = TimeRange(float(coverage.first), float(np.nextafter(coverage.last, np.inf)))
+    plan = resolve(store, preload, key, None, time_range, settings=settings)
+    definition = preload.stream(key.stream)
+    taken = {TIME, DEPLOYMENT}
+    dims: dict[str, int] = {OBS: coverage.count}
+    stored: list[tuple[str, Parameter | None, ColumnInfo]] = []
+    products: list[tuple[str, Parameter, ProductStep, tuple[int, ...]]] = []
+    unavailable: list[tuple[Parameter, str]] = []
+    not_stored: list[Parameter] = []
+    seen: set[str] = set()
+    for p in preload.stream_parameters(key.stream):
+        if p.id == (definition.temporal_parameter or TIME_PARAMETER) or p.name in (TIME, DEPLOYMENT):
+            continue
+        if p.name in seen:  # results are keyed by preload name: the first one wins
+            unavailable.append((p, f"another parameter of the stream is also named {p.name!r}"))
+            continue
+        seen.add(p.name)
+        if not p.is_function:
+            if p.name in columns:
+                stored.append((_variable_name(p, taken), p, columns[p.name]))
+                taken.add(stored[-1][0])
+            else:
+                not_stored.append(p)
+            continue
+        step = plan.product(p.id)
+        reason = plan.reason(p.id)
+        if step is None or reason is not None:
+            unavailable.append((p, reason or "not planned"))
+            continue
+        row: tuple[int, ...] | None = ()
+        if p.is_array or p.dimensions:
+            row = _array_row(step, plan, columns, set()) or _probe_row(
+                store, preload, key, p, time_range, settings
+            )
+        if row is None:
+            unavailable.append((p, "the size of its second dimension cannot be determined"))
+            continue
+        products.append((_variable_name(p, taken), p, step, row))
+        taken.add(products[-1][0])
+    described = {p.name for _, p, _ in stored if p is not None}
+    for name in sorted(set(columns) - described - {TIME, DEPLOYMENT}):
+        if name not in taken:
+            stored.append((name, None, columns[name]))
+            taken.add(name)
+
+    shapes = {p.name: ProductShape(row, attributes.fill_value(p), p.dtype) for _, p, _, row in products}
+    wanted = [(n, p, row) for n, p, _, row in products if projection is None or n in projection]
+    per_record = 16 + sum(_record_bytes(p.dtype, row) for _, p, row in wanted)
+    reads = StreamReads(
+        store, preload, key, time_range, settings,
+        block_records=int(settings["DAP_BLOCK_BYTES"]) // per_record,
+        cache_bytes=int(settings["DAP_CACHE_BYTES"]),
+        shapes=shapes,
+    )
+    n = coverage.count
+    variables = [
+        DapVariable(TIME, np.float64, (n,), (OBS,), lambda k: reads.stored(TIME, k),
+                    attributes.time_attributes(coverage)),
+        DapVariable(DEPLOYMENT, np.int32, (n,), (OBS,), reads.deployment,
+                    attributes.deployment_attributes()),
+    ]
+    for name, p, info in stored:
+        dtype = np.dtype(info.dtype)
+        shape = (n, *info.shape)
+        dim = (OBS, *(_dimension(name, p, size, dims) for size in info.shape))
+        attrs = attributes.parameter_attributes(p, dtype.kind) if p is not None else {
+            "long_name": name, "coordinates": "time"}
+        variables.append(DapVariable(name, dtype, shape, dim, _stored_reader(reads, info.name),
+                                     attrs))
+    wanted_names = [p.name for _, p, _ in wanted]
+    for position, (name, p, step, row) in enumerate(products):
+        later = [q for _, q, _, _ in products[position:] if q.name in wanted_names]
+        group = [p, *(q for q in later if q.id != p.id)]
+        attrs = {**attributes.parameter_attributes(p, p.dtype.kind),
+                 **attributes.provenance_attributes(step, plan)}
+        dim = (OBS, *(_dimension(name, p, size, dims) for size in row))
+        variables.append(DapVariable(name, p.dtype, (n, *row), dim,
+                                     _product_reader(reads, p, group), attrs))
+    global_attrs = attributes.global_attributes(
+        coverage, assets.deployments(store, key.refdes), stored=len(stored),
+        products=len(products), unavailable=unavailable, not_stored=not_stored,
+    )
+    return DapDataset(attributes.dataset_id(coverage), variables, global_attrs)
+
+
+def _stored_reader(reads: StreamReads, column: str) -> Any:
+    return lambda key: reads.stored(column, key)
+
+
+def _product_reader(reads: StreamReads, p: Parameter, group: list[Parameter]) -> Any:
+    return lambda key: reads.product(p, group, key)

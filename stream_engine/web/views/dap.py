@@ -1,0 +1,143 @@
+"""``/dap/``: every stored stream mounted as a virtual OPeNDAP (DAP2) dataset.
+
+* ``GET /dap/`` lists the datasets (HTML), ``GET /dap.json`` is its JSON twin;
+* ``GET /dap/{subsite}/{node}/{sensor}/{method}/{stream}.{dds,das,dods,ascii,asc,html,info,ver,
+  help}`` answers the DAP2 request (the bare URL answers with the ``.html`` request form).
+
+The view only finds the stream, builds its dataset (:mod:`dap_handlers.stream_dataset`) and
+hands it to :func:`dap_handlers.app.handle_dap`, which checks the constraint, bounds, size cap
+and conditional headers before any data flows; the body is streamed as the encoders produce it.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+from webob import Response
+
+from dap_handlers.app import handle_dap
+from dap_handlers.constraints import parse_constraint
+from dap_handlers.errors import ConstraintError
+from dap_handlers.responses.html import TEMPLATES_DIR
+from dap_handlers.stream_dataset import stream_coverage, stream_dataset, stream_version
+from stream_engine import __version__
+from stream_engine.errors import NotFound
+from stream_engine.store.base import StreamKey
+from stream_engine.web.views.base import View, json_response
+
+if TYPE_CHECKING:
+    from webob import Request
+
+    from stream_engine.store.base import StreamCoverage
+
+INDEX_TEMPLATE = "dap_index.html"
+#: Response kinds whose body holds data (the constraint's projection matters for them).
+DATA_SUFFIXES = ("dods", "ascii", "asc")
+DAP_ROOT = "/dap/"
+
+
+@lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+
+
+def _base_url(request: Request, configured: str) -> str:
+    return (configured or request.application_url).rstrip("/")
+
+
+def dataset_entry(coverage: StreamCoverage, base: str) -> dict[str, Any]:
+    """One line of the index: identity, coverage and the dataset's URLs."""
+    from dap_handlers.attributes import dataset_id, ntp_to_iso
+
+    key = coverage.key
+    url = f"{base}{DAP_ROOT}{key.path}"
+    return {
+        "id": dataset_id(coverage),
+        "subsite": key.subsite,
+        "node": key.node,
+        "sensor": key.sensor,
+        "method": key.method,
+        "stream": key.stream,
+        "refdes": key.refdes,
+        "count": coverage.count,
+        "time_coverage_start": ntp_to_iso(coverage.first),
+        "time_coverage_end": ntp_to_iso(coverage.last),
+        "url": url,
+        "html": url + ".html",
+        "dds": url + ".dds",
+        "das": url + ".das",
+        "info": url + ".info",
+    }
+
+
+class DapIndexView(View):
+    """The list of mounted datasets: an HTML page, or JSON when the path ends in ``.json``."""
+
+    def get(self, request: Request) -> Response:
+        base = _base_url(request, self.context.settings.BASE_URL)
+        entries = [dataset_entry(c, base) for c in self.context.store.streams()]
+        if request.path_info.endswith(".json"):
+            return json_response({"datasets": entries})
+        page = _environment().get_template(INDEX_TEMPLATE).render(
+            datasets=entries, json_url=f"{base}/dap.json", server=f"Stream Engine {__version__}"
+        )
+        response = Response(body=page.encode("utf-8"), content_type="text/html", charset="utf-8")
+        response.headers["Link"] = f'<{base}/dap.json>; rel="alternate"; type="application/json"'
+        return response
+
+
+def _projection(suffix: str, query_string: str) -> set[str] | None:
+    """Names a data request projects (``None``: all, or unparseable: handle_dap reports it)."""
+    if suffix not in DATA_SUFFIXES:
+        return set()
+    try:
+        projections = parse_constraint(query_string)
+    except ConstraintError:
+        return None
+    if not projections:
+        return None
+    return {p.name.partition(".")[0] for p in projections}
+
+
+class DapDatasetView(View):
+    """One stream as a DAP2 dataset; the last path segment is ``<stream>[.<response>]``."""
+
+    def get(
+        self, request: Request, subsite: str, node: str, sensor: str, method: str, stream: str
+    ) -> Response:
+        name, _, suffix = stream.partition(".")
+        suffix = suffix or "html"
+        try:
+            key = StreamKey(subsite, node, sensor, method, name)
+        except TypeError as exc:
+            raise NotFound(f"not a stream path: {request.path_info!r}; see /dap/") from exc
+        store, preload = self.context.store, self.context.preload
+        settings = self.context.settings
+        coverage = stream_coverage(store, preload, key)
+        last_modified, etag = stream_version(store, preload, coverage)
+        dataset = stream_dataset(
+            store,
+            preload,
+            key,
+            settings=settings,
+            projection=_projection(suffix.lower(), request.query_string),
+            coverage=coverage,
+        )
+        answer = handle_dap(
+            dataset,
+            suffix,
+            request.query_string,
+            max_response_bytes=settings.DAP_MAX_RESPONSE_BYTES,
+            last_modified=last_modified,
+            etag=etag,
+            request_headers=dict(request.headers),
+            block_bytes=settings.DAP_BLOCK_BYTES,
+        )
+        return Response(status=answer.status, headerlist=list(answer.headers),
+                        app_iter=answer.body_iter)
