@@ -94,6 +94,12 @@ DAP_MAX_RESPONSE_BYTES = 500_000_000
 # Block size (bytes) in which lazy DAP variables are read and streamed (1-8 MB measured best).
 DAP_BLOCK_BYTES = 4 * 1024 * 1024
 
-# Memory (bytes) one DAP request may hold of computed product windows, so that several products
-# of one .dods response are computed together once; larger requests recompute evicted windows.
+# Memory (bytes) each worker may hold of computed DAP product windows: later variables of one
+# .dods response and repeated requests reuse them until the store changes (0 turns it off).
 DAP_CACHE_BYTES = 64 * 1024 * 1024
+
+# Records per DAP computation window (bounds the algorithms' float64 temporaries, ~150 B/record).
+DAP_COMPUTE_RECORDS = 65536
+
+# Threads computing DAP product windows of one request side by side (1: in the request's thread).
+DAP_COMPUTE_THREADS = 2

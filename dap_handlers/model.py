@@ -105,7 +105,9 @@ class DapVariable:
     reader : callable
         ``reader(key) -> numpy.ndarray`` where ``key`` has one ``slice`` per dimension with
         ``0 <= start <= stop <= size``, ``step >= 1`` and tight ``stop`` (the last selected
-        position plus one). It must return an array of exactly the selected shape.
+        position plus one). It must return an array of exactly the selected shape, in ``dtype``
+        or in ``dtype`` of the other byte order (returned as it is: a big-endian block goes to
+        the wire without another pass).
     attributes : mapping, optional
         Variable attributes in order (values: str, numbers, sequences or numpy arrays).
 
@@ -202,6 +204,8 @@ class DapVariable:
                 f"{_format_key(key)}; expected {expected}"
             )
         if data.dtype != self.dtype and not (self.is_string and is_string_dtype(data.dtype)):
+            if data.dtype.newbyteorder("=") == self.dtype.newbyteorder("="):
+                return data  # the same values in the other byte order (e.g. already big-endian)
             if not np.can_cast(data.dtype, self.dtype, "same_kind"):
                 raise DapError(
                     f"reader of variable {self.name!r} returned dtype {data.dtype}; "

@@ -55,8 +55,6 @@ if TYPE_CHECKING:
     from stream_engine.store.base import ColumnInfo, Store, StreamCoverage
 
 OBS = "obs"
-#: Bytes assumed per string value when sizing computation blocks.
-STRING_BYTES = 64
 _NTP_EPOCH = datetime(1900, 1, 1, tzinfo=UTC)
 
 
@@ -149,11 +147,6 @@ def _probe_row(store: Store, preload: Preload, key: StreamKey, p: Parameter,
     return tuple(values.shape[1:]) if values.ndim > 1 else None
 
 
-def _record_bytes(dtype: np.dtype, row_shape: tuple[int, ...]) -> int:
-    size = STRING_BYTES if dtype.kind in "USO" else dtype.itemsize
-    return size * int(np.prod(row_shape, dtype=np.int64))
-
-
 def stream_dataset(
     store: Store,
     preload: Preload,
@@ -172,11 +165,12 @@ def stream_dataset(
     key
         The stream.
     settings
-        Engine settings; uses ``DAP_BLOCK_BYTES``, ``DAP_CACHE_BYTES`` and what resolution and
-        computation need.
+        Engine settings; uses ``DAP_COMPUTE_RECORDS``, ``DAP_COMPUTE_THREADS``,
+        ``DAP_CACHE_BYTES`` and what resolution and computation need.
     projection
-        Names of the variables the request projects (``None``: all). Only a hint for sizing and
-        grouping computations; the dataset always declares every variable.
+        Names of the variables the request projects (``None``: all). Only a hint for grouping
+        computations (a product is computed together with the projected products declared
+        after it); the dataset always declares every variable.
     coverage
         The stream's coverage if the caller has it already.
 
@@ -239,12 +233,12 @@ def stream_dataset(
 
     shapes = {p.name: ProductShape(row, attributes.fill_value(p), p.dtype) for _, p, _, row in products}
     wanted = [(n, p, row) for n, p, _, row in products if projection is None or n in projection]
-    per_record = 16 + sum(_record_bytes(p.dtype, row) for _, p, row in wanted)
     reads = StreamReads(
         store, preload, key, time_range, settings,
-        block_records=int(settings["DAP_BLOCK_BYTES"]) // per_record,
+        block_records=int(settings["DAP_COMPUTE_RECORDS"]),
         cache_bytes=int(settings["DAP_CACHE_BYTES"]),
         shapes=shapes,
+        threads=int(settings["DAP_COMPUTE_THREADS"]),
     )
     n = coverage.count
     variables = [

@@ -1,38 +1,45 @@
 """Reading one stream's hyperslabs for one DAP request: stored columns and computed products.
 
 Stored columns (``time`` and raw parameters) are read straight from the store by index range,
-strides included, so they cost one indexed read. ``deployment`` is the stored number resolved
-against the asset events, as :func:`stream_engine.compute.compute` does.
+strides included, so they cost one indexed read (only the column itself where the store offers
+``read_columns``). ``deployment`` is the stored number resolved against the asset events, as
+:func:`stream_engine.compute.compute` does.
 
 Products go through :func:`~stream_engine.resolve.resolve` and
 :func:`~stream_engine.compute.compute` (``require_deployment=False``, so every stored record keeps
-its position and products outside a deployment are fill). The requested index range is cut into
-*windows*: the intersection of the selected span with blocks of ``block_records`` aligned on the
-stream index, so memory stays bounded by the block size whatever the request. A window is
-computed contiguously and then strided, which gives exactly the values a computation over the
-whole stream gives (interpolation of external inputs and per-deployment calibrations do not
-depend on which records are computed beside a record); windows holding no selected record are
-skipped, so a large stride does not compute the records between its picks unless they share a
-block.
+its position and products outside a deployment are fill; ``use_cache=False``, the windows below
+being this layer's cache). The requested index range is cut into *windows*: the intersection of
+the selected span with blocks of ``block_records`` (setting ``DAP_COMPUTE_RECORDS``) aligned on
+the stream index, so the algorithms' temporaries stay bounded whatever the request, and the same
+request always cuts the same windows. A window is computed contiguously and then strided, which
+gives exactly the values a computation over the whole stream gives (interpolation of external
+inputs and per-deployment calibrations do not depend on which records are computed beside a
+record); windows holding no selected record are skipped, so a large stride does not compute the
+records between its picks unless they share a block. The windows of one read are computed by up
+to ``threads`` threads side by side (the algorithms release the GIL).
 
-One computation serves several variables: the reader of a product computes, for a window, the
-projected products from that variable on (in declaration order, the order the encoders read
-them), and keeps the result in a least-recently-used cache bounded by ``cache_bytes``. A
-product's part of a window is dropped as soon as a read has taken all of it, so the cache only
-holds what later variables of the same response still need. A request whose projected products
-fit in the cache computes every window once; a larger one evicts windows and recomputes, for
-later variables, only the products not yet sent.
+A computation plans only the product read and the later projected products (``group``), so
+one projected product costs its dependency chain and nothing else. It serves the whole group:
+the window of the product being read goes to the worker's :class:`WindowCache
+<dap_handlers.product_windows.WindowCache>` (keyed by the store's change token, so repeated
+requests reuse it until the store changes), the others wait in the request's
+:class:`PendingWindows <dap_handlers.product_windows.PendingWindows>` (memory, then a temporary
+file) until their variable is sent.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+import os
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from dap_handlers.dtypes import dap_type
+from dap_handlers.product_windows import PendingWindows, WindowCache, shared_windows
 from stream_engine import assets
 from stream_engine.calibrate import record_deployments
 from stream_engine.compute import compute
@@ -83,11 +90,16 @@ class StreamReads:
     settings
         Engine settings (``MAX_DEPTH_VARIANCE``, ``MAX_INTERPOLATION_GAP``...).
     block_records
-        Records per aligned block (the unit of computation).
+        Records per aligned window (the unit of computation).
     cache_bytes
-        Budget of the window cache.
+        Bound of the worker's window cache; a quarter of it bounds the request's pending windows in
+        memory (the rest go to a temporary file). ``0``: no cross-request cache.
     shapes
         :class:`ProductShape` of every product served, by preload name.
+    threads
+        Threads computing the windows of one read side by side.
+    spool_dir
+        Folder of the pending windows' temporary file (``None``: the system's).
     """
 
     def __init__(
@@ -101,6 +113,8 @@ class StreamReads:
         block_records: int,
         cache_bytes: int,
         shapes: Mapping[str, ProductShape],
+        threads: int = 1,
+        spool_dir: str | None = None,
     ) -> None:
         self.store = store
         self.preload = preload
@@ -108,14 +122,25 @@ class StreamReads:
         self.time_range = time_range
         self.settings = settings
         self.block_records = max(MIN_BLOCK_RECORDS, int(block_records))
-        self.cache_bytes = int(cache_bytes)
         self.shapes = dict(shapes)
+        self.threads = max(1, int(threads))
         self._plans: dict[tuple[int, ...], Plan] = {}
-        self._windows: OrderedDict[tuple[int, int], dict[str, np.ndarray]] = OrderedDict()
-        self._cached_bytes = 0
         self._deployments: list[assets.Deployment] | None = None
+        token = getattr(store, "change_token", None)
+        self._shared: WindowCache | None = None
+        self._context: tuple[Any, ...] = ()
+        if cache_bytes > 0 and callable(token):
+            self._shared = shared_windows(int(cache_bytes))
+            self._context = (token(), key, preload.source, len(preload.parameters),
+                             len(preload.functions), time_range,
+                             *(settings.get(k) for k in _SETTINGS_USED))
+        self._pending = PendingWindows(int(cache_bytes) // 4, spool_dir)
         #: Windows computed so far and products computed in them, for tests and logs.
         self.computations: list[tuple[int, int, tuple[str, ...]]] = []
+
+    def close(self) -> None:
+        """Drop the request's pending windows (and their temporary file)."""
+        self._pending.close()
 
     # -- stored columns ------------------------------------------------------------------------
 
@@ -127,7 +152,12 @@ class StreamReads:
 
     def stored(self, column: str, key: tuple[slice, ...]) -> np.ndarray:
         """A stored column's hyperslab (``key``: one normalised slice per dimension)."""
-        values = self._read([column], key[0])[column]
+        obs = key[0]
+        only = getattr(self.store, "read_columns", None)
+        if callable(only):
+            values = only(self.key, [column], index_range=IndexRange(obs.start, obs.stop, obs.step))[column]
+        else:
+            values = self._read([column], obs)[column]
         return values[(slice(None), *key[1:])] if len(key) > 1 else values
 
     def deployment(self, key: tuple[slice, ...]) -> np.ndarray:
@@ -152,68 +182,90 @@ class StreamReads:
     def product(self, p: Parameter, group: Sequence[Parameter], key: tuple[slice, ...]) -> np.ndarray:
         """A product's hyperslab; ``group`` are the products computed with it in each window."""
         obs = key[0]
-        parts = []
-        first_block = obs.start // self.block_records
-        last_block = (obs.stop - 1) // self.block_records
-        for block in range(first_block, last_block + 1):
+        spans = []
+        for block in range(obs.start // self.block_records, (obs.stop - 1) // self.block_records + 1):
             lo = block * self.block_records
             span = _selected_span(obs, lo, lo + self.block_records)
-            if span is None:
-                continue
-            values = self._window(span, p, group)
-            parts.append(values[:: obs.step])
-            self._release(span, p.name)
-        if not parts:
+            if span is not None:
+                spans.append(span)
+        if not spans:
             return np.empty((0, *self.shapes[p.name].row_shape), dtype=p.dtype)
-        data = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        parts = [values[:: obs.step] for values in self._windows(p, group, spans)]
+        data = np.concatenate(parts, dtype=_wire_order(p.dtype))
         return data[(slice(None), *key[1:])] if len(key) > 1 else data
 
-    def _window(
-        self, span: tuple[int, int], p: Parameter, group: Sequence[Parameter]
-    ) -> np.ndarray:
-        cached = self._windows.get(span)
-        if cached is not None and p.name in cached:
-            self._windows.move_to_end(span)
-            return cached[p.name]
+    def _cache_key(self, name: str, span: tuple[int, int]) -> tuple[Any, ...]:
+        return (*self._context, name, span)
+
+    def _windows(
+        self, p: Parameter, group: Sequence[Parameter], spans: list[tuple[int, int]]
+    ) -> list[np.ndarray]:
+        found: dict[tuple[int, int], np.ndarray] = {}
+        missing = []
+        for span in spans:
+            values = self._pending.take((p.name, span))
+            if self._shared is not None:
+                if values is None:
+                    values = self._shared.get(self._cache_key(p.name, span))
+                else:
+                    self._shared.put(self._cache_key(p.name, span), values)
+            if values is None:
+                missing.append(span)
+            else:
+                found[span] = values
+        if not missing:
+            return [found[span] for span in spans]
         members = [q for q in group if q.id != p.id]
         plan = self.plan_for([p.id, *(q.id for q in members)])
-        start, stop = span
-        out = compute(
-            self.store,
-            self.preload,
-            plan,
-            index_range=IndexRange(start, stop),
-            settings=self.settings,
-            require_deployment=False,
-        )
-        computed = {
-            q.name: _expanded(out[q.name], out.source_index, stop - start, self.shapes[q.name])
-            for q in (p, *members)
-            if q.name in out
-        }
-        self.computations.append((start, stop, tuple(computed)))
-        self._remember(span, computed)
-        return computed[p.name]
+        for span, computed in zip(missing, self._compute(plan, (p, *members), missing), strict=True):
+            self.computations.append((*span, tuple(computed)))
+            found[span] = computed.pop(p.name)
+            if self._shared is not None:
+                self._shared.put(self._cache_key(p.name, span), found[span])
+            for name, values in computed.items():
+                self._pending.put((name, span), values)
+        return [found[span] for span in spans]
 
-    def _release(self, span: tuple[int, int], name: str) -> None:
-        """Forget a product's window once read: the encoders read each variable once, in order."""
-        entry = self._windows.get(span)
-        if entry is None or name not in entry:
-            return
-        self._cached_bytes -= entry.pop(name).nbytes
-        if not entry:
-            del self._windows[span]
+    def _compute(
+        self, plan: Plan, wanted: Sequence[Parameter], spans: list[tuple[int, int]]
+    ) -> Iterator[dict[str, np.ndarray]]:
+        def one(span: tuple[int, int]) -> dict[str, np.ndarray]:
+            start, stop = span
+            out = compute(self.store, self.preload, plan, index_range=IndexRange(start, stop),
+                          settings=self.settings, require_deployment=False, use_cache=False)
+            return {q.name: _expanded(out[q.name], out.source_index, stop - start, self.shapes[q.name])
+                    for q in wanted if q.name in out}
 
-    def _remember(self, span: tuple[int, int], computed: dict[str, np.ndarray]) -> None:
-        previous = self._windows.pop(span, None)
-        if previous is not None:
-            self._cached_bytes -= sum(a.nbytes for a in previous.values())
-            computed = {**previous, **computed}
-        self._windows[span] = computed
-        self._cached_bytes += sum(a.nbytes for a in computed.values())
-        while self._cached_bytes > self.cache_bytes and len(self._windows) > 1:
-            _, evicted = self._windows.popitem(last=False)
-            self._cached_bytes -= sum(a.nbytes for a in evicted.values())
+        if self.threads == 1 or len(spans) < 2:
+            return map(one, spans)
+        return _pool(self.threads).map(one, spans)
+
+
+#: Settings a computed window depends on, part of the window cache's keys.
+_SETTINGS_USED = ("MAX_INTERPOLATION_GAP", "MAX_DEPTH_VARIANCE", "UNBOUND_QUERY_START")
+_POOL: tuple[int, int, ThreadPoolExecutor] | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool(threads: int) -> ThreadPoolExecutor:
+    """The process's pool of window-computing threads (shared by requests, so it bounds them)."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None or _POOL[:2] != (os.getpid(), threads):
+            if _POOL is not None and _POOL[0] == os.getpid():
+                _POOL[2].shutdown(wait=False)
+            _POOL = (os.getpid(), threads,
+                     ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dap-window"))
+        return _POOL[2]
+
+
+def _wire_order(dtype: np.dtype) -> np.dtype:
+    """``dtype`` big-endian when DAP2 sends it as it is (4- and 8-byte numbers), so the block
+    is byte-swapped while it is assembled rather than once more by the encoder."""
+    wire = dap_type(dtype).wire
+    if wire is not None and wire.newbyteorder("=") == dtype.newbyteorder("="):
+        return wire
+    return dtype
 
 
 def _expanded(

@@ -105,6 +105,9 @@ class ComputedSlice(Mapping[str, np.ndarray]):
         return self.data[DEPLOYMENT]
 
 
+_NO_CACHE = ProductCache(0)
+
+
 def _time_span(times: np.ndarray) -> list[float] | None:
     return [float(times[0]), float(times[-1])] if len(times) else None
 
@@ -120,12 +123,13 @@ def _algorithm(step: ProductStep) -> Any:
 
 
 class _Run:
-    def __init__(self, store: Store, preload: Preload, plan: Plan, settings: Mapping[str, Any], require: bool):
+    def __init__(self, store: Store, preload: Preload, plan: Plan, settings: Mapping[str, Any], require: bool,
+                 use_cache: bool = True):
         self.store, self.preload, self.plan = store, preload, plan
         self.settings, self.require = settings, require
         self.max_gap = float(settings["MAX_INTERPOLATION_GAP"])
         self.deps = assets.deployments(store, plan.key.refdes)
-        self.cache: ProductCache = shared_cache(settings)
+        self.cache: ProductCache = shared_cache(settings) if use_cache else _NO_CACHE
         self.cache_held: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self.columns: dict[str, np.ndarray] = {}
         self.inputs: dict[str, np.ndarray] = {}
@@ -314,6 +318,7 @@ def compute(
     index_range: IndexRange | None = None,
     settings: Mapping[str, Any] | None = None,
     require_deployment: bool | None = None,
+    use_cache: bool = True,
 ) -> ComputedSlice:
     """Compute the plan's requested parameters for a slice of the primary stream.
 
@@ -329,6 +334,10 @@ def compute(
         Needs ``MAX_INTERPOLATION_GAP`` and ``REQUIRE_DEPLOYMENT``; default: loaded settings.
     require_deployment
         Overrides the ``REQUIRE_DEPLOYMENT`` setting for this call.
+    use_cache
+        ``False``: the primary stream's products neither come from nor go into the product cache
+        (for callers that keep their own results, such as the DAP layer; saves the cache's
+        memory and its evidence comparisons). Streams supplying external inputs still use it.
 
     Returns
     -------
@@ -345,16 +354,17 @@ def compute(
         raise ValueError("give at most one of time_range and index_range")
     if time_range is None and index_range is None:
         time_range = plan.time_range
-    return _compute(store, preload, plan, time_range, index_range, settings, require, writable=True)
+    return _compute(store, preload, plan, time_range, index_range, settings, require, writable=True,
+                    use_cache=use_cache)
 
 
 def _compute(
     store: Store, preload: Preload, plan: Plan, time_range: TimeRange | None, index_range: IndexRange | None,
-    settings: Mapping[str, Any], require: bool, *, writable: bool,
+    settings: Mapping[str, Any], require: bool, *, writable: bool, use_cache: bool = True,
 ) -> ComputedSlice:
     """:func:`compute` with settled arguments; ``writable=False`` (for sub-plans, whose values
     are only interpolated) may return read-only arrays held by the product cache."""
-    run = _Run(store, preload, plan, settings, require)
+    run = _Run(store, preload, plan, settings, require, use_cache)
     raw = store.read(plan.key, list(plan.raw_columns), time_range=time_range, index_range=index_range)
     source_index, counts = run.select(raw)
     for name, values in run.columns.items():

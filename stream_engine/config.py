@@ -114,14 +114,15 @@ def _validate(values: Mapping[str, Any]) -> None:
         isinstance(bind, str) and bind.rpartition(":")[2].isdigit() and bool(bind.rpartition(":")[0]),
         "HOST:PORT",
     )
-    for key in ("WORKERS", "THREADS", "CASSANDRA_PORT", "CASSANDRA_CONCURRENCY", "DAP_MAX_RESPONSE_BYTES", "DAP_BLOCK_BYTES", "DAP_CACHE_BYTES"):
+    for key in ("WORKERS", "THREADS", "CASSANDRA_PORT", "CASSANDRA_CONCURRENCY", "DAP_MAX_RESPONSE_BYTES", "DAP_BLOCK_BYTES", "DAP_COMPUTE_RECORDS", "DAP_COMPUTE_THREADS"):
         _require(v, key, isinstance(v.get(key), int) and not isinstance(v.get(key), bool) and v[key] > 0, "a positive integer")
     for key in ("MAX_DEPTH_VARIANCE", "MAX_INTERPOLATION_GAP", "CASSANDRA_CONNECT_TIMEOUT", "CASSANDRA_QUERY_TIMEOUT"):
         val = v.get(key)
         _require(v, key, isinstance(val, int | float) and not isinstance(val, bool) and val > 0, "a positive number")
-    cache = v.get("COMPUTE_CACHE_BYTES")
-    _require(v, "COMPUTE_CACHE_BYTES", isinstance(cache, int) and not isinstance(cache, bool) and cache >= 0,
-             "a whole number of bytes, 0 or more (0 turns the cache off)")
+    for key in ("COMPUTE_CACHE_BYTES", "DAP_CACHE_BYTES"):
+        cache = v.get(key)
+        _require(v, key, isinstance(cache, int) and not isinstance(cache, bool) and cache >= 0,
+                 "a whole number of bytes, 0 or more (0 turns the cache off)")
     _require(v, "REQUIRE_DEPLOYMENT", isinstance(v.get("REQUIRE_DEPLOYMENT"), bool), "True or False")
     _require(v, "LOG_LEVEL", v.get("LOG_LEVEL") in ("DEBUG", "INFO", "WARNING", "ERROR"), "DEBUG, INFO, WARNING or ERROR")
     hosts = v.get("CASSANDRA_HOSTS")

@@ -114,6 +114,11 @@ class EmbeddedStore(Store):
     synchronous
         SQLite ``synchronous`` level: ``"FULL"`` (default; a commit survives power loss) or
         ``"NORMAL"`` (a commit survives a killed process, not a power cut).
+    mmap_bytes
+        SQLite ``mmap_size``: bytes of the file each connection may memory-map. Default 0: values
+        are read with incremental BLOB I/O either way, and a mapped file shows up in every
+        reading process's resident set (a server that read a 1 GB store looked 1 GB big);
+        mapping measured 15-25% faster on warm full reads.
 
     Safe to share between threads (one connection per thread) and across ``fork`` (connections
     are opened lazily, per process).
@@ -128,15 +133,21 @@ class EmbeddedStore(Store):
         chunk_rows: int = 65536,
         busy_timeout: float = 60.0,
         synchronous: str = "FULL",
+        mmap_bytes: int = 0,
     ) -> None:
         if chunk_rows < 1:
             raise ValueError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
         if synchronous not in ("FULL", "NORMAL"):
             raise ValueError(f"synchronous must be 'FULL' or 'NORMAL', got {synchronous!r}")
+        if isinstance(mmap_bytes, bool) or not isinstance(mmap_bytes, int) or mmap_bytes < 0:
+            raise ValueError(f"mmap_bytes must be a non-negative integer, got {mmap_bytes!r}")
         self.path = Path(data_dir) / FILENAME
         self.chunk_rows = int(chunk_rows)
         self._busy_ms = int(busy_timeout * 1000)
         self._synchronous = synchronous
+        self._mmap_bytes = mmap_bytes
+        self._watch: tuple[int, sqlite3.Connection, int] | None = None
+        self._generation = 0
         self._local = threading.local()
         self._lock = threading.Lock()
         self._connections: list[tuple[int, sqlite3.Connection]] = []
@@ -182,7 +193,7 @@ class EmbeddedStore(Store):
             conn.execute("PRAGMA page_size = 65536")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute(f"PRAGMA synchronous = {self._synchronous}")
-            conn.execute("PRAGMA mmap_size = 1073741824")
+            conn.execute(f"PRAGMA mmap_size = {self._mmap_bytes}")
             conn.execute("PRAGMA journal_size_limit = 67108864")
             if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
                 # Idempotent (IF NOT EXISTS): another connection may be creating it at the same time.
@@ -202,6 +213,31 @@ class EmbeddedStore(Store):
         except OSError as exc:
             raise StoreUnavailable(f"cannot create the embedded store folder {self.path.parent}: {exc}") from exc
         return conn
+
+    def change_token(self) -> tuple[int, int]:
+        """A value that changes whenever anything was committed to the store since the last call.
+
+        Any commit by any connection, in this process or another (records, asset events), moves
+        it on, so a per-process cache keyed by it never serves values computed before a write.
+        One ``PRAGMA data_version`` on a connection kept for this purpose (a few microseconds).
+        """
+        with self._lock:
+            pid = os.getpid()
+            if self._watch is None or self._watch[0] != pid:
+                if self._watch is not None:
+                    _INHERITED.append(self._watch[1])
+                conn = self._connect()
+                self._watch = (pid, conn, -1)
+                self._generation += 1
+            pid, conn, seen = self._watch
+            try:
+                version = conn.execute("PRAGMA data_version").fetchone()[0]
+            except sqlite3.DatabaseError as exc:
+                raise StoreUnavailable(f"cannot read the embedded store {self.path}: {exc}") from exc
+            if version != seen:
+                self._generation += 1
+                self._watch = (pid, conn, version)
+            return pid, self._generation
 
     @contextmanager
     def _transaction(self, write: bool = False) -> Iterator[sqlite3.Connection]:
@@ -234,6 +270,9 @@ class EmbeddedStore(Store):
             mine = [c for pid, c in self._connections if pid == os.getpid()]
             _INHERITED.extend(c for pid, c in self._connections if pid != os.getpid())
             self._connections = []
+            watch, self._watch = self._watch, None
+        if watch is not None:
+            (mine if watch[0] == os.getpid() else _INHERITED).append(watch[1])
         for conn in mine:
             conn.close()
         self._local = threading.local()
@@ -310,6 +349,24 @@ class EmbeddedStore(Store):
                 slices = time_slices(conn, row[0], row[1], time_range, stored[TIME][0])
             out = read_into(conn, slices, [stored[name] for name in wanted])
         return {name: to_output(values) for name, values in zip(wanted, out, strict=True)}
+
+    def read_columns(
+        self, key: StreamKey, columns: Sequence[str], *, index_range: IndexRange
+    ) -> dict[str, np.ndarray]:
+        """Exactly ``columns`` of the records in ``index_range``, without the ``time`` and
+        ``deployment`` that :meth:`read` always adds (a DAP variable of one int32 column then
+        costs 4 bytes a record to read instead of 16). Same errors as :meth:`read`."""
+        if isinstance(columns, str):
+            raise TypeError(f"columns must be a sequence of names, not the string {columns!r}")
+        names = list(dict.fromkeys(columns))
+        with self._transaction() as conn:
+            row = self._stream_row(conn, key)
+            stored = self._column_rows(conn, row[0]) if row else {}
+            self._wanted(key, stored, names)
+            if row is None:
+                return self.read(key, names, index_range=index_range)
+            out = read_into(conn, index_slices(conn, row[0], index_range), [stored[n] for n in names])
+        return {name: to_output(values) for name, values in zip(names, out, strict=True)}
 
     @staticmethod
     def _wanted(

@@ -59,7 +59,7 @@ def test_products_of_one_request_are_computed_once(tmp_path, counting, curated, 
 
 def test_strided_products_compute_only_windows_with_picks(counting, curated, engine_settings,
                                                           engine_store):
-    settings = engine_settings.replace(DAP_BLOCK_BYTES=1)  # 1024-record blocks
+    settings = engine_settings.replace(DAP_COMPUTE_RECORDS=1)  # 1024-record windows
     dataset = stream_dataset(counting, curated, demo.FLUOROMETER, settings=settings)
     expected = engine_values(engine_store, curated, engine_settings, demo.FLUOROMETER)
     counting.reset()
@@ -77,7 +77,7 @@ def test_strided_products_compute_only_windows_with_picks(counting, curated, eng
 
 
 def test_tiny_cache_recomputes_but_stays_exact(counting, curated, engine_settings, engine_store):
-    settings = engine_settings.replace(DAP_BLOCK_BYTES=1, DAP_CACHE_BYTES=1)
+    settings = engine_settings.replace(DAP_COMPUTE_RECORDS=1, DAP_CACHE_BYTES=1)
     dataset = stream_dataset(counting, curated, demo.CTD, settings=settings)
     expected = engine_values(engine_store, curated, engine_settings, demo.CTD)
     for name, parameter in (("sea_water_density", "density"),

@@ -1,0 +1,177 @@
+"""Where computed DAP product windows wait: a per-process cache, and a per-request spool.
+
+* :class:`WindowCache`: computed windows (one product, one span of records) kept per worker
+  process, least recently used first out, bounded in bytes (``DAP_CACHE_BYTES``). Its keys hold
+  the store's change token (:meth:`EmbeddedStore.change_token
+  <stream_engine.store.embedded.EmbeddedStore.change_token>`), which moves on with every commit
+  to the store by anyone, so a window computed before a write is never served after it. A store
+  without a change token gets no cross-request cache (see :func:`shared_windows`).
+* :class:`PendingWindows`: windows of products that a response sends *later* (DAP2 sends
+  variables whole, in declaration order) but that were computed together with an earlier one.
+  They stay in memory up to a bound and go to an unlinked temporary file beyond it, so one
+  computation of a window serves every projected product without holding a gigabyte response's
+  later variables in memory. The file lives as long as the request.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
+from typing import IO
+
+import numpy as np
+
+
+class WindowCache:
+    """Arrays by key, bounded in bytes, least recently used evicted first; thread-safe.
+
+    Parameters
+    ----------
+    max_bytes
+        Bound on the bytes held; ``0`` keeps nothing.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self._entries: OrderedDict[Hashable, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+        self.max_bytes = int(max_bytes)
+        self.nbytes = 0
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def resize(self, max_bytes: int) -> None:
+        with self._lock:
+            self.max_bytes = int(max_bytes)
+            self._evict()
+
+    def get(self, key: Hashable) -> np.ndarray | None:
+        """The (read-only) array under ``key``, or ``None``."""
+        with self._lock:
+            found = self._entries.get(key)
+            if found is None:
+                self.misses += 1
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return found
+
+    def put(self, key: Hashable, values: np.ndarray) -> None:
+        """Keep ``values`` (made read-only; not copied unless it is a view) under ``key``."""
+        if values.nbytes > self.max_bytes:
+            return
+        if not values.flags.owndata:
+            values = values.copy()
+        values.flags.writeable = False
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self.nbytes -= old.nbytes
+            self._entries[key] = values
+            self.nbytes += values.nbytes
+            self._evict()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self.nbytes = 0
+
+    def _evict(self) -> None:
+        while self._entries and self.nbytes > self.max_bytes:
+            _, old = self._entries.popitem(last=False)
+            self.nbytes -= old.nbytes
+
+
+_shared = WindowCache(0)
+
+
+def shared_windows(max_bytes: int) -> WindowCache:
+    """The process-wide window cache, bounded by ``max_bytes`` (the ``DAP_CACHE_BYTES`` setting)."""
+    if _shared.max_bytes != max_bytes:
+        _shared.resize(max_bytes)
+    return _shared
+
+
+class PendingWindows:
+    """Windows one request computed ahead of the variable that sends them; each is taken once.
+
+    Parameters
+    ----------
+    memory_bytes
+        Bytes kept in memory; windows beyond it are written to an unlinked temporary file.
+    spool_dir
+        Folder of that file (``None``: the system's temporary folder).
+    """
+
+    def __init__(self, memory_bytes: int, spool_dir: str | None = None) -> None:
+        self.memory_bytes = int(memory_bytes)
+        self.spool_dir = spool_dir
+        self._memory: dict[Hashable, np.ndarray] = {}
+        self._spooled: dict[Hashable, tuple[int, tuple[int, ...], np.dtype]] = {}
+        self._file: IO[bytes] | None = None
+        self._end = 0
+        self.nbytes = 0
+        #: Bytes written to the spool file so far (for tests and logs).
+        self.spooled_bytes = 0
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._memory or key in self._spooled
+
+    def put(self, key: Hashable, values: np.ndarray) -> None:
+        """Keep ``values`` until :meth:`take`; strings and object arrays always stay in memory."""
+        if key in self:
+            return
+        if self.nbytes + values.nbytes <= self.memory_bytes or values.dtype.kind in "OUS":
+            self._memory[key] = values
+            self.nbytes += values.nbytes
+            return
+        if self._file is None:
+            self._file = tempfile.TemporaryFile(prefix="dap-windows-", dir=self.spool_dir)
+        data = np.ascontiguousarray(values)
+        view = memoryview(data).cast("B")
+        done = 0
+        while done < len(view):
+            done += os.pwrite(self._file.fileno(), view[done:], self._end + done)
+        self._spooled[key] = (self._end, data.shape, data.dtype)
+        self._end += data.nbytes
+        self.spooled_bytes += data.nbytes
+
+    def take(self, key: Hashable) -> np.ndarray | None:
+        """The window under ``key``, forgotten here (``None`` if there is none)."""
+        values = self._memory.pop(key, None)
+        if values is not None:
+            self.nbytes -= values.nbytes
+            return values
+        found = self._spooled.pop(key, None)
+        if found is None or self._file is None:
+            return None
+        offset, shape, dtype = found
+        out = np.empty(shape, dtype=dtype)
+        view = memoryview(out).cast("B")
+        done = 0
+        while done < len(view):
+            got = os.preadv(self._file.fileno(), [view[done:]], offset + done)
+            if got <= 0:
+                raise OSError(f"the DAP window spool file ended early at byte {offset + done}")
+            done += got
+        if not self._spooled:
+            self._close_file()
+        return out
+
+    def close(self) -> None:
+        """Drop everything and delete the spool file."""
+        self._memory.clear()
+        self._spooled.clear()
+        self.nbytes = 0
+        self._close_file()
+
+    def _close_file(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+            self._end = 0
