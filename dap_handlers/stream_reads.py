@@ -126,12 +126,12 @@ class StreamReads:
         self.threads = max(1, int(threads))
         self._plans: dict[tuple[int, ...], Plan] = {}
         self._deployments: list[assets.Deployment] | None = None
-        token = getattr(store, "change_token", None)
+        token = store.change_token() if cache_bytes > 0 else None
         self._shared: WindowCache | None = None
         self._context: tuple[Any, ...] = ()
-        if cache_bytes > 0 and callable(token):
+        if token is not None:
             self._shared = shared_windows(int(cache_bytes))
-            self._context = (token(), key, preload.source, len(preload.parameters),
+            self._context = (token, key, preload.source, len(preload.parameters),
                              len(preload.functions), time_range,
                              *(settings.get(k) for k in _SETTINGS_USED))
         self._pending = PendingWindows(int(cache_bytes) // 4, spool_dir)
@@ -153,11 +153,8 @@ class StreamReads:
     def stored(self, column: str, key: tuple[slice, ...]) -> np.ndarray:
         """A stored column's hyperslab (``key``: one normalised slice per dimension)."""
         obs = key[0]
-        only = getattr(self.store, "read_columns", None)
-        if callable(only):
-            values = only(self.key, [column], index_range=IndexRange(obs.start, obs.stop, obs.step))[column]
-        else:
-            values = self._read([column], obs)[column]
+        index_range = IndexRange(obs.start, obs.stop, obs.step)
+        values = self.store.read_columns(self.key, [column], index_range=index_range)[column]
         return values[(slice(None), *key[1:])] if len(key) > 1 else values
 
     def deployment(self, key: tuple[slice, ...]) -> np.ndarray:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -215,6 +215,26 @@ class Store(ABC):
         -------
         dict of column name to array, all of the same length (possibly zero).
         """
+
+    def read_columns(
+        self, key: StreamKey, columns: Sequence[str], *, index_range: IndexRange
+    ) -> dict[str, np.ndarray]:
+        """Exactly ``columns`` of the records in ``index_range``, without the ``time`` and
+        ``deployment`` that :meth:`read` always adds. Same errors as :meth:`read`.
+
+        Default: :meth:`read`, then the key columns not asked for are dropped, so it still pays
+        for reading them; backends that can skip them override this.
+        """
+        got = self.read(key, columns, index_range=index_range)
+        return {name: got[name] for name in columns}
+
+    def change_token(self) -> Hashable | None:
+        """A value that changes whenever anything is committed to the store, by any process.
+
+        Callers cache values computed from the store across requests only under a token that is
+        not ``None``. Default: ``None`` (the backend cannot tell cheaply; nothing is cached).
+        """
+        return None
 
     # -- writing -----------------------------------------------------------------------------
 

@@ -353,9 +353,7 @@ class EmbeddedStore(Store):
     def read_columns(
         self, key: StreamKey, columns: Sequence[str], *, index_range: IndexRange
     ) -> dict[str, np.ndarray]:
-        """Exactly ``columns`` of the records in ``index_range``, without the ``time`` and
-        ``deployment`` that :meth:`read` always adds (a DAP variable of one int32 column then
-        costs 4 bytes a record to read instead of 16). Same errors as :meth:`read`."""
+        # docstring inherited; reads only the columns asked for
         if isinstance(columns, str):
             raise TypeError(f"columns must be a sequence of names, not the string {columns!r}")
         names = list(dict.fromkeys(columns))

@@ -102,6 +102,26 @@ class StoreSuite:
         assert list(store.read(KEY, [])) == ["time", "deployment"]
         assert list(store.read(KEY, ["time", "b", "a"])) == ["time", "deployment", "b", "a"]
 
+    def test_read_columns_returns_exactly_those_columns(self, store: Store) -> None:
+        store.write(KEY, frame(T0 + np.arange(6), a=np.arange(6.0), b=np.arange(6) * 3), bin_seconds=DAY)
+        got = store.read_columns(KEY, ["b", "time"], index_range=IndexRange(1, 6, 2))
+        assert list(got) == ["b", "time"]
+        assert got["b"].tolist() == [3, 9, 15]
+        assert got["time"].tolist() == [T0 + 1, T0 + 3, T0 + 5]
+        with pytest.raises(NotFound, match="'nope'"):
+            store.read_columns(KEY, ["nope"], index_range=IndexRange(0, 1))
+
+    def test_change_token_moves_on_with_every_commit(self, store: Store) -> None:
+        before = store.change_token()
+        if before is None:
+            pytest.skip(f"{type(store).__name__} offers no change token (nothing is cached across requests)")
+        assert store.change_token() == before
+        store.write(KEY, frame([T0], a=[1.0]), bin_seconds=DAY)
+        after_write = store.change_token()
+        assert after_write != before
+        store.write(KEY, frame([T0], a=[2.0]), bin_seconds=DAY)  # same key, new value
+        assert store.change_token() != after_write
+
     def test_unknown_column_is_not_found(self, store: Store) -> None:
         store.write(KEY, frame(T0 + np.arange(3), a=np.arange(3.0)), bin_seconds=DAY)
         with pytest.raises(NotFound, match="'nope'") as info:
