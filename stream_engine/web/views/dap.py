@@ -11,16 +11,14 @@ and conditional headers before any data flows; the body is streamed as the encod
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-import jinja2
 from webob import Response
 
 from dap_handlers.app import handle_dap
 from dap_handlers.constraints import parse_constraint
 from dap_handlers.errors import ConstraintError
-from dap_handlers.responses.html import TEMPLATES_DIR
+from dap_handlers.responses.html import default_environment
 from dap_handlers.stream_dataset import stream_coverage, stream_dataset, stream_version
 from stream_engine import __version__
 from stream_engine.errors import NotFound
@@ -36,15 +34,6 @@ INDEX_TEMPLATE = "dap_index.html"
 #: Response kinds whose body holds data (the constraint's projection matters for them).
 DATA_SUFFIXES = ("dods", "ascii", "asc")
 DAP_ROOT = "/dap/"
-
-
-@lru_cache(maxsize=1)
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-    )
 
 
 def _base_url(request: Request, configured: str) -> str:
@@ -84,7 +73,7 @@ class DapIndexView(View):
         entries = [dataset_entry(c, base) for c in self.context.store.streams()]
         if request.path_info.endswith(".json"):
             return json_response({"datasets": entries})
-        page = _environment().get_template(INDEX_TEMPLATE).render(
+        page = default_environment().get_template(INDEX_TEMPLATE).render(
             datasets=entries, json_url=f"{base}/dap.json", server=f"Stream Engine {__version__}"
         )
         response = Response(body=page.encode("utf-8"), content_type="text/html", charset="utf-8")
