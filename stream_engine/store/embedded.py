@@ -1,5 +1,10 @@
 """The embedded backend: one SQLite database file, values stored column-wise in chunks.
 
+This module holds :class:`EmbeddedStore` (the Store methods: streams, partition index, reads,
+writes, asset events). ``embedded_db.py`` holds the file's schema, its connections (one per thread
+and process), transactions and change token; ``embedded_chunks.py`` the chunk encoding, selection
+and upserts.
+
 Layout (``<data_dir>/stream_engine.sqlite3``, WAL mode, 64 KiB pages):
 
 * ``streams``     one row per stream key, with the stream's ``bin_seconds``.
@@ -26,16 +31,13 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import threading
-import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from stream_engine.errors import NotFound, StoreError, StoreUnavailable
+from stream_engine.errors import NotFound
 from stream_engine.store.base import (
     DEPLOYMENT,
     TIME,
@@ -54,6 +56,7 @@ from stream_engine.store.embedded_chunks import (
     time_slices,
     write_bin,
 )
+from stream_engine.store.embedded_db import SCHEMA_VERSION, Database
 from stream_engine.store.records import (
     DEPLOYMENT_INFO,
     TIME_INFO,
@@ -62,37 +65,10 @@ from stream_engine.store.records import (
     to_output,
 )
 
+__all__ = ["FILENAME", "SCHEMA_VERSION", "EmbeddedStore"]
+
 FILENAME = "stream_engine.sqlite3"
-SCHEMA_VERSION = 1
 _KEY_FIELDS = ("subsite", "node", "sensor", "method", "stream")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS streams (
-    id INTEGER PRIMARY KEY, subsite TEXT NOT NULL, node TEXT NOT NULL, sensor TEXT NOT NULL,
-    method TEXT NOT NULL, stream TEXT NOT NULL, bin_seconds INTEGER NOT NULL,
-    UNIQUE (subsite, node, sensor, method, stream));
-CREATE TABLE IF NOT EXISTS columns (
-    id INTEGER PRIMARY KEY, stream_id INTEGER NOT NULL, name TEXT NOT NULL, dtype TEXT NOT NULL,
-    width INTEGER, UNIQUE (stream_id, name));
-CREATE TABLE IF NOT EXISTS partitions (
-    stream_id INTEGER NOT NULL, bin INTEGER NOT NULL, count INTEGER NOT NULL,
-    first REAL NOT NULL, last REAL NOT NULL, PRIMARY KEY (stream_id, bin)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS chunks (
-    id INTEGER PRIMARY KEY, stream_id INTEGER NOT NULL, bin INTEGER NOT NULL,
-    first_time REAL NOT NULL, first_dep INTEGER NOT NULL,
-    last_time REAL NOT NULL, last_dep INTEGER NOT NULL, count INTEGER NOT NULL,
-    UNIQUE (stream_id, bin, first_time, first_dep));
-CREATE TABLE IF NOT EXISTS chunk_data (
-    chunk_id INTEGER NOT NULL, column_id INTEGER NOT NULL, data BLOB NOT NULL,
-    PRIMARY KEY (chunk_id, column_id));
-CREATE TABLE IF NOT EXISTS assets (refdes TEXT PRIMARY KEY, events TEXT NOT NULL);
-"""
-_CHUNK_ORDER = "ORDER BY bin, first_time, first_dep"
-
-# Connections a forked child inherited. Never closed nor garbage-collected in the child: closing
-# an inherited SQLite handle releases the child's own POSIX locks on the file (see SQLite's
-# "How To Corrupt An SQLite Database File", section 2.6).
-_INHERITED: list[sqlite3.Connection] = []
 
 
 def _column_info(name: str, dtype: str, width: int | None) -> ColumnInfo:
@@ -121,7 +97,7 @@ class EmbeddedStore(Store):
         mapping measured 15-25% faster on warm full reads.
 
     Safe to share between threads (one connection per thread) and across ``fork`` (connections
-    are opened lazily, per process).
+    are opened lazily, per process; see :class:`~stream_engine.store.embedded_db.Database`).
     """
 
     backend = "embedded"
@@ -137,82 +113,21 @@ class EmbeddedStore(Store):
     ) -> None:
         if chunk_rows < 1:
             raise ValueError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
-        if synchronous not in ("FULL", "NORMAL"):
-            raise ValueError(f"synchronous must be 'FULL' or 'NORMAL', got {synchronous!r}")
-        if isinstance(mmap_bytes, bool) or not isinstance(mmap_bytes, int) or mmap_bytes < 0:
-            raise ValueError(f"mmap_bytes must be a non-negative integer, got {mmap_bytes!r}")
-        self.path = Path(data_dir) / FILENAME
+        self._db = Database(
+            Path(data_dir) / FILENAME,
+            busy_timeout=busy_timeout,
+            synchronous=synchronous,
+            mmap_bytes=mmap_bytes,
+        )
+        self.path = self._db.path
         self.chunk_rows = int(chunk_rows)
-        self._busy_ms = int(busy_timeout * 1000)
-        self._synchronous = synchronous
-        self._mmap_bytes = mmap_bytes
-        self._watch: tuple[int, sqlite3.Connection, int] | None = None
-        self._generation = 0
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._connections: list[tuple[int, sqlite3.Connection]] = []
 
     def __repr__(self) -> str:
         return f"EmbeddedStore({str(self.path.parent)!r})"
 
-    # -- connections ---------------------------------------------------------------------------
-
     def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            if self._local.pid == os.getpid():
-                return conn
-            _INHERITED.append(conn)
-        conn = self._connect()
-        self._local.conn, self._local.pid = conn, os.getpid()
-        with self._lock:
-            self._connections.append((os.getpid(), conn))
-        return conn
-
-    def _connect(self) -> sqlite3.Connection:
-        # Opening a new database file takes locks (journal mode, schema) that SQLite's busy
-        # handler does not always wait for; retry those until the busy timeout instead.
-        deadline = time.monotonic() + self._busy_ms / 1000
-        while True:
-            try:
-                return self._open_connection()
-            except StoreUnavailable as exc:
-                locked = isinstance(exc.__cause__, sqlite3.OperationalError) and "locked" in str(exc.__cause__)
-                if not locked or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.01)
-
-    def _open_connection(self) -> sqlite3.Connection:
-        conn = None
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(
-                self.path, timeout=self._busy_ms / 1000, isolation_level=None, check_same_thread=False
-            )
-            conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
-            conn.execute("PRAGMA page_size = 65536")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute(f"PRAGMA synchronous = {self._synchronous}")
-            conn.execute(f"PRAGMA mmap_size = {self._mmap_bytes}")
-            conn.execute("PRAGMA journal_size_limit = 67108864")
-            if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
-                # Idempotent (IF NOT EXISTS): another connection may be creating it at the same time.
-                conn.executescript(
-                    f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-                )
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"{self.path} has store format {version}, newer than this Stream Engine "
-                    f"understands ({SCHEMA_VERSION}); upgrade Stream Engine"
-                )
-        except sqlite3.DatabaseError as exc:
-            if conn is not None:
-                conn.close()
-            raise StoreUnavailable(f"cannot open the embedded store {self.path}: {exc}") from exc
-        except OSError as exc:
-            raise StoreUnavailable(f"cannot create the embedded store folder {self.path.parent}: {exc}") from exc
-        return conn
+        """This thread's connection (autocommit); tests use it to look inside the file."""
+        return self._db.connection()
 
     def change_token(self) -> tuple[int, int]:
         """A value that changes whenever anything was committed to the store since the last call.
@@ -221,61 +136,11 @@ class EmbeddedStore(Store):
         it on, so a per-process cache keyed by it never serves values computed before a write.
         One ``PRAGMA data_version`` on a connection kept for this purpose (a few microseconds).
         """
-        with self._lock:
-            pid = os.getpid()
-            if self._watch is None or self._watch[0] != pid:
-                if self._watch is not None:
-                    _INHERITED.append(self._watch[1])
-                conn = self._connect()
-                self._watch = (pid, conn, -1)
-                self._generation += 1
-            pid, conn, seen = self._watch
-            try:
-                version = conn.execute("PRAGMA data_version").fetchone()[0]
-            except sqlite3.DatabaseError as exc:
-                raise StoreUnavailable(f"cannot read the embedded store {self.path}: {exc}") from exc
-            if version != seen:
-                self._generation += 1
-                self._watch = (pid, conn, version)
-            return pid, self._generation
-
-    @contextmanager
-    def _transaction(self, write: bool = False) -> Iterator[sqlite3.Connection]:
-        """One read snapshot (``write=False``) or one atomic write; rolled back on any error."""
-        conn = self._conn()
-        try:
-            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-        except sqlite3.OperationalError as exc:
-            raise StoreUnavailable(f"the embedded store {self.path} is busy: {exc}") from exc
-        try:
-            yield conn
-        except sqlite3.OperationalError as exc:
-            conn.rollback()
-            raise StoreUnavailable(f"the embedded store {self.path} failed: {exc}") from exc
-        except sqlite3.DatabaseError as exc:
-            conn.rollback()
-            raise StoreError(f"the embedded store {self.path} is damaged: {exc}; restore it from a backup") from exc
-        except BaseException:
-            conn.rollback()
-            raise
-        try:
-            conn.execute("COMMIT")
-        except sqlite3.DatabaseError as exc:
-            conn.rollback()
-            raise StoreError(f"commit to the embedded store {self.path} failed: {exc}") from exc
+        return self._db.change_token()
 
     def close(self) -> None:
         # docstring inherited
-        with self._lock:
-            mine = [c for pid, c in self._connections if pid == os.getpid()]
-            _INHERITED.extend(c for pid, c in self._connections if pid != os.getpid())
-            self._connections = []
-            watch, self._watch = self._watch, None
-        if watch is not None:
-            (mine if watch[0] == os.getpid() else _INHERITED).append(watch[1])
-        for conn in mine:
-            conn.close()
-        self._local = threading.local()
+        self._db.close()
 
     # -- streams and the partition index --------------------------------------------------------
 
@@ -297,7 +162,7 @@ class EmbeddedStore(Store):
 
     def streams(self) -> list[StreamCoverage]:
         # docstring inherited
-        with self._transaction() as conn:
+        with self._db.transaction() as conn:
             rows = conn.execute(
                 "SELECT s.subsite, s.node, s.sensor, s.method, s.stream, sum(p.count), min(p.first), "
                 "max(p.last) FROM streams s JOIN partitions p ON p.stream_id = s.id GROUP BY s.id"
@@ -307,7 +172,7 @@ class EmbeddedStore(Store):
 
     def partitions(self, key: StreamKey) -> list[Partition]:
         # docstring inherited
-        with self._transaction() as conn:
+        with self._db.transaction() as conn:
             row = self._stream_row(conn, key)
             if row is None:
                 return []
@@ -318,7 +183,7 @@ class EmbeddedStore(Store):
 
     def columns(self, key: StreamKey) -> dict[str, ColumnInfo]:
         # docstring inherited
-        with self._transaction() as conn:
+        with self._db.transaction() as conn:
             row = self._stream_row(conn, key)
             return {} if row is None else {n: info for n, (_, info) in self._column_rows(conn, row[0]).items()}
 
@@ -337,7 +202,7 @@ class EmbeddedStore(Store):
             raise ValueError("give at most one of time_range and index_range")
         if isinstance(columns, str):
             raise TypeError(f"columns must be a sequence of names, not the string {columns!r}")
-        with self._transaction() as conn:
+        with self._db.transaction() as conn:
             row = self._stream_row(conn, key)
             stored = self._column_rows(conn, row[0]) if row else {}
             wanted = self._wanted(key, stored, columns)
@@ -357,7 +222,7 @@ class EmbeddedStore(Store):
         if isinstance(columns, str):
             raise TypeError(f"columns must be a sequence of names, not the string {columns!r}")
         names = list(dict.fromkeys(columns))
-        with self._transaction() as conn:
+        with self._db.transaction() as conn:
             row = self._stream_row(conn, key)
             stored = self._column_rows(conn, row[0]) if row else {}
             self._wanted(key, stored, names)
@@ -398,7 +263,7 @@ class EmbeddedStore(Store):
         bins = (np.floor(batch.columns[TIME] / bin_seconds) * bin_seconds).astype(np.int64)
         edges = [0, *(np.flatnonzero(bins[1:] != bins[:-1]) + 1).tolist(), len(bins)]
         inserted = replaced = 0
-        with self._transaction(write=True) as conn:
+        with self._db.transaction(write=True) as conn:
             stream_id = self._ensure_stream(conn, key, bin_seconds)
             stored = self._ensure_columns(conn, key, stream_id, batch.columns, batch.infos)
             for lo, hi in zip(edges[:-1], edges[1:], strict=True):
@@ -464,18 +329,18 @@ class EmbeddedStore(Store):
             text = json.dumps([dict(e) for e in events], allow_nan=True)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"asset events of {refdes} cannot be stored as JSON: {exc}") from exc
-        with self._transaction(write=True) as conn:
+        with self._db.transaction(write=True) as conn:
             conn.execute("INSERT OR REPLACE INTO assets (refdes, events) VALUES (?, ?)", (refdes, text))
         return len(events)
 
     def asset_events(self, refdes: str) -> list[dict[str, Any]]:
         # docstring inherited
-        with self._transaction() as conn:
+        with self._db.transaction() as conn:
             row = conn.execute("SELECT events FROM assets WHERE refdes=?", (refdes,)).fetchone()
         return [] if row is None else json.loads(row[0])
 
     def asset_refdeses(self) -> list[str]:
         # docstring inherited
-        with self._transaction() as conn:
+        with self._db.transaction() as conn:
             return [r[0] for r in conn.execute("SELECT refdes FROM assets ORDER BY refdes")]
 

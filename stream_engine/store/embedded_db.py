@@ -1,0 +1,241 @@
+"""The embedded store's SQLite file: schema, connections, transactions and the change token.
+
+:class:`Database` opens connections lazily, one per thread and per process (a connection
+inherited across ``fork`` is never used nor closed in the child), creates the schema on first
+use, and runs each read in one snapshot and each write in one ``BEGIN IMMEDIATE`` transaction,
+mapping SQLite errors to :class:`~stream_engine.errors.StoreUnavailable` (busy, locked, I/O) and
+:class:`~stream_engine.errors.StoreError` (damaged file, failed commit). What the tables hold is
+described in ``embedded.py``; how chunks are encoded in ``embedded_chunks.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from stream_engine.errors import StoreError, StoreUnavailable
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS streams (
+    id INTEGER PRIMARY KEY, subsite TEXT NOT NULL, node TEXT NOT NULL, sensor TEXT NOT NULL,
+    method TEXT NOT NULL, stream TEXT NOT NULL, bin_seconds INTEGER NOT NULL,
+    UNIQUE (subsite, node, sensor, method, stream));
+CREATE TABLE IF NOT EXISTS columns (
+    id INTEGER PRIMARY KEY, stream_id INTEGER NOT NULL, name TEXT NOT NULL, dtype TEXT NOT NULL,
+    width INTEGER, UNIQUE (stream_id, name));
+CREATE TABLE IF NOT EXISTS partitions (
+    stream_id INTEGER NOT NULL, bin INTEGER NOT NULL, count INTEGER NOT NULL,
+    first REAL NOT NULL, last REAL NOT NULL, PRIMARY KEY (stream_id, bin)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY, stream_id INTEGER NOT NULL, bin INTEGER NOT NULL,
+    first_time REAL NOT NULL, first_dep INTEGER NOT NULL,
+    last_time REAL NOT NULL, last_dep INTEGER NOT NULL, count INTEGER NOT NULL,
+    UNIQUE (stream_id, bin, first_time, first_dep));
+CREATE TABLE IF NOT EXISTS chunk_data (
+    chunk_id INTEGER NOT NULL, column_id INTEGER NOT NULL, data BLOB NOT NULL,
+    PRIMARY KEY (chunk_id, column_id));
+CREATE TABLE IF NOT EXISTS assets (refdes TEXT PRIMARY KEY, events TEXT NOT NULL);
+"""
+
+# Connections a forked child inherited. Never closed nor garbage-collected in the child: closing
+# an inherited SQLite handle releases the child's own POSIX locks on the file (see SQLite's
+# "How To Corrupt An SQLite Database File", section 2.6).
+_INHERITED: list[sqlite3.Connection] = []
+
+
+class Database:
+    """Connections to one SQLite file in WAL mode, with the embedded store's schema.
+
+    Parameters
+    ----------
+    path
+        The database file (it and its folder are created on first use).
+    busy_timeout
+        Seconds a connection waits for another process's write lock before giving up.
+    synchronous
+        SQLite ``synchronous`` level: ``"FULL"`` or ``"NORMAL"``.
+    mmap_bytes
+        SQLite ``mmap_size``: bytes of the file each connection may memory-map.
+
+    Raises
+    ------
+    ValueError
+        If ``synchronous`` or ``mmap_bytes`` is not one of the accepted values.
+
+    Safe to share between threads (one connection per thread) and across ``fork`` (connections
+    are opened lazily, per process).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        busy_timeout: float = 60.0,
+        synchronous: str = "FULL",
+        mmap_bytes: int = 0,
+    ) -> None:
+        if synchronous not in ("FULL", "NORMAL"):
+            raise ValueError(f"synchronous must be 'FULL' or 'NORMAL', got {synchronous!r}")
+        if isinstance(mmap_bytes, bool) or not isinstance(mmap_bytes, int) or mmap_bytes < 0:
+            raise ValueError(f"mmap_bytes must be a non-negative integer, got {mmap_bytes!r}")
+        self.path = Path(path)
+        self._busy_ms = int(busy_timeout * 1000)
+        self._synchronous = synchronous
+        self._mmap_bytes = mmap_bytes
+        self._watch: tuple[int, sqlite3.Connection, int] | None = None
+        self._generation = 0
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._connections: list[tuple[int, sqlite3.Connection]] = []
+
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection in this process, opened on first use (autocommit mode).
+
+        Raises
+        ------
+        StoreUnavailable
+            If the file or its folder cannot be opened or created.
+        StoreError
+            If the file has a newer store format than this code understands.
+        """
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            if self._local.pid == os.getpid():
+                return conn
+            _INHERITED.append(conn)
+        conn = self._connect()
+        self._local.conn, self._local.pid = conn, os.getpid()
+        with self._lock:
+            self._connections.append((os.getpid(), conn))
+        return conn
+
+    def _connect(self) -> sqlite3.Connection:
+        # Opening a new database file takes locks (journal mode, schema) that SQLite's busy
+        # handler does not always wait for; retry those until the busy timeout instead.
+        deadline = time.monotonic() + self._busy_ms / 1000
+        while True:
+            try:
+                return self._open_connection()
+            except StoreUnavailable as exc:
+                locked = isinstance(exc.__cause__, sqlite3.OperationalError) and "locked" in str(exc.__cause__)
+                if not locked or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+
+    def _open_connection(self) -> sqlite3.Connection:
+        conn = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                self.path, timeout=self._busy_ms / 1000, isolation_level=None, check_same_thread=False
+            )
+            conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+            conn.execute("PRAGMA page_size = 65536")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+            conn.execute(f"PRAGMA mmap_size = {self._mmap_bytes}")
+            conn.execute("PRAGMA journal_size_limit = 67108864")
+            if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
+                # Idempotent (IF NOT EXISTS): another connection may be creating it at the same time.
+                conn.executescript(
+                    f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+                )
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path} has store format {version}, newer than this Stream Engine "
+                    f"understands ({SCHEMA_VERSION}); upgrade Stream Engine"
+                )
+        except sqlite3.DatabaseError as exc:
+            if conn is not None:
+                conn.close()
+            raise StoreUnavailable(f"cannot open the embedded store {self.path}: {exc}") from exc
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot create the embedded store folder {self.path.parent}: {exc}") from exc
+        return conn
+
+    def change_token(self) -> tuple[int, int]:
+        """A value that changes whenever anything was committed to the file since the last call.
+
+        Any commit by any connection, in this process or another, moves it on. One
+        ``PRAGMA data_version`` on a connection kept for this purpose (a few microseconds).
+
+        Raises
+        ------
+        StoreUnavailable
+            If the file cannot be opened or read.
+        """
+        with self._lock:
+            pid = os.getpid()
+            if self._watch is None or self._watch[0] != pid:
+                if self._watch is not None:
+                    _INHERITED.append(self._watch[1])
+                conn = self._connect()
+                self._watch = (pid, conn, -1)
+                self._generation += 1
+            pid, conn, seen = self._watch
+            try:
+                version = conn.execute("PRAGMA data_version").fetchone()[0]
+            except sqlite3.DatabaseError as exc:
+                raise StoreUnavailable(f"cannot read the embedded store {self.path}: {exc}") from exc
+            if version != seen:
+                self._generation += 1
+                self._watch = (pid, conn, version)
+            return pid, self._generation
+
+    @contextmanager
+    def transaction(self, write: bool = False) -> Iterator[sqlite3.Connection]:
+        """One read snapshot (``write=False``) or one atomic write; rolled back on any error.
+
+        Raises
+        ------
+        StoreUnavailable
+            If the file is busy (no write lock within the busy timeout) or SQLite fails
+            operationally inside the block.
+        StoreError
+            If the file is damaged or the commit fails.
+        """
+        conn = self.connection()
+        try:
+            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"the embedded store {self.path} is busy: {exc}") from exc
+        try:
+            yield conn
+        except sqlite3.OperationalError as exc:
+            conn.rollback()
+            raise StoreUnavailable(f"the embedded store {self.path} failed: {exc}") from exc
+        except sqlite3.DatabaseError as exc:
+            conn.rollback()
+            raise StoreError(f"the embedded store {self.path} is damaged: {exc}; restore it from a backup") from exc
+        except BaseException:
+            conn.rollback()
+            raise
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            conn.rollback()
+            raise StoreError(f"commit to the embedded store {self.path} failed: {exc}") from exc
+
+    def close(self) -> None:
+        """Close this process's connections; later calls open new ones.
+
+        Connections inherited from a parent process are set aside in ``_INHERITED``, not closed.
+        """
+        with self._lock:
+            mine = [c for pid, c in self._connections if pid == os.getpid()]
+            _INHERITED.extend(c for pid, c in self._connections if pid != os.getpid())
+            self._connections = []
+            watch, self._watch = self._watch, None
+        if watch is not None:
+            (mine if watch[0] == os.getpid() else _INHERITED).append(watch[1])
+        for conn in mine:
+            conn.close()
+        self._local = threading.local()
