@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import os
 import tempfile
-import threading
-from collections import OrderedDict
 from collections.abc import Hashable
 from typing import IO
 
 import numpy as np
+
+from stream_engine.cache import BoundedLRU
 
 
 class WindowCache:
@@ -35,56 +35,44 @@ class WindowCache:
     """
 
     def __init__(self, max_bytes: int) -> None:
-        self._entries: OrderedDict[Hashable, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-        self.max_bytes = int(max_bytes)
-        self.nbytes = 0
+        self._lru = BoundedLRU(max_bytes)
         self.hits = 0
         self.misses = 0
 
+    @property
+    def max_bytes(self) -> int:
+        return self._lru.max_bytes
+
+    @property
+    def nbytes(self) -> int:
+        return self._lru.nbytes
+
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._lru)
 
     def resize(self, max_bytes: int) -> None:
-        with self._lock:
-            self.max_bytes = int(max_bytes)
-            self._evict()
+        self._lru.max_bytes = max_bytes
 
     def get(self, key: Hashable) -> np.ndarray | None:
         """The (read-only) array under ``key``, or ``None``."""
-        with self._lock:
-            found = self._entries.get(key)
-            if found is None:
-                self.misses += 1
-                return None
-            self._entries.move_to_end(key)
+        found = self._lru.get(key)
+        if found is None:
+            self.misses += 1
+        else:
             self.hits += 1
-            return found
+        return found
 
     def put(self, key: Hashable, values: np.ndarray) -> None:
         """Keep ``values`` (made read-only; not copied unless it is a view) under ``key``."""
-        if values.nbytes > self.max_bytes:
+        if values.nbytes > self._lru.max_bytes:
             return
         if not values.flags.owndata:
             values = values.copy()
         values.flags.writeable = False
-        with self._lock:
-            old = self._entries.pop(key, None)
-            if old is not None:
-                self.nbytes -= old.nbytes
-            self._entries[key] = values
-            self.nbytes += values.nbytes
-            self._evict()
+        self._lru.put(key, values, values.nbytes)
 
     def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self.nbytes = 0
-
-    def _evict(self) -> None:
-        while self._entries and self.nbytes > self.max_bytes:
-            _, old = self._entries.popitem(last=False)
-            self.nbytes -= old.nbytes
+        self._lru.clear()
 
 
 _shared = WindowCache(0)

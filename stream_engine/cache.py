@@ -28,7 +28,6 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -83,30 +82,15 @@ def same(a: Any, b: Any) -> bool:
     return a is b or bool(a == b)
 
 
-@dataclass(slots=True)
-class _Entry:
-    evidence: tuple[Any, ...]
-    values: np.ndarray
-    nbytes: int
-
-
-class ProductCache:
-    """Computed product arrays by key, accepted only on identical evidence (module docstring).
-
-    Parameters
-    ----------
-    max_bytes
-        Bound on the bytes of arrays held; ``0`` disables the cache.
-    """
+class BoundedLRU:
+    """Values by key, the least recently used dropped first once the bytes held exceed
+    ``max_bytes`` (``0`` keeps nothing); thread-safe. Callers say what a value weighs."""
 
     def __init__(self, max_bytes: int) -> None:
-        self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
+        self._entries: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
         self._lock = threading.Lock()
-        self._max_bytes = 0
+        self._max_bytes = int(max_bytes)
         self.nbytes = 0
-        self.hits = 0
-        self.misses = 0
-        self.max_bytes = max_bytes
 
     @property
     def max_bytes(self) -> int:
@@ -121,19 +105,77 @@ class ProductCache:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def get(self, key: Hashable) -> Any | None:
+        """The value under ``key`` (now the most recently used), or ``None``."""
+        with self._lock:
+            found = self._entries.get(key)
+            if found is None:
+                return None
+            self._entries.move_to_end(key)
+            return found[0]
+
+    def put(self, key: Hashable, value: Any, nbytes: int) -> None:
+        """Keep ``value`` under ``key``, replacing any entry; a value over the bound is not kept."""
+        if nbytes > self._max_bytes:
+            return
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self.nbytes -= old[1]
+            self._entries[key] = (value, nbytes)
+            self.nbytes += nbytes
+            self._evict()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self.nbytes = 0
+
+    def _evict(self) -> None:
+        while self._entries and self.nbytes > self._max_bytes:
+            _, (_, nbytes) = self._entries.popitem(last=False)
+            self.nbytes -= nbytes
+
+
+class ProductCache:
+    """Computed product arrays by key, accepted only on identical evidence (module docstring).
+
+    Parameters
+    ----------
+    max_bytes
+        Bound on the bytes of arrays held; ``0`` disables the cache.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self._lru = BoundedLRU(max_bytes)
+        self.hits = 0
+        self.misses = 0
+
+    @property
+    def max_bytes(self) -> int:
+        return self._lru.max_bytes
+
+    @max_bytes.setter
+    def max_bytes(self, value: int) -> None:
+        self._lru.max_bytes = value
+
+    @property
+    def nbytes(self) -> int:
+        return self._lru.nbytes
+
+    def __len__(self) -> int:
+        return len(self._lru)
+
     def get(self, key: Hashable, evidence: Sequence[Any]) -> np.ndarray | None:
         """The (read-only) values stored under ``key`` if their evidence is identical, else ``None``."""
-        if self._max_bytes <= 0:
+        if self._lru.max_bytes <= 0:
             return None
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None:
-                self._entries.move_to_end(key)
-        if entry is None or not same(entry.evidence, tuple(evidence)):
+        entry = self._lru.get(key)
+        if entry is None or not same(entry[0], tuple(evidence)):
             self.misses += 1
             return None
         self.hits += 1
-        return entry.values
+        return entry[1]
 
     def put(
         self, key: Hashable, evidence: Sequence[Any], values: np.ndarray,
@@ -147,26 +189,13 @@ class ProductCache:
         held = {} if held is None else held
         arrays = (values, *(e for e in evidence if isinstance(e, np.ndarray)))
         nbytes = sum({id(a): a.nbytes for a in arrays}.values())
-        if self._max_bytes <= 0 or nbytes > self._max_bytes:
+        if self._lru.max_bytes <= 0 or nbytes > self._lru.max_bytes:
             return
-        entry = _Entry(tuple(_frozen(e, held) for e in evidence), _frozen(values, held), nbytes)
-        with self._lock:
-            old = self._entries.pop(key, None)
-            if old is not None:
-                self.nbytes -= old.nbytes
-            self._entries[key] = entry
-            self.nbytes += nbytes
-            self._evict()
+        entry = (tuple(_frozen(e, held) for e in evidence), _frozen(values, held))
+        self._lru.put(key, entry, nbytes)
 
     def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self.nbytes = 0
-
-    def _evict(self) -> None:
-        while self._entries and self.nbytes > self._max_bytes:
-            _, entry = self._entries.popitem(last=False)
-            self.nbytes -= entry.nbytes
+        self._lru.clear()
 
 
 def product_key(stream: StreamKey, step: ProductStep, times: np.ndarray) -> Hashable | None:
