@@ -43,7 +43,7 @@ class StreamEngineApp:
             params = route.match(path)
             if params is not None:
                 return route, params
-        raise RouteNotFound(f"no such resource: {path!r}; see /version, or / for the catalog")
+        raise RouteNotFound(f"no such resource: {path!r}; the datasets are listed at /dap/")
 
     def respond(self, request: Request) -> Response:
         """The response to ``request``; never raises."""
