@@ -1,0 +1,1 @@
+"""The WSGI application: routes, views and the one place errors become responses."""
