@@ -126,10 +126,8 @@ def event_refdes(event: Mapping[str, Any]) -> str:
     rd = event.get("referenceDesignator")
     if isinstance(rd, Mapping):
         parts = [rd.get(k) for k in ("subsite", "node", "sensor")]
-        if all(isinstance(p, str) and p for p in parts):
-            rd = "-".join(parts)  # type: ignore[arg-type]
-        else:
-            rd = None
+        names = [p for p in parts if isinstance(p, str) and p]
+        rd = "-".join(names) if len(names) == len(parts) else None
     if not isinstance(rd, str) or not rd:
         rd = event.get("eventName")
     if not isinstance(rd, str) or rd.count("-") < 3 or any(c in rd for c in " /|"):
@@ -239,7 +237,7 @@ def _close_open(deps: list[Deployment]) -> list[Deployment]:
     return sorted(out, key=lambda d: (d.number, d.start))
 
 
-def parse_events(events: list[dict]) -> list[Deployment]:
+def parse_events(events: list[dict[str, Any]]) -> list[Deployment]:
     """Deployments found in a list of asset-management events (other event types are ignored).
 
     Parameters

@@ -175,7 +175,8 @@ class ProductCache:
             self.misses += 1
             return None
         self.hits += 1
-        return entry[1]
+        values: np.ndarray = entry[1]
+        return values
 
     def put(
         self, key: Hashable, evidence: Sequence[Any], values: np.ndarray,

@@ -145,7 +145,7 @@ def _linear_few_gaps(tt: np.ndarray, st: np.ndarray, v: np.ndarray, max_gap: flo
     locating every target among the source times: only targets strictly inside a wide gap, or
     farther than ``max_gap`` beyond either end, become NaN.
     """
-    out = np.interp(tt, st, v)
+    out: np.ndarray = np.interp(tt, st, v)
     first, last = st[0], st[-1]
     bad = (tt < first) & ((first - tt) > max_gap)
     bad |= (tt > last) & ((tt - last) > max_gap)

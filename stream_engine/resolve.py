@@ -169,8 +169,10 @@ class _StreamResolver(SourceResolver):
 
     def _build_step(self, p: Parameter) -> ProductStep:
         preload = self.ctx.preload
+        if p.function_id is None:
+            raise Unresolvable(f"PD{p.id} {p.name!r} has no parameter function")
         try:
-            fn = preload.function(p.function_id)  # type: ignore[arg-type]
+            fn = preload.function(p.function_id)
         except KeyError as exc:
             raise Unresolvable(str(exc).strip("'\"")) from None
         defaults: Mapping[str, Any] = {}

@@ -22,7 +22,7 @@ import ast
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stream_engine.errors import PreloadError
 from stream_engine.preload.csv_rows import (
@@ -40,6 +40,9 @@ from stream_engine.preload.model import (
     Preload,
 )
 from stream_engine.preload.stream_tables import read_bin_sizes, read_nominal_depths, read_streams
+
+if TYPE_CHECKING:
+    from stream_engine.preload.model import Source
 
 _BARE_LIST = re.compile(r"\[\s*([A-Za-z_]\w*(\s*,\s*[A-Za-z_]\w*)*)?\s*,?\s*\]")
 
@@ -224,7 +227,7 @@ def _parameter_map(
     function_id: int | None,
     functions: dict[int, ParameterFunction],
     problems: list[str],
-) -> dict | None:
+) -> dict[str, Source] | None:
     if not text:
         if function_id is not None:
             problems.append(f"{label}: has function PFID{function_id} but no function map")

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from stream_engine.errors import NotFound
+from stream_engine.errors import NotFound, StoreError
 from stream_engine.store.base import (
     DEPLOYMENT,
     TIME,
@@ -69,6 +69,13 @@ __all__ = ["FILENAME", "SCHEMA_VERSION", "EmbeddedStore"]
 
 FILENAME = "stream_engine.sqlite3"
 _KEY_FIELDS = ("subsite", "node", "sensor", "method", "stream")
+
+
+def _inserted_id(cur: sqlite3.Cursor) -> int:
+    """The row id of the row an ``INSERT`` on ``cur`` just added."""
+    if cur.lastrowid is None:
+        raise StoreError("SQLite gave no row id for an INSERT; the store file may be damaged")
+    return cur.lastrowid
 
 
 def _column_info(name: str, dtype: str, width: int | None) -> ColumnInfo:
@@ -148,10 +155,11 @@ class EmbeddedStore(Store):
     def _stream_row(conn: sqlite3.Connection, key: StreamKey) -> tuple[int, int] | None:
         if not isinstance(key, StreamKey):
             raise TypeError(f"key must be a StreamKey, got {key!r}")
-        return conn.execute(
+        row: tuple[int, int] | None = conn.execute(
             "SELECT id, bin_seconds FROM streams WHERE subsite=? AND node=? AND sensor=? AND method=? AND stream=?",
             (key.subsite, key.node, key.sensor, key.method, key.stream),
         ).fetchone()
+        return row
 
     @staticmethod
     def _column_rows(conn: sqlite3.Connection, stream_id: int) -> dict[str, tuple[int, ColumnInfo]]:
@@ -280,7 +288,7 @@ class EmbeddedStore(Store):
                 f"INSERT INTO streams ({', '.join(_KEY_FIELDS)}, bin_seconds) VALUES (?, ?, ?, ?, ?, ?)",
                 (key.subsite, key.node, key.sensor, key.method, key.stream, bin_seconds),
             )
-            return int(cur.lastrowid)
+            return _inserted_id(cur)
         if row[1] != bin_seconds:
             raise ValueError(
                 f"stream {key} is stored in bins of {row[1]} s; cannot write with bin_seconds="
@@ -299,8 +307,9 @@ class EmbeddedStore(Store):
         """Check the batch against stored dtypes (casting safe widenings in place), then record
         new columns and wider 2-D widths. Returns every stored column after the write."""
         stored = self._column_rows(conn, stream_id)
+        key_infos = {TIME: TIME_INFO, DEPLOYMENT: DEPLOYMENT_INFO}
         for name in (TIME, DEPLOYMENT, *columns):
-            info = {TIME: TIME_INFO, DEPLOYMENT: DEPLOYMENT_INFO}.get(name, infos.get(name))
+            info = key_infos[name] if name in key_infos else infos[name]
             if name in stored:
                 columns[name] = conform(name, columns[name], info, stored[name][1], f"stream {key}")
                 old = stored[name][1]
@@ -312,7 +321,7 @@ class EmbeddedStore(Store):
                     "INSERT INTO columns (stream_id, name, dtype, width) VALUES (?, ?, ?, ?)",
                     (stream_id, name, info.dtype, info.shape[0] if info.shape else None),
                 )
-                stored[name] = (int(cur.lastrowid), info)
+                stored[name] = (_inserted_id(cur), info)
         return stored
 
     # -- assets --------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ class ChunkSlice:
 def encode(values: np.ndarray) -> bytes | memoryview:
     """The BLOB of one chunk's values of one column (internal representation)."""
     if values.dtype.kind != "O":
-        return memoryview(np.ascontiguousarray(values)).cast("B")
+        return np.ascontiguousarray(values).data.cast("B")
     flat = values.ravel().tolist()
     offsets = np.zeros(len(flat) + 1, dtype="<i8")
     np.cumsum(np.fromiter(map(len, flat), dtype=np.int64, count=len(flat)), out=offsets[1:])
@@ -130,8 +130,8 @@ def time_slices(
 ) -> list[ChunkSlice]:
     """Chunks (and the part of each) holding records in ``time_range``; only overlapping bins."""
     if time_range is None:
-        rows = conn.execute(f"SELECT id, count FROM chunks WHERE stream_id=? {_CHUNK_ORDER}", (stream_id,))
-        return [ChunkSlice(cid, n, None) for cid, n in rows]
+        every = conn.execute(f"SELECT id, count FROM chunks WHERE stream_id=? {_CHUNK_ORDER}", (stream_id,))
+        return [ChunkSlice(cid, n, None) for cid, n in every]
     start, stop = float(time_range.start), float(time_range.stop)
     if not start < stop:
         return []

@@ -105,7 +105,7 @@ class Database:
         StoreError
             If the file has a newer store format than this code understands.
         """
-        conn = getattr(self._local, "conn", None)
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is not None:
             if self._local.pid == os.getpid():
                 return conn

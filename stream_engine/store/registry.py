@@ -30,7 +30,7 @@ def _cassandra(settings: Any) -> Store:
             f"the cassandra backend is not available yet ({exc}); set STORE = 'embedded' "
             "(or STREAM_ENGINE_STORE=embedded) to use the local database file"
         ) from exc
-    factory = getattr(module, "from_settings", None)
+    factory: Callable[[Any], Store] | None = getattr(module, "from_settings", None)
     if factory is None:
         raise ConfigError(
             "the cassandra backend is not available yet: stream_engine.store.cassandra has no "
@@ -56,11 +56,10 @@ def open_store(settings: Any) -> Store:
         ``STORE`` names no backend, or the backend cannot be loaded.
     """
     name = getattr(settings, "STORE", None)
-    try:
-        factory = BACKENDS[name]
-    except (KeyError, TypeError):
+    factory = BACKENDS.get(name) if isinstance(name, str) else None
+    if factory is None:
         raise ConfigError(
             f"setting STORE = {name!r} names no storage backend; choose one of: "
             + ", ".join(sorted(BACKENDS))
-        ) from None
+        )
     return factory(settings)
