@@ -4,6 +4,25 @@ Formulas from the OOI Data Product Specifications TEMPWAT (DCN 1341-00010), PRES
 CONDWAT (1341-00030), PRACSAL (1341-00040), DENSITY (1341-00050) and the coastal glider DPS
 (1341-20001), and the Sea-Bird SBE 16plus V2 / SBE 37-IM / SBE 52-MP calibration equations as
 ion-functions implements them. TEOS-10 quantities come from ``gsw``.
+
+Speed: a cold DAP request is compute-bound here (``benchmarks/functions.py``). The calibration
+polynomials are evaluated in Horner form with in-place float64 numpy operations in two to four
+preallocated buffers per call, raw counts converted inside the first ufunc that reads them (no
+converted copy, no ``np.power``). Reassociating into Horner form moves float64 results by a few
+ulps (relative <= 4e-14), far below the DPS test tolerances; the float32 products of 1M benchmark
+records came out bit-identical to the previous formulas.
+
+numexpr was measured (``benchmarks/functions.py --numexpr``) and is not used. Its ``log`` is
+slower than numpy's SIMD one and its per-call cost shows at a 65,536-record window: one thread
+ran the temperature formula at 26M records/s against 90M for the in-place numpy. Its own threads
+only paid off for one big call on idle cores (pressure on 1M records: 74M with 2 threads against
+53M), and under the DAP layer, which already computes windows on ``DAP_COMPUTE_THREADS`` threads,
+they oversubscribed the 2 cores (pressure in DAP windows: 54M with 2 numexpr threads, 88M with 1,
+105M for numpy). Choosing numexpr by array size is not an option either: a record's value must
+not depend on the window it was computed in (the DAP layer's windows are checked bit-exact
+against the engine's whole-range answers). So this module leaves numexpr's process-wide thread
+setting alone. The TEOS-10 functions are gsw's own, each called once on contiguous float64
+arrays cast once per algorithm; they are ~85% of the density chain's time.
 """
 
 from __future__ import annotations
@@ -11,7 +30,7 @@ from __future__ import annotations
 import gsw
 import numpy as np
 
-from stream_engine.functions.arrays import as_float, as_floats
+from stream_engine.functions.arrays import FLOAT, as_float, as_floats, as_operand, horner, scratch
 from stream_engine.functions.registry import algorithm
 
 OWNER = "ion_functions.data.ctd_functions"
@@ -20,18 +39,45 @@ PSI_TO_DBAR = 0.689475729
 ATMOSPHERE_DBAR = 10.1325  # standard atmosphere, removed to give sea pressure
 
 
-def _steinhart_hart(log_r: np.ndarray, a0, a1, a2, a3) -> np.ndarray:
-    return 1.0 / (a0 + a1 * log_r + a2 * log_r**2 + a3 * log_r**3) - 273.15
+def _steinhart_hart(log_r: np.ndarray, a0, a1, a2, a3, out: np.ndarray) -> np.ndarray:
+    """``1 / (a0 + a1 L + a2 L^2 + a3 L^3) - 273.15`` into ``out`` (not ``log_r``)."""
+    horner(log_r, (a0, a1, a2, a3), out)
+    np.divide(1.0, out, out=out)
+    out -= 273.15
+    return out
 
 
-def _strain_gauge_psi(p0, t, ptca0, ptca1, ptca2, ptcb0, ptcb1, ptcb2, pa0, pa1, pa2):
-    x = p0 - ptca0 - ptca1 * t - ptca2 * t**2
-    n = x * ptcb0 / (ptcb0 + ptcb1 * t + ptcb2 * t**2)
-    return pa0 + pa1 * n + pa2 * n**2
+def _strain_gauge_psi(p0, t, ptca0, ptca1, ptca2, ptcb0, ptcb1, ptcb2, pa0, pa1, pa2,
+                      x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Sea-Bird strain-gauge pressure [psia] into ``t``'s buffer; ``x``, ``w`` are scratch.
+
+    ``x = p0 - ptca0 - t (ptca1 + ptca2 t)``, ``n = x ptcb0 / (ptcb0 + ptcb1 t + ptcb2 t^2)``,
+    ``psi = pa0 + pa1 n + pa2 n^2``.
+    """
+    np.subtract(p0, ptca0, out=x, dtype=FLOAT)
+    np.multiply(t, ptca2, out=w)
+    w += ptca1
+    w *= t
+    x -= w
+    horner(t, (ptcb0, ptcb1, ptcb2), w)
+    x *= ptcb0
+    x /= w
+    return horner(x, (pa0, pa1, pa2), t)
 
 
-def _sbe_conductivity(f_khz, t1, p1, g, h, i, j, cpcor, ctcor):
-    return (g + h * f_khz**2 + i * f_khz**3 + j * f_khz**4) / (1.0 + ctcor * t1 + cpcor * p1)
+def _sbe_conductivity(f_khz: np.ndarray, t1, p1, g, h, i, j, cpcor, ctcor) -> np.ndarray:
+    """``(g + h f^2 + i f^3 + j f^4) / (1 + ctcor t1 + cpcor p1)``, ``f_khz`` used as scratch."""
+    num, den = scratch(f_khz, t1, p1, g, h, i, j, cpcor, ctcor, count=2)
+    horner(f_khz, (h, i, j), num)
+    num *= f_khz
+    num *= f_khz
+    num += g
+    np.multiply(t1, ctcor, out=den, dtype=FLOAT)
+    den += 1.0
+    np.multiply(p1, cpcor, out=f_khz, dtype=FLOAT)
+    den += f_khz
+    num /= den
+    return num
 
 
 # -- temperature (TEMPWAT_L1, deg_C) ---------------------------------------------------------
@@ -44,17 +90,27 @@ def ctd_sbe16plus_tempwat(t0, a0, a1, a2, a3) -> np.ndarray:
     Counts become thermistor volts, then resistance, then temperature by the Steinhart-Hart
     polynomial in ln(R) with calibration coefficients ``a0``..``a3``.
     """
-    t0, a0, a1, a2, a3 = as_floats(t0, a0, a1, a2, a3)
-    mv = (t0 - 524288.0) / 1.6e7
-    r = (mv * 2.9e9 + 1.024e8) / (2.048e4 - mv * 2.0e5)
-    return _steinhart_hart(np.log(r), a0, a1, a2, a3)
+    t0 = as_operand(t0)
+    a0, a1, a2, a3 = as_floats(a0, a1, a2, a3)
+    mv, den = scratch(t0, a0, a1, a2, a3, count=2)
+    np.subtract(t0, 524288.0, out=mv, dtype=FLOAT)
+    mv /= 1.6e7
+    np.multiply(mv, 2.0e5, out=den)
+    np.subtract(2.048e4, den, out=den)
+    mv *= 2.9e9
+    mv += 1.024e8
+    mv /= den
+    return _steinhart_hart(np.log(mv, out=mv), a0, a1, a2, a3, out=den)
 
 
 @algorithm(OWNER, "ctd_sbe37im_tempwat_instrument_recovered", version="1.0")
 def ctd_sbe37im_tempwat_instrument_recovered(t0, a0, a1, a2, a3) -> np.ndarray:
     """TEMPWAT_L1 [deg_C] from SBE 37-IM counts recovered from the instrument (CTDMO)."""
-    t0, a0, a1, a2, a3 = as_floats(t0, a0, a1, a2, a3)
-    return _steinhart_hart(np.log(t0), a0, a1, a2, a3)
+    t0 = as_operand(t0)
+    a0, a1, a2, a3 = as_floats(a0, a1, a2, a3)
+    log_r, out = scratch(t0, a0, a1, a2, a3, count=2)
+    np.log(t0, out=log_r, dtype=FLOAT)
+    return _steinhart_hart(log_r, a0, a1, a2, a3, out=out)
 
 
 @algorithm(OWNER, "ctd_sbe37im_tempwat", version="1.0")
@@ -82,13 +138,18 @@ def ctd_sbe16plus_preswat(
     ``t0`` is the pressure-sensor thermistor in counts (13107 counts per volt); ``offset`` is an
     optional correction for the Druck sensor [dbar].
     """
-    vals = as_floats(p0, t0, ptempa0, ptempa1, ptempa2, ptca0, ptca1, ptca2, ptcb0, ptcb1, ptcb2,
-                     pa0, pa1, pa2, offset)
-    p0, t0, ptempa0, ptempa1, ptempa2, *cal, offset = vals
-    tv = t0 / 13107.0
-    t = ptempa0 + ptempa1 * tv + ptempa2 * tv**2
-    p_psi = _strain_gauge_psi(p0, t, *cal)
-    return p_psi * PSI_TO_DBAR - ATMOSPHERE_DBAR + offset
+    p0, t0 = as_operand(p0), as_operand(t0)
+    coefs = as_floats(ptempa0, ptempa1, ptempa2, ptca0, ptca1, ptca2, ptcb0, ptcb1, ptcb2,
+                      pa0, pa1, pa2, offset)
+    *cal, offset = coefs
+    tv, t, x = scratch(p0, t0, *coefs, count=3)
+    np.divide(t0, 13107.0, out=tv, dtype=FLOAT)
+    horner(tv, tuple(cal[:3]), t)
+    p = _strain_gauge_psi(p0, t, *cal[3:], x=x, w=tv)
+    p *= PSI_TO_DBAR
+    p -= ATMOSPHERE_DBAR
+    p += offset
+    return p
 
 
 @algorithm(OWNER, "ctd_sbe37im_preswat_instrument_recovered", version="1.0")
@@ -96,11 +157,15 @@ def ctd_sbe37im_preswat_instrument_recovered(
     p0, pt0, ptempa0, ptempa1, ptempa2, ptca0, ptca1, ptca2, ptcb0, ptcb1, ptcb2, pa0, pa1, pa2
 ) -> np.ndarray:
     """PRESWAT_L1 [dbar] from SBE 37-IM strain-gauge counts recovered from the instrument."""
-    vals = as_floats(p0, pt0, ptempa0, ptempa1, ptempa2, ptca0, ptca1, ptca2, ptcb0, ptcb1, ptcb2,
-                     pa0, pa1, pa2)
-    p0, pt0, ptempa0, ptempa1, ptempa2, *cal = vals
-    t = ptempa0 + ptempa1 * pt0 + ptempa2 * pt0**2
-    return _strain_gauge_psi(p0, t, *cal) * PSI_TO_DBAR - ATMOSPHERE_DBAR
+    p0, pt0 = as_operand(p0), as_operand(pt0)
+    cal = as_floats(ptempa0, ptempa1, ptempa2, ptca0, ptca1, ptca2, ptcb0, ptcb1, ptcb2,
+                    pa0, pa1, pa2)
+    t, x, w = scratch(p0, pt0, *cal, count=3)
+    horner(pt0, cal[:3], t)
+    p = _strain_gauge_psi(p0, t, *cal[3:], x=x, w=w)
+    p *= PSI_TO_DBAR
+    p -= ATMOSPHERE_DBAR
+    return p
 
 
 @algorithm(OWNER, "ctd_sbe16digi_preswat", version="1.0")
@@ -110,17 +175,29 @@ def ctd_sbe16digi_preswat(p0, t0, C1, C2, C3, D1, D2, T1, T2, T3, T4, T5) -> np.
     ``p0`` is the pressure frequency in counts (256 per Hz), ``t0`` the sensor thermistor in
     counts (13107 per volt); ``C``, ``D`` and ``T`` are the Digiquartz calibration coefficients.
     """
-    p0, t0, C1, C2, C3, D1, D2, T1, T2, T3, T4, T5 = as_floats(
-        p0, t0, C1, C2, C3, D1, D2, T1, T2, T3, T4, T5)
-    pf = p0 / 256.0
-    u = 23.7 * (t0 / 13107.0 + 9.7917) - 273.15
-    c = C1 + C2 * u + C3 * u**2
-    d = D1 + D2 * u
-    tau0 = T1 + T2 * u + T3 * u**2 + T4 * u**3 + T5 * u**4
-    period_us = 1.0e6 / pf
-    ratio = 1.0 - tau0**2 / period_us**2
-    p_psi = c * ratio * (1.0 - d * ratio)
-    return p_psi * PSI_TO_DBAR - ATMOSPHERE_DBAR
+    p0, t0 = as_operand(p0), as_operand(t0)
+    C1, C2, C3, D1, D2, T1, T2, T3, T4, T5 = cal = as_floats(C1, C2, C3, D1, D2, T1, T2, T3, T4, T5)
+    u, ratio, period, c = scratch(p0, t0, *cal, count=4)
+    np.divide(t0, 13107.0, out=u, dtype=FLOAT)
+    u += 9.7917
+    u *= 23.7
+    u -= 273.15
+    horner(u, (T1, T2, T3, T4, T5), ratio)
+    ratio *= ratio
+    np.divide(p0, 256.0, out=period, dtype=FLOAT)
+    np.divide(1.0e6, period, out=period)
+    period *= period
+    ratio /= period
+    np.subtract(1.0, ratio, out=ratio)
+    horner(u, (D1, D2), period)
+    period *= ratio
+    np.subtract(1.0, period, out=period)
+    horner(u, (C1, C2, C3), c)
+    c *= ratio
+    c *= period
+    c *= PSI_TO_DBAR
+    c -= ATMOSPHERE_DBAR
+    return c
 
 
 @algorithm(OWNER, "ctd_sbe37im_preswat", version="1.0")
@@ -161,9 +238,11 @@ def ctd_sbe16plus_condwat(c0, t1, p1, g, h, i, j, cpcor, ctcor) -> np.ndarray:
     ``t1`` is TEMPWAT_L1 [deg_C] and ``p1`` PRESWAT_L1 [dbar] for the thermal and pressure
     corrections of the cell.
     """
-    c0, t1, p1, g, h, i, j, cpcor, ctcor = as_floats(c0, t1, p1, g, h, i, j, cpcor, ctcor)
-    f_khz = c0 / 256.0 / 1000.0
-    return _sbe_conductivity(f_khz, t1, p1, g, h, i, j, cpcor, ctcor)
+    c0, t1, p1 = as_operand(c0), as_operand(t1), as_operand(p1)
+    cal = g, h, i, j, cpcor, ctcor = as_floats(g, h, i, j, cpcor, ctcor)
+    (f_khz,) = scratch(c0, t1, p1, *cal)
+    np.divide(c0, 256.0 * 1000.0, out=f_khz, dtype=FLOAT)  # c0 / 256 is exact: same rounding
+    return _sbe_conductivity(f_khz, t1, p1, *cal)
 
 
 @algorithm(OWNER, "ctd_sbe37im_condwat_instrument_recovered", version="1.0")
@@ -175,10 +254,15 @@ def ctd_sbe37im_condwat_instrument_recovered(
     As the SBE 16plus equation, with the frequency corrected for the cell's thermal expansion
     (``wbotc``).
     """
-    c0, t1, p1, g, h, i, j, cpcor, ctcor, wbotc = as_floats(
-        c0, t1, p1, g, h, i, j, cpcor, ctcor, wbotc)
-    f_khz = c0 / 256.0 / 1000.0 * np.sqrt(1.0 + wbotc * t1)
-    return _sbe_conductivity(f_khz, t1, p1, g, h, i, j, cpcor, ctcor)
+    c0, t1, p1 = as_operand(c0), as_operand(t1), as_operand(p1)
+    cal = g, h, i, j, cpcor, ctcor = as_floats(g, h, i, j, cpcor, ctcor)
+    wbotc = as_float(wbotc)
+    f_khz, expansion = scratch(c0, t1, p1, wbotc, *cal, count=2)
+    np.divide(c0, 256.0 * 1000.0, out=f_khz, dtype=FLOAT)
+    np.multiply(t1, wbotc, out=expansion, dtype=FLOAT)
+    expansion += 1.0
+    f_khz *= np.sqrt(expansion, out=expansion)
+    return _sbe_conductivity(f_khz, t1, p1, *cal)
 
 
 @algorithm(OWNER, "ctd_sbe37im_condwat", version="1.0")
@@ -206,8 +290,11 @@ def ctd_pracsal(c, t, p) -> np.ndarray:
     t : TEMPWAT_L1 [deg_C]
     p : PRESWAT_L1 [dbar]
     """
-    c, t, p = as_floats(c, t, p)
-    return np.asarray(gsw.SP_from_C(c * 10.0, t, p), dtype=np.float64)
+    c = as_operand(c)
+    t, p = as_floats(t, p)
+    (c_ms_cm,) = scratch(c, t, p)
+    np.multiply(c, 10.0, out=c_ms_cm, dtype=FLOAT)
+    return np.asarray(gsw.SP_from_C(c_ms_cm, t, p, out=c_ms_cm), dtype=np.float64)
 
 
 @algorithm(OWNER, "ctd_density", version="1.0")

@@ -197,3 +197,125 @@ def test_masked_inputs_become_nan():
     bar = np.ma.masked_array(np.array([1.5, 2.5], dtype=np.float32), mask=[False, True])
     dbar = ctd("ctd_glider_preswat")(bar)
     assert dbar.dtype == np.float32 and dbar[0] == np.float32(15.0) and np.isnan(dbar[1])
+
+
+# -- the in-place evaluation: inputs untouched, dtypes and shapes as with float64 copies --------
+
+
+def _sbe16_chain_inputs():
+    t0 = np.array([248471, 250000, 240000], dtype=np.int32)
+    p0 = np.array([528418, 528000, 529000], dtype=np.int32)
+    pt0 = np.array([24303, 24300, 24310], dtype=np.int32)
+    c0 = np.array([1673175, 1670000, 1680000], dtype=np.int32)
+    return t0, p0, pt0, c0
+
+
+def test_integer_counts_give_the_same_bits_as_float64_counts():
+    t0, p0, pt0, c0 = _sbe16_chain_inputs()
+    cal = (1.281651e-3, 2.706002e-4, -1.027561e-6, 1.749446e-7)
+    temp = ctd("ctd_sbe16plus_tempwat")
+    pres = ctd("ctd_sbe16plus_preswat")
+    np.testing.assert_array_equal(temp(t0, *cal), temp(t0.astype(np.float64), *cal))
+    np.testing.assert_array_equal(pres(p0, pt0, **SBE16_PRES_CAL),
+                                  pres(p0.astype(np.float64), pt0.astype(np.float64),
+                                       **SBE16_PRES_CAL))
+
+
+def test_float32_inputs_are_computed_in_float64():
+    # the engine passes computed L1 inputs as float32; they must not pull the formula to float32
+    t0, p0, pt0, c0 = _sbe16_chain_inputs()
+    t = ctd("ctd_sbe16plus_tempwat")(
+        t0, 1.281651e-3, 2.706002e-4, -1.027561e-6, 1.749446e-7).astype(np.float32)
+    p = ctd("ctd_sbe16plus_preswat")(p0, pt0, **SBE16_PRES_CAL).astype(np.float32)
+    cond_cal = (-9.72193700e-001, 1.38675900e-001, -1.08398500e-004, 2.63219300e-005,
+                -9.57000000e-008, 3.2500e-006)
+    cond = ctd("ctd_sbe16plus_condwat")
+    out = cond(c0, t, p, *cond_cal)
+    assert out.dtype == np.float64
+    np.testing.assert_array_equal(out, cond(c0, t.astype(np.float64), p.astype(np.float64),
+                                            *cond_cal))
+    c32 = out.astype(np.float32)
+    sal = ctd("ctd_pracsal")(c32, t, p)
+    assert sal.dtype == np.float64
+    np.testing.assert_array_equal(sal, ctd("ctd_pracsal")(c32.astype(np.float64),
+                                                          t.astype(np.float64),
+                                                          p.astype(np.float64)))
+
+
+@pytest.mark.parametrize(("name", "args"), [
+    ("ctd_sbe16plus_tempwat", lambda a: (a["t0"], 1.281651e-3, 2.706002e-4, -1.027561e-6,
+                                         1.749446e-7)),
+    ("ctd_sbe37im_tempwat_instrument_recovered",
+     lambda a: (a["t0"], -1.179278e-04, 3.097942e-04, -4.688854e-06, 2.081274e-07)),
+    ("ctd_sbe16plus_preswat", lambda a: (a["p0"], a["pt0"], *SBE16_PRES_CAL.values())),
+    ("ctd_sbe37im_preswat_instrument_recovered",
+     lambda a: (a["p0"], a["pt0"], *(SBE37_PRES_CAL[k] for k in (
+         "ptempa0", "ptempa1", "ptempa2", "ptca0", "ptca1", "ptca2", "ptcb0", "ptcb1", "ptcb2",
+         "pa0", "pa1", "pa2")))),
+    ("ctd_sbe16digi_preswat", lambda a: (a["p0"] * 16.0, a["pt0"], 991.3651, 1.01360e-05,
+                                         -1.18210e-04, 0.031072, 0.0, 27.67412, -1.08033e-04,
+                                         1.03670e-06, 1.68749e-09, 0.0)),
+    ("ctd_sbe16plus_condwat", lambda a: (a["c0"], a["t"], a["p"], -9.72193700e-001,
+                                         1.38675900e-001, -1.08398500e-004, 2.63219300e-005,
+                                         -9.57000000e-008, 3.2500e-006)),
+    ("ctd_sbe37im_condwat_instrument_recovered",
+     lambda a: (a["c0"], a["t"], a["p"], -9.899853e-01, 1.314100e-01, -4.181710e-04,
+                4.723872e-05, -9.570000e-08, 3.250000e-06, 4.842900e-07)),
+    ("ctd_pracsal", lambda a: (a["c"], a["t"], a["p"])),
+    ("ctd_density", lambda a: (a["sp"], a["t"], a["p"], a["lat"], a["lon"])),
+])
+def test_inputs_are_never_written_to(name, args):
+    # formulas run in place in their own buffers: float64 inputs (which as_operand does not copy)
+    # and tiled coefficients must come back unchanged
+    arrays = {
+        "t0": np.array([248471.0, 250000.0, np.nan]), "p0": np.array([528418.0, 528000.0, 1.0]),
+        "pt0": np.array([24303.0, 24300.0, 24310.0]), "c0": np.array([1673175.0, 1.67e6, 1.68e6]),
+        "t": np.array([22.5, 10.0, 3.0]), "p": np.array([27.3, 100.0, 500.0]),
+        "c": np.array([4.9, 3.5, 3.2]), "sp": np.array([33.5, 35.0, 34.9]),
+        "lat": np.full(3, 45.0), "lon": np.full(3, -125.0),
+    }
+    before = {k: v.copy() for k, v in arrays.items()}
+    out = ctd(name)(*args(arrays))
+    assert out.shape == (3,) and out.dtype == np.float64
+    for key, value in arrays.items():
+        np.testing.assert_array_equal(value, before[key], err_msg=key)
+
+
+def test_one_count_against_coefficients_tiled_per_record_broadcasts():
+    cal = (1.281651e-3, 2.706002e-4, -1.027561e-6, 1.749446e-7)
+    out = ctd("ctd_sbe16plus_tempwat")(248471, *(np.full(4, c) for c in cal))
+    np.testing.assert_allclose(out, np.full(4, 22.544681), rtol=1e-6, atol=0)
+    pres = ctd("ctd_sbe16plus_preswat")(528418, 24303, **{
+        k: np.full(2, v) for k, v in SBE16_PRES_CAL.items()})
+    np.testing.assert_allclose(pres, [27.282116, 27.282116], rtol=1e-6, atol=0)
+    sal = ctd("ctd_pracsal")(4.0, np.array([10.0, 12.0]), 5.0)
+    assert sal.shape == (2,) and sal[0] > sal[1] > 30.0
+
+
+def test_shapes_that_do_not_broadcast_are_refused_with_them_in_the_message():
+    with pytest.raises(ValueError, match=r"\(3,\), \(2,\)"):
+        ctd("ctd_sbe16plus_tempwat")(np.zeros(3), np.zeros(2), 0.0, 0.0, 0.0)
+
+
+def test_masked_counts_become_nan_in_the_polynomials():
+    counts = np.ma.masked_array(np.array([248471, 0], dtype=np.int32), mask=[False, True])
+    out = ctd("ctd_sbe16plus_tempwat")(counts, 1.281651e-3, 2.706002e-4, -1.027561e-6,
+                                       1.749446e-7)
+    assert not isinstance(out, np.ma.MaskedArray)
+    np.testing.assert_allclose(out[0], 22.544681, rtol=1e-6)
+    assert np.isnan(out[1])
+
+
+def test_horner_matches_the_expanded_polynomial():
+    from stream_engine.functions.arrays import horner, scratch
+
+    x = np.array([-2.0, 0.5, 3.0, 11.7])
+    coefs = (1.5, -0.25, 2.0, 0.125)
+    (out,) = scratch(x, *coefs)
+    horner(x, coefs, out)
+    expected = coefs[0] + coefs[1] * x + coefs[2] * x**2 + coefs[3] * x**3
+    np.testing.assert_allclose(out, expected, rtol=1e-14)
+    ints = np.array([1, 2, 3], dtype=np.int32)
+    (out,) = scratch(ints, 1.0, np.array([1.0, 2.0, 3.0]))
+    np.testing.assert_array_equal(horner(ints, (1.0, np.array([1.0, 2.0, 3.0])), out),
+                                  [2.0, 5.0, 10.0])
