@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 import orjson
 from webob import Response
 
+from dap_handlers.responses.error import error_text
 from stream_engine.errors import NotFound, StreamEngineError
 
 logger = logging.getLogger("stream_engine.web")
@@ -50,21 +51,12 @@ def _json_error(status: int, message: str, request_id: str) -> Response:
     return Response(body=body, status=status, content_type="application/json", charset=None)
 
 
-def _dap_quote(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"')
-
-
 def _dap_error(status: int, message: str, request_id: str) -> Response:
-    body = (
-        "Error {\n"
-        f"    code = {status};\n"
-        f'    message = "{_dap_quote(message)} (request {request_id})";\n'
-        "};\n"
-    )
+    body = error_text(status, f"{message} (request {request_id})")
     response = Response(body=body.encode("utf-8"), status=status, content_type="text/plain")
     response.charset = "utf-8"
     response.headers["XDODS-Server"] = "stream-engine"
-    response.headers["Content-Description"] = "dods-error"
+    response.headers["Content-Description"] = "dods_error"
     return response
 
 
