@@ -103,7 +103,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
             )
             if report.dropped:
                 line += f"; dropped: {', '.join(report.dropped)}"
-            for note in getattr(report, "notes", ()):
+            for note in report.notes:
                 line += f"\n  note: {note}"
             return line
 
@@ -150,10 +150,10 @@ def cmd_preload_check(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
     """Print settings: every ``KEY = value``, or the bare values of the keys named."""
-    from stream_engine.config import _PATH_SETTINGS
+    from stream_engine.config import PATH_SETTINGS
 
     def shown(key: str) -> Any:
-        return str(settings.path(key)) if key in _PATH_SETTINGS else settings[key]
+        return str(settings.path(key)) if key in PATH_SETTINGS else settings[key]
 
     if not args.keys:
         for key in sorted(settings):

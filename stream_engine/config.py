@@ -13,13 +13,13 @@ from stream_engine.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "STREAM_ENGINE_"
-_PATH_SETTINGS = ("DATA_DIR", "PRELOAD", "LOG_DIR", "PID_FILE", "ASYNC_DIR")
+PATH_SETTINGS = ("DATA_DIR", "PRELOAD", "LOG_DIR", "PID_FILE", "ASYNC_DIR")
 
 
 class Settings(Mapping[str, Any]):
     """Read-only settings with attribute access (``settings.STORE``).
 
-    Paths named in ``_PATH_SETTINGS`` are resolved against the repository root.
+    Paths named in ``PATH_SETTINGS`` are resolved against the repository root.
     """
 
     def __init__(self, values: Mapping[str, Any]):
@@ -105,7 +105,7 @@ def _require(values: Mapping[str, Any], key: str, ok: bool, expected: str) -> No
 def _validate(values: Mapping[str, Any]) -> None:
     v = values
     _require(v, "STORE", v.get("STORE") in ("embedded", "cassandra"), "'embedded' or 'cassandra'")
-    for key in _PATH_SETTINGS:
+    for key in PATH_SETTINGS:
         _require(v, key, isinstance(v.get(key), str | os.PathLike) and str(v.get(key)) != "", "a path")
     bind = v.get("BIND")
     _require(

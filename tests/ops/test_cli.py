@@ -39,6 +39,7 @@ class Report:
     inserted: int
     replaced: int
     dropped: list[str] = field(default_factory=list)
+    notes: tuple[str, ...] = ()
 
 
 @pytest.fixture
