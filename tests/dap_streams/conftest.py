@@ -4,31 +4,23 @@ a 10-million-record stream behind an in-process server that counts what is read.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from live_server import LiveServer, start_server
 from stream_servers import (
     SIZE_CAP,
     CountingStore,
     InProcessServer,
-    LiveServer,
     fill_store,
     in_process_app,
-    start_server,
     write_big_stream,
 )
 
 from stream_engine.config import REPO_ROOT, load_settings
 from stream_engine.preload import load_preload
 from stream_engine.store.embedded import EmbeddedStore
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -69,7 +61,7 @@ def engine_store(data_dir) -> Iterator[EmbeddedStore]:
 def live(data_dir, tmp_path_factory) -> Iterator[LiveServer]:
     log_dir = tmp_path_factory.mktemp("dap_streams_logs")
     server = start_server(
-        data_dir, log_dir, _free_port(), {"STREAM_ENGINE_DAP_MAX_RESPONSE_BYTES": str(SIZE_CAP)}
+        data_dir, log_dir, extra_env={"STREAM_ENGINE_DAP_MAX_RESPONSE_BYTES": str(SIZE_CAP)}
     )
     try:
         yield server

@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import threading
-import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -142,69 +134,6 @@ class InProcessServer:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-
-def http(url: str, headers: Mapping[str, str] | None = None, method: str = "GET"
-         ) -> tuple[int, dict[str, str], bytes]:
-    """Status, headers and body of a request (HTTP errors returned, not raised)."""
-    request = urllib.request.Request(url, headers=dict(headers or {}), method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, dict(response.headers), response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read()
-
-
-def stream_engine_command() -> list[str]:
-    script = Path(sys.executable).parent / "stream-engine"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "stream_engine.cli"]
-
-
-@dataclass
-class LiveServer:
-    url: str
-    process: subprocess.Popen[str]
-    log_dir: Path
-
-    def stop(self) -> str:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            out, _ = self.process.communicate(timeout=40)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            out, _ = self.process.communicate()
-        return out
-
-
-def start_server(data_dir: Path, log_dir: Path, port: int, extra_env: Mapping[str, str]) -> LiveServer:
-    """``stream-engine serve`` over ``data_dir``; waits until ``/version`` answers."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAM_ENGINE_")}
-    env.update(
-        STREAM_ENGINE_DATA_DIR=str(data_dir),
-        STREAM_ENGINE_LOG_DIR=str(log_dir),
-        STREAM_ENGINE_PID_FILE=str(log_dir / "stream_engine.pid"),
-        STREAM_ENGINE_WORKERS="1",
-        STREAM_ENGINE_THREADS="4",
-        **extra_env,
-    )
-    process = subprocess.Popen(
-        [*stream_engine_command(), "serve", "--bind", f"127.0.0.1:{port}"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    server = LiveServer(f"http://127.0.0.1:{port}", process, log_dir)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}:\n{server.stop()}")
-        try:
-            if http(server.url + "/version")[0] == 200:
-                return server
-        except OSError:
-            pass
-        time.sleep(0.2)
-    output = server.stop()
-    raise RuntimeError(f"server did not answer /version within 60 s:\n{output}")
 
 
 def dap_url(base: str, key: StreamKey) -> str:

@@ -8,7 +8,8 @@ import re
 import time
 
 import pytest
-from stream_servers import SIZE_CAP, dap_url, http, in_process_app
+from live_server import http
+from stream_servers import SIZE_CAP, dap_url, in_process_app
 from webob import Request
 
 from stream_engine import demo

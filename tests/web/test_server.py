@@ -12,7 +12,7 @@ from stream_engine import __version__
 
 
 def test_serve_answers_logs_and_stops_on_sigint(live_server, http_get) -> None:
-    status, headers, body = http_get(live_server.url + "version")
+    status, headers, body = http_get(live_server.url + "/version")
     assert status == 200
     assert headers["Content-Type"] == "application/json"
     info = json.loads(body)
@@ -20,13 +20,13 @@ def test_serve_answers_logs_and_stops_on_sigint(live_server, http_get) -> None:
     assert info["store"] == "embedded"
     request_id = headers["X-Request-ID"]
 
-    status, headers, body = http_get(live_server.url + "nowhere")
+    status, headers, body = http_get(live_server.url + "/nowhere")
     assert status == 404
     assert json.loads(body)["requestUUID"] == headers["X-Request-ID"]
 
     code, out = live_server.stop(signal.SIGINT)
     assert code == 0
-    assert f"Stream Engine serving at {live_server.url} (DAP datasets at /dap/)" in out
+    assert f"Stream Engine serving at {live_server.url}/ (DAP datasets at /dap/)" in out
 
     access = (live_server.log_dir / "stream_engine.access.log").read_text()
     line = next(line for line in access.splitlines() if request_id in line)
@@ -40,4 +40,4 @@ def test_serve_stops_on_sigterm(live_server, http_get) -> None:
     code, _ = live_server.stop(signal.SIGTERM)
     assert code == 0
     with pytest.raises(OSError):
-        http_get(live_server.url + "version", timeout=2)
+        http_get(live_server.url + "/version", timeout=2)
