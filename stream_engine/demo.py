@@ -225,6 +225,16 @@ def _ctd(rng: np.random.Generator) -> dict[str, np.ndarray]:
     }
 
 
+def _dcl_timestamps(t: np.ndarray, dep: np.ndarray) -> dict[str, np.ndarray]:
+    """Time, deployment and the timestamps a DCL-logged (recovered_host) instrument carries."""
+    return {
+        "time": t, "deployment": dep, "port_timestamp": t.copy(),
+        "driver_timestamp": t + 0.5, "ingestion_timestamp": np.full(t.size, DEPLOYMENTS[-1].stop + 5 * 86400.0),
+        "preferred_timestamp": np.full(t.size, "port_timestamp"),
+        "dcl_controller_timestamp": _strings("%Y/%m/%d %H:%M:%S.%f", t),
+    }
+
+
 def _optode(rng: np.random.Generator) -> dict[str, np.ndarray]:
     import gsw
 
@@ -237,10 +247,7 @@ def _optode(rng: np.random.Generator) -> dict[str, np.ndarray]:
     saturation = ocean["O2"] / 1.026 / gsw.O2sol_SP_pt(ocean["S"], ocean["T"]) * 100.0
     f4 = np.float32
     return {
-        "time": t, "deployment": dep, "port_timestamp": t.copy(),
-        "driver_timestamp": t + 0.5, "ingestion_timestamp": np.full(t.size, DEPLOYMENTS[-1].stop + 5 * 86400.0),
-        "preferred_timestamp": np.full(t.size, "port_timestamp"),
-        "dcl_controller_timestamp": _strings("%Y/%m/%d %H:%M:%S.%f", t),
+        **_dcl_timestamps(t, dep),
         "product_number": np.full(t.size, 4831, dtype=np.uint16),
         "serial_number": np.full(t.size, "415"),
         "estimated_oxygen_concentration": ocean["O2"].astype(f4),
@@ -270,10 +277,7 @@ def _fluorometer(rng: np.random.Generator) -> dict[str, np.ndarray]:
 
     u2 = np.uint16
     return {
-        "time": t, "deployment": dep, "port_timestamp": t.copy(),
-        "driver_timestamp": t + 0.5, "ingestion_timestamp": np.full(t.size, DEPLOYMENTS[-1].stop + 5 * 86400.0),
-        "preferred_timestamp": np.full(t.size, "port_timestamp"),
-        "dcl_controller_timestamp": _strings("%Y/%m/%d %H:%M:%S.%f", t),
+        **_dcl_timestamps(t, dep),
         "date_string": _strings("%m/%d/%y", t), "time_string": _strings("%H:%M:%S", t),
         "measurement_wavelength_beta": np.full(t.size, 700, dtype=u2),
         "raw_signal_beta": counts(beta, "CC_dark_counts_volume_scatter", "CC_scale_factor_volume_scatter"),
