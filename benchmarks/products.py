@@ -34,12 +34,12 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from stream_engine.assets import ntp_to_unix_ms  # noqa: E402
-from stream_engine.cache import shared_cache  # noqa: E402
-from stream_engine.compute import compute  # noqa: E402
 from stream_engine.config import load_settings  # noqa: E402
+from stream_engine.engine.cache import shared_cache  # noqa: E402
+from stream_engine.engine.compute import compute  # noqa: E402
+from stream_engine.engine.resolve import resolve  # noqa: E402
 from stream_engine.functions.registry import load_families, lookup  # noqa: E402
 from stream_engine.preload import load_preload  # noqa: E402
-from stream_engine.resolve import resolve  # noqa: E402
 from stream_engine.store.base import StreamKey, TimeRange  # noqa: E402
 from stream_engine.store.embedded import EmbeddedStore  # noqa: E402
 

@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from stream_engine import __version__
-from stream_engine.plan import (
+from stream_engine.engine.plan import (
     CALIBRATION,
     CONSTANT,
     DEFAULT,

@@ -22,7 +22,7 @@ from typing import IO
 
 import numpy as np
 
-from stream_engine.cache import BoundedLRU
+from stream_engine.engine.cache import BoundedLRU
 
 
 class WindowCache:

@@ -2,7 +2,7 @@
 
 :func:`stream_dataset` builds the :class:`~dap_handlers.model.DapDataset` of one stream from the
 partition index (record count, time coverage), the stored columns' dtypes and shapes, the asset
-events and the preload dictionary, resolving a :class:`~stream_engine.plan.Plan` for every
+events and the preload dictionary, resolving a :class:`~stream_engine.engine.plan.Plan` for every
 parameter of the stream; none of that reads data. Variables, in declaration order:
 
 * ``time`` (Float64, ``seconds since 1900-01-01 0:0:0``): an ordinary variable on ``obs``, not a
@@ -43,14 +43,14 @@ from dap_handlers import attributes
 from dap_handlers.model import DapDataset, DapVariable
 from dap_handlers.stream_reads import ProductShape, StreamReads
 from stream_engine import __version__, assets
-from stream_engine.compute import compute
+from stream_engine.engine.compute import compute
+from stream_engine.engine.plan import PRODUCT, RAW
+from stream_engine.engine.resolve import TIME_PARAMETER, resolve
 from stream_engine.errors import NotFound
-from stream_engine.plan import PRODUCT, RAW
-from stream_engine.resolve import TIME_PARAMETER, resolve
 from stream_engine.store.base import DEPLOYMENT, TIME, IndexRange, StreamKey, TimeRange
 
 if TYPE_CHECKING:
-    from stream_engine.plan import Plan, ProductStep
+    from stream_engine.engine.plan import Plan, ProductStep
     from stream_engine.preload.model import Parameter, Preload
     from stream_engine.store.base import ColumnInfo, Store, StreamCoverage
 

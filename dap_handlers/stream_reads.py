@@ -3,10 +3,10 @@
 Stored columns (``time`` and raw parameters) are read straight from the store by index range,
 strides included, so they cost one indexed read (only the column itself where the store offers
 ``read_columns``). ``deployment`` is the stored number resolved against the asset events, as
-:func:`stream_engine.compute.compute` does.
+:func:`stream_engine.engine.compute.compute` does.
 
-Products go through :func:`~stream_engine.resolve.resolve` and
-:func:`~stream_engine.compute.compute` (``require_deployment=False``, so every stored record keeps
+Products go through :func:`~stream_engine.engine.resolve.resolve` and
+:func:`~stream_engine.engine.compute.compute` (``require_deployment=False``, so every stored record keeps
 its position and products outside a deployment are fill; ``use_cache=False``, the windows below
 being this layer's cache). The requested index range is cut into *windows*: the intersection of
 the selected span with blocks of ``block_records`` (setting ``DAP_COMPUTE_RECORDS``) aligned on
@@ -41,13 +41,13 @@ import numpy as np
 from dap_handlers.dtypes import dap_type
 from dap_handlers.product_windows import PendingWindows, WindowCache, shared_windows
 from stream_engine import assets
-from stream_engine.calibrate import record_deployments
-from stream_engine.compute import compute
-from stream_engine.resolve import resolve
+from stream_engine.engine.calibrate import record_deployments
+from stream_engine.engine.compute import compute
+from stream_engine.engine.resolve import resolve
 from stream_engine.store.base import DEPLOYMENT, TIME, IndexRange
 
 if TYPE_CHECKING:
-    from stream_engine.plan import Plan
+    from stream_engine.engine.plan import Plan
     from stream_engine.preload.model import Parameter, Preload
     from stream_engine.store.base import Store, StreamKey, TimeRange
 

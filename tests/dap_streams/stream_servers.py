@@ -13,9 +13,9 @@ import numpy as np
 
 from stream_engine import demo
 from stream_engine.assets import load_event_file
-from stream_engine.compute import compute
+from stream_engine.engine.compute import compute
+from stream_engine.engine.resolve import resolve
 from stream_engine.ingest import ingest_file
-from stream_engine.resolve import resolve
 from stream_engine.store.base import IndexRange, StreamKey, TimeRange
 from stream_engine.store.wrapper import WrapperStore
 

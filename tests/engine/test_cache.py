@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from engine_helpers import OPT, T0, deployment_event
 
-from stream_engine.cache import ProductCache, same, shared_cache
-from stream_engine.compute import compute
 from stream_engine.config import load_settings
+from stream_engine.engine.cache import ProductCache, same, shared_cache
+from stream_engine.engine.compute import compute
+from stream_engine.engine.resolve import resolve
 from stream_engine.errors import ConfigError
-from stream_engine.resolve import resolve
 from stream_engine.store.base import StreamKey, TimeRange
 
 CTD_B = StreamKey(OPT.subsite, OPT.node, OPT.sensor, "recovered_inst", "ctd_b")

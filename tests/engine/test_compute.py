@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from engine_helpers import OPT, T0, deployment_event
 
-from stream_engine.compute import compute
-from stream_engine.resolve import resolve
+from stream_engine.engine.compute import compute
+from stream_engine.engine.resolve import resolve
 from stream_engine.store.base import IndexRange, StreamKey, TimeRange
 
 REFDES = OPT.refdes

@@ -7,11 +7,11 @@ import pytest
 
 from stream_engine import demo
 from stream_engine.assets import deployments
-from stream_engine.compute import compute
 from stream_engine.config import REPO_ROOT
+from stream_engine.engine.compute import compute
+from stream_engine.engine.resolve import resolve
 from stream_engine.functions.registry import lookup
 from stream_engine.preload import load_preload
-from stream_engine.resolve import resolve
 from stream_engine.store.base import TimeRange
 
 DEP2 = demo.DEPLOYMENTS[1]

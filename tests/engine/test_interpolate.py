@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stream_engine.interpolate import bracketing_range, interpolate
+from stream_engine.engine.interpolate import bracketing_range, interpolate
 
 SRC_T = np.array([0.0, 10.0, 20.0, 200.0, 210.0])
 SRC_V = np.array([1.0, 2.0, 4.0, 10.0, 11.0])

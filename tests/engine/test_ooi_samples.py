@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from stream_engine.assets import deployments, load_event_file
-from stream_engine.compute import compute
+from stream_engine.engine.compute import compute
+from stream_engine.engine.resolve import resolve
 from stream_engine.ingest import ingest_file
 from stream_engine.preload import load_preload
-from stream_engine.resolve import resolve
 from stream_engine.store.base import StreamKey, TimeRange
 from stream_engine.store.embedded import EmbeddedStore
 

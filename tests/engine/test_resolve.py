@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from engine_helpers import OPT, T0, build_preload, deployment_event
 
-from stream_engine.colocation import candidate_streams, method_rank
+from stream_engine.engine.colocation import candidate_streams, method_rank
+from stream_engine.engine.plan import DEFAULT, EXTERNAL, PRODUCT, RAW, Plan
+from stream_engine.engine.resolve import resolve
 from stream_engine.errors import BadRequest, NotFound
-from stream_engine.plan import DEFAULT, EXTERNAL, PRODUCT, RAW, Plan
-from stream_engine.resolve import resolve
 from stream_engine.store.base import StreamCoverage, StreamKey, TimeRange
 
 RANGE = TimeRange(T0, T0 + 2000)

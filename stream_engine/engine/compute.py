@@ -1,4 +1,4 @@
-"""Computation: run a :class:`~stream_engine.plan.Plan` on a slice of the primary stream.
+"""Computation: run a :class:`~stream_engine.engine.plan.Plan` on a slice of the primary stream.
 
 Steps, for the records of a time range or index range of the primary stream:
 
@@ -11,19 +11,19 @@ Steps, for the records of a time range or index range of the primary stream:
    positions in the slice that was read;
 3. fill values: integer raw inputs holding their preload fill value become float64 with NaN
    before an algorithm sees them; float inputs are used as stored (their fill is NaN);
-4. external inputs (:mod:`stream_engine.compute_inputs`): each supplying stream is read (or, for
+4. external inputs (:mod:`stream_engine.engine.compute_inputs`): each supplying stream is read (or, for
    its products, computed by the sub-plan, recursively) over the slice's time span widened by
    ``MAX_INTERPOLATION_GAP`` on both sides, so at least one record either side is found when one
-   exists near enough, and interpolated onto the slice's times (:mod:`stream_engine.interpolate`: linear for numbers,
+   exists near enough, and interpolated onto the slice's times (:mod:`stream_engine.engine.interpolate`: linear for numbers,
    last-seen otherwise, never across a gap wider than ``MAX_INTERPOLATION_GAP``, and within the
    same deployment for inputs from the same instrument);
 5. calibrations: tiled per record with the value in force at each record's time
-   (:mod:`stream_engine.calibrate`);
+   (:mod:`stream_engine.engine.calibrate`);
 6. products in dependency order. A product is computed on the records where all its
    calibrations are available and is fill elsewhere, the reason ("missing calibration CC_x for
    deployment 6") in its provenance. An algorithm that raises or returns a wrongly shaped result
    makes that product all fill with the error in provenance; the rest of the request goes on.
-   A product's values may come from the per-process product cache (:mod:`stream_engine.cache`,
+   A product's values may come from the per-process product cache (:mod:`stream_engine.engine.cache`,
    setting ``COMPUTE_CACHE_BYTES``) when the same step was computed on the same records from
    identical inputs, e.g. a CTD's salinity computed for one request and needed again as an
    optode's external input; provenance is always built afresh.
@@ -36,15 +36,14 @@ unavailable products are all missing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from stream_engine import assets
-from stream_engine.cache import ProductCache, product_key, shared_cache
-from stream_engine.calibrate import (
+from stream_engine.engine.cache import ProductCache, product_key, shared_cache
+from stream_engine.engine.calibrate import (
     RecordGroup,
     TiledCalibration,
     deployment_groups,
@@ -52,7 +51,7 @@ from stream_engine.calibrate import (
     record_deployments,
     tile_calibration,
 )
-from stream_engine.compute_inputs import (
+from stream_engine.engine.compute_inputs import (
     as_input,
     as_output,
     external_inputs,
@@ -60,7 +59,8 @@ from stream_engine.compute_inputs import (
     missing_array,
     parameter_named,
 )
-from stream_engine.plan import (
+from stream_engine.engine.computed import ComputedSlice
+from stream_engine.engine.plan import (
     CALIBRATION,
     CONSTANT,
     DEFAULT,
@@ -70,39 +70,11 @@ from stream_engine.plan import (
     Plan,
     ProductStep,
 )
-from stream_engine.store.base import DEPLOYMENT, TIME, IndexRange, StreamKey, TimeRange
+from stream_engine.store.base import DEPLOYMENT, TIME, IndexRange, TimeRange
 
 if TYPE_CHECKING:
     from stream_engine.preload.model import Preload
     from stream_engine.store.base import Store
-
-
-@dataclass(slots=True)
-class ComputedSlice(Mapping[str, np.ndarray]):
-    """The result of :func:`compute`: ``name -> array`` for the requested parameters, ``time``
-    and ``deployment``, with ``provenance`` (JSON-serialisable) and ``source_index``."""
-
-    key: StreamKey
-    data: dict[str, np.ndarray]
-    provenance: dict[str, Any]
-    source_index: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        return self.data[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.data)
-
-    def __len__(self) -> int:
-        return len(self.data)
-
-    @property
-    def time(self) -> np.ndarray:
-        return self.data[TIME]
-
-    @property
-    def deployment(self) -> np.ndarray:
-        return self.data[DEPLOYMENT]
 
 
 _NO_CACHE = ProductCache(0)
@@ -325,9 +297,9 @@ def compute(
     Parameters
     ----------
     store, preload
-        As given to :func:`~stream_engine.resolve.resolve`.
+        As given to :func:`~stream_engine.engine.resolve.resolve`.
     plan
-        From :func:`~stream_engine.resolve.resolve`.
+        From :func:`~stream_engine.engine.resolve.resolve`.
     time_range, index_range
         The slice of the primary stream (at most one); neither means ``plan.time_range``.
     settings

@@ -1,6 +1,6 @@
 """The plan of a data request: plain, inspectable, JSON-serialisable data.
 
-:func:`stream_engine.resolve.resolve` builds a :class:`Plan`; :func:`stream_engine.compute.compute`
+:func:`stream_engine.engine.resolve.resolve` builds a :class:`Plan`; :func:`stream_engine.engine.compute.compute`
 runs it on a slice. The JSON API returns ``plan.to_dict()`` from ``/needs``; DAP and NetCDF
 attributes describe each product's provenance from :class:`ProductStep` and :class:`ArgumentPlan`.
 

@@ -7,7 +7,7 @@ external sub-plan needs the same CTD temperature, pressure and salinity over the
 What makes a hit safe
 ---------------------
 An entry is one product step computed on one slice. It is found by a *key* (the stream, the
-:class:`~stream_engine.plan.ProductStep`, the record count, first and last time) and accepted only
+:class:`~stream_engine.engine.plan.ProductStep`, the record count, first and last time) and accepted only
 when its *evidence* compares equal: everything else the product's values depend on, namely the
 algorithm object, the output dtype and fill value, the mask of records computed, and every
 argument exactly as it would be passed (argument arrays and tiled calibrations compared bit for
@@ -17,7 +17,7 @@ evidence and misses. Provenance is never cached: it is rebuilt for every request
 
 :meth:`ProductCache.put` takes the arrays it is given and makes them read-only (no copy, unless an
 array is a view), and :meth:`~ProductCache.get` returns them read-only: nobody can change what the
-cache holds. :func:`~stream_engine.compute.compute` gives its caller writable copies of such
+cache holds. :func:`~stream_engine.engine.compute.compute` gives its caller writable copies of such
 arrays. The least recently used entries are
 dropped once the arrays held exceed ``COMPUTE_CACHE_BYTES`` (an array shared by several entries
 is counted in each, so the bound is conservative); ``0`` turns the cache off. Thread-safe.
@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from stream_engine.plan import ProductStep
+    from stream_engine.engine.plan import ProductStep
     from stream_engine.store.base import StreamKey
 
 SETTING = "COMPUTE_CACHE_BYTES"

@@ -7,7 +7,7 @@ How a function-map source is satisfied
   ``CC_depth`` and long forms: the deployment location). It is checked against the deployments
   of the instrument that overlap the range: if *no* deployment in range has it, the product is
   unavailable ("missing calibration CC_x for deployment 6"); if *some* lack it, the product is
-  planned with a note and :func:`~stream_engine.compute.compute` fills the records of those
+  planned with a note and :func:`~stream_engine.engine.compute.compute` fills the records of those
   deployments (and records outside any deployment) with the reason in provenance. When no
   deployment overlaps the range the check is left to compute, per record;
 * ``PD<n>``: the stream's own parameter, else another stream holding it;
@@ -23,14 +23,14 @@ How a function-map source is satisfied
 * a list (:class:`Choice`): each alternative in order; if none resolves and the list is marked
   optional, the algorithm's default is used (kind ``default``).
 
-Other streams are searched with :func:`stream_engine.colocation.candidate_streams` (same
+Other streams are searched with :func:`stream_engine.engine.colocation.candidate_streams` (same
 reference designator, same nominal depth, same node, depth variance; method variants). An input
 that is a product of the other stream is computed by its own sub-plan, resolved recursively;
 a dependency cycle makes the products on it unavailable. Anything unresolvable makes only the
 products that need it unavailable, each with a reason.
 
 This module holds the stream-level part (which parameters are needed, dependency order, cycles,
-pruning); :mod:`stream_engine.resolve_sources` satisfies each source of a function map.
+pruning); :mod:`stream_engine.engine.resolve_sources` satisfies each source of a function map.
 """
 
 from __future__ import annotations
@@ -38,8 +38,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from stream_engine.errors import BadRequest, NotFound
-from stream_engine.plan import (
+from stream_engine.engine.plan import (
     DEFAULT,
     EXTERNAL,
     PRODUCT,
@@ -49,8 +48,7 @@ from stream_engine.plan import (
     ProductStep,
     Unavailable,
 )
-from stream_engine.preload.model import Choice, Parameter
-from stream_engine.resolve_sources import (
+from stream_engine.engine.resolve_sources import (
     TIME_PARAMETER,
     Chain,
     ResolveContext,
@@ -59,6 +57,8 @@ from stream_engine.resolve_sources import (
     ntp_iso,
     source_text,
 )
+from stream_engine.errors import BadRequest, NotFound
+from stream_engine.preload.model import Choice, Parameter
 
 if TYPE_CHECKING:
     from stream_engine.preload.model import Preload

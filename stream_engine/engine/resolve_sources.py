@@ -1,9 +1,9 @@
-"""How one function-map source of a product is satisfied (the rules are in :mod:`stream_engine.resolve`).
+"""How one function-map source of a product is satisfied (the rules are in :mod:`stream_engine.engine.resolve`).
 
 :class:`SourceResolver` turns each source (constant, ``CC_`` calibration, ``PD<n>``,
 ``<stream>.PD<n>``, ``dpi_<ID>``, a list of alternatives) into an
-:class:`~stream_engine.plan.ArgumentPlan`, searching other streams through
-:class:`ResolveContext` when the stream lacks it. :class:`~stream_engine.resolve` subclasses it
+:class:`~stream_engine.engine.plan.ArgumentPlan`, searching other streams through
+:class:`ResolveContext` when the stream lacks it. :class:`~stream_engine.engine.resolve` subclasses it
 with the stream-level part: which parameters are needed, dependency order and cycles, pruning.
 """
 
@@ -15,9 +15,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from stream_engine import assets
-from stream_engine.colocation import Candidate, candidate_streams
-from stream_engine.errors import NotFound
-from stream_engine.plan import (
+from stream_engine.engine.colocation import Candidate, candidate_streams
+from stream_engine.engine.plan import (
     CALIBRATION,
     CONSTANT,
     EXTERNAL,
@@ -27,6 +26,7 @@ from stream_engine.plan import (
     ExternalInput,
     Plan,
 )
+from stream_engine.errors import NotFound
 from stream_engine.preload.model import (
     Calibration,
     Constant,

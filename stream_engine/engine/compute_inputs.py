@@ -1,6 +1,6 @@
 """Inputs and outputs of a computation: fill values, and external inputs from other streams.
 
-:func:`~stream_engine.compute.compute` uses these for steps 3 and 4 of its module docstring:
+:func:`~stream_engine.engine.compute.compute` uses these for steps 3 and 4 of its module docstring:
 
 * integer raw inputs holding their preload fill value become float64 with NaN before an
   algorithm sees them (:func:`as_input`); results take the parameter's dtype, integer ones with
@@ -17,18 +17,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from stream_engine.calibrate import distinct_numbers
-from stream_engine.interpolate import bracketing_range, interpolate
-from stream_engine.plan import EXTERNAL, ExternalInput, Plan, ProductStep
+from stream_engine.engine.calibrate import distinct_numbers
+from stream_engine.engine.computed import ComputedSlice
+from stream_engine.engine.interpolate import bracketing_range, interpolate
+from stream_engine.engine.plan import EXTERNAL, ExternalInput, Plan, ProductStep
 from stream_engine.preload.fill_values import fill_value_for
 from stream_engine.store.base import StreamKey, TimeRange
 
 if TYPE_CHECKING:
-    from stream_engine.compute import ComputedSlice
     from stream_engine.preload.model import Parameter, Preload
 
 #: Computes a plan over a time range of its stream (``compute`` with the caller's settings).
-SubCompute = Callable[[Plan, TimeRange], "ComputedSlice"]
+SubCompute = Callable[[Plan, TimeRange], ComputedSlice]
 
 
 def fill_for(p: Parameter) -> Any:

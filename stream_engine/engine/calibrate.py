@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from stream_engine import assets
-from stream_engine.plan import LOCATION_CALIBRATIONS
+from stream_engine.engine.plan import LOCATION_CALIBRATIONS
 
 
 def record_deployments(
