@@ -76,6 +76,23 @@ def fill_value_for(value_encoding: str, dictionary_value: str = "") -> Any:
     return dtype.type(value)
 
 
+def missing_mask(values: np.ndarray, fill: Any) -> np.ndarray:
+    """Where ``values`` are missing: NaN for floats, ``fill`` (the parameter's
+    :func:`fill_value_for`) for integers, ``""`` for strings, nothing for booleans.
+
+    This is the one definition of "missing" for values the engine returns; every interface (DAP,
+    JSON, CSV, NetCDF) derives its missing markers from it.
+    """
+    values = np.asarray(values)
+    if values.dtype.kind == "f":
+        return np.asarray(np.isnan(values))
+    if values.dtype.kind in "iu":
+        return np.asarray(values == fill)
+    if values.dtype.kind in "UO":
+        return np.asarray(values == "")
+    return np.zeros(values.shape, bool)
+
+
 def _integer(text: str) -> int | None:
     text = (text or "").strip()
     if not text:

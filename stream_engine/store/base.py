@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -235,6 +236,17 @@ class Store(ABC):
         not ``None``. Default: ``None`` (the backend cannot tell cheaply; nothing is cached).
         """
         return None
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Store]:
+        """A read-only view of the store in which every read sees one committed state.
+
+        Everything that serves one response (counts, every column and block, inputs from other
+        streams, assets) reads through one snapshot, so a concurrent write is seen entirely or
+        not at all. Default: the store itself, with no such promise; backends that can hold a
+        snapshot override this, and callers must not write through the view.
+        """
+        yield self
 
     # -- writing -----------------------------------------------------------------------------
 

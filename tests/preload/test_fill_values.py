@@ -80,3 +80,13 @@ def test_bool_fill_is_false():
 def test_unknown_encoding_raises():
     with pytest.raises(ValueError, match="float16"):
         fill_value_for("float16", "0")
+
+
+def test_missing_mask_per_kind() -> None:
+    from stream_engine.preload.fill_values import missing_mask
+
+    assert missing_mask(np.array([1.0, np.nan, -9999999.0]), np.nan).tolist() == [False, True, False]
+    fill = fill_value_for("int32", "-9999999")
+    assert missing_mask(np.array([5, -9999999, 0], np.int32), fill).tolist() == [False, True, False]
+    assert missing_mask(np.array(["a", "", "b"]), "").tolist() == [False, True, False]
+    assert missing_mask(np.array([True, False]), False).tolist() == [False, False]
