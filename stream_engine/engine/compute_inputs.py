@@ -61,8 +61,8 @@ def missing_records(values: Any, n: int) -> np.ndarray | None:
     if not isinstance(values, np.ndarray) or values.dtype.kind != "f" or values.shape[:1] != (n,):
         return None
     if values.ndim == 1:
-        return np.isnan(values)
-    return np.isnan(values.reshape(n, -1)).all(axis=1)
+        return np.asarray(np.isnan(values))
+    return np.asarray(np.isnan(values.reshape(n, -1)).all(axis=1))
 
 
 def as_input(values: np.ndarray, p: Parameter | None) -> np.ndarray:
