@@ -49,8 +49,8 @@ from stream_engine import assets
 from stream_engine.engine.calibrate import record_deployments, served_records
 from stream_engine.engine.compute import compute
 from stream_engine.engine.compute_inputs import masked_sentinels
-from stream_engine.preload.fill_values import fill_value_for
 from stream_engine.engine.resolve import resolve
+from stream_engine.preload.fill_values import fill_value_for
 from stream_engine.store.base import DEPLOYMENT, TIME, IndexRange
 from stream_engine.store.records import fill_value
 
