@@ -33,8 +33,8 @@ def unrouted_error_format(request: Request) -> str:
         return "dap"
     if path.endswith(".json"):
         return "json"
-    accept = request.accept
-    if accept and accept.best_match(["text/html", "application/json"]) == "application/json":
+    offers = request.accept.acceptable_offers(["text/html", "application/json"])
+    if offers and offers[0][0] == "application/json":
         return "json"
     return "html"
 
