@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from stream_engine.web.views.base import View
 from stream_engine.web.views.dap import DapDatasetView, DapIndexView
+from stream_engine.web.views.particles import ParticlesView
 from stream_engine.web.views.version import VersionView
 
 _PLACEHOLDER = re.compile(r"\{(\w+)(?::(path))?\}")
@@ -52,6 +53,7 @@ class Route:
 
 ROUTES: tuple[Route, ...] = (
     Route("/version", VersionView),
+    Route("/particles", ParticlesView),
     Route("/dap", DapIndexView, error_format="html"),
     Route("/dap/", DapIndexView, error_format="html"),
     Route("/dap.json", DapIndexView),
