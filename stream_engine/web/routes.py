@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from stream_engine.web.views.base import View
 from stream_engine.web.views.dap import DapDatasetView, DapIndexView
 from stream_engine.web.views.particles import ParticlesView
+from stream_engine.web.views.plan import EstimateView, NeedsView
 from stream_engine.web.views.version import VersionView
 
 _PLACEHOLDER = re.compile(r"\{(\w+)(?::(path))?\}")
@@ -54,6 +55,8 @@ class Route:
 ROUTES: tuple[Route, ...] = (
     Route("/version", VersionView),
     Route("/particles", ParticlesView),
+    Route("/estimate", EstimateView),
+    Route("/needs", NeedsView),
     Route("/dap", DapIndexView, error_format="html"),
     Route("/dap/", DapIndexView, error_format="html"),
     Route("/dap.json", DapIndexView),
