@@ -135,8 +135,9 @@ def met_netsirr(shortwave_down) -> np.ndarray:
 def met_salsurf(cond, tC_sea, ztmpwat) -> np.ndarray:
     """SALSURF_L2: sea-surface practical salinity (TEOS-10) from conductivity [S m-1],
     temperature [deg C] and the sensor depth [m], used as pressure [dbar]."""
-    cond, tC_sea, ztmpwat = as_floats(cond, tC_sea, ztmpwat)
-    return np.atleast_1d(gsw.SP_from_C(cond * 10.0, tC_sea, ztmpwat))
+    # mS/cm in the conductivity's own precision (float32 for METBK), as the archive computed it
+    cond_mS_cm = np.asarray(cond) * 10.0
+    return np.atleast_1d(gsw.SP_from_C(*as_floats(cond_mS_cm, tC_sea, ztmpwat)))
 
 
 @algorithm(OWNER, "met_spechum", version="1.0")
