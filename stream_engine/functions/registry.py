@@ -76,7 +76,8 @@ class Algorithm:
         Arguments (with a default) the algorithm can do without even when a function map names
         a source for them: if that source cannot be resolved (a calibration nobody set, no
         co-located stream), the default is used and the plan says so, instead of the product
-        being unavailable. E.g. METBK's relative wind without a current meter is the wind itself.
+        being unavailable; and records where such an input is missing are computed (the algorithm
+        handles them). E.g. METBK's relative wind without a current meter is the wind itself.
     """
 
     owner: str
