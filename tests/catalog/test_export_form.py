@@ -98,3 +98,18 @@ def test_show_and_unavailable_routes_over_http(catalog_server) -> None:
     assert f"{catalog_server.url}/csv" in checked.text
     status, _, body = http(url)  # GET is not how the form is sent
     assert status == 405
+
+
+def test_run_json_records_through_the_real_particles_route(catalog_server, catalog_store) -> None:
+    if not any(r.match("/particles") is not None for r in routes.ROUTES):
+        pytest.skip("POST /particles is not part of this build")
+    import urllib.request
+
+    url = f"{catalog_server.url}/catalog/{KEY.path}/export"
+    data = "action=run&output=json&delivery=sync&start=2019-05-02T00:00:00&stop=2019-05-02T01:00:00"
+    with urllib.request.urlopen(urllib.request.Request(url, data=data.encode())) as answer:
+        assert answer.headers["Content-Type"].startswith("application/json")
+        particles = json.loads(answer.read())
+    assert len(particles) == 60  # one CTD record a minute
+    assert particles[0]["pk"]["stream"] == KEY.stream
+    assert 33 < particles[0]["sea_water_practical_salinity"] < 34.5
