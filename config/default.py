@@ -103,3 +103,8 @@ DAP_COMPUTE_RECORDS = 65536
 
 # Threads computing DAP product windows of one request side by side (1: in the request's thread).
 DAP_COMPUTE_THREADS = 2
+
+# -- exports and asynchronous jobs ---------------------------------------------------------------
+
+# Records computed and written per slice of an export (bounds an export's memory).
+EXPORT_CHUNK_RECORDS = 65536
