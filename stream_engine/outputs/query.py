@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from stream_engine.assets import NTP_UNIX_OFFSET
-from stream_engine.errors import BadRequest, NotFound
+from stream_engine.errors import BadRequest
 from stream_engine.store.base import StreamKey, TimeRange
 
 if TYPE_CHECKING:
@@ -73,9 +73,8 @@ def export_query(body: Any, preload: Preload, settings: Mapping[str, Any]) -> Ex
     Raises
     ------
     BadRequest
-        A field is missing or malformed; the message names it.
-    NotFound
-        The stream or a parameter is not in the dictionary.
+        A field is missing or malformed, or names a stream or parameter the dictionary lacks;
+        the message names it.
     """
     if not isinstance(body, Mapping):
         raise BadRequest("the request body must be a JSON object")
@@ -103,7 +102,7 @@ def export_query(body: Any, preload: Preload, settings: Mapping[str, Any]) -> Ex
         except ValueError:
             raise BadRequest(f"'streams[0].parameters' holds {item!r}, not a parameter id") from None
         if pid not in preload.parameters:
-            raise NotFound(f"parameter {item!r} is not in the preload dictionary")
+            raise BadRequest(f"parameter {item!r} is not in the preload dictionary")
         if pid not in in_stream:
             raise BadRequest(f"parameter {item!r} is not a parameter of stream {key.stream!r}")
         parameters.append(pid)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from stream_engine.web.views.base import View
 from stream_engine.web.views.dap import DapDatasetView, DapIndexView
+from stream_engine.web.views.exports import CsvExportView, NetcdfExportView, TsvExportView
 from stream_engine.web.views.version import VersionView
 
 _PLACEHOLDER = re.compile(r"\{(\w+)(?::(path))?\}")
@@ -56,4 +57,7 @@ ROUTES: tuple[Route, ...] = (
     Route("/dap/", DapIndexView, error_format="html"),
     Route("/dap.json", DapIndexView),
     Route("/dap/{subsite}/{node}/{sensor}/{method}/{stream}", DapDatasetView, error_format="dap"),
+    Route("/netcdf", NetcdfExportView),
+    Route("/csv", CsvExportView),
+    Route("/tab", TsvExportView),
 )

@@ -60,3 +60,36 @@ def compliance_failures(path: Path, tmp_path: Path) -> dict[str, list[str]]:
             if item["value"][0] < item["value"][1]:
                 failures.setdefault(checker, []).append(f"{item['name']}: {item['msgs']}")
     return failures
+
+
+@pytest.fixture(scope="session")
+def async_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("async")
+
+
+@pytest.fixture(scope="session")
+def export_server(demo_dir, async_dir, tmp_path_factory):
+    """``stream-engine serve`` over the demo store on a loopback port."""
+    from live_server import start_server
+
+    server = start_server(demo_dir, tmp_path_factory.mktemp("logs"), threads=4,
+                          extra_env={"STREAM_ENGINE_ASYNC_DIR": str(async_dir)})
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def post(url: str, body, timeout: float = 120.0) -> tuple[int, dict[str, str], bytes]:
+    """POST ``body`` (JSON-encoded unless bytes): status, headers, body; errors returned."""
+    import urllib.error
+    import urllib.request
+
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
