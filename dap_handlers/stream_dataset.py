@@ -253,7 +253,7 @@ def stream_dataset(
         dim = (OBS, *(_dimension(name, p, size, dims) for size in info.shape))
         attrs = attributes.parameter_attributes(p, dtype.kind) if p is not None else {
             "long_name": name, "coordinates": "time"}
-        variables.append(DapVariable(name, dtype, shape, dim, _stored_reader(reads, info.name),
+        variables.append(DapVariable(name, dtype, shape, dim, _stored_reader(reads, info.name, p),
                                      attrs))
     wanted_names = [p.name for _, p, _ in wanted]
     for position, (name, p, step, row) in enumerate(products):
@@ -271,8 +271,8 @@ def stream_dataset(
     return DapDataset(attributes.dataset_id(coverage), variables, global_attrs)
 
 
-def _stored_reader(reads: StreamReads, column: str) -> Any:
-    return lambda key: reads.stored(column, key)
+def _stored_reader(reads: StreamReads, column: str, p: Parameter | None) -> Any:
+    return lambda key: reads.stored(column, key, p)
 
 
 def _product_reader(reads: StreamReads, p: Parameter, group: list[Parameter]) -> Any:

@@ -2,7 +2,7 @@
 
 Stored columns (``time`` and raw parameters) are read straight from the store by index range,
 strides included, so they cost one indexed read (only the column itself where the store offers
-``read_columns``). ``deployment`` is the stored number resolved against the asset events, as
+``read_columns``); float sentinels become NaN as in the engine. ``deployment`` is the stored number resolved against the asset events, as
 :func:`stream_engine.engine.compute.compute` does.
 
 Products go through :func:`~stream_engine.engine.resolve.resolve` and
@@ -43,6 +43,7 @@ from dap_handlers.product_windows import PendingWindows, WindowCache, shared_win
 from stream_engine import assets
 from stream_engine.engine.calibrate import record_deployments
 from stream_engine.engine.compute import compute
+from stream_engine.engine.compute_inputs import masked_sentinels
 from stream_engine.engine.resolve import resolve
 from stream_engine.store.base import DEPLOYMENT, TIME, IndexRange
 
@@ -150,11 +151,14 @@ class StreamReads:
             self.key, wanted, index_range=IndexRange(obs.start, obs.stop, obs.step)
         )
 
-    def stored(self, column: str, key: tuple[slice, ...]) -> np.ndarray:
-        """A stored column's hyperslab (``key``: one normalised slice per dimension)."""
+    def stored(self, column: str, key: tuple[slice, ...], parameter: Parameter | None = None) -> np.ndarray:
+        """A stored column's hyperslab (``key``: one normalised slice per dimension); float
+        values equal to a sentinel of ``parameter`` (dictionary fill cell, netCDF default fill)
+        are served as NaN, as the engine computes with them."""
         obs = key[0]
         index_range = IndexRange(obs.start, obs.stop, obs.step)
         values = self.store.read_columns(self.key, [column], index_range=index_range)[column]
+        values = masked_sentinels(values, parameter)
         return values[(slice(None), *key[1:])] if len(key) > 1 else values
 
     def deployment(self, key: tuple[slice, ...]) -> np.ndarray:

@@ -40,6 +40,7 @@ class Report:
     replaced: int
     dropped: list[str] = field(default_factory=list)
     notes: tuple[str, ...] = ()
+    unchanged: int = 0
 
 
 @pytest.fixture
@@ -86,8 +87,8 @@ def test_ingest_reports_each_file_and_continues_after_a_failure(env, monkeypatch
     assert code == 1
     assert [c[2] for c in env.calls] == ["good.nc", "bad.nc", "other.nc"]
     assert env.calls[0][:2] == (env.store, env.preload)
-    assert env.calls[0][3:] == ({"subsite": "CE01ISSM"}, True)
-    assert f"{good}: {KEY} - 100 records, 90 inserted, 10 replaced; dropped: ctdbp_seawater_temperature" in out
+    assert env.calls[0][3:] == ({"subsite": "CE01ISSM"}, False)  # no progress bars: not a terminal
+    assert f"{good}: {KEY} - 100 records, 90 inserted, 10 replaced, 0 unchanged; dropped: ctdbp_seawater_temperature" in out
     assert "2 of 3 files loaded, 1 failed" in out
     assert err == "error: bad.nc has no 'stream' attribute; pass --stream\n"
     assert env.store.closed
@@ -161,7 +162,7 @@ def test_demo_fills_only_an_empty_store_unless_forced(env, monkeypatch, capsys, 
     out, _ = capsys.readouterr()
     assert code == 0
     if filled:
-        assert env.calls == [(env.store, env.preload, True)]
+        assert env.calls == [(env.store, env.preload, False)]
         assert f"  {KEY}\n" in out and "demo data: 1 streams written" in out
     else:
         assert env.calls == []
