@@ -120,7 +120,9 @@ def cmd_assets_load(args: argparse.Namespace, settings: Settings) -> int:
     from stream_engine.assets import load_event_file
 
     with _open(settings) as store:
-        return _each_file(args.files, lambda path: f"{path}: {load_event_file(store, path)} events")
+        return _each_file(
+            args.files, lambda path: f"{path}: {load_event_file(store, path, replace=args.replace).describe()}"
+        )
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -201,8 +203,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("assets", help="asset management: deployments, calibrations")
     assets = p.add_subparsers(title="assets commands", metavar="COMMAND")
     p.set_defaults(parser=p)
-    q = assets.add_parser("load", help="load asset-management event JSON files")
+    q = assets.add_parser("load", help="load asset-management event JSON files (merged by deployment)")
     q.add_argument("files", nargs="+", metavar="FILE")
+    q.add_argument("--replace", action="store_true",
+                   help="make each file the whole record of the instruments it names (removes "
+                        "their deployments the file lacks); default: add and replace deployments only")
     q.set_defaults(run=cmd_assets_load)
 
     p = sub.add_parser("demo", help="fill an empty store with generated demo streams")

@@ -136,18 +136,23 @@ def test_config_error_exits_2(env, monkeypatch, capsys) -> None:
     assert capsys.readouterr().err == "error: setting WORKERS = 'none' is invalid: expected a positive integer\n"
 
 
-def test_assets_load_counts_events_and_reports_bad_files(env, monkeypatch, capsys) -> None:
-    def load_event_file(store, path):
+@pytest.mark.parametrize("replace", [False, True])
+def test_assets_load_reports_the_merge_and_bad_files(env, monkeypatch, capsys, replace) -> None:
+    from stream_engine.asset_merge import MergeSummary
+
+    def load_event_file(store, path, replace):
+        env.calls.append(replace)
         if path.name == "broken.json":
             raise IngestError("line 3: expected a list of events")
-        return 12
+        return MergeSummary(added=[("A-B-01-C", 3)], unchanged=[("A-B-01-C", 1), ("A-B-01-C", 2)])
 
     fake_module(monkeypatch, "stream_engine.assets", load_event_file=load_event_file)
     ok, broken = files(env.tmp, "ok.json", "broken.json")
-    code = cli.main(["assets", "load", ok, broken])
+    code = cli.main(["assets", "load", ok, broken, *(["--replace"] if replace else [])])
     out, err = capsys.readouterr()
     assert code == 1
-    assert f"{ok}: 12 events" in out
+    assert env.calls == [replace, replace]
+    assert f"{ok}: 3 deployments: 1 added (A-B-01-C #3), 0 replaced, 2 unchanged (A-B-01-C #1, A-B-01-C #2)" in out
     assert err == f"error: {broken}: line 3: expected a list of events\n"  # path added when missing
 
 
