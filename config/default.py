@@ -115,6 +115,3 @@ DAP_COMPUTE_RECORDS = 65536
 DAP_COMPUTE_THREADS = 2
 
 # -- exports and asynchronous jobs ---------------------------------------------------------------
-
-# Records computed and written per slice of an export (bounds an export's memory).
-EXPORT_CHUNK_RECORDS = 65536

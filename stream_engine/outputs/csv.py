@@ -59,7 +59,7 @@ class _DelimitedFile(DeploymentFile):
         self.csv = csv.writer(self.handle, delimiter=self.delimiter, lineterminator="\n")
         header = [_heading(TIME, time_attributes()["units"]), _heading(ISO_COLUMN, "UTC"), DEPLOYMENT]
         for variable in self.layout.variables:
-            values = chunk[variable.source]
+            values = chunk[variable.name]
             if values.ndim == 1:
                 header.append(_heading(variable.name, variable.units))
             else:
@@ -74,7 +74,7 @@ class _DelimitedFile(DeploymentFile):
         yield iso_times(chunk[TIME]).tolist()
         yield [str(v) for v in chunk[DEPLOYMENT].tolist()]
         for variable in self.layout.variables:
-            values = chunk[variable.source]
+            values = chunk[variable.name]
             if values.ndim == 1:
                 yield _texts(values, variable.fill)
             else:

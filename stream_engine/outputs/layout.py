@@ -1,7 +1,8 @@
 """What an export file holds: variable names, metadata and the order they are written in.
 
-An :class:`ExportLayout` is built once per export from the plan and the dictionary (no data is
-read); writers then receive computed chunks keyed by preload ``name`` and look each one up here.
+An :class:`ExportLayout` is built once per export from the query's plans and output variables
+(no data is read); writers then receive the query's chunks, keyed by output name, and look each
+variable up here.
 Names and per-variable attributes are those the DAP datasets serve (``netcdf_name`` else
 ``name``; units, long_name, standard_name, ``_FillValue``, dictionary ids, provenance of every
 product), so an export and the DAP view of the same stream describe a variable identically.
@@ -30,6 +31,7 @@ from stream_engine.store.base import DEPLOYMENT, TIME
 if TYPE_CHECKING:
     from stream_engine.assets import Deployment
     from stream_engine.engine.plan import Plan
+    from stream_engine.engine.query_run import OutputVariable
     from stream_engine.preload.model import Parameter, Preload
 
 LAT, LON = "lat", "lon"
@@ -47,11 +49,10 @@ STANDARD_NAME_VOCABULARY = "CF Standard Name Table v93"
 
 @dataclass(frozen=True, slots=True)
 class ExportVariable:
-    """One exported parameter: its output ``name``, the preload ``source`` name it is keyed by in
-    computed chunks, its dictionary entry and (for products) provenance attributes."""
+    """One exported variable: its output ``name`` (the key of its values in the query's chunks),
+    its dictionary entry, and for products their provenance attributes and inputs."""
 
     name: str
-    source: str
     parameter: Parameter | None
     provenance: Mapping[str, Any] = field(default_factory=dict)
     ancillary: tuple[str, ...] = ()
@@ -76,7 +77,8 @@ class ExportVariable:
         """ISO 19115-1 ``coverage_content_type``: measurements and products, or timestamps and
         other bookkeeping the instrument or the pipeline adds."""
         units = self.units
-        if units.startswith("seconds since") or self.source.endswith("_timestamp"):
+        named = self.parameter.name if self.parameter is not None else self.name
+        if units.startswith("seconds since") or named.endswith("_timestamp"):
             return "auxiliaryInformation"
         return "physicalMeasurement"
 
@@ -151,56 +153,57 @@ def _compact_time(ntp: float) -> str:
     return str(moment.strftime("%Y%m%dT%H%M%S.%f"))
 
 
-def _variable_name(p: Parameter, taken: set[str]) -> str:
-    for name in (p.netcdf_name or p.name, p.name, f"{p.name}_PD{p.id}"):
-        if name and name not in taken:
-            return name
-    return f"{p.name}_PD{p.id}_{len(taken)}"
+def _provenance(var: OutputVariable, plans: Sequence[Plan]) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """Provenance attributes and ancillary inputs of a product (empty for stored values)."""
+    plan = next((p for p in plans if p.key == var.stream), None)
+    step = None if plan is None or var.parameter_id is None else plan.product(var.parameter_id)
+    if plan is None or step is None:
+        return {}, ()
+    return attributes.provenance_attributes(step, plan), tuple(
+        str(arg.parameter) for arg in step.arguments if arg.kind in (RAW, PRODUCT) and arg.parameter)
 
 
-def build_layout(preload: Preload, plan: Plan, deployments: Sequence[Deployment],
-                 request_uuid: str = "") -> ExportLayout:
-    """The layout of an export of ``plan``'s requested parameters (dictionary order).
+def build_layout(preload: Preload, plans: Sequence[Plan], variables: Sequence[OutputVariable],
+                 deployments: Sequence[Deployment], request_uuid: str = "") -> ExportLayout:
+    """The layout of an export of a query's output variables.
 
     Parameters
     ----------
     preload
-        The dictionary the plan was resolved with.
-    plan
-        What is exported; ``time`` and ``deployment`` always come first.
+        The dictionary the plans were resolved with.
+    plans
+        The primary stream's plan first, then those of further streams.
+    variables
+        The query's output variables (:class:`~stream_engine.engine.query_run.OutputVariable`),
+        named as its chunks name them; ``time`` always comes first in the files, then
+        ``deployment``. Parameters a plan cannot produce are left out (listed in the global
+        ``unavailable_parameters``).
     deployments
-        The stream's deployments (their locations become ``lat``/``lon`` and geospatial globals).
+        The primary stream's deployments (their locations become ``lat``/``lon`` and geospatial
+        globals).
     request_uuid
         Written as the ``requestUUID`` global attribute when given.
     """
-    taken = {TIME, DEPLOYMENT, LAT, LON}
-    names: dict[str, str] = {}
-    chosen: list[tuple[Parameter, str]] = []
+    primary = plans[0]
+    by_parameter = {(v.stream, v.parameter.name): v.name for v in variables if v.parameter is not None}
+    chosen: list[ExportVariable] = []
     unavailable: list[tuple[Parameter, str]] = []
-    for pid in plan.requested:
-        p = preload.parameters[pid]
-        if p.name in (TIME, DEPLOYMENT) or p.name in names:
+    for var in variables:
+        if var.name in (TIME, DEPLOYMENT, LAT, LON) or var.parameter is None:
             continue
-        reason = plan.reason(pid)
+        plan = next((p for p in plans if p.key == var.stream), primary)
+        reason = plan.reason(var.parameter.id)
         if reason is not None:
-            unavailable.append((p, reason))
+            unavailable.append((var.parameter, reason))
             continue
-        names[p.name] = _variable_name(p, taken)
-        taken.add(names[p.name])
-        chosen.append((p, names[p.name]))
-    variables = []
-    for p, name in chosen:
-        step = plan.product(p.id)
-        if step is None:
-            variables.append(ExportVariable(name, p.name, p))
-            continue
-        inputs = tuple(dict.fromkeys(
-            names[arg.parameter] for arg in step.arguments
-            if arg.kind in (RAW, PRODUCT) and arg.parameter in names
-        ))
-        variables.append(ExportVariable(name, p.name, p, attributes.provenance_attributes(step, plan),
-                                        inputs))
-    return ExportLayout(plan, tuple(variables), tuple(unavailable), tuple(deployments), request_uuid)
+        provenance, inputs = _provenance(var, plans)
+        ancillary = tuple(dict.fromkeys(by_parameter[(var.stream, name)] for name in inputs
+                                        if (var.stream, name) in by_parameter))
+        if var.stream != primary.key:
+            provenance = {**provenance, "source_stream": var.stream.path,
+                          "instrument": var.stream.refdes}
+        chosen.append(ExportVariable(var.name, var.parameter, provenance, ancillary))
+    return ExportLayout(primary, tuple(chosen), tuple(unavailable), tuple(deployments), request_uuid)
 
 
 def time_attributes() -> dict[str, Any]:

@@ -64,7 +64,7 @@ class _NetcdfFile(DeploymentFile):
         self._create(TIME, chunk[TIME], time_attributes())
         self._create(DEPLOYMENT, chunk[DEPLOYMENT].astype(np.int32), deployment_attributes())
         for variable in self.layout.variables:
-            values = _storable(chunk[variable.source])
+            values = _storable(chunk[variable.name])
             self._create(variable.name, values, variable.attributes(values.dtype), variable.parameter)
         if LAT in chunk and LON in chunk:
             for name in (LAT, LON):
@@ -124,7 +124,7 @@ class _NetcdfFile(DeploymentFile):
         variables[TIME][n0:n1] = chunk[TIME]
         variables[DEPLOYMENT][n0:n1] = chunk[DEPLOYMENT].astype(np.int32)
         for variable in self.layout.variables:
-            variables[variable.name][n0:n1] = _storable(chunk[variable.source])
+            variables[variable.name][n0:n1] = _storable(chunk[variable.name])
         for name in (LAT, LON):
             if name in chunk and variables[name].dimensions:
                 variables[name][n0:n1] = chunk[name]

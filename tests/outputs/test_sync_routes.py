@@ -15,8 +15,8 @@ from live_server import http
 
 from stream_engine.demo import CTD
 from stream_engine.engine.compute import compute
+from stream_engine.engine.query import parse_query
 from stream_engine.engine.resolve import resolve
-from stream_engine.outputs.query import export_query
 
 SALINITY, DENSITY = 13, 5
 
@@ -42,7 +42,7 @@ def test_netcdf_zip_equals_engine_and_dap(export_server, demo_store, curated, ex
     finally:
         for p in parts:
             p.close()
-    query = export_query(stream_body(CTD, [SALINITY, DENSITY]), curated, export_settings)
+    query = parse_query(stream_body(CTD, [SALINITY, DENSITY]), curated, export_settings)
     plan = resolve(demo_store, curated, CTD, [SALINITY, DENSITY], query.time_range, settings=export_settings)
     out = compute(demo_store, curated, plan, settings=export_settings)
     np.testing.assert_array_equal(times, out.time)
@@ -79,13 +79,13 @@ def test_scratch_folders_are_removed(export_server, async_dir):
 
 @pytest.mark.parametrize(("body", "status", "words"), [
     (b"{not json", 400, "not valid JSON"),
-    (b"", 400, "JSON body"),
-    ({"streams": "ctd"}, 400, "'streams'"),
+    (b"", 400, "not valid JSON"),
+    ({"streams": "ctd"}, 400, "streams"),
     (stream_body(CTD.__class__(CTD.subsite, CTD.node, CTD.sensor, CTD.method, "no_such_stream")), 400,
      "no_such_stream"),
     (stream_body(CTD, [999999]), 400, "999999"),
-    (stream_body(CTD, [14]), 400, "not a parameter of stream"),
-    (stream_body(CTD, start=5.0, stop=1.0), 400, "'stop'"),
+    (stream_body(CTD, [14]), 400, "is not in stream"),
+    (stream_body(CTD, start=5.0, stop=1.0), 400, "bad time range"),
     (stream_body(CTD, start=3000000000.0, stop=3000000100.0), 404, "no records"),
 ])
 @pytest.mark.parametrize("route", ["/netcdf", "/csv", "/tab"])

@@ -12,21 +12,20 @@ import pytest
 import xarray as xr
 from conftest import compliance_failures, stream_body
 
-from stream_engine import assets
 from stream_engine.demo import CTD, DEPTH, LAT, LON, OPTODE
 from stream_engine.engine.compute import compute
+from stream_engine.engine.query import parse_query
 from stream_engine.engine.resolve import resolve
-from stream_engine.errors import BadRequest, NotFound
+from stream_engine.errors import BadRequest, InvalidQuery, NoDataInRange
 from stream_engine.outputs.export import run_export
-from stream_engine.outputs.layout import build_layout
-from stream_engine.outputs.query import export_query
 from stream_engine.preload.fill_values import missing_mask
 
 SALINITY, DENSITY = 13, 5  # PD13 practical_salinity, PD5 density
 
 
 def _oracle(store, preload, settings, query):
-    plan = resolve(store, preload, query.key, list(query.parameters) or None, query.time_range,
+    key = query.primary.key
+    plan = resolve(store, preload, key, list(query.primary.parameters) or None, query.time_range,
                    settings=settings)
     out = compute(store, preload, plan, time_range=query.time_range, settings=settings)
     return plan, out
@@ -34,11 +33,11 @@ def _oracle(store, preload, settings, query):
 
 @pytest.fixture(scope="module")
 def ctd_netcdf(tmp_path_factory, demo_store, curated, export_settings):
-    query = export_query(stream_body(CTD, include_provenance=True, requestUUID="abc-123"),
+    query = parse_query(stream_body(CTD, include_provenance=True, requestUUID="abc-123"),
                          curated, export_settings)
     folder = tmp_path_factory.mktemp("ctd_nc")
     # small slices: the files must come out the same as when written in one piece
-    settings = export_settings.replace(EXPORT_CHUNK_RECORDS=1000)
+    settings = export_settings.replace(QUERY_CHUNK_RECORDS=1000)
     result = run_export(demo_store, curated, query, "netcdf", folder, settings)
     return query, result
 
@@ -71,16 +70,19 @@ def test_netcdf_values_equal_the_engine(ctd_netcdf, demo_store, curated, export_
         times = np.concatenate([ds.variables["time"][:] for ds in datasets])
         np.testing.assert_array_equal(times, out.time)
         assert result.records == len(out.time) > 40000
-        layout = build_layout(curated, plan, assets.deployments(demo_store, CTD.refdes))
-        assert {"sea_water_practical_salinity", "sea_water_density", "sea_water_temperature"} <= {
-            v.name for v in layout.variables}
-        for variable in layout.variables:
-            got = np.concatenate([ds.variables[variable.name][:] for ds in datasets])
-            expected = out[variable.source]
+        names = {v.name for v in datasets[0].variables.values()}
+        assert {"sea_water_practical_salinity", "sea_water_density", "sea_water_temperature"} <= names
+        for pid in plan.requested:
+            p = curated.parameters[pid]
+            if p.name in ("time", "deployment") or plan.reason(pid) is not None:
+                continue
+            name = p.netcdf_name or p.name
+            got = np.concatenate([ds.variables[name][:] for ds in datasets])
+            expected = out[p.name]
             if expected.dtype.kind in "OU":
-                assert got.tolist() == expected.tolist(), variable.name
+                assert got.tolist() == expected.tolist(), name
             else:
-                np.testing.assert_array_equal(got, expected, err_msg=variable.name)
+                np.testing.assert_array_equal(got, expected, err_msg=name)
         deployments = np.concatenate([ds.variables["deployment"][:] for ds in datasets])
         np.testing.assert_array_equal(deployments, out.deployment)
     finally:
@@ -136,7 +138,7 @@ def test_netcdf_passes_the_compliance_checker(ctd_netcdf, curated, tmp_path):
 
 
 def test_optode_export_with_strings_and_external_inputs(demo_store, curated, export_settings, tmp_path):
-    query = export_query(stream_body(OPTODE), curated, export_settings)
+    query = parse_query(stream_body(OPTODE), curated, export_settings)
     result = run_export(demo_store, curated, query, "netcdf", tmp_path, export_settings)
     plan, out = _oracle(demo_store, curated, export_settings, query)
     parts = [xr.open_dataset(p, decode_times=False) for p in sorted(result.files)]
@@ -147,7 +149,7 @@ def test_optode_export_with_strings_and_external_inputs(demo_store, curated, exp
         strings = [v for v in ds.data_vars if ds[v].dtype.kind in "OUT"]
         assert strings, "the DCL timestamps are strings"
         for name in strings:
-            source = ds[name].attrs["ooi_parameter_name"]
+            source = ds[name].attrs["ooi_parameter_name"]  # compute() names by preload name
             assert ds[name].values.tolist() == out[source].tolist()
     for part in parts:
         part.close()
@@ -157,9 +159,9 @@ def test_optode_export_with_strings_and_external_inputs(demo_store, curated, exp
 
 @pytest.mark.parametrize(("format_name", "delimiter"), [("csv", ","), ("tsv", "\t")])
 def test_delimited_export(format_name, delimiter, demo_store, curated, export_settings, tmp_path):
-    query = export_query(stream_body(CTD, [SALINITY, DENSITY]), curated, export_settings)
+    query = parse_query(stream_body(CTD, [SALINITY, DENSITY]), curated, export_settings)
     result = run_export(demo_store, curated, query, format_name,
-                        tmp_path, export_settings.replace(EXPORT_CHUNK_RECORDS=5000))
+                        tmp_path, export_settings.replace(QUERY_CHUNK_RECORDS=5000))
     _, out = _oracle(demo_store, curated, export_settings, query)
     assert [p.suffix for p in result.files] == [f".{format_name}"] * 2
     rows = []
@@ -194,29 +196,20 @@ def test_missing_values_are_empty_fields():
 
 def test_no_records_in_range_is_not_found_and_leaves_nothing(demo_store, curated, export_settings, tmp_path):
     body = stream_body(CTD, start=3000000000.0, stop=3000000100.0)
-    query = export_query(body, curated, export_settings)
-    with pytest.raises(NotFound):
+    query = parse_query(body, curated, export_settings)
+    with pytest.raises(NoDataInRange):
         run_export(demo_store, curated, query, "netcdf", tmp_path, export_settings)
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    ([], "JSON object"),
-    ({"streams": []}, "'streams'"),
-    ({"streams": [{"subsite": "X"}]}, "streams[0].node"),
-    (stream_body(CTD, start="yesterday"), "'start'"),
-    (stream_body(CTD, start=10.0, stop=5.0), "'stop'"),
-    (stream_body(CTD, [7000000]), "7000000"),
-    (stream_body(CTD, include_provenance="yes"), "include_provenance"),
-])
-def test_bad_requests_name_the_field(body, message, curated, export_settings):
-    with pytest.raises((BadRequest, NotFound)) as caught:
-        export_query(body, curated, export_settings)
-    assert message in str(caught.value)
+def test_bad_requests_name_the_field(curated, export_settings):
+    with pytest.raises(InvalidQuery) as caught:
+        parse_query(stream_body(CTD, [14]), curated, export_settings)
+    assert caught.value.field == "streams[0].parameters[0]"
 
 
 def test_unknown_format(demo_store, curated, export_settings, tmp_path):
-    query = export_query(stream_body(CTD), curated, export_settings)
+    query = parse_query(stream_body(CTD), curated, export_settings)
     with pytest.raises(BadRequest, match="unknown export format"):
         run_export(demo_store, curated, query, "xls", tmp_path, export_settings)
 
@@ -225,8 +218,11 @@ def test_provenance_file(ctd_netcdf):
     _, result = ctd_netcdf
     body = json.loads(result.files[-1].read_text())
     assert body["requestUUID"] == "abc-123"
-    salinity = body["computed_provenance"]["sea_water_practical_salinity"]
-    assert salinity["provenance_function"] == "ion_functions.data.ctd_functions.ctd_pracsal"
-    assert salinity["status"] == {"ok": 40320}
-    assert [d["deployment"] for d in body["instrument_provenance"]] == [1, 2]
-    assert "CC_a0" in body["instrument_provenance"][0]["calibrations"]
+    assert body["query_parameter_provenance"]["requested_streams"][0]["stream"] == CTD.stream
+    computed = body["computed_provenance"]
+    salinity = computed["calculations"]["practical_salinity"]
+    assert salinity["function"] == "ion_functions.data.ctd_functions.ctd_pracsal"
+    assert salinity["status"] == "ok"
+    assert computed["deployments"] == [1, 2]
+    events = body["instrument_provenance"][CTD.refdes]
+    assert len(events) == 2

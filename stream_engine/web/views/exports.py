@@ -12,29 +12,17 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-import orjson
 from webob import Response
 
-from stream_engine.errors import BadRequest
+from stream_engine.engine.query import parse_query
 from stream_engine.outputs.bundle import zip_stream
 from stream_engine.outputs.export import run_export
-from stream_engine.outputs.query import export_query
 from stream_engine.web.views.base import View
 
 if TYPE_CHECKING:
     from webob import Request
-
-
-def json_body(request: Request) -> Any:
-    """The request's JSON body, or :class:`BadRequest` saying what is wrong with it."""
-    if not request.body:
-        raise BadRequest("the request needs a JSON body (the original Stream Engine request)")
-    try:
-        return orjson.loads(request.body)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"the request body is not valid JSON: {exc}") from None
 
 
 def scratch_folder(async_dir: Path) -> Path:
@@ -58,7 +46,7 @@ class ExportView(View):
 
     def post(self, request: Request) -> Response:
         context = self.context
-        query = export_query(json_body(request), context.preload, context.settings)
+        query = parse_query(request.body, context.preload, context.settings)
         folder = scratch_folder(context.settings.path("ASYNC_DIR"))
         try:
             result = run_export(context.store, context.preload, query, self.format_name, folder,
@@ -68,7 +56,7 @@ class ExportView(View):
             raise
         response = Response(status=200, content_type="application/zip", charset=None)
         response.app_iter = _stream_then_remove(zip_stream(result.files), folder)
-        response.content_disposition = f'attachment; filename="{query.key.stream}.zip"'
+        response.content_disposition = f'attachment; filename="{query.primary.key.stream}.zip"'
         return response
 
 
