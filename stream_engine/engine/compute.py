@@ -33,7 +33,9 @@ Steps, for the records of a time range or index range of the primary stream:
    identical inputs, e.g. a CTD's salinity computed for one request and needed again as an
    optode's external input; provenance is always built afresh.
 
-Outputs: requested parameters by preload ``name``, plus ``time`` and ``deployment``. Raw
+Outputs: requested parameters by preload ``name``, plus ``time`` and ``deployment``, plus the
+coordinates a mobile platform's records carry (``Plan.positions``, float64, by their own names:
+``lat``, ``lon``, ``int_ctd_pressure``...; see :mod:`stream_engine.engine.positions`). Raw
 parameters are returned as stored. Float products have the parameter's float dtype with NaN as
 missing; integer products have the parameter's fill value (:func:`fill_value_for`) as missing;
 unavailable products are all missing.
@@ -77,6 +79,7 @@ from stream_engine.engine.plan import (
     Plan,
     ProductStep,
 )
+from stream_engine.engine.positions import position_values
 from stream_engine.store.base import DEPLOYMENT, TIME, IndexRange, TimeRange
 
 if TYPE_CHECKING:
@@ -386,6 +389,13 @@ def _compute(
             data[p.name] = run.columns[p.name]
         else:
             data[p.name] = run.inputs[p.name]
+    for position in plan.positions:
+        data[position.name] = position_values(position, run.times, run.columns, run.inputs, run.max_gap)
+        products[position.name] = {"status": "ok", "source": position.source,
+                                   **run.ext_prov.get(position.column, {})}
+    for name, reason in plan.positions_unavailable:
+        data[name] = np.full(n, np.nan)
+        unavailable[name] = reason
     if writable:
         data = {name: a if a.flags.writeable else a.copy() for name, a in data.items()}
     provenance = {

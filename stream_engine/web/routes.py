@@ -12,8 +12,16 @@ import re
 from dataclasses import dataclass, field
 
 from stream_engine.web.views.base import View
+from stream_engine.web.views.catalog import (
+    DapFolderView,
+    FolderRedirect,
+    FolderView,
+    RootView,
+    StreamPageView,
+)
 from stream_engine.web.views.dap import DapDatasetView, DapIndexView
 from stream_engine.web.views.exports import CsvExportView, NetcdfExportView, TsvExportView
+from stream_engine.web.views.thredds import ThreddsCatalogView
 from stream_engine.web.views.version import VersionView
 
 _PLACEHOLDER = re.compile(r"\{(\w+)(?::(path))?\}")
@@ -51,12 +59,27 @@ class Route:
         return None if found is None else found.groupdict()
 
 
+_STREAM = "{subsite}/{node}/{sensor}/{method}/{stream}"
+
 ROUTES: tuple[Route, ...] = (
     Route("/version", VersionView),
+    Route("/", RootView, error_format="html"),
+    Route("/index.json", RootView),
+    Route("/catalog.xml", ThreddsCatalogView, error_format="html"),
+    Route("/thredds/catalog.xml", ThreddsCatalogView, error_format="html"),
+    Route("/catalog/{path:path}/catalog.xml", ThreddsCatalogView, error_format="html"),
+    Route("/thredds/catalog/{path:path}/catalog.xml", ThreddsCatalogView, error_format="html"),
+    Route("/catalog/", RootView, error_format="html"),
+    Route(f"/catalog/{_STREAM}", StreamPageView, error_format="html"),
+    Route("/catalog/{path:path}/", FolderView, error_format="html"),
+    Route("/catalog/{path:path}.json", FolderView),
+    Route("/catalog/{path:path}", FolderRedirect, error_format="html"),
     Route("/dap", DapIndexView, error_format="html"),
     Route("/dap/", DapIndexView, error_format="html"),
     Route("/dap.json", DapIndexView),
-    Route("/dap/{subsite}/{node}/{sensor}/{method}/{stream}", DapDatasetView, error_format="dap"),
+    Route(f"/dap/{_STREAM}", DapDatasetView, error_format="dap"),
+    Route("/dap/{path:path}/", DapFolderView, error_format="html"),
+    Route("/dap/{path:path}.json", DapFolderView),
     Route("/netcdf", NetcdfExportView),
     Route("/csv", CsvExportView),
     Route("/tab", TsvExportView),
