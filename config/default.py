@@ -119,3 +119,12 @@ DAP_COMPUTE_RECORDS = 65536
 DAP_COMPUTE_THREADS = 2
 
 # -- exports and asynchronous jobs ---------------------------------------------------------------
+
+# Export jobs running at once on one server (each in its own process).
+JOB_PROCESSES = 2
+
+# Export jobs queued or running at once; more are refused (429) until one finishes.
+JOB_MAX_ACTIVE = 20
+
+# Seconds a finished export job and its files are kept before they are removed.
+JOB_RETENTION_SECONDS = 7 * 24 * 3600

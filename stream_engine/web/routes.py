@@ -21,6 +21,7 @@ from stream_engine.web.views.catalog import (
 )
 from stream_engine.web.views.dap import DapDatasetView, DapIndexView
 from stream_engine.web.views.exports import CsvExportView, NetcdfExportView, TsvExportView
+from stream_engine.web.views.jobs import JobFileView, JobsView, JobView
 from stream_engine.web.views.thredds import ThreddsCatalogView
 from stream_engine.web.views.version import VersionView
 
@@ -83,4 +84,7 @@ ROUTES: tuple[Route, ...] = (
     Route("/netcdf", NetcdfExportView),
     Route("/csv", CsvExportView),
     Route("/tab", TsvExportView),
+    Route("/jobs", JobsView),
+    Route("/jobs/{job_id}", JobView),
+    Route("/jobs/{job_id}/{name}", JobFileView),
 )
