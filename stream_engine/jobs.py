@@ -39,13 +39,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from stream_engine.engine.query import parse_query
 from stream_engine.errors import BadRequest, NotFound, StreamEngineError
 from stream_engine.outputs.export import run_export, writer_for
 
 if TYPE_CHECKING:
+    from stream_engine.engine.query import Query
     from stream_engine.preload.model import Preload
     from stream_engine.store.base import Store
 
@@ -88,21 +87,27 @@ def _format(name: str | None) -> str:
     return FORMATS[name.lower()]
 
 
-def submit(store: Store, preload: Preload, settings: Mapping[str, Any], body: bytes) -> dict[str, Any]:
-    """Check a ``POST /jobs`` body, store the job as queued and start what may start.
+def submit(store: Store, settings: Mapping[str, Any], query: Query, body: Mapping[str, Any]) -> dict[str, Any]:
+    """Store a checked ``POST /jobs`` request as a queued job and start what may start.
+
+    Parameters
+    ----------
+    query
+        The checked body (:func:`~stream_engine.engine.query.parse_query`).
+    body
+        The body itself, which the runner parses again.
 
     Raises
     ------
     BadRequest
-        The body is not a valid request or names an unknown format.
+        The body names an unknown format.
     TooManyJobs
         ``JOB_MAX_ACTIVE`` jobs are queued or running already.
     """
-    query = parse_query(body, preload, settings)
     format_name = _format(query.format)
     writer_for(format_name)
     # the runner parses the same body again: pin the range, whose defaults depend on the clock
-    request = {**orjson.loads(body), "start": query.start, "stop": query.stop}
+    request = {**body, "start": query.start, "stop": query.stop}
     expire(store, settings)
     active = [j for j in store.jobs() if j["state"] in ACTIVE]
     limit = int(settings["JOB_MAX_ACTIVE"])

@@ -1,8 +1,7 @@
-"""Export formats: NetCDF4 (OOI layout) and CSV/TSV files written chunk by chunk.
+"""Output formats written chunk by chunk from a query run.
 
-``layout`` (what a file holds), ``writer`` (one file per deployment, fed chunk by chunk),
-``netcdf`` and ``csv`` (the formats), ``slices`` (bounded slices from the partition index),
-``query`` (the part of a request an export needs), ``export`` (:func:`run_export`, which the
-routes, the jobs and ``stream-engine export`` share) and ``bundle`` (zip archives streamed as
-they are written).
+``particles`` (the JSON API's particle array and provenance document); for exports, ``layout``
+(what a file holds), ``writer`` (one file per deployment, fed chunk by chunk), ``netcdf`` and
+``csv`` (the formats), ``export`` (:func:`run_export`, which the routes and the jobs share),
+``bundle`` (zip archives streamed as they are written) and ``aggregate`` (merging sub-job files).
 """

@@ -79,10 +79,11 @@ class StreamEngineApp:
                 exc,
                 method=request.method,
                 path=request.path_info,
-                request_id=request_id,
+                request_id=request.environ.get("stream_engine.request_id", request_id),
                 error_format=error_format,
             )
-        response.headers[REQUEST_ID_HEADER] = request_id
+        # a view may have adopted the client's own request id (the body's requestUUID)
+        response.headers[REQUEST_ID_HEADER] = request.environ.get("stream_engine.request_id", request_id)
         return response
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:

@@ -22,6 +22,8 @@ from stream_engine.web.views.catalog import (
 from stream_engine.web.views.dap import DapDatasetView, DapIndexView
 from stream_engine.web.views.exports import CsvExportView, NetcdfExportView, TsvExportView
 from stream_engine.web.views.jobs import JobFileView, JobsView, JobView
+from stream_engine.web.views.particles import ParticlesView
+from stream_engine.web.views.plan import EstimateView, NeedsView
 from stream_engine.web.views.thredds import ThreddsCatalogView
 from stream_engine.web.views.version import VersionView
 
@@ -64,6 +66,9 @@ _STREAM = "{subsite}/{node}/{sensor}/{method}/{stream}"
 
 ROUTES: tuple[Route, ...] = (
     Route("/version", VersionView),
+    Route("/particles", ParticlesView),
+    Route("/estimate", EstimateView),
+    Route("/needs", NeedsView),
     Route("/", RootView, error_format="html"),
     Route("/index.json", RootView),
     Route("/catalog.xml", ThreddsCatalogView, error_format="html"),

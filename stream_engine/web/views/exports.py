@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, ClassVar
 
 from webob import Response
 
-from stream_engine.engine.query import parse_query
 from stream_engine.outputs.bundle import zip_stream
 from stream_engine.outputs.export import run_export
 from stream_engine.web.views.base import View
+from stream_engine.web.views.query_body import read_query
 
 if TYPE_CHECKING:
     from webob import Request
@@ -46,7 +46,7 @@ class ExportView(View):
 
     def post(self, request: Request) -> Response:
         context = self.context
-        query = parse_query(request.body, context.preload, context.settings)
+        query = read_query(request, context)
         folder = scratch_folder(context.settings.path("ASYNC_DIR"))
         try:
             result = run_export(context.store, context.preload, query, self.format_name, folder,

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from webob import Response
 from webob.static import FileApp
 
 from stream_engine import jobs
 from stream_engine.errors import NotFound
 from stream_engine.web.views.base import View, json_response
+from stream_engine.web.views.query_body import read_query
 
 if TYPE_CHECKING:
     from webob import Request
@@ -43,7 +45,8 @@ class JobsView(View):
 
     def post(self, request: Request) -> Response:
         context = self.context
-        record = jobs.submit(context.store, context.preload, context.settings, request.body)
+        query = read_query(request, context)
+        record = jobs.submit(context.store, context.settings, query, orjson.loads(request.body))
         body = _described(record, request)
         return json_response(body, status=202, headers={"Location": body["status_url"]})
 
