@@ -87,15 +87,29 @@ def _format(name: str | None) -> str:
     return FORMATS[name.lower()]
 
 
-def submit(store: Store, settings: Mapping[str, Any], query: Query, body: Mapping[str, Any]) -> dict[str, Any]:
+def request_body(query: Query) -> dict[str, Any]:
+    """An original request body that :func:`~stream_engine.engine.query.parse_query` reads back
+    as ``query`` (the range pinned: its defaults depend on the clock)."""
+    return {
+        "streams": [{"subsite": s.key.subsite, "node": s.key.node, "sensor": s.key.sensor,
+                     "method": s.key.method, "stream": s.key.stream, "parameters": list(s.parameters)}
+                    for s in query.streams],
+        "start": query.start, "stop": query.stop, "limit": query.limit,
+        "include_provenance": query.include_provenance, "include_annotations": query.include_annotations,
+        "execute_dpa": query.execute_dpa, "require_deployment": query.require_deployment,
+        "raw_data_only": query.raw_data_only, "run_qartod": query.run_qartod,
+        "strict_range": query.strict_range, "qcParameters": query.describe()["qc_parameters"],
+        "requestUUID": query.request_uuid, "classic": query.classic, "format": query.format,
+    }
+
+
+def submit(store: Store, settings: Mapping[str, Any], query: Query) -> dict[str, Any]:
     """Store a checked ``POST /jobs`` request as a queued job and start what may start.
 
     Parameters
     ----------
     query
         The checked body (:func:`~stream_engine.engine.query.parse_query`).
-    body
-        The body itself, which the runner parses again.
 
     Raises
     ------
@@ -106,8 +120,7 @@ def submit(store: Store, settings: Mapping[str, Any], query: Query, body: Mappin
     """
     format_name = _format(query.format)
     writer_for(format_name)
-    # the runner parses the same body again: pin the range, whose defaults depend on the clock
-    request = {**body, "start": query.start, "stop": query.stop}
+    request = request_body(query)
     expire(store, settings)
     active = [j for j in store.jobs() if j["state"] in ACTIVE]
     limit = int(settings["JOB_MAX_ACTIVE"])

@@ -127,3 +127,13 @@ def test_job_survives_a_reload(export_server):
     export_server.process.send_signal(signal.SIGHUP)  # what manage-streamng reload sends
     done = _wait(record["status_url"])
     assert done["state"] == "complete", done
+
+
+def test_stored_request_reads_back_as_the_same_query(curated, export_settings):
+    from stream_engine.engine.query import parse_query
+    from stream_engine.jobs import request_body
+
+    body = stream_body(CTD, [SALINITY, DENSITY], format="csv", include_provenance=True, requestUUID="r-1",
+                       qcParameters=[{"qcParameterName": "x", "value": 1}], execute_dpa=False)
+    query = parse_query(body, curated, export_settings)
+    assert parse_query(request_body(query), curated, export_settings) == query

@@ -79,7 +79,7 @@ def test_scratch_folders_are_removed(export_server, async_dir):
 
 @pytest.mark.parametrize(("body", "status", "words"), [
     (b"{not json", 400, "not valid JSON"),
-    (b"", 400, "not valid JSON"),
+    (b"", 400, "empty"),
     ({"streams": "ctd"}, 400, "streams"),
     (stream_body(CTD.__class__(CTD.subsite, CTD.node, CTD.sensor, CTD.method, "no_such_stream")), 400,
      "no_such_stream"),

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from webob import Response
 from webob.static import FileApp
 
@@ -46,7 +45,7 @@ class JobsView(View):
     def post(self, request: Request) -> Response:
         context = self.context
         query = read_query(request, context)
-        record = jobs.submit(context.store, context.settings, query, orjson.loads(request.body))
+        record = jobs.submit(context.store, context.settings, query)
         body = _described(record, request)
         return json_response(body, status=202, headers={"Location": body["status_url"]})
 
