@@ -20,10 +20,12 @@ from stream_engine.web.views.catalog import (
     StreamPageView,
 )
 from stream_engine.web.views.dap import DapDatasetView, DapIndexView
+from stream_engine.web.views.export import ExportFormView
 from stream_engine.web.views.exports import CsvExportView, NetcdfExportView, TsvExportView
 from stream_engine.web.views.jobs import JobFileView, JobsView, JobView
 from stream_engine.web.views.particles import ParticlesView
 from stream_engine.web.views.plan import EstimateView, NeedsView
+from stream_engine.web.views.plot import QuickLookView
 from stream_engine.web.views.thredds import ThreddsCatalogView
 from stream_engine.web.views.version import VersionView
 
@@ -77,6 +79,8 @@ ROUTES: tuple[Route, ...] = (
     Route("/thredds/catalog/{path:path}/catalog.xml", ThreddsCatalogView, error_format="html"),
     Route("/catalog/", RootView, error_format="html"),
     Route(f"/catalog/{_STREAM}", StreamPageView, error_format="html"),
+    Route(f"/catalog/{_STREAM}/plot.{{fmt}}", QuickLookView, error_format="html"),
+    Route(f"/catalog/{_STREAM}/export", ExportFormView, error_format="html"),
     Route("/catalog/{path:path}/", FolderView, error_format="html"),
     Route("/catalog/{path:path}.json", FolderView),
     Route("/catalog/{path:path}", FolderRedirect, error_format="html"),

@@ -59,3 +59,11 @@ def catalog_server(catalog_data, tmp_path_factory) -> Iterator[LiveServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def settings_for_app(tmp_path):
+    from stream_engine.config import load_settings
+
+    return load_settings(environ={"STREAM_ENGINE_LOG_DIR": str(tmp_path / "logs"),
+                                  "STREAM_ENGINE_DATA_DIR": str(tmp_path / "data")})
