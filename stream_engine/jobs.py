@@ -12,7 +12,10 @@ its files (shared storage when there are several nodes). Its life:
     (:meth:`~stream_engine.store.base.Store.claim_job`) and starts one runner process per job
     (``python -m stream_engine.jobs <id>``) in its own session: it is no child of a web worker,
     so a client going away, a worker restart or ``manage-streamng reload`` leave it running.
-    The runner writes progress after every slice of records.
+    The runner writes progress after every chunk of records. A job over ``JOB_SPLIT_RECORDS``
+    records is cut into time-slice sub-jobs run by ``JOB_SUBJOB_PROCESSES`` processes and
+    merged per deployment (:mod:`stream_engine.outputs.split`), as the original's pipeline did
+    with ``/aggregate``.
 ``complete`` / ``failed``
     the file list with sizes, or the reason. A finishing runner dispatches the next queued job.
 
@@ -42,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 from stream_engine.engine.query import parse_query
 from stream_engine.errors import BadRequest, NotFound, StreamEngineError
 from stream_engine.outputs.export import run_export, writer_for
+from stream_engine.outputs.split import run_split_export, time_slices
 
 if TYPE_CHECKING:
     from stream_engine.engine.query import Query
@@ -248,8 +252,21 @@ def run_job(store: Store, preload: Preload, settings: Mapping[str, Any], job_id:
                                      "records": done, "updated": now}) is None:
             raise JobCancelled(job_id)
 
+    def slice_done(done: int, total: int, records: int) -> bool:
+        return store.update_job(job_id, {"progress": round(done / total, 4), "records": records,
+                                         "updated": time.time()}) is not None
+
     try:
-        result = run_export(store, preload, query, record["format"], folder, settings, progress)
+        slices = time_slices(store, query, int(settings["JOB_SPLIT_RECORDS"]))
+        if len(slices) > 1:
+            store.update_job(job_id, {"subjobs": len(slices)})
+            split = run_split_export(settings, query, record["format"], folder, slices,
+                                     int(settings["JOB_SUBJOB_PROCESSES"]), slice_done)
+            if split is None:
+                raise JobCancelled(job_id)
+            result = split
+        else:
+            result = run_export(store, preload, query, record["format"], folder, settings, progress)
     except JobCancelled:
         shutil.rmtree(folder, ignore_errors=True)
         return "cancelled"

@@ -114,7 +114,7 @@ class ExportLayout:
         ``deployment0001_<refdes>-<method>-<stream>_<start>-<end>``."""
         key = self.plan.key
         return (f"deployment{deployment:04d}_{key.refdes}-{key.method}-{key.stream}_"
-                f"{_compact_time(first)}-{_compact_time(last)}")
+                f"{compact_time(first)}-{compact_time(last)}")
 
     def global_attributes(self, deployment: int, count: int, first: float, last: float) -> dict[str, Any]:
         """CF-1.8/ACDD-1.3 globals of the file of one deployment holding ``count`` records."""
@@ -147,7 +147,7 @@ class ExportLayout:
         return attrs
 
 
-def _compact_time(ntp: float) -> str:
+def compact_time(ntp: float) -> str:
     """``20190501T000000.500000`` (the OOI file-name form: microseconds, no ``Z``)."""
     moment = np.datetime64(int(round((ntp - NTP_UNIX_OFFSET) * 1e6)), "us").astype(object)
     return str(moment.strftime("%Y%m%dT%H%M%S.%f"))

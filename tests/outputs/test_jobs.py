@@ -4,9 +4,11 @@ restarts, and a cancelled job leaves nothing behind."""
 
 from __future__ import annotations
 
+import io
 import json
 import signal
 import time
+import zipfile
 
 import netCDF4
 import numpy as np
@@ -137,3 +139,43 @@ def test_stored_request_reads_back_as_the_same_query(curated, export_settings):
                        qcParameters=[{"qcParameterName": "x", "value": 1}], execute_dpa=False)
     query = parse_query(body, curated, export_settings)
     assert parse_query(request_body(query), curated, export_settings) == query
+
+
+@pytest.fixture(scope="module")
+def splitting_server(demo_dir, tmp_path_factory):
+    """A server that cuts jobs over 8,000 records into time-slice sub-jobs."""
+    from live_server import start_server
+
+    server = start_server(demo_dir, tmp_path_factory.mktemp("split_logs"), threads=2, extra_env={
+        "STREAM_ENGINE_ASYNC_DIR": str(tmp_path_factory.mktemp("split_async")),
+        "STREAM_ENGINE_JOB_SPLIT_RECORDS": "8000", "STREAM_ENGINE_JOB_SUBJOB_PROCESSES": "2"})
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_large_job_is_split_and_aggregated(splitting_server, export_server, tmp_path):
+    body = stream_body(CTD, [SALINITY, DENSITY], format="netcdf", include_provenance=True)
+    record = _submit(splitting_server, body)
+    done = _wait(record["status_url"], timeout=300)
+    assert done["state"] == "complete", done
+    assert done["subjobs"] > 2 and done["records"] == 40320
+    data_files = [f for f in done["files"] if f["name"].endswith(".nc")]
+    names = [f["name"] for f in data_files]
+    assert [n[:14] for n in names] == ["deployment0001", "deployment0002"]
+    assert [f["name"] for f in done["files"] if f not in data_files] == [
+        f"{CTD.refdes}-{CTD.method}-{CTD.stream}_provenance.json"]
+    status, _, zipped = post(export_server.url + "/netcdf", stream_body(CTD, [SALINITY, DENSITY]))
+    assert status == 200
+    single = zipfile.ZipFile(io.BytesIO(zipped))
+    assert sorted(single.namelist()) == names  # same OOI names: same first and last times
+    for f in data_files:
+        (tmp_path / "split").mkdir(exist_ok=True)
+        (tmp_path / "split" / f["name"]).write_bytes(http(f["url"])[2])
+        (tmp_path / "one").mkdir(exist_ok=True)
+        (tmp_path / "one" / f["name"]).write_bytes(single.read(f["name"]))
+        with netCDF4.Dataset(tmp_path / "split" / f["name"]) as a, netCDF4.Dataset(tmp_path / "one" / f["name"]) as b:
+            for name in ("time", "deployment", "sea_water_practical_salinity", "sea_water_density"):
+                np.testing.assert_array_equal(a[name][:], b[name][:])
+            assert a.record_count == b.record_count

@@ -53,9 +53,9 @@ def test_netcdf_files_per_deployment_with_ooi_names(ctd_netcdf):
     with netCDF4.Dataset(result.files[0]) as ds:
         first = ds.variables["time"][0]
         last = ds.variables["time"][-1]
-    from stream_engine.outputs.layout import _compact_time
+    from stream_engine.outputs.layout import compact_time
 
-    assert result.files[0].name.endswith(f"_{_compact_time(first)}-{_compact_time(last)}.nc")
+    assert result.files[0].name.endswith(f"_{compact_time(first)}-{compact_time(last)}.nc")
     assert not list(result.files[0].parent.glob(".*.part"))
 
 

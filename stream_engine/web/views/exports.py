@@ -44,6 +44,11 @@ class ExportView(View):
 
     format_name: ClassVar[str] = "netcdf"
 
+    @classmethod
+    def of(cls, format_name: str) -> type[ExportView]:
+        """The view class answering with ``format_name`` (``netcdf``, ``csv``, ``tsv``)."""
+        return type(f"{format_name.title()}{cls.__name__}", (cls,), {"format_name": format_name})
+
     def post(self, request: Request) -> Response:
         context = self.context
         query = read_query(request, context)
@@ -60,19 +65,3 @@ class ExportView(View):
         return response
 
 
-class NetcdfExportView(ExportView):
-    """``POST /netcdf``."""
-
-    format_name = "netcdf"
-
-
-class CsvExportView(ExportView):
-    """``POST /csv``."""
-
-    format_name = "csv"
-
-
-class TsvExportView(ExportView):
-    """``POST /tab``."""
-
-    format_name = "tsv"
