@@ -100,3 +100,27 @@ def test_errors(route, body, status, words, export_server):
 def test_get_is_not_allowed(export_server):
     status, headers, _ = http(export_server.url + "/netcdf")
     assert status == 405 and headers["Allow"] == "POST"
+
+
+def test_exports_equal_particles(export_server, tmp_path):
+    """NetCDF and CSV exports hold exactly the values ``POST /particles`` returns."""
+    body = stream_body(CTD, [SALINITY, DENSITY], start=3765657600.0, stop=3765744000.0)
+    status, _, text = post(export_server.url + "/particles", body)
+    assert status == 200, text[:300]
+    particles = json.loads(text)
+    times = np.array([p["time"] for p in particles])
+    salinity = np.array([np.nan if p["sea_water_practical_salinity"] is None
+                         else p["sea_water_practical_salinity"] for p in particles])
+    status, _, zipped = post(export_server.url + "/netcdf", body)
+    archive = _archive(zipped)
+    (name,) = archive.namelist()
+    archive.extractall(tmp_path)
+    with netCDF4.Dataset(tmp_path / name) as ds:
+        np.testing.assert_array_equal(ds["time"][:], times)
+        exported = np.ma.filled(ds["sea_water_practical_salinity"][:], np.nan)
+        np.testing.assert_array_equal(exported, salinity.astype(exported.dtype))
+    status, _, zipped = post(export_server.url + "/csv", body)
+    rows = _archive(zipped).read(name.replace(".nc", ".csv")).decode().splitlines()[1:]
+    assert [float(r.split(",")[0]) for r in rows] == times.tolist()
+    in_csv = np.array([float(r.split(",")[3]) for r in rows], dtype=exported.dtype)
+    np.testing.assert_array_equal(in_csv, salinity.astype(exported.dtype))
