@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from itertools import chain, islice
 
-from dap_handlers.constraints import apply_constraint
+from dap_handlers.constraints import apply_constraint, apply_selection, parse_query
 from dap_handlers.errors import ResponseTooLarge, UnknownResponse
 from dap_handlers.model import DapDataset
 from dap_handlers.responses.ascii import ascii_chunks, ascii_length_estimate
@@ -168,7 +168,7 @@ def _body(
     kind: str, dataset: DapDataset, query_string: str, max_response_bytes: int, block_bytes: int
 ) -> tuple[Iterable[bytes], int | None]:
     if kind == "das":
-        return _text(das_text(dataset))
+        return _text(das_text(apply_selection(dataset, query_string)))
     if kind in ("ver", "version"):
         return _text(version_json())
     if kind == "help":
@@ -252,7 +252,9 @@ def handle_dap(
                 + ", ".join(f".{k}" for k in RESPONSE_KINDS)
             )
         content_type, description = RESPONSE_KINDS[kind]
-        if kind not in ("das", "ver", "version", "help", "html", "info"):
+        if kind == "das":
+            parse_query(query_string)
+        elif kind not in ("ver", "version", "help", "html", "info"):
             apply_constraint(dataset, query_string)
         validators = _validators(last_modified, etag)
         if request_headers and _not_modified(request_headers, last_modified, etag):

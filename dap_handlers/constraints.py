@@ -8,8 +8,10 @@ projection means every variable. Whatever order the client lists them in, projec
 come back in the dataset's declaration order, which is the order netCDF-C reads them in.
 
 The query string is URL-decoded here (clients send ``%5B``/``%5b``, ``%3A``, ``%2C``).
-Selections (``&time>3.9e9``) and server-side functions are not supported: this server publishes
-arrays, not Sequences, so they are refused with a 400 rather than ignored.
+Selections are accepted on ``time`` only (``&time>=2019-05-01&time<3.9e9``, see
+:mod:`dap_handlers.time_selection`): they cut every variable on the time dimension to the window
+first, and hyperslabs index into the window. Other selections and server-side functions are
+refused with a 400 rather than ignored.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from urllib.parse import unquote
 
 from dap_handlers.errors import ConstraintError, NoSuchVariable
 from dap_handlers.model import DapDataset
+from dap_handlers.time_selection import TimeWindow, parse_time_selections, window_dataset
 
 _HYPERSLAB = re.compile(r"\[\s*(\d+)\s*(?::\s*(\d+)\s*)?(?::\s*(\d+)\s*)?\]")
 _SELECTION_OPERATOR = re.compile(r"=~|!=|<=|>=|<|>|=")
@@ -110,26 +113,42 @@ def _parse_item(item: str) -> Projection:
     return Projection(name, hyperslabs)
 
 
-def parse_constraint(query_string: str) -> list[Projection]:
-    """Parse a raw (URL-encoded) query string into projections, in request order.
+def parse_query(query_string: str) -> tuple[list[Projection], TimeWindow | None]:
+    """Parse a raw (URL-encoded) query string into projections (in request order) and the
+    time window its selections pick (``None`` without selections).
 
     Raises
     ------
     ConstraintError
-        On malformed expressions, selections or function calls (HTTP 400, DAP code 1005).
+        On malformed expressions, selections on anything but time, or function calls (HTTP 400,
+        DAP code 1005).
     """
     parts = [unquote(part) for part in (query_string or "").split("&")]
     projection, selections = parts[0], [p for p in parts[1:] if p.strip()]
     if _SELECTION_OPERATOR.search(projection):
         projection, selections = "", [parts[0], *selections]
-    if selections:
-        raise ConstraintError(
-            f"selections are not supported ({'&'.join(selections)!r}): this server "
-            "publishes arrays; pick index ranges with hyperslabs instead, e.g. time[0:99]"
-        )
+    window = parse_time_selections(selections)
     if not projection.strip():
-        return []
-    return [_parse_item(item) for item in _split_projection(projection)]
+        return [], window
+    return [_parse_item(item) for item in _split_projection(projection)], window
+
+
+def parse_constraint(query_string: str) -> list[Projection]:
+    """The projections of a raw (URL-encoded) query string, in request order.
+
+    Raises
+    ------
+    ConstraintError
+        As :func:`parse_query`.
+    """
+    return parse_query(query_string)[0]
+
+
+def apply_selection(dataset: DapDataset, query_string: str) -> DapDataset:
+    """The dataset cut to the query's time selections (itself when there are none); what a DAS
+    describes. Raises as :func:`apply_constraint`."""
+    window = parse_query(query_string)[1]
+    return dataset if window is None else window_dataset(dataset, window)
 
 
 def _resolve_name(dataset: DapDataset, name: str) -> str:
@@ -190,11 +209,14 @@ def apply_constraint(dataset: DapDataset, query_string: str) -> DapDataset:
     Raises
     ------
     ConstraintError
-        Malformed expression, hyperslab out of range, selection or function (HTTP 400).
+        Malformed expression, hyperslab out of range, selection on anything but time, or
+        function (HTTP 400).
     NoSuchVariable
         A projected name is not in the dataset (HTTP 404).
     """
-    projections = parse_constraint(query_string)
+    projections, window = parse_query(query_string)
+    if window is not None:
+        dataset = window_dataset(dataset, window)
     if not projections:
         return dataset
     chosen: dict[str, tuple[slice, ...]] = {}

@@ -20,6 +20,8 @@ from dap_handlers.errors import DapError
 
 #: Reads the hyperslab ``key`` (one normalised slice per dimension) and returns exactly it.
 Reader = Callable[[tuple[slice, ...]], np.ndarray]
+#: Maps a half-open time window ``[start, stop)`` to the half-open record index range it holds.
+TimeIndex = Callable[[float, float], tuple[int, int]]
 
 
 def _as_range(index: Any, size: int, axis: int) -> range | int:
@@ -251,6 +253,10 @@ class DapDataset:
         In the order they are declared (and serialised); names must be unique.
     attributes : mapping, optional
         Global attributes, written in the DAS ``NC_GLOBAL`` container.
+    time_index : callable, optional
+        ``time_index(start, stop) -> (first, stop_index)``: the record index range ``[first,
+        stop_index)`` of the times in ``[start, stop)`` (in the units of the ``time`` variable).
+        Datasets that have one accept selections on ``time`` in a constraint.
 
     Raises
     ------
@@ -258,17 +264,19 @@ class DapDataset:
         If two variables share a name.
     """
 
-    __slots__ = ("name", "attributes", "variables", "_index")
+    __slots__ = ("name", "attributes", "variables", "time_index", "_index")
 
     def __init__(
         self,
         name: str,
         variables: Iterable[DapVariable],
         attributes: Mapping[str, Any] | None = None,
+        time_index: TimeIndex | None = None,
     ) -> None:
         self.name = name
         self.variables: tuple[DapVariable, ...] = tuple(variables)
         self.attributes: dict[str, Any] = dict(attributes or {})
+        self.time_index = time_index
         self._index = {v.name: i for i, v in enumerate(self.variables)}
         if len(self._index) != len(self.variables):
             seen: set[str] = set()
@@ -291,9 +299,14 @@ class DapDataset:
         """Declaration position of variable ``name``."""
         return self._index[name]
 
-    def replace_variables(self, variables: Iterable[DapVariable]) -> DapDataset:
-        """The same dataset (name, attributes) with other variables."""
-        return DapDataset(self.name, variables, self.attributes)
+    def replace_variables(
+        self, variables: Iterable[DapVariable], attributes: Mapping[str, Any] | None = None
+    ) -> DapDataset:
+        """The same dataset (name, time index, attributes unless given) with other variables."""
+        return DapDataset(
+            self.name, variables, self.attributes if attributes is None else attributes,
+            self.time_index,
+        )
 
     def __repr__(self) -> str:
         return f"<DapDataset {self.name} [{', '.join(v.name for v in self.variables)}]>"

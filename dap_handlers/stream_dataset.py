@@ -49,6 +49,7 @@ from dap_handlers.stream_reads import ProductShape, StreamReads
 from stream_engine import __version__, assets
 from stream_engine.engine.compute import compute
 from stream_engine.engine.plan import PRODUCT, RAW
+from stream_engine.engine.query_run import index_span
 from stream_engine.engine.resolve import TIME_PARAMETER, resolve
 from stream_engine.errors import NotFound
 from stream_engine.store.base import DEPLOYMENT, TIME, IndexRange, StreamKey, TimeRange
@@ -292,7 +293,8 @@ def stream_dataset(
         products=len(products), unavailable=unavailable, not_stored=not_stored,
         require_deployment=bool(settings["REQUIRE_DEPLOYMENT"]),
     )
-    return DapDataset(attributes.dataset_id(coverage), variables, global_attrs)
+    return DapDataset(attributes.dataset_id(coverage), variables, global_attrs,
+                      time_index=lambda start, stop: index_span(store, key, TimeRange(start, stop)))
 
 
 def _stored_reader(reads: StreamReads, column: str, p: Parameter | None) -> Any:

@@ -34,6 +34,15 @@ def _describe(value: Any) -> str:
     return to_text(value) if not hasattr(value, "tolist") else _describe(value.tolist())
 
 
+def _time_window(dataset: DapDataset) -> dict[str, str] | None:
+    """The dataset's time coverage for the form's date fields, when it can select by time."""
+    start = dataset.attributes.get("time_coverage_start")
+    end = dataset.attributes.get("time_coverage_end")
+    if dataset.time_index is None or not start or not end:
+        return None
+    return {"start": str(start), "end": str(end)}
+
+
 def render_page(
     dataset: DapDataset, *, info_only: bool, environment: jinja2.Environment | None = None
 ) -> str:
@@ -59,4 +68,5 @@ def render_page(
         das=das_text(dataset),
         info_only=info_only,
         server=SERVER,
+        time_window=_time_window(dataset),
     )
