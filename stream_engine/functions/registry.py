@@ -33,6 +33,8 @@ FAMILY_MODULES = (
     "stream_engine.functions.oxygen",
     "stream_engine.functions.fluorometer",
     "stream_engine.functions.par",
+    "stream_engine.functions.adcp",
+    "stream_engine.functions.generic",
 )
 ENTRY_POINT_GROUP = "stream_engine.functions"
 
