@@ -35,6 +35,7 @@ FAMILY_MODULES = (
     "stream_engine.functions.par",
     "stream_engine.functions.adcp",
     "stream_engine.functions.generic",
+    "stream_engine.functions.nitrate",
 )
 ENTRY_POINT_GROUP = "stream_engine.functions"
 
