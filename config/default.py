@@ -32,6 +32,15 @@ THREADS = 4
 # Public base URL used in links and catalog pages; empty means "derive from the request".
 BASE_URL = ""
 
+# Folder searched before templates/ for the catalog's page templates (an operator's overrides of
+# base.html, stream.html, _*.html partials ...); empty means none.
+TEMPLATE_OVERRIDE_DIR = ""
+
+# Quick-look plots: points drawn (decimated on the server with min-max + LTTB), and the most
+# records of a computed product evaluated for one plot (evenly strided beyond that).
+PLOT_POINTS = 2000
+PLOT_COMPUTE_RECORDS = 200_000
+
 # Folder for logs (stream_engine.error.log, stream_engine.access.log); relative to the repository root.
 LOG_DIR = "logs"
 

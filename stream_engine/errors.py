@@ -43,7 +43,8 @@ class TooLarge(StreamEngineError):
 
 
 class QueryError(StreamEngineError):
-    """A data query cannot be answered as asked; ``field`` names the request-body field at fault.
+    """A data query cannot be answered as asked; ``field`` names the request-body field at fault
+    and the message starts with it.
 
     The subclasses below also inherit the error of their HTTP status (:class:`BadRequest`,
     :class:`NotFound`, :class:`TooLarge`), so callers may catch either.
@@ -51,6 +52,8 @@ class QueryError(StreamEngineError):
 
     def __init__(self, message: str, *, field: str | None = None):
         self.field = field
+        if field and not message.startswith(field):
+            message = f"{field}: {message}"
         super().__init__(message)
 
 

@@ -27,7 +27,9 @@ Steps, for the records of a time range or index range of the primary stream:
    makes that product all fill with the error in provenance; the rest of the request goes on.
    A product is missing on every record where one of its per-record inputs (raw, product or
    external) is missing, whatever the algorithm returns there: never a value computed from a
-   fill.
+   fill. The exception are an algorithm's declared fallbacks
+   (:attr:`~stream_engine.functions.registry.Algorithm.fallbacks`), inputs it is specified to do
+   without (METBK's relative wind where the current is missing is the wind itself).
    A product's values may come from the per-process product cache (:mod:`stream_engine.engine.cache`,
    setting ``COMPUTE_CACHE_BYTES``) when the same step was computed on the same records from
    identical inputs, e.g. a CTD's salinity computed for one request and needed again as an
@@ -229,8 +231,10 @@ class _Run:
         """``out`` with fill on the records where a per-record input is missing."""
         n = len(self.times)
         missing: np.ndarray | None = None
+        algorithm = _algorithm(step)
+        tolerated = algorithm.fallbacks if algorithm is not None else ()
         for arg in step.arguments:
-            if arg.kind in (CALIBRATION, LOCATION, CONSTANT, DEFAULT):
+            if arg.kind in (CALIBRATION, LOCATION, CONSTANT, DEFAULT) or arg.name in tolerated:
                 continue
             gaps = missing_records(self.inputs.get(arg.column or ""), n)
             if gaps is not None and gaps.any():

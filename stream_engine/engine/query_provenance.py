@@ -16,8 +16,7 @@ from stream_engine.assets import is_deployment_event, unix_ms_to_ntp
 if TYPE_CHECKING:
     from stream_engine.engine.computed import ComputedSlice
     from stream_engine.engine.query import Query
-    from stream_engine.preload.model import Parameter
-    from stream_engine.store.base import Store, StreamKey
+    from stream_engine.store.base import Store
 
 #: Product statuses from best to worst; a product's merged status is the worst seen.
 STATUS_ORDER = ("ok", "partial", "unavailable", "failed")
@@ -43,15 +42,6 @@ class ProvenanceLog:
         self.counts = dict.fromkeys(_COUNTS, 0)
         self.time_range: list[float] | None = None
         self.deployments: set[int] = set()
-
-    def unavailable(self, key: StreamKey, p: Parameter | None, reason: str, *, name: str | None = None) -> None:
-        """Record a requested parameter that cannot be produced."""
-        self.unavailable_parameters.append({
-            "stream": key.path,
-            "parameter_id": None if p is None else p.id,
-            "name": name or (None if p is None else p.name),
-            "reason": reason,
-        })
 
     def add_slice(self, computed: ComputedSlice) -> None:
         """Merge the provenance of one computed window of the primary stream."""

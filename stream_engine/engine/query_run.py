@@ -34,14 +34,14 @@ import numpy as np
 from stream_engine.engine.compute import compute
 from stream_engine.engine.compute_inputs import external_inputs, fill_for
 from stream_engine.engine.plan import ExternalInput, Plan
+from stream_engine.engine.query_plan import plan_query
 from stream_engine.engine.query_provenance import ProvenanceLog
-from stream_engine.engine.resolve import resolve
 from stream_engine.errors import NoDataInRange
 from stream_engine.store.base import DEPLOYMENT, TIME, IndexRange
 
 if TYPE_CHECKING:
     from stream_engine.engine.computed import ComputedSlice
-    from stream_engine.engine.query import Query, StreamQuery
+    from stream_engine.engine.query import Query
     from stream_engine.preload.model import Parameter, Preload
     from stream_engine.store.base import Store, StreamKey, TimeRange
 
@@ -160,12 +160,17 @@ class QueryRun:
                 f"stream {key} has no records between {query.describe()['beginDT']} and "
                 f"{query.describe()['endDT']}", field="start")
         self.provenance = ProvenanceLog(query)
-        self.plan = self._resolve(query.primary, time_range)
+        planned = plan_query(view, self.preload, query, self.settings)
+        for sp in planned:
+            self.provenance.unavailable_parameters.extend(sp.unavailable)
+        if planned[0].plan is None:
+            raise NoDataInRange(f"stream {key} holds no data in this store", field="streams[0]")
+        self.plan: Plan = planned[0].plan
         self.externals: list[ExternalInput] = []
-        self.secondary_plans: list[Plan] = []
+        self.secondary_plans = [sp.plan for sp in planned[1:] if sp.plan is not None]
         self.variables = self._primary_variables()
-        for stream in query.secondary:
-            self._add_secondary(stream, time_range)
+        for plan in self.secondary_plans:
+            self._add_secondary(plan)
         self._windows = self._window_iter()
         self._pending = self._next_nonempty()
         if self._pending is None:
@@ -173,29 +178,6 @@ class QueryRun:
                 f"all {self.stop_index - self.first_index} records of {key} in the range lie outside "
                 "every deployment (require_deployment); send \"require_deployment\": false to get them",
                 field="require_deployment")
-
-    def _wanted(self, stream: StreamQuery) -> list[int]:
-        definition = self.preload.streams[stream.key.stream]
-        ids = list(stream.parameters) or list(definition.parameter_ids)
-        if self.query.execute_dpa:
-            return ids
-        kept = []
-        for pid in ids:
-            p = self.preload.parameters.get(pid)
-            if p is not None and p.is_function:
-                self.provenance.unavailable(stream.key, p, "execute_dpa is false: products are not computed")
-            else:
-                kept.append(pid)
-        return kept
-
-    def _resolve(self, stream: StreamQuery, time_range: TimeRange) -> Plan:
-        plan = resolve(self.view, self.preload, stream.key, self._wanted(stream) or [7], time_range,
-                       settings=self.settings)
-        for item in plan.unavailable:
-            if item.parameter_id in plan.requested:
-                self.provenance.unavailable(stream.key, self.preload.parameters.get(item.parameter_id),
-                                            item.reason, name=item.name)
-        return plan
 
     def _primary_variables(self) -> list[OutputVariable]:
         key = self.plan.key
@@ -207,14 +189,8 @@ class QueryRun:
             out.append(OutputVariable(_output_name(p), key, p, p.name, fill_for(p)))
         return out
 
-    def _add_secondary(self, stream: StreamQuery, time_range: TimeRange) -> None:
-        key = stream.key
-        if self.view.coverage(key) is None:
-            for pid in stream.parameters:
-                self.provenance.unavailable(key, self.preload.parameters[pid], f"stream {key} holds no data")
-            return
-        plan = self._resolve(stream, time_range)
-        self.secondary_plans.append(plan)
+    def _add_secondary(self, plan: Plan) -> None:
+        key = plan.key
         for pid in plan.requested:
             p = self.preload.parameters[pid]
             if plan.reason(pid) is not None or p.name == TIME:

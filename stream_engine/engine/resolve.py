@@ -188,6 +188,8 @@ class _StreamResolver(SourceResolver):
             raise Unresolvable(str(exc).strip("'\"")) from None
         defaults: Mapping[str, Any] = {}
         required: tuple[str, ...] = ()
+        accepted: tuple[str, ...] | None = None
+        fallbacks: tuple[str, ...] = ()
         if fn.function_type == "NumexprFunction":
             function, version = fn.function, _numexpr_version()
         elif fn.function_type == "PythonFunction":
@@ -198,6 +200,7 @@ class _StreamResolver(SourceResolver):
             except KeyError:
                 raise Unresolvable(f"no implementation registered for {fn.qualified_name}") from None
             function, version, defaults, required = alg.qualified_name, alg.version, alg.defaults, alg.required
+            accepted, fallbacks = alg.parameters, alg.fallbacks
         else:
             raise Unresolvable(f"function type {fn.function_type!r} of PFID{fn.id} ({fn.name}) is not supported")
         fmap = p.function_map or {}
@@ -208,10 +211,16 @@ class _StreamResolver(SourceResolver):
         arguments: list[ArgumentPlan] = []
         notes: list[str] = []
         for name, source in fmap.items():
+            if accepted is not None and name not in accepted:
+                notes.append(f"argument {name} ({source_text(source)}) is not used by {function}: ignored")
+                continue
             try:
                 arguments.append(self.argument(name, source, notes))
             except Unresolvable as exc:
-                if isinstance(source, Choice) and source.optional and name in defaults:
+                if name in fallbacks:
+                    arguments.append(ArgumentPlan(name, DEFAULT, source_text(source), value=defaults[name]))
+                    notes.append(f"argument {name} uses the default {defaults[name]!r}: {exc}")
+                elif isinstance(source, Choice) and source.optional and name in defaults:
                     arguments.append(ArgumentPlan(name, DEFAULT, source_text(source), value=defaults[name]))
                     notes.append(f"argument {name} uses the default {defaults[name]!r}: {exc}")
                 elif isinstance(source, Choice) and source.optional:
