@@ -206,7 +206,7 @@ class _Run:
             prov["status"] = "unavailable"
             prov["reason"] = "; ".join(reasons)
             self.failed[step.name] = prov["reason"]
-            self.inputs[step.name] = as_input(missing_array(p, n), p)
+            self.inputs[step.name] = as_input(self._missing(step, p, n), p)
             self.avail[step.name] = mask
             return prov
         if reasons:
@@ -218,7 +218,7 @@ class _Run:
             prov["status"] = "failed"
             prov["errors"].append(f"{type(exc).__name__}: {exc}")
             self.failed[step.name] = prov["errors"][-1]
-            out = missing_array(p, n)
+            out = self._missing(step, p, n)
             mask = np.zeros(n, dtype=bool)
         if reasons and step.name not in self.failed:
             self.failed[step.name] = prov["reason"]
@@ -226,6 +226,16 @@ class _Run:
         self.inputs[step.name] = as_input(out, p)
         self.avail[step.name] = mask
         return prov
+
+    def _missing(self, step: ProductStep, p: Any, n: int) -> np.ndarray:
+        """``n`` missing values of a product; an array product (``(obs, bin)``...) takes the row
+        shape of its first per-record array input, so it keeps its shape when it cannot be computed."""
+        if p.is_array or p.dimensions:
+            for arg in step.arguments:
+                value = self.inputs.get(arg.column or "") if arg.kind not in (CALIBRATION, LOCATION) else None
+                if isinstance(value, np.ndarray) and value.ndim > 1 and value.shape[0] == n:
+                    return np.full(value.shape, fill_for(p), dtype=p.dtype)
+        return missing_array(p, n)
 
     def _without_missing_inputs(self, step: ProductStep, p: Any, out: np.ndarray) -> np.ndarray:
         """``out`` with fill on the records where a per-record input is missing."""
