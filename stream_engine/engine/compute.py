@@ -322,6 +322,19 @@ class _Run:
                 "time_range": _time_span(self.times)}
 
 
+def _shape_missing_arrays(data: dict[str, np.ndarray], preload: Preload, plan: Plan) -> None:
+    """Give an array product that could not be computed at all (one fill per record) the row
+    shape of another output on the same named dimension (an ADCP's bin depths, ``bin``)."""
+    params = [preload.parameters[pid] for pid in plan.requested if pid in preload.parameters]
+    rows = {p.dimensions: data[p.name].shape[1:] for p in params
+            if p.dimensions and p.name in data and data[p.name].ndim > 1}
+    for p in params:
+        values = data.get(p.name)
+        if values is not None and p.dimensions in rows and values.ndim == 1:
+            data[p.name] = np.repeat(values[:, None], int(np.prod(rows[p.dimensions])), axis=1).reshape(
+                len(values), *rows[p.dimensions])
+
+
 def compute(
     store: Store,
     preload: Preload,
@@ -410,6 +423,7 @@ def _compute(
     for name, reason in plan.positions_unavailable:
         data[name] = np.full(n, np.nan)
         unavailable[name] = reason
+    _shape_missing_arrays(data, preload, plan)
     if writable:
         data = {name: a if a.flags.writeable else a.copy() for name, a in data.items()}
     provenance = {
