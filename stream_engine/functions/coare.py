@@ -340,6 +340,20 @@ def warm_layer_days(local_time: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.
     return np.flatnonzero(integrated), newday, ~integrated
 
 
+def _coare35_at(tsea: float, x: BulkInputs, j: int) -> tuple[float, float, float, float, float]:
+    """``(usr, tsr, qsr, ut, dter)`` of record ``j`` with sea temperature ``tsea``: the fast
+    one-record version, or the array version where that cannot evaluate the record."""
+    from stream_engine.functions.coare_point import coare35_point
+
+    try:
+        return coare35_point(tsea, float(x.wnd[j]), float(x.zwindsp[j]), float(x.tC_air[j]), float(x.ztmpair[j]),
+                             float(x.relhum[j]), float(x.zhumair[j]), float(x.pr_air[j]), float(x.Rshort_down[j]),
+                             float(x.Rlong_down[j]), float(x.lat[j]), float(x.zinvpbl[j]), x.jcool)
+    except ArithmeticError:
+        usr, tsr, qsr, ut, dter, *_ = coare35(np.float64(tsea), x.at(j))
+        return _scalar(usr), _scalar(tsr), _scalar(qsr), _scalar(ut), _scalar(dter)
+
+
 def _scalar(value) -> float:
     return float(np.asarray(value).reshape(-1)[0])
 
@@ -366,7 +380,7 @@ def warm_layer(x: BulkInputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             continue
         j = i - 1
         tsea = x.tC_sea[j] + dsea[j]
-        usr, tsr, qsr, ut, dter, _, _, _, _, _, _ = coare35(np.float64(tsea), x.at(j))
+        usr, tsr, qsr, ut, dter = _coare35_at(float(tsea), x, j)
         le = latent_heat(tsea)
         tau_old = _scalar(rhoa[j] * usr * usr * x.wnd[j] / ut)
         hs_old = _scalar(-rhoa[j] * CPA * usr * tsr)

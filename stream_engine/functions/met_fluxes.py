@@ -14,6 +14,9 @@ Sign convention: fluxes are positive upward (from the sea to the air), except ne
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 
 import numpy as np
@@ -43,6 +46,9 @@ OWNER = "ion_functions.data.met_functions"
 #: Order of the per-record inputs in :class:`BulkInputs` (``rain_rate`` is computed from ``cumu_prcp``).
 _FIELDS = ("cumu_prcp", "timestamp", "lon", "ztmpwat", "tC_sea", "wnd", "zwindsp", "tC_air", "ztmpair",
            "relhum", "zhumair", "pr_air", "Rshort_down", "Rlong_down", "lat", "zinvpbl")
+
+
+_FIELD_NAMES = ("rain_rate", *_FIELDS[1:])
 
 
 def _switch(value) -> float:
@@ -129,13 +135,49 @@ def _wind10m(x: BulkInputs, r: BulkResult) -> np.ndarray:
     return x.wnd + r.usr / 0.4 / r.ut * x.wnd * (np.log(z / x.zwindsp) - psiu_26(z / r.L) + psiu_26(x.zwindsp / r.L))
 
 
+_RECENT: OrderedDict[bytes, BulkResult] = OrderedDict()
+_RECENT_LOCK = threading.Lock()
+_RECENT_SIZE = 4
+
+
+def _bulk_once(x: BulkInputs) -> BulkResult:
+    """:func:`bulk` of ``x``, remembered for the last few distinct inputs of this process.
+
+    The flux products of a stream share one bulk computation (its warm layer is a sequential
+    loop); a request for several of them on the same records computes it once. The key is a
+    digest of every input's bytes, so only identical inputs share a result.
+    """
+    digest = hashlib.blake2b(digest_size=20)
+    for name in _FIELD_NAMES:
+        digest.update(np.ascontiguousarray(getattr(x, name)).tobytes())
+    digest.update(np.array([x.jcool, x.jwarm]).tobytes())
+    key = digest.digest()
+    with _RECENT_LOCK:
+        found = _RECENT.get(key)
+        if found is not None:
+            _RECENT.move_to_end(key)
+            return found
+    result = bulk(x)
+    with _RECENT_LOCK:
+        _RECENT[key] = result
+        while len(_RECENT) > _RECENT_SIZE:
+            _RECENT.popitem(last=False)
+    return result
+
+
+def forget_bulk_results() -> None:
+    """Empty the memory of :func:`_bulk_once` (benchmarks time cold computations)."""
+    with _RECENT_LOCK:
+        _RECENT.clear()
+
+
 def _register(name: str, product: Callable[[BulkInputs, BulkResult], np.ndarray], hourly: bool,
               description: str) -> None:
     def compute(tC_sea, wnd, tC_air, relhum, timestamp, lon, ztmpwat, zwindsp, ztmpair, zhumair,
                 lat=45.0, pr_air=1013.0, Rshort_down=150.0, Rlong_down=370.0, cumu_prcp=0.0,
                 zinvpbl=600.0, jwarm=1, jcool=1) -> np.ndarray:
         x = bulk_inputs(locals(), hourly)
-        return np.atleast_1d(product(x, bulk(x)))
+        return np.atleast_1d(product(x, _bulk_once(x)))
 
     compute.__name__ = compute.__qualname__ = name
     compute.__doc__ = description
