@@ -141,18 +141,22 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_preload_check(args: argparse.Namespace, settings: Settings) -> int:
-    """Load a preload folder, resolve every function map and list the problems."""
-    from stream_engine.preload.check import check_preload
+    """Load a preload folder, resolve every function map; list problems, then notes, then what
+    was loaded. Exit 1 only for problems (things that leave a parameter or product unusable)."""
+    from stream_engine.preload.check import preload_report
 
     path = Path(args.path) if args.path else settings.path("PRELOAD")
-    problems = check_preload(path)
-    for problem in problems:
-        print(problem)
-    if problems:
-        print(f"preload {path}: {len(problems)} problem{'s' if len(problems) != 1 else ''}")
-        return 1
-    print(f"preload {path}: no problems")
-    return 0
+    report = preload_report(path)
+    if report.problems:
+        print("problems (a parameter or product is unusable or unresolvable):")
+        for problem in report.problems:
+            print(f"  {problem}")
+    if report.notes:
+        print("notes (upstream oddities read around):")
+        for note in report.notes:
+            print(f"  {note}")
+    print(f"preload {path}: {report.summary()}")
+    return 1 if report.problems else 0
 
 
 def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
@@ -179,6 +183,13 @@ def cmd_version(args: argparse.Namespace, settings: Settings | None) -> int:
     """Print the version."""
     print(f"stream-engine {__version__}")
     return 0
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    """Run an export like ``POST /netcdf`` into a folder, with progress."""
+    from stream_engine.outputs.command import export_command
+
+    return export_command(args.request, args.format, Path(args.output), settings)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -220,6 +231,12 @@ def build_parser() -> argparse.ArgumentParser:
     q = preload.add_parser("check", help="load and resolve a preload folder, list its problems")
     q.add_argument("path", nargs="?", help="preload folder (default: setting PRELOAD)")
     q.set_defaults(run=cmd_preload_check)
+
+    p = sub.add_parser("export", help="export a request (original JSON body) as NetCDF4, CSV or TSV files")
+    p.add_argument("request", metavar="REQUEST", help="JSON request body file, '-' for standard input")
+    p.add_argument("--format", choices=("netcdf", "csv", "tsv", "tab"), help="default: the body's format, else netcdf")
+    p.add_argument("--output", default=".", metavar="FOLDER", help="folder for the files (default: .)")
+    p.set_defaults(run=cmd_export)
 
     p = sub.add_parser("config", help="print settings (all, or the values of the KEYs named)")
     p.add_argument("keys", nargs="*", metavar="KEY")
