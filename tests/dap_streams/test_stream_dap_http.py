@@ -95,7 +95,7 @@ def _dap_error(body: bytes) -> tuple[int, str]:
         ("time[", 400, 1005, "malformed hyperslab"),
         ("time[0:40320]", 400, 1005, "out of range"),
         ("sea_water_density[5:2]", 400, 1005, "starts after it stops"),
-        ("time&time>3", 400, 1005, "selections are not supported"),
+        ("time&pressure>3", 400, 1005, "only time can be selected by value"),
         ("no_such_thing", 404, 1004, "no variable 'no_such_thing'"),
         ("", 413, 413, "e.g. about"),
     ],
