@@ -14,7 +14,13 @@ from webob import Request
 
 from stream_engine.logs import configure_logging
 from stream_engine.web.context import AppContext
-from stream_engine.web.errors import MethodNotAllowed, RouteNotFound, error_response
+from stream_engine.web.errors import (
+    MethodNotAllowed,
+    RouteNotFound,
+    check_request_line,
+    error_response,
+    request_path,
+)
 from stream_engine.web.routes import ROUTES, Route
 
 if TYPE_CHECKING:
@@ -49,9 +55,11 @@ class StreamEngineApp:
         """The response to ``request``; never raises."""
         request_id = str(uuid.uuid4())
         request.environ["stream_engine.request_id"] = request_id
-        error_format = "dap" if request.path_info.startswith("/dap/") else "json"
+        raw_path = request.environ.get("PATH_INFO", "")
+        error_format = "dap" if raw_path.startswith("/dap/") else "json"
         try:
-            route, params = self.resolve(request.path_info)
+            check_request_line(request.environ)
+            route, params = self.resolve(request_path(request))
             error_format = route.error_format
             view = route.view(self.context)
             handler = view.handler(request.method)
@@ -62,7 +70,7 @@ class StreamEngineApp:
             response = error_response(
                 exc,
                 method=request.method,
-                path=request.path_info,
+                path=raw_path,
                 request_id=request_id,
                 error_format=error_format,
             )
