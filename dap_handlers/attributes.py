@@ -41,8 +41,10 @@ from stream_engine.engine.plan import (
     RAW,
     ArgumentPlan,
     Plan,
+    PositionInput,
     ProductStep,
 )
+from stream_engine.engine.positions import POSITION_ATTRIBUTES
 from stream_engine.preload.fill_values import fill_value_for
 
 if TYPE_CHECKING:
@@ -110,8 +112,9 @@ def global_attributes(
     *,
     stored: int,
     products: int,
-    unavailable: Sequence[tuple[Parameter, str]],
+    unavailable: Sequence[tuple[Parameter | str, str]],
     not_stored: Sequence[Parameter],
+    require_deployment: bool = False,
 ) -> dict[str, Any]:
     """CF/ACDD global attributes of a stream's dataset.
 
@@ -124,9 +127,12 @@ def global_attributes(
     stored, products
         How many stored parameters and computable products the dataset serves.
     unavailable
-        Products the stream defines that cannot be computed, with the reason.
+        Products the stream defines that cannot be computed (or the name of a mobile platform's
+        coordinate that cannot be found), with the reason.
     not_stored
         Raw parameters the stream defines that the store does not hold.
+    require_deployment
+        The ``REQUIRE_DEPLOYMENT`` setting the data are served with (said in ``comment``).
     """
     key = coverage.key
     ident = dataset_id(coverage)
@@ -156,11 +162,7 @@ def global_attributes(
         "standard_name_vocabulary": "CF Standard Name Table v79",
         "date_created": now,
         "history": f"{now} computed on request by Stream Engine {__version__}",
-        "comment": (
-            "Every stored record is served, including records outside any known deployment; "
-            "for those, products that need calibration coefficients or a deployment location "
-            "are fill (_FillValue, NaN for floating-point variables)."
-        ),
+        "comment": served_comment(require_deployment),
         "subsite": key.subsite,
         "node": key.node,
         "sensor": key.sensor,
@@ -176,11 +178,31 @@ def global_attributes(
     attrs.update(_geospatial(in_range))
     if unavailable:
         attrs["unavailable_parameters"] = LIST_SEPARATOR.join(
-            f"{p.name} ({p.pd}): {reason}" for p, reason in unavailable
+            (f"{p}: {reason}" if isinstance(p, str) else f"{p.name} ({p.pd}): {reason}")
+            for p, reason in unavailable
         )
     if not_stored:
         attrs["parameters_not_stored"] = " ".join(p.name for p in not_stored)
     return attrs
+
+
+def served_comment(require_deployment: bool) -> str:
+    """The global ``comment``: which records carry data, and how the others are served."""
+    if require_deployment:
+        which = ("only records inside the time window of a deployment known to the asset events "
+                 "carry data (REQUIRE_DEPLOYMENT = True)")
+    else:
+        which = ("records of a deployment known to the asset events carry data only inside its "
+                 "time window; records of deployments without asset events carry data "
+                 "(REQUIRE_DEPLOYMENT = False), with the products that need calibration "
+                 "coefficients or a deployment location missing")
+    return (
+        f"Every stored record has its place in obs, but {which}. In the other records time and "
+        "deployment are kept and every other variable is missing (_FillValue, NaN for "
+        "floating-point variables). Per variable, unavailable_for says which deployments and "
+        "time spans it cannot be computed for and why, and missing_where the limits that make "
+        "single records missing."
+    )
 
 
 def time_attributes(coverage: StreamCoverage) -> dict[str, Any]:
@@ -239,6 +261,47 @@ def parameter_attributes(p: Parameter, dtype_kind: str) -> dict[str, Any]:
     attrs["ooi_parameter_name"] = p.name
     attrs["coordinates"] = "time"
     return attrs
+
+
+def position_attributes(position: PositionInput, plan: Plan) -> dict[str, Any]:
+    """Metadata of a coordinate variable (``lat``, ``lon``, ``depth``, ``int_ctd_pressure``...)."""
+    long_name, units, standard_name, axis = POSITION_ATTRIBUTES.get(
+        position.name, (position.name, "", "", ""))
+    attrs: dict[str, Any] = {"long_name": long_name}
+    if units:
+        attrs["units"] = units
+    if standard_name:
+        attrs["standard_name"] = standard_name
+    if axis:
+        attrs["axis"] = axis
+    attrs["_FillValue"] = float("nan")
+    if position.name == "depth":
+        attrs["positive"] = "down"
+    if position.location:
+        attrs["comment"] = (f"{position.source}: the location of the deployment in force at each "
+                            "record; missing where no deployment with a location covers the record")
+        attrs["provenance_source_streams"] = plan.key.path
+        attrs["coordinates"] = "time"
+        return attrs
+    ext = next((e for e in plan.externals if e.column == position.column), None)
+    how = "between the fixes, " if position.between_fixes else ""
+    if ext is not None:
+        attrs["comment"] = (f"{ext.parameter} of {ext.key.path}, interpolated {how}in time onto this "
+                            f"stream's records ({ext.interpolation}, {ext.colocation})")
+        attrs["provenance_source_streams"] = ext.key.path
+    else:
+        attrs["comment"] = f"{position.source}, interpolated {how}in time onto every record"
+        attrs["provenance_source_streams"] = plan.key.path
+    attrs["coordinates"] = "time"
+    return attrs
+
+
+def coordinates(names: Iterable[str]) -> str:
+    """The ``coordinates`` attribute of data variables: ``time`` and the position variables
+    served (CF order: time, then latitude, longitude, vertical)."""
+    order = ("lat", "lon", "depth", "int_ctd_pressure")
+    present = set(names)
+    return " ".join(["time", *(name for name in order if name in present)])
 
 
 def _argument_text(arg: ArgumentPlan, plan: Plan) -> str:

@@ -2,13 +2,18 @@
 
 Stored columns (``time`` and raw parameters) are read straight from the store by index range,
 strides included, so they cost one indexed read (only the column itself where the store offers
-``read_columns``). ``deployment`` is the stored number resolved against the asset events, as
+``read_columns``); float sentinels become NaN as in the engine. ``deployment`` is the stored number resolved against the asset events, as
 :func:`stream_engine.engine.compute.compute` does.
 
+Every stored record keeps its position in ``obs`` (whose size comes from the partition index,
+without reading data). Records a request does not serve (outside their deployment's window, or of
+a deployment without asset events under ``REQUIRE_DEPLOYMENT``; see
+:func:`~stream_engine.engine.calibrate.served_records`) are *masked*: ``time`` and ``deployment``
+keep their values, every other variable is missing there. That keeps DDS, DAS and data consistent.
+
 Products go through :func:`~stream_engine.engine.resolve.resolve` and
-:func:`~stream_engine.engine.compute.compute` (``require_deployment=False``, so every stored record keeps
-its position and products outside a deployment are fill; ``use_cache=False``, the windows below
-being this layer's cache). The requested index range is cut into *windows*: the intersection of
+:func:`~stream_engine.engine.compute.compute` (with the ``REQUIRE_DEPLOYMENT`` setting; records
+it drops are put back as fill; ``use_cache=False``, the windows below being this layer's cache). The requested index range is cut into *windows*: the intersection of
 the selected span with blocks of ``block_records`` (setting ``DAP_COMPUTE_RECORDS``) aligned on
 the stream index, so the algorithms' temporaries stay bounded whatever the request, and the same
 request always cuts the same windows. A window is computed contiguously and then strided, which
@@ -32,7 +37,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -42,10 +47,13 @@ import numpy as np
 from dap_handlers.dtypes import dap_type
 from dap_handlers.product_windows import PendingWindows, WindowCache, shared_windows
 from stream_engine import assets
-from stream_engine.engine.calibrate import record_deployments
+from stream_engine.engine.calibrate import record_deployments, served_records
 from stream_engine.engine.compute import compute
-from stream_engine.engine.resolve import resolve
+from stream_engine.engine.compute_inputs import masked_sentinels
+from stream_engine.engine.resolve import TIME_PARAMETER, resolve
+from stream_engine.preload.fill_values import fill_value_for
 from stream_engine.store.base import DEPLOYMENT, TIME, IndexRange
+from stream_engine.store.records import fill_value
 
 if TYPE_CHECKING:
     from stream_engine.engine.plan import Plan
@@ -96,7 +104,8 @@ class StreamReads:
         Bound of the worker's window cache; a quarter of it bounds the request's pending windows in
         memory (the rest go to a temporary file). ``0``: no cross-request cache.
     shapes
-        :class:`ProductShape` of every product served, by preload name.
+        :class:`ProductShape` of every product served, by preload name, and of every
+        coordinate of a mobile platform (``Plan.positions``), by its name.
     threads
         Threads computing the windows of one read side by side.
     spool_dir
@@ -131,7 +140,10 @@ class StreamReads:
         self.shapes = dict(shapes)
         self.threads = max(1, int(threads))
         self._plans: dict[tuple[int, ...], Plan] = {}
+        self._position_plan: Plan | None = None
         self._deployments: list[assets.Deployment] | None = None
+        self.require = bool(settings["REQUIRE_DEPLOYMENT"])
+        self._served: dict[tuple[int, int, int], np.ndarray | None] = {}
         token = cache_token if cache_bytes > 0 else None
         self._shared: WindowCache | None = None
         self._context: tuple[Any, ...] = ()
@@ -156,19 +168,41 @@ class StreamReads:
             self.key, wanted, index_range=IndexRange(obs.start, obs.stop, obs.step)
         )
 
-    def stored(self, column: str, key: tuple[slice, ...]) -> np.ndarray:
-        """A stored column's hyperslab (``key``: one normalised slice per dimension)."""
+    def stored(self, column: str, key: tuple[slice, ...], parameter: Parameter | None = None) -> np.ndarray:
+        """A stored column's hyperslab (``key``: one normalised slice per dimension); float
+        values equal to a sentinel of ``parameter`` (dictionary fill cell, netCDF default fill)
+        are served as NaN, as the engine computes with them, and records not served are missing."""
         obs = key[0]
         index_range = IndexRange(obs.start, obs.stop, obs.step)
         values = self.store.read_columns(self.key, [column], index_range=index_range)[column]
+        values = masked_sentinels(values, parameter)
+        if column != TIME:
+            served = self.served(obs)
+            if served is not None:
+                values = values.copy()
+                values[~served] = _missing_value(values.dtype, parameter)
         return values[(slice(None), *key[1:])] if len(key) > 1 else values
+
+    def served(self, obs: slice) -> np.ndarray | None:
+        """Which records of ``obs`` the request serves; ``None`` when all are."""
+        span = (obs.start, obs.stop, obs.step)
+        if span not in self._served:
+            raw = self._read([], obs)
+            deps = self._deployments_of_stream()
+            numbers, covered = record_deployments(deps, raw[TIME], raw[DEPLOYMENT])
+            served = served_records(deps, numbers, covered, self.require)
+            self._served[span] = None if served.all() else served
+        return self._served[span]
+
+    def _deployments_of_stream(self) -> list[assets.Deployment]:
+        if self._deployments is None:
+            self._deployments = assets.deployments(self.store, self.key.refdes)
+        return self._deployments
 
     def deployment(self, key: tuple[slice, ...]) -> np.ndarray:
         """Deployment numbers of the selected records (stored, or found by time where 0)."""
-        if self._deployments is None:
-            self._deployments = assets.deployments(self.store, self.key.refdes)
         raw = self._read([], key[0])
-        numbers, _ = record_deployments(self._deployments, raw[TIME], raw[DEPLOYMENT])
+        numbers, _ = record_deployments(self._deployments_of_stream(), raw[TIME], raw[DEPLOYMENT])
         return numbers
 
     # -- products ------------------------------------------------------------------------------
@@ -178,13 +212,30 @@ class StreamReads:
         ids = tuple(parameter_ids)
         if ids not in self._plans:
             self._plans[ids] = resolve(
-                self.store, self.preload, self.key, ids, self.time_range, settings=self.settings
+                self.store, self.preload, self.key, ids, self.time_range, settings=self.settings,
+                positions=False,
             )
         return self._plans[ids]
 
     def product(self, p: Parameter, group: Sequence[Parameter], key: tuple[slice, ...]) -> np.ndarray:
         """A product's hyperslab; ``group`` are the products computed with it in each window."""
+        members = [q for q in group if q.id != p.id]
+        return self._hyperslab(p.name, [q.name for q in members],
+                               lambda: self.plan_for([p.id, *(q.id for q in members)]), key)
+
+    def position(self, name: str, group: Sequence[str], key: tuple[slice, ...]) -> np.ndarray:
+        """A mobile platform's coordinate (``lat``, ``int_ctd_pressure``...) hyperslab; ``group``
+        are the coordinates computed with it in each window (see ``Plan.positions``)."""
+        if self._position_plan is None:
+            self._position_plan = resolve(self.store, self.preload, self.key, [TIME_PARAMETER],
+                                          self.time_range, settings=self.settings)
+        plan = self._position_plan
+        return self._hyperslab(name, [n for n in group if n != name], lambda: plan, key)
+
+    def _hyperslab(self, name: str, others: Sequence[str], plan_of: Callable[[], Plan],
+                   key: tuple[slice, ...]) -> np.ndarray:
         obs = key[0]
+        shape = self.shapes[name]
         spans = []
         for block in range(obs.start // self.block_records, (obs.stop - 1) // self.block_records + 1):
             lo = block * self.block_records
@@ -192,52 +243,50 @@ class StreamReads:
             if span is not None:
                 spans.append(span)
         if not spans:
-            return np.empty((0, *self.shapes[p.name].row_shape), dtype=p.dtype)
-        parts = [values[:: obs.step] for values in self._windows(p, group, spans)]
-        data = np.concatenate(parts, dtype=_wire_order(p.dtype))
+            return np.empty((0, *shape.row_shape), dtype=shape.dtype)
+        parts = [values[:: obs.step] for values in self._windows(name, others, plan_of, spans)]
+        data = np.concatenate(parts, dtype=_wire_order(shape.dtype))
         return data[(slice(None), *key[1:])] if len(key) > 1 else data
 
     def _cache_key(self, name: str, span: tuple[int, int]) -> tuple[Any, ...]:
         return (*self._context, name, span)
 
     def _windows(
-        self, p: Parameter, group: Sequence[Parameter], spans: list[tuple[int, int]]
+        self, name: str, others: Sequence[str], plan_of: Callable[[], Plan], spans: list[tuple[int, int]]
     ) -> list[np.ndarray]:
         found: dict[tuple[int, int], np.ndarray] = {}
         missing = []
         for span in spans:
-            values = self._pending.take((p.name, span))
+            values = self._pending.take((name, span))
             if self._shared is not None:
                 if values is None:
-                    values = self._shared.get(self._cache_key(p.name, span))
+                    values = self._shared.get(self._cache_key(name, span))
                 else:
-                    self._shared.put(self._cache_key(p.name, span), values)
+                    self._shared.put(self._cache_key(name, span), values)
             if values is None:
                 missing.append(span)
             else:
                 found[span] = values
         if not missing:
             return [found[span] for span in spans]
-        members = [q for q in group if q.id != p.id]
-        plan = self.plan_for([p.id, *(q.id for q in members)])
-        for span, computed in zip(missing, self._compute(plan, (p, *members), missing), strict=True):
+        for span, computed in zip(missing, self._compute(plan_of(), (name, *others), missing), strict=True):
             self.computations.append((*span, tuple(computed)))
-            found[span] = computed.pop(p.name)
+            found[span] = computed.pop(name)
             if self._shared is not None:
-                self._shared.put(self._cache_key(p.name, span), found[span])
-            for name, values in computed.items():
-                self._pending.put((name, span), values)
+                self._shared.put(self._cache_key(name, span), found[span])
+            for other, values in computed.items():
+                self._pending.put((other, span), values)
         return [found[span] for span in spans]
 
     def _compute(
-        self, plan: Plan, wanted: Sequence[Parameter], spans: list[tuple[int, int]]
+        self, plan: Plan, wanted: Sequence[str], spans: list[tuple[int, int]]
     ) -> Iterator[dict[str, np.ndarray]]:
         def one(span: tuple[int, int]) -> dict[str, np.ndarray]:
             start, stop = span
             out = compute(self.store, self.preload, plan, index_range=IndexRange(start, stop),
-                          settings=self.settings, require_deployment=False, use_cache=False)
-            return {q.name: _expanded(out[q.name], out.source_index, stop - start, self.shapes[q.name])
-                    for q in wanted if q.name in out}
+                          settings=self.settings, require_deployment=self.require, use_cache=False)
+            return {name: _expanded(out[name], out.source_index, stop - start, self.shapes[name])
+                    for name in wanted if name in out}
 
         if self.threads == 1 or len(spans) < 2:
             return map(one, spans)
@@ -245,7 +294,18 @@ class StreamReads:
 
 
 #: Settings a computed window depends on, part of the window cache's keys.
-_SETTINGS_USED = ("MAX_INTERPOLATION_GAP", "MAX_DEPTH_VARIANCE", "UNBOUND_QUERY_START")
+_SETTINGS_USED = ("MAX_INTERPOLATION_GAP", "MAX_DEPTH_VARIANCE", "UNBOUND_QUERY_START", "REQUIRE_DEPLOYMENT")
+
+
+def _missing_value(dtype: np.dtype, parameter: Parameter | None) -> Any:
+    """How a value of a stored column is missing: the parameter's fill, else the dtype's."""
+    if dtype.kind == "f":
+        return np.nan
+    if dtype.kind in "US":
+        return ""
+    if parameter is not None and dtype.kind in "iu":
+        return fill_value_for(parameter.value_encoding, "" if parameter.fill_value is None else str(parameter.fill_value))
+    return fill_value(dtype.str)
 _POOL: tuple[int, int, ThreadPoolExecutor] | None = None
 _POOL_LOCK = threading.Lock()
 

@@ -4,13 +4,16 @@ Steps, for the records of a time range or index range of the primary stream:
 
 1. read ``time``, ``deployment`` and only the plan's raw columns of those records;
 2. deployments: each record's deployment is the one whose number it carries (found by time where
-   0 is stored) and whose window covers it. With ``require_deployment`` (setting
-   ``REQUIRE_DEPLOYMENT``) records outside any deployment are dropped; otherwise they are kept and
-   products needing calibrations are fill for them. Duplicate timestamps within a deployment are
+   0 is stored). As in the original engine, records of a deployment with asset events are kept
+   only inside its time window; records whose deployment has no asset events are dropped with
+   ``require_deployment`` (setting ``REQUIRE_DEPLOYMENT``), otherwise kept, products needing
+   calibrations or a location being fill for them (:func:`~stream_engine.engine.calibrate.served_records`). Duplicate timestamps within a deployment are
    dropped (the first record is kept). ``ComputedSlice.source_index`` maps kept records back to
    positions in the slice that was read;
-3. fill values: integer raw inputs holding their preload fill value become float64 with NaN
-   before an algorithm sees them; float inputs are used as stored (their fill is NaN);
+3. fill values: float raw values equal to a sentinel of their parameter (dictionary fill cell,
+   netCDF default fill) become NaN as they are read, so the raw values returned are missing
+   there too; integer raw inputs holding their preload fill value become float64 with NaN
+   before an algorithm sees them;
 4. external inputs (:mod:`stream_engine.engine.compute_inputs`): each supplying stream is read (or, for
    its products, computed by the sub-plan, recursively) over the slice's time span widened by
    ``MAX_INTERPOLATION_GAP`` on both sides, so at least one record either side is found when one
@@ -23,12 +26,19 @@ Steps, for the records of a time range or index range of the primary stream:
    calibrations are available and is fill elsewhere, the reason ("missing calibration CC_x for
    deployment 6") in its provenance. An algorithm that raises or returns a wrongly shaped result
    makes that product all fill with the error in provenance; the rest of the request goes on.
+   A product is missing on every record where one of its per-record inputs (raw, product or
+   external) is missing, whatever the algorithm returns there: never a value computed from a
+   fill. The exception are an algorithm's declared fallbacks
+   (:attr:`~stream_engine.functions.registry.Algorithm.fallbacks`), inputs it is specified to do
+   without (METBK's relative wind where the current is missing is the wind itself).
    A product's values may come from the per-process product cache (:mod:`stream_engine.engine.cache`,
    setting ``COMPUTE_CACHE_BYTES``) when the same step was computed on the same records from
    identical inputs, e.g. a CTD's salinity computed for one request and needed again as an
    optode's external input; provenance is always built afresh.
 
-Outputs: requested parameters by preload ``name``, plus ``time`` and ``deployment``. Raw
+Outputs: requested parameters by preload ``name``, plus ``time`` and ``deployment``, plus the
+coordinates a mobile platform's records carry (``Plan.positions``, float64, by their own names:
+``lat``, ``lon``, ``int_ctd_pressure``...; see :mod:`stream_engine.engine.positions`). Raw
 parameters are returned as stored. Float products have the parameter's float dtype with NaN as
 missing; integer products have the parameter's fill value (:func:`fill_value_for`) as missing;
 unavailable products are all missing.
@@ -49,6 +59,7 @@ from stream_engine.engine.calibrate import (
     deployment_groups,
     distinct_numbers,
     record_deployments,
+    served_records,
     tile_calibration,
 )
 from stream_engine.engine.compute_inputs import (
@@ -56,7 +67,9 @@ from stream_engine.engine.compute_inputs import (
     as_output,
     external_inputs,
     fill_for,
+    masked_sentinels,
     missing_array,
+    missing_records,
     parameter_named,
 )
 from stream_engine.engine.computed import ComputedSlice
@@ -68,8 +81,10 @@ from stream_engine.engine.plan import (
     LOCATION,
     ArgumentPlan,
     Plan,
+    PositionInput,
     ProductStep,
 )
+from stream_engine.engine.positions import position_values
 from stream_engine.store.base import DEPLOYMENT, TIME, IndexRange, TimeRange
 
 if TYPE_CHECKING:
@@ -114,9 +129,10 @@ class _Run:
     def select(self, raw: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, Any]]:
         times = raw[TIME]
         numbers, covered = record_deployments(self.deps, times, raw[DEPLOYMENT])
+        served = served_records(self.deps, numbers, covered, self.require)
         dropped_outside = 0
-        if self.require and not covered.all():
-            idx = np.flatnonzero(covered)
+        if not served.all():
+            idx = np.flatnonzero(served)
             dropped_outside = len(times) - len(idx)
             t, d = times[idx], numbers[idx]
         else:
@@ -159,6 +175,20 @@ class _Run:
                 self.groups = deployment_groups(self.numbers, self.covered)
             self.cals[name] = tile_calibration(name, self.deps, self.times, self.groups)
         return self.cals[name]
+
+    def location(self, position: PositionInput) -> tuple[np.ndarray, dict[str, Any]]:
+        """A fixed platform's coordinate: the deployment location in force at each record."""
+        tiled = self.calibration(position.column)
+        n = len(self.times)
+        if tiled.values is None:
+            values = np.full(n, np.nan)
+        else:
+            values = np.broadcast_to(np.asarray(tiled.values, dtype=np.float64), (n,)).copy()
+        prov = {"status": "ok" if tiled.reason is None else "partial", "source": position.source,
+                "values": tiled.used, "missing_deployments": tiled.missing}
+        if tiled.reason:
+            prov["reason"] = tiled.reason
+        return values, prov
 
     def value_of(self, arg: ArgumentPlan) -> Any:
         if arg.kind == CONSTANT:
@@ -210,9 +240,28 @@ class _Run:
             mask = np.zeros(n, dtype=bool)
         if reasons and step.name not in self.failed:
             self.failed[step.name] = prov["reason"]
+        out = self._without_missing_inputs(step, p, out)
         self.inputs[step.name] = as_input(out, p)
         self.avail[step.name] = mask
         return prov
+
+    def _without_missing_inputs(self, step: ProductStep, p: Any, out: np.ndarray) -> np.ndarray:
+        """``out`` with fill on the records where a per-record input is missing."""
+        n = len(self.times)
+        missing: np.ndarray | None = None
+        algorithm = _algorithm(step)
+        tolerated = algorithm.fallbacks if algorithm is not None else ()
+        for arg in step.arguments:
+            if arg.kind in (CALIBRATION, LOCATION, CONSTANT, DEFAULT) or arg.name in tolerated:
+                continue
+            gaps = missing_records(self.inputs.get(arg.column or ""), n)
+            if gaps is not None and gaps.any():
+                missing = gaps if missing is None else missing | gaps
+        if missing is None:
+            return out
+        out = out.copy()
+        out[missing] = fill_for(p)
+        return out
 
     def _values(self, step: ProductStep, p: Any, mask: np.ndarray) -> np.ndarray:
         """The product on every record (fill where ``mask`` is False), from the cache if it can."""
@@ -338,6 +387,9 @@ def _compute(
     are only interpolated) may return read-only arrays held by the product cache."""
     run = _Run(store, preload, plan, settings, require, use_cache)
     raw = store.read(plan.key, list(plan.raw_columns), time_range=time_range, index_range=index_range)
+    for name in plan.raw_columns:
+        if name in raw:
+            raw[name] = masked_sentinels(raw[name], parameter_named(preload, plan, name))
     source_index, counts = run.select(raw)
     for name, values in run.columns.items():
         run.inputs[name] = values if name in (TIME, DEPLOYMENT) else as_input(values, parameter_named(preload, plan, name))
@@ -359,6 +411,16 @@ def _compute(
             data[p.name] = run.columns[p.name]
         else:
             data[p.name] = run.inputs[p.name]
+    for position in plan.positions:
+        if position.location:
+            data[position.name], products[position.name] = run.location(position)
+            continue
+        data[position.name] = position_values(position, run.times, run.columns, run.inputs, run.max_gap)
+        products[position.name] = {"status": "ok", "source": position.source,
+                                   **run.ext_prov.get(position.column, {})}
+    for name, reason in plan.positions_unavailable:
+        data[name] = np.full(n, np.nan)
+        unavailable[name] = reason
     if writable:
         data = {name: a if a.flags.writeable else a.copy() for name, a in data.items()}
     provenance = {

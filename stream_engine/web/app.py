@@ -31,6 +31,20 @@ if TYPE_CHECKING:
 REQUEST_ID_HEADER = "X-Request-ID"
 
 
+def unrouted_error_format(request: Request) -> str:
+    """The error form for a path no route matched: DAP under ``/dap/``, JSON for ``.json`` paths
+    and clients that prefer JSON to HTML, else the HTML page that links to the catalog."""
+    path = request.path_info
+    if path.startswith("/dap/"):
+        return "dap"
+    if path.endswith(".json"):
+        return "json"
+    offers = request.accept.acceptable_offers(["text/html", "application/json"])
+    if offers and offers[0][0] == "application/json":
+        return "json"
+    return "html"
+
+
 class StreamEngineApp:
     """A WSGI callable over a route table.
 
@@ -49,14 +63,16 @@ class StreamEngineApp:
             params = route.match(path)
             if params is not None:
                 return route, params
-        raise RouteNotFound(f"no such resource: {path!r}; the datasets are listed at /dap/")
+        raise RouteNotFound(
+            f"no such resource: {path!r}; the catalog is at / and the datasets are listed at /dap/"
+        )
 
     def respond(self, request: Request) -> Response:
         """The response to ``request``; never raises."""
         request_id = str(uuid.uuid4())
         request.environ["stream_engine.request_id"] = request_id
         raw_path = request.environ.get("PATH_INFO", "")
-        error_format = "dap" if raw_path.startswith("/dap/") else "json"
+        error_format = unrouted_error_format(request)
         try:
             check_request_line(request.environ)
             route, params = self.resolve(request_path(request))
@@ -71,10 +87,11 @@ class StreamEngineApp:
                 exc,
                 method=request.method,
                 path=raw_path,
-                request_id=request_id,
+                request_id=request.environ.get("stream_engine.request_id", request_id),
                 error_format=error_format,
             )
-        response.headers[REQUEST_ID_HEADER] = request_id
+        # a view may have adopted the client's own request id (the body's requestUUID)
+        response.headers[REQUEST_ID_HEADER] = request.environ.get("stream_engine.request_id", request_id)
         return response
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
