@@ -23,7 +23,7 @@ def test_defaults_load(config_dir: Path) -> None:
     settings = load_settings(config_dir, environ={})
     assert settings.STORE == "embedded"
     assert settings.BIND == "127.0.0.1:12576"
-    assert settings.WORKERS == 2 and settings.THREADS == 4
+    assert settings.WORKERS == 2 and settings.THREADS == 16
     assert settings.path("LOG_DIR") == REPO_ROOT / "logs"
     assert settings.path("PID_FILE") == REPO_ROOT / "stream_engine.pid"
 
@@ -33,7 +33,7 @@ def test_local_py_overrides_defaults(config_dir: Path) -> None:
     settings = load_settings(config_dir, environ={})
     assert settings.BIND == "0.0.0.0:9000"
     assert settings.WORKERS == 7
-    assert settings.THREADS == 4
+    assert settings.THREADS == 16
 
 
 def test_local_py_unknown_setting_is_named(config_dir: Path) -> None:

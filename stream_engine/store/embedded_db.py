@@ -313,6 +313,8 @@ class Database:
         StoreUnavailable
             If the file cannot be opened or read.
         """
+        if not self._create:
+            self.check_file()
         with self._lock:
             pid = os.getpid()
             if self._watch is None or self._watch[0] != pid:

@@ -159,6 +159,8 @@ def error_response(
         logger.info("%d on %s: %s", status, where, message)
     renderer = _RENDERERS.get(error_format, _json_error)
     response = renderer(status, message, request_id)
+    if status in (429, 503):
+        response.headers["Retry-After"] = "5"
     if isinstance(exc, MethodNotAllowed):
         response.headers["Allow"] = ", ".join(exc.allowed)
     return response

@@ -75,7 +75,9 @@ class ClosingBody:
         self._on_close: Callable[[], None] | None = on_close
 
     def __iter__(self) -> Iterator[bytes]:
-        return iter(self._chunks)
+        # A generator, so this object (and the snapshot its on_close ends) lives as long as
+        # the iteration: were it collected mid-body, the snapshot would end under the reader.
+        yield from self._chunks
 
     def close(self) -> None:
         inner = getattr(self._chunks, "close", None)
