@@ -115,4 +115,4 @@ def test_body_state_tells_complete_from_cut_short(settings) -> None:
     body.close()  # the client went away after the first chunk
     assert environ[BODY_STATE] == "incomplete"
     log = (settings.path("LOG_DIR") / "stream_engine.error.log").read_text()
-    assert f"cut short" in log and environ["stream_engine.request_id"] in log
+    assert "cut short" in log and environ["stream_engine.request_id"] in log
