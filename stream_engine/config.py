@@ -86,8 +86,10 @@ def load_settings(
         if key not in values:
             if key in {"CONFIG", "HOME"}:
                 continue
+            hint = (" (test-only variables are named TEST_STREAM_ENGINE_*)"
+                    if key.startswith("TEST_") else "")
             raise ConfigError(
-                f"environment variable {name} names no setting; known settings: "
+                f"environment variable {name} names no setting{hint}; known settings: "
                 + ", ".join(sorted(values))
             )
         values[key] = _parse_env_value(raw, values[key])
