@@ -78,8 +78,10 @@ def next_generation(conn: sqlite3.Connection) -> tuple[int, float]:
 def _file_identity(path: Path) -> tuple[int, int] | None:
     try:
         found = os.stat(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
+    except OSError as exc:
+        raise StoreUnavailable(f"cannot reach the embedded store {path}: {exc}") from exc
     return found.st_dev, found.st_ino
 
 
