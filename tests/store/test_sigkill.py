@@ -39,6 +39,7 @@ def _batch(i: int) -> dict[str, np.ndarray]:
 def _writer(folder: Path, start: int, assets_from: int, report: int) -> None:
     """The child: write until killed, one line per commit on ``report``."""
     store = EmbeddedStore(folder, chunk_rows=512)
+    store.streams()  # the file exists before the first kill can come
     os.write(report, b"ready\n")
     i, a = start, assets_from
     while True:
