@@ -121,12 +121,19 @@ def _attribute_lines(
         yield f"{pad}{type_name} {dap_name(name)} {', '.join(values)};"
 
 
+#: CF/netCDF convention naming the encoding of a char array's bytes.
+STRING_ENCODING_ATTRIBUTE = "_Encoding"
+
+
 def _variable_attributes(variable: DapVariable) -> Mapping[str, Any]:
     extra: dict[str, Any] = {}
     if is_wide_integer(variable.dtype):
         extra[SOURCE_TYPE_ATTRIBUTE] = str(variable.dtype)
     elif variable.dtype.kind in "ub":
         extra[UNSIGNED_ATTRIBUTE] = "true"
+    elif variable.is_string:
+        # netCDF-C sees a char array; with this, netCDF4-python and xarray decode it to str
+        extra[STRING_ENCODING_ATTRIBUTE] = "utf-8"
     missing = {k: v for k, v in extra.items() if k not in variable.attributes}
     return {**variable.attributes, **missing} if missing else variable.attributes
 
