@@ -38,7 +38,9 @@ def test_netcdf4_python(dap_server):
         np.testing.assert_array_equal(ds["count"][::999], ARRAYS["count"][::999])
         np.testing.assert_array_equal(ds["spectra"][3:9:2, 1:6:2], ARRAYS["spectra"][3:9:2, 1:6:2])
         np.testing.assert_array_equal(ds["spectra"][:], ARRAYS["spectra"])
-        stations = netCDF4.chartostring(ds["station"][100:103])
+        # _Encoding "utf-8": netCDF4 decodes the char array to str itself
+        stations = ds["station"][100:103]
+        assert stations.dtype.kind in "UO"
         np.testing.assert_array_equal(stations, ARRAYS["station"][100:103])
         np.testing.assert_array_equal(ds["coefficients"][:], ARRAYS["coefficients"])
     # netCDF-C sends lower-case %5b/%5d and inclusive [start:stride:stop]

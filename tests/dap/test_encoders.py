@@ -98,6 +98,7 @@ def test_das_text_exact():
         '        String dap_source_type "int64";\n'
         "    }\n"
         "    station {\n"
+        '        String _Encoding "utf-8";\n'
         "    }\n"
         "}\n"
     )
