@@ -114,6 +114,7 @@ def global_attributes(
     products: int,
     unavailable: Sequence[tuple[Parameter | str, str]],
     not_stored: Sequence[Parameter],
+    require_deployment: bool = False,
 ) -> dict[str, Any]:
     """CF/ACDD global attributes of a stream's dataset.
 
@@ -130,6 +131,8 @@ def global_attributes(
         coordinate that cannot be found), with the reason.
     not_stored
         Raw parameters the stream defines that the store does not hold.
+    require_deployment
+        The ``REQUIRE_DEPLOYMENT`` setting the data are served with (said in ``comment``).
     """
     key = coverage.key
     ident = dataset_id(coverage)
@@ -159,11 +162,7 @@ def global_attributes(
         "standard_name_vocabulary": "CF Standard Name Table v79",
         "date_created": now,
         "history": f"{now} computed on request by Stream Engine {__version__}",
-        "comment": (
-            "Every stored record is served, including records outside any known deployment; "
-            "for those, products that need calibration coefficients or a deployment location "
-            "are fill (_FillValue, NaN for floating-point variables)."
-        ),
+        "comment": served_comment(require_deployment),
         "subsite": key.subsite,
         "node": key.node,
         "sensor": key.sensor,
@@ -185,6 +184,25 @@ def global_attributes(
     if not_stored:
         attrs["parameters_not_stored"] = " ".join(p.name for p in not_stored)
     return attrs
+
+
+def served_comment(require_deployment: bool) -> str:
+    """The global ``comment``: which records carry data, and how the others are served."""
+    if require_deployment:
+        which = ("only records inside the time window of a deployment known to the asset events "
+                 "carry data (REQUIRE_DEPLOYMENT = True)")
+    else:
+        which = ("records of a deployment known to the asset events carry data only inside its "
+                 "time window; records of deployments without asset events carry data "
+                 "(REQUIRE_DEPLOYMENT = False), with the products that need calibration "
+                 "coefficients or a deployment location missing")
+    return (
+        f"Every stored record has its place in obs, but {which}. In the other records time and "
+        "deployment are kept and every other variable is missing (_FillValue, NaN for "
+        "floating-point variables). Per variable, unavailable_for says which deployments and "
+        "time spans it cannot be computed for and why, and missing_where the limits that make "
+        "single records missing."
+    )
 
 
 def time_attributes(coverage: StreamCoverage) -> dict[str, Any]:

@@ -281,6 +281,7 @@ def stream_dataset(
     global_attrs = attributes.global_attributes(
         coverage, assets.deployments(store, key.refdes), stored=len(stored),
         products=len(products), unavailable=unavailable, not_stored=not_stored,
+        require_deployment=bool(settings["REQUIRE_DEPLOYMENT"]),
     )
     return DapDataset(attributes.dataset_id(coverage), variables, global_attrs)
 

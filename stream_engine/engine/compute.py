@@ -4,9 +4,10 @@ Steps, for the records of a time range or index range of the primary stream:
 
 1. read ``time``, ``deployment`` and only the plan's raw columns of those records;
 2. deployments: each record's deployment is the one whose number it carries (found by time where
-   0 is stored) and whose window covers it. With ``require_deployment`` (setting
-   ``REQUIRE_DEPLOYMENT``) records outside any deployment are dropped; otherwise they are kept and
-   products needing calibrations are fill for them. Duplicate timestamps within a deployment are
+   0 is stored). As in the original engine, records of a deployment with asset events are kept
+   only inside its time window; records whose deployment has no asset events are dropped with
+   ``require_deployment`` (setting ``REQUIRE_DEPLOYMENT``), otherwise kept, products needing
+   calibrations or a location being fill for them (:func:`~stream_engine.engine.calibrate.served_records`). Duplicate timestamps within a deployment are
    dropped (the first record is kept). ``ComputedSlice.source_index`` maps kept records back to
    positions in the slice that was read;
 3. fill values: float raw values equal to a sentinel of their parameter (dictionary fill cell,
@@ -58,6 +59,7 @@ from stream_engine.engine.calibrate import (
     deployment_groups,
     distinct_numbers,
     record_deployments,
+    served_records,
     tile_calibration,
 )
 from stream_engine.engine.compute_inputs import (
@@ -126,9 +128,10 @@ class _Run:
     def select(self, raw: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, Any]]:
         times = raw[TIME]
         numbers, covered = record_deployments(self.deps, times, raw[DEPLOYMENT])
+        served = served_records(self.deps, numbers, covered, self.require)
         dropped_outside = 0
-        if self.require and not covered.all():
-            idx = np.flatnonzero(covered)
+        if not served.all():
+            idx = np.flatnonzero(served)
             dropped_outside = len(times) - len(idx)
             t, d = times[idx], numbers[idx]
         else:
