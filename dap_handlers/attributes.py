@@ -264,7 +264,7 @@ def parameter_attributes(p: Parameter, dtype_kind: str) -> dict[str, Any]:
 
 
 def position_attributes(position: PositionInput, plan: Plan) -> dict[str, Any]:
-    """Metadata of a mobile platform's coordinate variable (``lat``, ``int_ctd_pressure``...)."""
+    """Metadata of a coordinate variable (``lat``, ``lon``, ``depth``, ``int_ctd_pressure``...)."""
     long_name, units, standard_name, axis = POSITION_ATTRIBUTES.get(
         position.name, (position.name, "", "", ""))
     attrs: dict[str, Any] = {"long_name": long_name}
@@ -275,6 +275,14 @@ def position_attributes(position: PositionInput, plan: Plan) -> dict[str, Any]:
     if axis:
         attrs["axis"] = axis
     attrs["_FillValue"] = float("nan")
+    if position.name == "depth":
+        attrs["positive"] = "down"
+    if position.location:
+        attrs["comment"] = (f"{position.source}: the location of the deployment in force at each "
+                            "record; missing where no deployment with a location covers the record")
+        attrs["provenance_source_streams"] = plan.key.path
+        attrs["coordinates"] = "time"
+        return attrs
     ext = next((e for e in plan.externals if e.column == position.column), None)
     how = "between the fixes, " if position.between_fixes else ""
     if ext is not None:
@@ -286,6 +294,14 @@ def position_attributes(position: PositionInput, plan: Plan) -> dict[str, Any]:
         attrs["provenance_source_streams"] = plan.key.path
     attrs["coordinates"] = "time"
     return attrs
+
+
+def coordinates(names: Iterable[str]) -> str:
+    """The ``coordinates`` attribute of data variables: ``time`` and the position variables
+    served (CF order: time, then latitude, longitude, vertical)."""
+    order = ("lat", "lon", "depth", "int_ctd_pressure")
+    present = set(names)
+    return " ".join(["time", *(name for name in order if name in present)])
 
 
 def _argument_text(arg: ArgumentPlan, plan: Plan) -> str:

@@ -256,6 +256,7 @@ def stream_dataset(
                     attributes.deployment_attributes()),
     ]
     position_names = [pos.name for pos in positions]
+    data_coordinates = attributes.coordinates(position_names)
     projected = [name for name in position_names if projection is None or name in projection]
     for pos in positions:
         group = [pos.name, *(name for name in projected if name != pos.name)]
@@ -265,8 +266,8 @@ def stream_dataset(
         dtype = np.dtype(info.dtype)
         shape = (n, *info.shape)
         dim = (OBS, *(_dimension(name, p, size, dims) for size in info.shape))
-        attrs = attributes.parameter_attributes(p, dtype.kind) if p is not None else {
-            "long_name": name, "coordinates": "time"}
+        attrs = attributes.parameter_attributes(p, dtype.kind) if p is not None else {"long_name": name}
+        attrs["coordinates"] = data_coordinates
         variables.append(DapVariable(name, dtype, shape, dim, _stored_reader(reads, info.name, p),
                                      attrs))
     wanted_names = [p.name for _, p, _ in wanted]
@@ -274,7 +275,7 @@ def stream_dataset(
         later = [q for _, q, _, _ in products[position:] if q.name in wanted_names]
         group = [p, *(q for q in later if q.id != p.id)]
         attrs = {**attributes.parameter_attributes(p, p.dtype.kind),
-                 **attributes.provenance_attributes(step, plan)}
+                 **attributes.provenance_attributes(step, plan), "coordinates": data_coordinates}
         dim = (OBS, *(_dimension(name, p, size, dims) for size in row))
         variables.append(DapVariable(name, p.dtype, (n, *row), dim,
                                      _product_reader(reads, p, group), attrs))

@@ -81,6 +81,7 @@ from stream_engine.engine.plan import (
     LOCATION,
     ArgumentPlan,
     Plan,
+    PositionInput,
     ProductStep,
 )
 from stream_engine.engine.positions import position_values
@@ -174,6 +175,20 @@ class _Run:
                 self.groups = deployment_groups(self.numbers, self.covered)
             self.cals[name] = tile_calibration(name, self.deps, self.times, self.groups)
         return self.cals[name]
+
+    def location(self, position: PositionInput) -> tuple[np.ndarray, dict[str, Any]]:
+        """A fixed platform's coordinate: the deployment location in force at each record."""
+        tiled = self.calibration(position.column)
+        n = len(self.times)
+        if tiled.values is None:
+            values = np.full(n, np.nan)
+        else:
+            values = np.broadcast_to(np.asarray(tiled.values, dtype=np.float64), (n,)).copy()
+        prov = {"status": "ok" if tiled.reason is None else "partial", "source": position.source,
+                "values": tiled.used, "missing_deployments": tiled.missing}
+        if tiled.reason:
+            prov["reason"] = tiled.reason
+        return values, prov
 
     def value_of(self, arg: ArgumentPlan) -> Any:
         if arg.kind == CONSTANT:
@@ -401,6 +416,9 @@ def _compute(
         else:
             data[p.name] = run.inputs[p.name]
     for position in plan.positions:
+        if position.location:
+            data[position.name], products[position.name] = run.location(position)
+            continue
         data[position.name] = position_values(position, run.times, run.columns, run.inputs, run.max_gap)
         products[position.name] = {"status": "ok", "source": position.source,
                                    **run.ext_prov.get(position.column, {})}

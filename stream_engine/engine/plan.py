@@ -219,7 +219,8 @@ class Unavailable:
 
 @dataclass(frozen=True, slots=True)
 class PositionInput:
-    """A coordinate every record of a mobile platform carries, brought in from another stream.
+    """A coordinate every record carries: brought in from another stream for a mobile platform,
+    the deployment location for a fixed one.
 
     ``name`` is the variable served (``lat``, ``lon``, ``int_ctd_pressure``, ``m_gps_lat``...,
     see :mod:`stream_engine.engine.positions`); ``column`` the working name its values are read
@@ -234,10 +235,11 @@ class PositionInput:
     source: str
     own: bool = False
     between_fixes: bool = False
+    location: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "column": self.column, "source": self.source, "own": self.own,
-                "between_fixes": self.between_fixes}
+                "between_fixes": self.between_fixes, "location": self.location}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> PositionInput:

@@ -47,3 +47,27 @@ def test_dosta_cspp_saturation_is_missing_over_dap(samples_server, samples_dir):
         concentration = ds["estimated_oxygen_concentration"][:]
         assert not np.ma.getmaskarray(concentration).any()
         np.testing.assert_array_equal(concentration.data, raw_concentration)
+
+
+def test_fixed_platform_positions_open_in_xarray_as_coordinates(live, engine_store):
+    xr = pytest.importorskip("xarray")
+    from stream_engine import assets, demo
+
+    with xr.open_dataset(dap_url(live.url, demo.OPTODE), engine="netcdf4") as ds:
+        assert {"lat", "lon", "depth"} <= set(ds.coords)
+        oxygen = ds["dissolved_oxygen"]
+        assert {"lat", "lon", "depth"} <= set(oxygen.coords)
+        assert ds["lat"].attrs["standard_name"] == "latitude" and ds["lat"].attrs["units"] == "degrees_north"
+        assert ds["lat"].attrs["axis"] == "Y"
+        assert ds["lon"].attrs["standard_name"] == "longitude" and ds["lon"].attrs["axis"] == "X"
+        assert ds["depth"].attrs["units"] == "m" and ds["depth"].attrs["positive"] == "down"
+        lat, lon, depth = (ds[name].values for name in ("lat", "lon", "depth"))
+        time, deployment = ds["time"].values, ds["deployment"].values
+    deps = assets.deployments(engine_store, demo.OPTODE.refdes)
+    inside = np.zeros(len(time), bool)
+    ntp = (time - np.datetime64("1900-01-01T00:00:00")) / np.timedelta64(1, "s") if time.dtype.kind == "M" else time
+    for dep in deps:
+        inside |= (deployment == dep.number) & dep.covers(np.asarray(ntp, dtype=np.float64))
+    assert inside.sum() > 39000  # the demo optode is deployed nearly all the time
+    assert (lat[inside] == demo.LAT).all() and (lon[inside] == demo.LON).all() and (depth[inside] == demo.DEPTH).all()
+    assert np.isnan(lat[~inside]).all()
