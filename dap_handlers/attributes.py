@@ -21,16 +21,22 @@ reads data. Attribute names and choices:
   ``provenance_inputs`` (``argument: source`` pairs), ``provenance_source_streams`` and
   ``provenance_calibrations`` (the ``CC_`` names the product needs, through the stream's own
   intermediate products too), and ``provenance_notes`` when part of the records cannot be
-  computed.
+  computed; ``unavailable_for`` (the deployments and time spans it cannot be computed for, and
+  why) and ``missing_where`` (the limits that make single records missing), from
+  :mod:`stream_engine.engine.availability`;
+* position variables (``lat``, ``lon``, ``depth``...) with CF ``standard_name``, ``units`` and
+  ``axis``; every data variable's ``coordinates`` names them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from stream_engine import __version__
+from stream_engine.engine.availability import missing_where, unavailable_for
 from stream_engine.engine.plan import (
     CALIBRATION,
     CONSTANT,
@@ -50,7 +56,7 @@ from stream_engine.preload.fill_values import fill_value_for
 if TYPE_CHECKING:
     from stream_engine.assets import Deployment
     from stream_engine.preload.model import Parameter
-    from stream_engine.store.base import StreamCoverage
+    from stream_engine.store.base import Partition, StreamCoverage
 
 INSTITUTION = "Ocean Observatories Initiative"
 INFO_URL = "http://oceanobservatories.org/"
@@ -325,26 +331,35 @@ def _argument_text(arg: ArgumentPlan, plan: Plan) -> str:
     return f"{arg.name}: {arg.source} ({arg.kind})"
 
 
-def _closure(step: ProductStep, plan: Plan) -> list[ProductStep]:
-    """The step and every product of the same plan it depends on."""
-    seen: dict[int, ProductStep] = {}
-    todo = [step]
-    while todo:
-        current = todo.pop()
-        if current.parameter_id in seen:
-            continue
-        seen[current.parameter_id] = current
-        for arg in current.arguments:
-            if arg.kind == PRODUCT and arg.parameter_id is not None:
-                inner = plan.product(arg.parameter_id)
-                if inner is not None:
-                    todo.append(inner)
-    return list(seen.values())
+@dataclass(frozen=True)
+class Availability:
+    """What the availability attributes of a stream's products are stated from (no data)."""
+
+    deployments: Sequence[Deployment]
+    partitions: Sequence[Partition]
+    sources: Sequence[StreamCoverage]
+    max_gap: float
+    require_deployment: bool
+
+
+def availability_attributes(step: ProductStep, plan: Plan, known: Availability) -> dict[str, Any]:
+    """``unavailable_for`` (deployments and spans it cannot be computed for, with the reason)
+    and ``missing_where`` (limits that make single records missing) of a product; see
+    :mod:`stream_engine.engine.availability`."""
+    attrs: dict[str, Any] = {}
+    reasons = unavailable_for(plan, step, known.deployments, known.partitions, known.sources,
+                              max_gap=known.max_gap, require_deployment=known.require_deployment)
+    if reasons:
+        attrs["unavailable_for"] = LIST_SEPARATOR.join(reasons)
+    limits = missing_where(plan, step, max_gap=known.max_gap)
+    if limits:
+        attrs["missing_where"] = LIST_SEPARATOR.join(limits)
+    return attrs
 
 
 def provenance_attributes(step: ProductStep, plan: Plan) -> dict[str, Any]:
     """Provenance of one product: function, version, inputs, source streams, calibrations."""
-    steps = _closure(step, plan)
+    steps = plan.closure(step)
     streams = [plan.key.path]
     for s in steps:
         for arg in s.arguments:

@@ -255,6 +255,12 @@ def stream_dataset(
         DapVariable(DEPLOYMENT, np.int32, (n,), (OBS,), reads.deployment,
                     attributes.deployment_attributes()),
     ]
+    availability = attributes.Availability(
+        deployments=assets.deployments(store, key.refdes), partitions=store.partitions(key),
+        sources=[c for c in store.streams() if c.key in {e.key for e in plan.externals}],
+        max_gap=float(settings["MAX_INTERPOLATION_GAP"]),
+        require_deployment=bool(settings["REQUIRE_DEPLOYMENT"]),
+    )
     position_names = [pos.name for pos in positions]
     data_coordinates = attributes.coordinates(position_names)
     projected = [name for name in position_names if projection is None or name in projection]
@@ -275,12 +281,13 @@ def stream_dataset(
         later = [q for _, q, _, _ in products[position:] if q.name in wanted_names]
         group = [p, *(q for q in later if q.id != p.id)]
         attrs = {**attributes.parameter_attributes(p, p.dtype.kind),
-                 **attributes.provenance_attributes(step, plan), "coordinates": data_coordinates}
+                 **attributes.provenance_attributes(step, plan), "coordinates": data_coordinates,
+                 **attributes.availability_attributes(step, plan, availability)}
         dim = (OBS, *(_dimension(name, p, size, dims) for size in row))
         variables.append(DapVariable(name, p.dtype, (n, *row), dim,
                                      _product_reader(reads, p, group), attrs))
     global_attrs = attributes.global_attributes(
-        coverage, assets.deployments(store, key.refdes), stored=len(stored),
+        coverage, availability.deployments, stored=len(stored),
         products=len(products), unavailable=unavailable, not_stored=not_stored,
         require_deployment=bool(settings["REQUIRE_DEPLOYMENT"]),
     )

@@ -85,7 +85,7 @@ from stream_engine.engine.plan import (
     ProductStep,
 )
 from stream_engine.engine.positions import position_values
-from stream_engine.store.base import DEPLOYMENT, TIME, IndexRange, TimeRange
+from stream_engine.store.base import DEPLOYMENT, TIME, IndexRange, StreamKey, TimeRange
 
 if TYPE_CHECKING:
     from stream_engine.preload.model import Preload
@@ -164,8 +164,12 @@ class _Run:
             return _compute(self.store, self.preload, plan, time_range, None, self.settings, self.require,
                             writable=False)
 
+        def extent(key: StreamKey) -> tuple[float, float] | None:
+            coverage = self.store.coverage(key)
+            return None if coverage is None else (float(coverage.first), float(coverage.last))
+
         inputs, prov = external_inputs(self.plan.externals, self.times, self.numbers, self.preload,
-                                       self.max_gap, sub_compute)
+                                       self.max_gap, sub_compute, extent)
         self.inputs.update(inputs)
         self.ext_prov.update(prov)
 

@@ -294,6 +294,22 @@ class Plan:
     def product(self, parameter_id: int) -> ProductStep | None:
         return next((p for p in self.products if p.parameter_id == parameter_id), None)
 
+    def closure(self, step: ProductStep) -> list[ProductStep]:
+        """The step and every product of this plan it depends on."""
+        seen: dict[int, ProductStep] = {}
+        todo = [step]
+        while todo:
+            current = todo.pop()
+            if current.parameter_id in seen:
+                continue
+            seen[current.parameter_id] = current
+            for arg in current.arguments:
+                if arg.kind == PRODUCT and arg.parameter_id is not None:
+                    inner = self.product(arg.parameter_id)
+                    if inner is not None:
+                        todo.append(inner)
+        return list(seen.values())
+
     def reason(self, parameter_id: int) -> str | None:
         """Why a parameter is unavailable, or ``None`` if it is planned."""
         return next((u.reason for u in self.unavailable if u.parameter_id == parameter_id), None)
