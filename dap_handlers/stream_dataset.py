@@ -274,6 +274,7 @@ def stream_dataset(
         dim = (OBS, *(_dimension(name, p, size, dims) for size in info.shape))
         attrs = attributes.parameter_attributes(p, dtype.kind) if p is not None else {"long_name": name}
         attrs["coordinates"] = data_coordinates
+        attrs.update(attributes.stored_availability(availability))
         variables.append(DapVariable(name, dtype, shape, dim, _stored_reader(reads, info.name, p),
                                      attrs))
     wanted_names = [p.name for _, p, _ in wanted]
