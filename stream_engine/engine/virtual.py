@@ -323,6 +323,18 @@ class VirtualStreams(WrapperStore):
         # docstring inherited
         return self.inner.change_token()
 
+    def stream_token(self, key: StreamKey) -> Any:
+        """A virtual stream changes with its source stream (docstring of the base otherwise)."""
+        source = self._source_key(key) if key.stream in self.virtual else None
+        return self.inner.stream_token(source if source is not None else key)
+
+    def read_columns(self, key: StreamKey, columns: Sequence[str], *, index_range: IndexRange) -> dict[str, np.ndarray]:
+        # docstring inherited
+        if key.stream not in self.virtual:
+            return self.inner.read_columns(key, columns, index_range=index_range)
+        got = self.read(key, columns, index_range=index_range)
+        return {name: got[name] for name in columns}
+
     @contextmanager
     def snapshot(self) -> Iterator[Store]:
         # docstring inherited
