@@ -65,8 +65,15 @@ CASSANDRA_PROTOCOL_VERSION = None
 CASSANDRA_CONNECT_TIMEOUT = 10
 CASSANDRA_QUERY_TIMEOUT = 60
 
-# Number of per-bin queries run concurrently.
+# Number of per-bin queries (and per-partition write batches) run concurrently.
 CASSANDRA_CONCURRENCY = 16
+
+# Replication of the keyspace when `stream-engine cassandra schema --apply` creates it.
+CASSANDRA_REPLICATION = {"class": "SimpleStrategy", "replication_factor": 1}
+
+# Rows per result page (reads) and rows per unlogged batch to one partition (writes).
+CASSANDRA_FETCH_SIZE = 50000
+CASSANDRA_BATCH_ROWS = 500
 
 # -- queries and products ------------------------------------------------------------------------
 
