@@ -58,8 +58,9 @@ CASSANDRA_KEYSPACE = "ooi"
 # Consistency level for reads and writes (a cassandra-driver ConsistencyLevel name).
 CASSANDRA_CONSISTENCY = "LOCAL_QUORUM"
 
-# Native protocol version; None lets the driver negotiate.
-CASSANDRA_PROTOCOL_VERSION = None
+# Native protocol version: 5 for Cassandra 4.0 and later, 4 for 3.x; None lets the driver negotiate
+# (it starts above what the server speaks and logs a warning on every new connection).
+CASSANDRA_PROTOCOL_VERSION = 5
 
 # Seconds to wait for a connection and for a query.
 CASSANDRA_CONNECT_TIMEOUT = 10

@@ -51,6 +51,7 @@ class CassandraNode:
     def store(self, keyspace: str | None = None, **options: object) -> CassandraStore:
         """A store on a keyspace of its own (a fresh random name unless given)."""
         name = keyspace or f"test_{uuid.uuid4().hex[:12]}"
+        options.setdefault("protocol_version", 5)
         conn = CassandraConnection(self.hosts, self.port, keyspace=name, consistency="ONE", **options)  # type: ignore[arg-type]
         return CassandraStore(conn)
 

@@ -56,7 +56,14 @@ from stream_engine.store.cassandra_schema import (
 from stream_engine.store.cassandra_session import CassandraConnection
 from stream_engine.store.cassandra_snapshot import CassandraSnapshot
 from stream_engine.store.cassandra_values import NIL_UUID, bind_values, column_from_pages, uuids
-from stream_engine.store.records import DEPLOYMENT_INFO, TIME_INFO, conform, fill_array, normalize, to_output
+from stream_engine.store.records import (
+    DEPLOYMENT_INFO,
+    TIME_INFO,
+    conform,
+    fill_array,
+    normalize,
+    to_output,
+)
 
 __all__ = ["CassandraStore", "from_settings"]
 
@@ -270,6 +277,7 @@ class CassandraStore(Store):
         names = ", ".join(quote(i.name) if i.name not in KEY_COLUMNS else i.name for i in infos)
         cql = f"SELECT {names} FROM {self.keyspace}.{key.stream} WHERE {_ROW_KEY}"
         base = (key.subsite, key.node, key.sensor)
+        params: list[tuple[Any, ...]]
         if time_range is not None:
             cql += " AND time >= ? AND time < ?"
             params = [(*base, b, key.method, float(time_range.start), float(time_range.stop)) for b in bins]

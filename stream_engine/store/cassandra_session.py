@@ -13,12 +13,27 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from cassandra import ConsistencyLevel, DriverException, RequestExecutionException
-from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable, Session
+from cassandra import (
+    ConsistencyLevel,
+    DriverException,
+    OperationTimedOut,
+    ReadTimeout,
+    RequestExecutionException,
+    Unavailable,
+    WriteTimeout,
+)
+from cassandra.cluster import (
+    EXEC_PROFILE_DEFAULT,
+    Cluster,
+    ExecutionProfile,
+    NoHostAvailable,
+    Session,
+)
 from cassandra.concurrent import execute_concurrent
 from cassandra.policies import ExponentialReconnectionPolicy, RoundRobinPolicy
 from cassandra.query import PreparedStatement, Statement, tuple_factory
@@ -27,6 +42,9 @@ from stream_engine.errors import ConfigError, StoreUnavailable
 from stream_engine.store.cassandra_columnar import ColumnarProtocolHandler
 
 __all__ = ["CassandraConnection", "contact_points"]
+
+# Failures after which an idempotent statement may simply be sent again.
+_TRANSIENT = (WriteTimeout, ReadTimeout, OperationTimedOut, Unavailable)
 
 
 def contact_points(hosts: Sequence[str], port: int) -> list[tuple[str, int]]:
@@ -70,6 +88,8 @@ class CassandraConnection:
     fetch_size
         Rows per result page.
     """
+
+    RETRIES = 3
 
     def __init__(
         self,
@@ -192,16 +212,28 @@ class CassandraConnection:
             return list(self.session().execute(statement, params or None))
 
     def concurrent(self, statement: Statement, params: Sequence[Sequence[Any]], *, doing: str) -> None:
-        """Run ``statement`` once per parameter tuple, ``concurrency`` at a time; raise on any failure."""
-        with self.errors(doing):
-            execute_concurrent(self.session(), [(statement, p) for p in params],
-                               concurrency=self.concurrency, raise_on_first_error=True)
+        """Run an idempotent ``statement`` once per parameter tuple, ``concurrency`` at a time."""
+        self._idempotent([(statement, p) for p in params], doing)
 
     def concurrent_statements(self, statements: Sequence[Statement], *, doing: str) -> None:
-        """Run ready statements (batches), ``concurrency`` at a time; raise on any failure."""
+        """Run ready idempotent statements (batches), ``concurrency`` at a time."""
+        self._idempotent([(s, None) for s in statements], doing)
+
+    def _idempotent(self, work: list[tuple[Statement, Any]], doing: str) -> None:
+        """Run statements whose repetition changes nothing; the ones that time out or find too few
+        replicas are sent again (up to ``RETRIES`` rounds) before the failure is raised."""
         with self.errors(doing):
-            execute_concurrent(self.session(), [(s, None) for s in statements],
-                               concurrency=self.concurrency, raise_on_first_error=True)
+            for attempt in range(self.RETRIES + 1):
+                results = execute_concurrent(self.session(), work, concurrency=self.concurrency,
+                                             raise_on_first_error=False)
+                failed = [(item, r.result_or_exc) for item, r in zip(work, results, strict=True) if not r.success]
+                if not failed:
+                    return
+                retry = all(isinstance(exc, _TRANSIENT) for _, exc in failed)
+                if not retry or attempt == self.RETRIES:
+                    raise failed[0][1]
+                work = [item for item, _ in failed]
+                time.sleep(0.5 * 2**attempt)
 
     def column_pages(self, statement: PreparedStatement, params: Sequence[Sequence[Any]], *, doing: str) -> list[list[dict[str, Any]]]:
         """Run a columnar ``statement`` once per parameter tuple, concurrently, every page fetched.
@@ -215,13 +247,25 @@ class CassandraConnection:
                 batch = range(start, min(start + self.concurrency, len(params)))
                 futures = {i: session.execute_async(statement, params[i]) for i in batch}
                 for i, future in futures.items():
-                    result = future.result()
-                    while True:
-                        results[i].extend(page for page in result.current_rows)
-                        if not result.has_more_pages:
+                    for attempt in range(self.RETRIES + 1):
+                        try:
+                            results[i] = _all_pages(future.result())
                             break
-                        result.fetch_next_page()
+                        except _TRANSIENT:
+                            if attempt == self.RETRIES:
+                                raise
+                            time.sleep(0.5 * 2**attempt)
+                            future = session.execute_async(statement, params[i])
             return results
+
+
+def _all_pages(result: Any) -> list[dict[str, Any]]:
+    pages = []
+    while True:
+        pages.extend(result.current_rows)
+        if not result.has_more_pages:
+            return pages
+        result.fetch_next_page()
 
 
 def _short(exc: BaseException, limit: int = 300) -> str:

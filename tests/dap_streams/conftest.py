@@ -63,12 +63,13 @@ def cassandra_filled(request, curated, optional_samples):
     from stream_engine.store.cassandra_admin import apply_schema
 
     node = request.getfixturevalue("cassandra_node")
-    store = node.store("dap_streams")
+    store = node.store()
     apply_schema(store, curated)
     fill_store(store, curated, optional_samples)
     try:
         yield node, store
     finally:
+        store.conn.session().execute(f"DROP KEYSPACE IF EXISTS {store.keyspace}", timeout=120)
         store.close()
 
 

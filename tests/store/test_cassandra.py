@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from cassandra_node import CassandraNode
 from store_suite import DAY, KEY, T0, StoreSuite, frame
 
-from stream_engine.errors import StoreUnavailable
-from stream_engine.store.base import IndexRange, StreamKey, TimeRange
+from stream_engine.store.base import IndexRange, TimeRange
 from stream_engine.store.cassandra import CassandraStore
 from stream_engine.store.cassandra_schema import METADATA_TABLES
 from stream_engine.store.cassandra_session import CassandraConnection

@@ -83,6 +83,11 @@ memtable_offheap_space: 64MiB
 authenticator: AllowAllAuthenticator
 authorizer: AllowAllAuthorizer
 auto_snapshot: false
+# a test machine is shared and slow: give replicas time before a request fails
+read_request_timeout: 20000ms
+write_request_timeout: 20000ms
+range_request_timeout: 30000ms
+request_timeout: 30000ms
 materialized_views_enabled: true
 sasi_indexes_enabled: true
 user_defined_functions_enabled: true
