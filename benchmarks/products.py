@@ -15,7 +15,9 @@ salinity the CTD request has just computed on the same records, as the direct ru
 once. For reference the engine is timed again with the cache off. Both sides must give identical
 values (asserted).
 
-Run: ``.venv/bin/python benchmarks/products.py [N [REPEATS]]``. Engine and direct runs are
+Run: ``.venv/bin/python benchmarks/products.py [N [REPEATS [METBK_N [METBK_REPEATS]]]]``; it then
+runs ``benchmarks/products_metbk.py`` (every METBK product, 10,000 one-minute records by
+default). Engine and direct runs are
 interleaved REPEATS times (default 3, the cache emptied before each engine run) and the best time
 of each is reported, with the ratio (target: engine <= 1.5 x direct).
 """
@@ -174,3 +176,6 @@ def main(n: int = 1_000_000, repeats: int = 3) -> None:
 
 if __name__ == "__main__":
     main(*(int(a) for a in sys.argv[1:3]))
+    from products_metbk import main as metbk_main  # the METBK family, on its own record count
+
+    metbk_main(*(int(a) for a in sys.argv[3:5]))

@@ -32,6 +32,15 @@ THREADS = 4
 # Public base URL used in links and catalog pages; empty means "derive from the request".
 BASE_URL = ""
 
+# Folder searched before templates/ for the catalog's page templates (an operator's overrides of
+# base.html, stream.html, _*.html partials ...); empty means none.
+TEMPLATE_OVERRIDE_DIR = ""
+
+# Quick-look plots: points drawn (decimated on the server with min-max + LTTB), and the most
+# records of a computed product evaluated for one plot (evenly strided beyond that).
+PLOT_POINTS = 2000
+PLOT_COMPUTE_RECORDS = 200_000
+
 # Folder for logs (stream_engine.error.log, stream_engine.access.log); relative to the repository root.
 LOG_DIR = "logs"
 
@@ -89,6 +98,16 @@ MAX_INTERPOLATION_GAP = 3600.0
 
 # Start of an unbounded query (NTP seconds; 2010-01-01T00:00:00Z).
 UNBOUND_QUERY_START = 3471292800.0
+
+# Most records a query may ask for with "limit" (the original engine's UI_HARD_LIMIT); a larger
+# limit is answered 413. A query without a limit returns every record, streamed.
+UI_HARD_LIMIT = 20000
+
+# Records computed and written per chunk of a JSON or export response (bounds their memory).
+QUERY_CHUNK_RECORDS = 65536
+
+# Records per second /estimate assumes a response is produced at (measured by benchmarks/api.py).
+ESTIMATE_RECORDS_PER_SECOND = 250_000
 
 # Bytes of recently computed product arrays each worker process may keep for reuse (0 turns it off).
 COMPUTE_CACHE_BYTES = 256 * 1024 * 1024

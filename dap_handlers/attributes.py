@@ -41,8 +41,10 @@ from stream_engine.engine.plan import (
     RAW,
     ArgumentPlan,
     Plan,
+    PositionInput,
     ProductStep,
 )
+from stream_engine.engine.positions import POSITION_ATTRIBUTES
 from stream_engine.preload.fill_values import fill_value_for
 
 if TYPE_CHECKING:
@@ -110,7 +112,7 @@ def global_attributes(
     *,
     stored: int,
     products: int,
-    unavailable: Sequence[tuple[Parameter, str]],
+    unavailable: Sequence[tuple[Parameter | str, str]],
     not_stored: Sequence[Parameter],
 ) -> dict[str, Any]:
     """CF/ACDD global attributes of a stream's dataset.
@@ -124,7 +126,8 @@ def global_attributes(
     stored, products
         How many stored parameters and computable products the dataset serves.
     unavailable
-        Products the stream defines that cannot be computed, with the reason.
+        Products the stream defines that cannot be computed (or the name of a mobile platform's
+        coordinate that cannot be found), with the reason.
     not_stored
         Raw parameters the stream defines that the store does not hold.
     """
@@ -176,7 +179,8 @@ def global_attributes(
     attrs.update(_geospatial(in_range))
     if unavailable:
         attrs["unavailable_parameters"] = LIST_SEPARATOR.join(
-            f"{p.name} ({p.pd}): {reason}" for p, reason in unavailable
+            (f"{p}: {reason}" if isinstance(p, str) else f"{p.name} ({p.pd}): {reason}")
+            for p, reason in unavailable
         )
     if not_stored:
         attrs["parameters_not_stored"] = " ".join(p.name for p in not_stored)
@@ -237,6 +241,31 @@ def parameter_attributes(p: Parameter, dtype_kind: str) -> dict[str, Any]:
         attrs["display_name"] = p.display_name
     attrs["ooi_parameter_id"] = p.pd
     attrs["ooi_parameter_name"] = p.name
+    attrs["coordinates"] = "time"
+    return attrs
+
+
+def position_attributes(position: PositionInput, plan: Plan) -> dict[str, Any]:
+    """Metadata of a mobile platform's coordinate variable (``lat``, ``int_ctd_pressure``...)."""
+    long_name, units, standard_name, axis = POSITION_ATTRIBUTES.get(
+        position.name, (position.name, "", "", ""))
+    attrs: dict[str, Any] = {"long_name": long_name}
+    if units:
+        attrs["units"] = units
+    if standard_name:
+        attrs["standard_name"] = standard_name
+    if axis:
+        attrs["axis"] = axis
+    attrs["_FillValue"] = float("nan")
+    ext = next((e for e in plan.externals if e.column == position.column), None)
+    how = "between the fixes, " if position.between_fixes else ""
+    if ext is not None:
+        attrs["comment"] = (f"{ext.parameter} of {ext.key.path}, interpolated {how}in time onto this "
+                            f"stream's records ({ext.interpolation}, {ext.colocation})")
+        attrs["provenance_source_streams"] = ext.key.path
+    else:
+        attrs["comment"] = f"{position.source}, interpolated {how}in time onto every record"
+        attrs["provenance_source_streams"] = plan.key.path
     attrs["coordinates"] = "time"
     return attrs
 

@@ -8,6 +8,10 @@ parameter of the stream; none of that reads data. Variables, in declaration orde
 * ``time`` (Float64, ``seconds since 1900-01-01 0:0:0``): an ordinary variable on ``obs``, not a
   coordinate dimension, so clients do not download it to open the dataset;
 * ``deployment`` (Int32);
+* on a mobile platform, the coordinates its records carry from the platform's other streams
+  (Float64: ``int_ctd_pressure``, and for gliders ``m_gps_lat``, ``m_gps_lon``, ``m_lat``,
+  ``m_lon``, ``lat``, ``lon``; see :mod:`stream_engine.engine.positions`); a coordinate that
+  cannot be found is listed in ``unavailable_parameters`` like a product;
 * the stream's parameters in dictionary order: each stored one, then each product the stream can
   compute (from its own raw values, calibrations and other streams' values). Array parameters
   are 2-D ``(obs, <dim>)``, the dimension named by the dictionary's ``dimensions`` or
@@ -193,7 +197,7 @@ def stream_dataset(
     dims: dict[str, int] = {OBS: coverage.count}
     stored: list[tuple[str, Parameter | None, ColumnInfo]] = []
     products: list[tuple[str, Parameter, ProductStep, tuple[int, ...]]] = []
-    unavailable: list[tuple[Parameter, str]] = []
+    unavailable: list[tuple[Parameter | str, str]] = list(plan.positions_unavailable)
     not_stored: list[Parameter] = []
     seen: set[str] = set()
     for p in preload.stream_parameters(key.stream):
@@ -232,6 +236,10 @@ def stream_dataset(
             taken.add(name)
 
     shapes = {p.name: ProductShape(row, attributes.fill_value(p), p.dtype) for _, p, _, row in products}
+    positions = [pos for pos in plan.positions if pos.name not in taken]
+    for pos in positions:
+        shapes[pos.name] = ProductShape((), np.nan, np.dtype(np.float64))
+        taken.add(pos.name)
     wanted = [(n, p, row) for n, p, _, row in products if projection is None or n in projection]
     reads = StreamReads(
         store, preload, key, time_range, settings,
@@ -247,13 +255,19 @@ def stream_dataset(
         DapVariable(DEPLOYMENT, np.int32, (n,), (OBS,), reads.deployment,
                     attributes.deployment_attributes()),
     ]
+    position_names = [pos.name for pos in positions]
+    projected = [name for name in position_names if projection is None or name in projection]
+    for pos in positions:
+        group = [pos.name, *(name for name in projected if name != pos.name)]
+        variables.append(DapVariable(pos.name, np.float64, (n,), (OBS,), _position_reader(reads, pos.name, group),
+                                     attributes.position_attributes(pos, plan)))
     for name, p, info in stored:
         dtype = np.dtype(info.dtype)
         shape = (n, *info.shape)
         dim = (OBS, *(_dimension(name, p, size, dims) for size in info.shape))
         attrs = attributes.parameter_attributes(p, dtype.kind) if p is not None else {
             "long_name": name, "coordinates": "time"}
-        variables.append(DapVariable(name, dtype, shape, dim, _stored_reader(reads, info.name),
+        variables.append(DapVariable(name, dtype, shape, dim, _stored_reader(reads, info.name, p),
                                      attrs))
     wanted_names = [p.name for _, p, _ in wanted]
     for position, (name, p, step, row) in enumerate(products):
@@ -271,8 +285,12 @@ def stream_dataset(
     return DapDataset(attributes.dataset_id(coverage), variables, global_attrs)
 
 
-def _stored_reader(reads: StreamReads, column: str) -> Any:
-    return lambda key: reads.stored(column, key)
+def _stored_reader(reads: StreamReads, column: str, p: Parameter | None) -> Any:
+    return lambda key: reads.stored(column, key, p)
+
+
+def _position_reader(reads: StreamReads, name: str, group: list[str]) -> Any:
+    return lambda key: reads.position(name, group, key)
 
 
 def _product_reader(reads: StreamReads, p: Parameter, group: list[Parameter]) -> Any:

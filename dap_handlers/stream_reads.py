@@ -2,7 +2,7 @@
 
 Stored columns (``time`` and raw parameters) are read straight from the store by index range,
 strides included, so they cost one indexed read (only the column itself where the store offers
-``read_columns``). ``deployment`` is the stored number resolved against the asset events, as
+``read_columns``); float sentinels become NaN as in the engine. ``deployment`` is the stored number resolved against the asset events, as
 :func:`stream_engine.engine.compute.compute` does.
 
 Products go through :func:`~stream_engine.engine.resolve.resolve` and
@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -43,7 +43,8 @@ from dap_handlers.product_windows import PendingWindows, WindowCache, shared_win
 from stream_engine import assets
 from stream_engine.engine.calibrate import record_deployments
 from stream_engine.engine.compute import compute
-from stream_engine.engine.resolve import resolve
+from stream_engine.engine.compute_inputs import masked_sentinels
+from stream_engine.engine.resolve import TIME_PARAMETER, resolve
 from stream_engine.store.base import DEPLOYMENT, TIME, IndexRange
 
 if TYPE_CHECKING:
@@ -95,7 +96,8 @@ class StreamReads:
         Bound of the worker's window cache; a quarter of it bounds the request's pending windows in
         memory (the rest go to a temporary file). ``0``: no cross-request cache.
     shapes
-        :class:`ProductShape` of every product served, by preload name.
+        :class:`ProductShape` of every product served, by preload name, and of every
+        coordinate of a mobile platform (``Plan.positions``), by its name.
     threads
         Threads computing the windows of one read side by side.
     spool_dir
@@ -125,6 +127,7 @@ class StreamReads:
         self.shapes = dict(shapes)
         self.threads = max(1, int(threads))
         self._plans: dict[tuple[int, ...], Plan] = {}
+        self._position_plan: Plan | None = None
         self._deployments: list[assets.Deployment] | None = None
         token = store.change_token() if cache_bytes > 0 else None
         self._shared: WindowCache | None = None
@@ -150,11 +153,14 @@ class StreamReads:
             self.key, wanted, index_range=IndexRange(obs.start, obs.stop, obs.step)
         )
 
-    def stored(self, column: str, key: tuple[slice, ...]) -> np.ndarray:
-        """A stored column's hyperslab (``key``: one normalised slice per dimension)."""
+    def stored(self, column: str, key: tuple[slice, ...], parameter: Parameter | None = None) -> np.ndarray:
+        """A stored column's hyperslab (``key``: one normalised slice per dimension); float
+        values equal to a sentinel of ``parameter`` (dictionary fill cell, netCDF default fill)
+        are served as NaN, as the engine computes with them."""
         obs = key[0]
         index_range = IndexRange(obs.start, obs.stop, obs.step)
         values = self.store.read_columns(self.key, [column], index_range=index_range)[column]
+        values = masked_sentinels(values, parameter)
         return values[(slice(None), *key[1:])] if len(key) > 1 else values
 
     def deployment(self, key: tuple[slice, ...]) -> np.ndarray:
@@ -172,13 +178,30 @@ class StreamReads:
         ids = tuple(parameter_ids)
         if ids not in self._plans:
             self._plans[ids] = resolve(
-                self.store, self.preload, self.key, ids, self.time_range, settings=self.settings
+                self.store, self.preload, self.key, ids, self.time_range, settings=self.settings,
+                positions=False,
             )
         return self._plans[ids]
 
     def product(self, p: Parameter, group: Sequence[Parameter], key: tuple[slice, ...]) -> np.ndarray:
         """A product's hyperslab; ``group`` are the products computed with it in each window."""
+        members = [q for q in group if q.id != p.id]
+        return self._hyperslab(p.name, [q.name for q in members],
+                               lambda: self.plan_for([p.id, *(q.id for q in members)]), key)
+
+    def position(self, name: str, group: Sequence[str], key: tuple[slice, ...]) -> np.ndarray:
+        """A mobile platform's coordinate (``lat``, ``int_ctd_pressure``...) hyperslab; ``group``
+        are the coordinates computed with it in each window (see ``Plan.positions``)."""
+        if self._position_plan is None:
+            self._position_plan = resolve(self.store, self.preload, self.key, [TIME_PARAMETER],
+                                          self.time_range, settings=self.settings)
+        plan = self._position_plan
+        return self._hyperslab(name, [n for n in group if n != name], lambda: plan, key)
+
+    def _hyperslab(self, name: str, others: Sequence[str], plan_of: Callable[[], Plan],
+                   key: tuple[slice, ...]) -> np.ndarray:
         obs = key[0]
+        shape = self.shapes[name]
         spans = []
         for block in range(obs.start // self.block_records, (obs.stop - 1) // self.block_records + 1):
             lo = block * self.block_records
@@ -186,52 +209,50 @@ class StreamReads:
             if span is not None:
                 spans.append(span)
         if not spans:
-            return np.empty((0, *self.shapes[p.name].row_shape), dtype=p.dtype)
-        parts = [values[:: obs.step] for values in self._windows(p, group, spans)]
-        data = np.concatenate(parts, dtype=_wire_order(p.dtype))
+            return np.empty((0, *shape.row_shape), dtype=shape.dtype)
+        parts = [values[:: obs.step] for values in self._windows(name, others, plan_of, spans)]
+        data = np.concatenate(parts, dtype=_wire_order(shape.dtype))
         return data[(slice(None), *key[1:])] if len(key) > 1 else data
 
     def _cache_key(self, name: str, span: tuple[int, int]) -> tuple[Any, ...]:
         return (*self._context, name, span)
 
     def _windows(
-        self, p: Parameter, group: Sequence[Parameter], spans: list[tuple[int, int]]
+        self, name: str, others: Sequence[str], plan_of: Callable[[], Plan], spans: list[tuple[int, int]]
     ) -> list[np.ndarray]:
         found: dict[tuple[int, int], np.ndarray] = {}
         missing = []
         for span in spans:
-            values = self._pending.take((p.name, span))
+            values = self._pending.take((name, span))
             if self._shared is not None:
                 if values is None:
-                    values = self._shared.get(self._cache_key(p.name, span))
+                    values = self._shared.get(self._cache_key(name, span))
                 else:
-                    self._shared.put(self._cache_key(p.name, span), values)
+                    self._shared.put(self._cache_key(name, span), values)
             if values is None:
                 missing.append(span)
             else:
                 found[span] = values
         if not missing:
             return [found[span] for span in spans]
-        members = [q for q in group if q.id != p.id]
-        plan = self.plan_for([p.id, *(q.id for q in members)])
-        for span, computed in zip(missing, self._compute(plan, (p, *members), missing), strict=True):
+        for span, computed in zip(missing, self._compute(plan_of(), (name, *others), missing), strict=True):
             self.computations.append((*span, tuple(computed)))
-            found[span] = computed.pop(p.name)
+            found[span] = computed.pop(name)
             if self._shared is not None:
-                self._shared.put(self._cache_key(p.name, span), found[span])
-            for name, values in computed.items():
-                self._pending.put((name, span), values)
+                self._shared.put(self._cache_key(name, span), found[span])
+            for other, values in computed.items():
+                self._pending.put((other, span), values)
         return [found[span] for span in spans]
 
     def _compute(
-        self, plan: Plan, wanted: Sequence[Parameter], spans: list[tuple[int, int]]
+        self, plan: Plan, wanted: Sequence[str], spans: list[tuple[int, int]]
     ) -> Iterator[dict[str, np.ndarray]]:
         def one(span: tuple[int, int]) -> dict[str, np.ndarray]:
             start, stop = span
             out = compute(self.store, self.preload, plan, index_range=IndexRange(start, stop),
                           settings=self.settings, require_deployment=False, use_cache=False)
-            return {q.name: _expanded(out[q.name], out.source_index, stop - start, self.shapes[q.name])
-                    for q in wanted if q.name in out}
+            return {name: _expanded(out[name], out.source_index, stop - start, self.shapes[name])
+                    for name in wanted if name in out}
 
         if self.threads == 1 or len(spans) < 2:
             return map(one, spans)

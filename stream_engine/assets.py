@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from stream_engine.asset_merge import MergeSummary, merge_events
 from stream_engine.errors import IngestError
 
 if TYPE_CHECKING:
@@ -331,13 +332,18 @@ def read_event_file(path: Path) -> EventFile:
     return EventFile(path, grouped, ignored)
 
 
-def load_event_file(store: Store, path: Path) -> int:
-    """Validate an event file and store its deployment events, replacing those of each refdes.
+def load_event_file(store: Store, path: Path, *, replace: bool = False) -> MergeSummary:
+    """Validate an event file and merge its deployments into the store.
+
+    Deployments are identified by reference designator and deployment number: those of the
+    file are added or replaced (with their calibrations and location), the store's other
+    deployments are kept (:mod:`stream_engine.asset_merge`). ``replace=True`` makes the file
+    the whole record of each reference designator it names.
 
     Returns
     -------
-    The number of deployment events stored. Non-deployment events are ignored and their count
-    logged (use :func:`read_event_file` to get it).
+    MergeSummary
+        Deployments added, replaced, unchanged (and removed, with ``replace``), sorted.
 
     Raises
     ------
@@ -345,11 +351,15 @@ def load_event_file(store: Store, path: Path) -> int:
         Bad JSON or a malformed event; nothing is stored.
     """
     parsed = read_event_file(path)
+    summary = MergeSummary(ignored=parsed.ignored)
     if parsed.ignored:
         log.info("%s: ignored %d non-deployment events", parsed.path, parsed.ignored)
     for refdes, events in sorted(parsed.events.items()):
-        store.put_asset_events(refdes, events)
-    return parsed.deployment_count
+        before = len(summary.replaced) + len(summary.added) + len(summary.removed)
+        merged = merge_events(refdes, store.asset_events(refdes), events, summary, replace=replace)
+        if len(summary.replaced) + len(summary.added) + len(summary.removed) > before:
+            store.put_asset_events(refdes, merged)
+    return summary.sort()
 
 
 def deployments(store: Store, refdes: str) -> list[Deployment]:

@@ -51,6 +51,11 @@ def _preload(settings: Settings) -> Any:
     return default_preload(settings)
 
 
+def _progress_bars() -> bool:
+    """Progress bars only on a terminal; logs and pipes get the plain summary lines."""
+    return sys.stderr.isatty()
+
+
 def _each_file(paths: Sequence[str], load: Callable[[Path], str]) -> int:
     """Run ``load`` on every file, print its summary or its error; 1 if any failed."""
     failed = 0
@@ -98,10 +103,10 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         preload = _preload(settings)
 
         def load(path: Path) -> str:
-            report = ingest_file(store, preload, path, overrides=overrides, progress=True)
+            report = ingest_file(store, preload, path, overrides=overrides, progress=_progress_bars())
             line = (
                 f"{report.path}: {report.key} - {report.records} records, "
-                f"{report.inserted} inserted, {report.replaced} replaced"
+                f"{report.inserted} inserted, {report.replaced} replaced, {report.unchanged} unchanged"
             )
             if report.dropped:
                 line += f"; dropped: {', '.join(report.dropped)}"
@@ -117,7 +122,9 @@ def cmd_assets_load(args: argparse.Namespace, settings: Settings) -> int:
     from stream_engine.assets import load_event_file
 
     with _open(settings) as store:
-        return _each_file(args.files, lambda path: f"{path}: {load_event_file(store, path)} events")
+        return _each_file(
+            args.files, lambda path: f"{path}: {load_event_file(store, path, replace=args.replace).describe()}"
+        )
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -128,7 +135,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         if not args.force and not store_is_empty(store):
             print(f"the {_store_location(settings)} already holds data; demo not loaded (--force adds it anyway)")
             return 0
-        keys = fill_demo(store, _preload(settings), progress=True, force=args.force)
+        keys = fill_demo(store, _preload(settings), progress=_progress_bars(), force=args.force)
     for key in keys:
         print(f"  {key}")
     print(f"demo data: {len(keys)} streams written to the {_store_location(settings)}")
@@ -239,8 +246,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("assets", help="asset management: deployments, calibrations")
     assets = p.add_subparsers(title="assets commands", metavar="COMMAND")
     p.set_defaults(parser=p)
-    q = assets.add_parser("load", help="load asset-management event JSON files")
+    q = assets.add_parser("load", help="load asset-management event JSON files (merged by deployment)")
     q.add_argument("files", nargs="+", metavar="FILE")
+    q.add_argument("--replace", action="store_true",
+                   help="make each file the whole record of the instruments it names (removes "
+                        "their deployments the file lacks); default: add and replace deployments only")
     q.set_defaults(run=cmd_assets_load)
 
     p = sub.add_parser("demo", help="fill an empty store with generated demo streams")

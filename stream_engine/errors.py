@@ -42,6 +42,33 @@ class TooLarge(StreamEngineError):
     status = 413
 
 
+class QueryError(StreamEngineError):
+    """A data query cannot be answered as asked; ``field`` names the request-body field at fault
+    and the message starts with it.
+
+    The subclasses below also inherit the error of their HTTP status (:class:`BadRequest`,
+    :class:`NotFound`, :class:`TooLarge`), so callers may catch either.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None):
+        self.field = field
+        if field and not message.startswith(field):
+            message = f"{field}: {message}"
+        super().__init__(message)
+
+
+class InvalidQuery(QueryError, BadRequest):
+    """A field of the request body is malformed, unknown or contradicts another (400)."""
+
+
+class NoDataInRange(QueryError, NotFound):
+    """The primary stream holds no record to answer with in the requested range (404)."""
+
+
+class QueryTooLarge(QueryError, TooLarge):
+    """The query asks for more than a configured limit allows (413); the message names it."""
+
+
 class StoreUnavailable(StreamEngineError):
     """The storage backend cannot be reached."""
 

@@ -8,26 +8,28 @@ value encoding (or to the dtype the stream already stores for that column) when 
 exactly. Products and anything the dictionary does not know are dropped and reported: products
 are always recomputed, never stored.
 
-Values are read undecoded (no masking, no scaling), so fill values are stored as they are in the
-file. Two exceptions, both needed to keep the meaning of a value: NaN in a float variable for an
-integer parameter becomes the parameter's fill value, and times in other units
-(``<unit> since <date>``) become NTP seconds.
+Values are read undecoded (no masking, no scaling) and stored exactly, with two exceptions that
+keep the meaning of a value (:mod:`stream_engine.ingest_values`): values that are missing in the
+file (its ``_FillValue``/``missing_value``, the netCDF default fill, the parameter's dictionary
+fill) are stored as the parameter's fill (NaN for floats), and time-like parameters in other units
+(``minutes``, ``days since 1970-01-01``) are converted to the dictionary's units; units that
+cannot be converted refuse the file. Records identical to those already stored are counted as
+``unchanged`` and not written again (a re-ingest changes nothing, not even change tokens).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from stream_engine.errors import IngestError
-from stream_engine.store.base import DEPLOYMENT, TIME, StreamKey
-from stream_engine.store.records import STRING_DTYPE, fill_value
+from stream_engine.ingest_values import Unfit, UnitsError, column_values, ntp_offset, to_int
+from stream_engine.store.base import DEPLOYMENT, TIME, StreamKey, TimeRange
+from stream_engine.store.records import STRING_DTYPE
 
 if TYPE_CHECKING:
     from stream_engine.preload.model import Parameter, Preload
@@ -41,23 +43,12 @@ IDENTITY = (
     ("stream", "stream"),
 )
 _NC_DOUBLE_FILL = 9.969209968386869e36
-_UNIT_SECONDS = {
-    "second": 1.0, "seconds": 1.0, "sec": 1.0, "secs": 1.0, "s": 1.0,
-    "minute": 60.0, "minutes": 60.0, "min": 60.0, "mins": 60.0,
-    "hour": 3600.0, "hours": 3600.0, "hr": 3600.0, "hrs": 3600.0, "h": 3600.0,
-    "day": 86400.0, "days": 86400.0, "d": 86400.0,
-}
-_SINCE = re.compile(
-    r"^\s*(\w+)\s+since\s+(\d{1,4})-(\d{1,2})-(\d{1,2})"
-    r"(?:[T ](\d{1,2}):(\d{1,2})(?::(\d{1,2})(\.\d*)?)?)?\s*(?:Z|UTC|\+0+:?0*)?\s*$",
-    re.IGNORECASE,
-)
-_NTP_EPOCH = date(1900, 1, 1)
 
 
 @dataclass(frozen=True)
 class IngestReport:
-    """What one file contributed: records read, inserted, replaced, and the variables not stored."""
+    """What one file contributed: records read, inserted, replaced by different values, found
+    identical to what the store held (``unchanged``), and the variables not stored."""
 
     path: Path
     key: StreamKey
@@ -66,121 +57,7 @@ class IngestReport:
     replaced: int
     dropped: tuple[str, ...]
     notes: tuple[str, ...] = ()
-
-
-# -- time units --------------------------------------------------------------------------------
-
-
-def ntp_offset(units: str) -> tuple[float, float] | None:
-    """``(scale, offset)`` turning values in CF time ``units`` into NTP seconds, or None when
-    ``units`` is not ``<unit> since <date>``."""
-    m = _SINCE.match(units or "")
-    if not m or m.group(1).lower() not in _UNIT_SECONDS:
-        return None
-    year, month, day = (int(m.group(i)) for i in (2, 3, 4))
-    hh, mm, ss = (int(m.group(i) or 0) for i in (5, 6, 7))
-    frac = float(m.group(8) or 0.0)
-    days = (date(year, month, day) - _NTP_EPOCH).days
-    return _UNIT_SECONDS[m.group(1).lower()], days * 86400.0 + hh * 3600 + mm * 60 + ss + frac
-
-
-def _is_ntp_units(units: str) -> bool:
-    conv = ntp_offset(units)
-    return conv is not None and conv == (1.0, 0.0)
-
-
-# -- value conversion --------------------------------------------------------------------------
-
-
-class _Unfit(Exception):
-    """A value cannot be represented in the target dtype; args: (index, value, reason)."""
-
-
-def _first_bad(mask: np.ndarray, values: np.ndarray, reason: str) -> _Unfit:
-    flat = np.flatnonzero(mask.reshape(-1))
-    idx = int(flat[0])
-    return _Unfit(np.unravel_index(idx, mask.shape), values.reshape(-1)[idx], reason, int(flat.size))
-
-
-def _decode_strings(values: np.ndarray) -> np.ndarray:
-    if values.dtype.kind == "S":
-        if values.dtype.itemsize == 1 and values.ndim == 2:
-            width = values.shape[1]
-            values = np.ascontiguousarray(values).view(f"S{max(width, 1)}").reshape(values.shape[0])
-        try:
-            return np.char.decode(values, "utf-8")
-        except UnicodeDecodeError:
-            return np.char.decode(values, "latin-1")
-    if values.dtype.kind == "O":
-        return np.array([v if isinstance(v, str) else str(v) for v in values.ravel()]).reshape(values.shape)
-    return values
-
-
-def _to_int(values: np.ndarray, target: np.dtype, fill: Any) -> np.ndarray:
-    info = np.iinfo(target)
-    if values.dtype.kind == "f":
-        nan = np.isnan(values)
-        if nan.any():
-            values = np.where(nan, np.float64(fill), values)
-        bad = ~np.isfinite(values)
-        if bad.any():
-            raise _first_bad(bad, values, "is not finite")
-        bad = values != np.trunc(values)
-        if bad.any():
-            raise _first_bad(bad, values, "has a fractional part")
-    elif values.dtype.kind not in "iub":
-        raise _Unfit((0,), values.reshape(-1)[0] if values.size else None, f"is {values.dtype}, not a number", values.size)
-    if values.size and values.dtype.kind != "b":
-        lo, hi = values.min(), values.max()
-        if lo < info.min or hi > info.max:
-            bad = (values < info.min) | (values > info.max)
-            raise _first_bad(bad, values, f"is outside the {target} range {info.min}..{info.max}")
-    return values.astype(target)
-
-
-def _to_float(values: np.ndarray, target: np.dtype, widen: bool) -> np.ndarray:
-    if values.dtype.kind not in "iufb":
-        raise _Unfit((0,), values.reshape(-1)[0] if values.size else None, f"is {values.dtype}, not a number", values.size)
-    if values.dtype == target or (values.dtype.kind == "f" and values.dtype.itemsize < target.itemsize):
-        return values.astype(target, copy=False)
-    cast = values.astype(target)
-    back = cast.astype(values.dtype)
-    same = (back == values) | (np.isnan(back) & np.isnan(values)) if values.dtype.kind == "f" else back == values
-    if same.all():
-        return cast
-    if widen and values.dtype.kind == "f":
-        return values  # keep the file's wider float type: no bit of the value is lost
-    raise _first_bad(~same, values, f"cannot be represented exactly as {target}")
-
-
-def _convert(values: np.ndarray, target: np.dtype, fill: Any, widen: bool) -> np.ndarray:
-    if target.kind == "U":
-        if values.dtype.kind not in "SUO":
-            raise _Unfit((0,), values.reshape(-1)[0] if values.size else None, "is a number, the parameter is a string", values.size)
-        return _decode_strings(values)
-    if values.dtype.kind in "SUO":
-        raise _Unfit((0,), None, f"is text, the parameter is {target}", values.size)
-    if target.kind == "b":
-        ints = _to_int(values, np.dtype(np.int64), 0)
-        bad = (ints != 0) & (ints != 1)
-        if bad.any():
-            raise _first_bad(bad, values, "is not 0 or 1 (boolean)")
-        return ints.astype(bool)
-    if target.kind in "iu":
-        return _to_int(values, target, fill)
-    return _to_float(values, target, widen)
-
-
-def _int_fill(param: Parameter, target: np.dtype) -> Any:
-    value = param.fill_value
-    try:
-        if value is not None and not (isinstance(value, float) and np.isnan(value)):
-            info = np.iinfo(target)
-            if info.min <= int(value) <= info.max:
-                return int(value)
-    except (TypeError, ValueError, OverflowError):
-        pass
-    return fill_value(target.str)
+    unchanged: int = 0
 
 
 # -- reading a file ----------------------------------------------------------------------------
@@ -257,8 +134,8 @@ def _deployment_column(ds: Any, path: Path, n: int, dim: str) -> np.ndarray:
     if values.dtype.kind == "f" and np.isnan(values).any():
         raise IngestError(f"{path}: 'deployment' has NaN values; every record needs a deployment number (0 if unknown)")
     try:
-        return _to_int(values, np.dtype(np.int32), 0)
-    except _Unfit as bad:
+        return to_int(values, np.dtype(np.int32), 0)
+    except Unfit as bad:
         value = bad.args[1].item() if isinstance(bad.args[1], np.generic) else bad.args[1]
         raise IngestError(f"{path}: 'deployment' value {value!r} at record {bad.args[0][0]} {bad.args[2]}") from None
 
@@ -309,15 +186,14 @@ def _read_columns(
             )
         info = stored.get(param.name)
         target = np.dtype(param.dtype if info is None else ("U" if info.dtype == STRING_DTYPE else info.dtype))
-        values = np.asarray(var[:])
-        units = getattr(var, "units", "")
-        conv = ntp_offset(units) if isinstance(units, str) else None
-        if target.kind == "f" and conv and conv != (1.0, 0.0) and _is_ntp_units(param.units or ""):
-            values = values.astype(np.float64) * conv[0] + conv[1]
-        fill = _int_fill(param, target) if target.kind in "iu" else None
         try:
-            columns[param.name] = _convert(values, target, fill, widen=info is None)
-        except _Unfit as bad:
+            columns[param.name] = column_values(var, param, target, widen=info is None)
+        except UnitsError as exc:
+            raise IngestError(
+                f"{path}: variable {name!r} (parameter {param.name!r}, {param.pd}) has {exc}; "
+                "nothing of the file was stored. Fix the variable's units attribute"
+            ) from None
+        except Unfit as bad:
             where, value, reason, count = bad.args
             value = value.item() if isinstance(value, np.generic) else value
             if name in products:
@@ -335,6 +211,46 @@ def _read_columns(
                 "parameter's value encoding"
             ) from None
     return columns, tuple(dropped), tuple(notes), n
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per record, whether two columns hold the same value (NaN equals NaN)."""
+    if a.dtype.kind == "f" and b.dtype.kind == "f":
+        equal = (a == b) | (np.isnan(a) & np.isnan(b))
+    else:
+        equal = np.asarray(a == b)
+    return equal.reshape(len(a), -1).all(axis=1) if equal.ndim > 1 else equal
+
+
+def _unchanged(store: Store, key: StreamKey, columns: Mapping[str, np.ndarray], stored: Mapping[str, Any]) -> np.ndarray:
+    """Which of the file's records the store already holds with identical values."""
+    time, deployment = columns[TIME], columns[DEPLOYMENT]
+    same = np.zeros(len(time), dtype=bool)
+    names = [c for c in columns if c not in (TIME, DEPLOYMENT)]
+    if not stored or set(names) != set(stored) - {TIME, DEPLOYMENT}:
+        return same
+    span = TimeRange(float(time.min()), float(np.nextafter(time.max(), np.inf)))
+    old = store.read(key, names, time_range=span)
+    if len(old[TIME]) == 0:
+        return same
+    lo = np.searchsorted(old[TIME], time, side="left")
+    hi = np.searchsorted(old[TIME], time, side="right")
+    match = np.full(len(time), -1, dtype=np.int64)
+    single = (hi - lo) == 1
+    hit = single & (old[DEPLOYMENT][np.minimum(lo, len(old[TIME]) - 1)] == deployment)
+    match[hit] = lo[hit]
+    for i in np.flatnonzero(hi - lo > 1):
+        found = lo[i] + np.flatnonzero(old[DEPLOYMENT][lo[i]:hi[i]] == deployment[i])
+        if len(found):
+            match[i] = found[0]
+    found = match >= 0
+    same[found] = True
+    for name in names:
+        if not same.any():
+            break
+        rows = np.flatnonzero(same)
+        same[rows] = _same(np.asarray(columns[name])[rows], np.asarray(old[name])[match[rows]])
+    return same
 
 
 def ingest_file(
@@ -388,10 +304,14 @@ def ingest_file(
         columns, dropped, notes, n = _read_columns(ds, path, key, preload, stored, progress)
     finally:
         ds.close()
+    unchanged = int(_unchanged(store, key, columns, stored).sum())
+    if unchanged == n:
+        return IngestReport(path, key, n, 0, 0, dropped, notes, unchanged)
     with tqdm(total=n, desc=f"writing {path.name}", unit="rec", disable=not progress, leave=False) as bar:
         try:
             result = store.write(key, columns, bin_seconds=definition.bin_seconds)
         except ValueError as exc:
             raise IngestError(f"{path}: the store refused the records: {exc}") from None
         bar.update(n)
-    return IngestReport(path, key, n, result.inserted, result.replaced, dropped, notes)
+    return IngestReport(path, key, n, result.inserted, max(result.replaced - unchanged, 0), dropped, notes,
+                        unchanged)

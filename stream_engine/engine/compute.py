@@ -9,8 +9,10 @@ Steps, for the records of a time range or index range of the primary stream:
    products needing calibrations are fill for them. Duplicate timestamps within a deployment are
    dropped (the first record is kept). ``ComputedSlice.source_index`` maps kept records back to
    positions in the slice that was read;
-3. fill values: integer raw inputs holding their preload fill value become float64 with NaN
-   before an algorithm sees them; float inputs are used as stored (their fill is NaN);
+3. fill values: float raw values equal to a sentinel of their parameter (dictionary fill cell,
+   netCDF default fill) become NaN as they are read, so the raw values returned are missing
+   there too; integer raw inputs holding their preload fill value become float64 with NaN
+   before an algorithm sees them;
 4. external inputs (:mod:`stream_engine.engine.compute_inputs`): each supplying stream is read (or, for
    its products, computed by the sub-plan, recursively) over the slice's time span widened by
    ``MAX_INTERPOLATION_GAP`` on both sides, so at least one record either side is found when one
@@ -23,12 +25,19 @@ Steps, for the records of a time range or index range of the primary stream:
    calibrations are available and is fill elsewhere, the reason ("missing calibration CC_x for
    deployment 6") in its provenance. An algorithm that raises or returns a wrongly shaped result
    makes that product all fill with the error in provenance; the rest of the request goes on.
+   A product is missing on every record where one of its per-record inputs (raw, product or
+   external) is missing, whatever the algorithm returns there: never a value computed from a
+   fill. The exception are an algorithm's declared fallbacks
+   (:attr:`~stream_engine.functions.registry.Algorithm.fallbacks`), inputs it is specified to do
+   without (METBK's relative wind where the current is missing is the wind itself).
    A product's values may come from the per-process product cache (:mod:`stream_engine.engine.cache`,
    setting ``COMPUTE_CACHE_BYTES``) when the same step was computed on the same records from
    identical inputs, e.g. a CTD's salinity computed for one request and needed again as an
    optode's external input; provenance is always built afresh.
 
-Outputs: requested parameters by preload ``name``, plus ``time`` and ``deployment``. Raw
+Outputs: requested parameters by preload ``name``, plus ``time`` and ``deployment``, plus the
+coordinates a mobile platform's records carry (``Plan.positions``, float64, by their own names:
+``lat``, ``lon``, ``int_ctd_pressure``...; see :mod:`stream_engine.engine.positions`). Raw
 parameters are returned as stored. Float products have the parameter's float dtype with NaN as
 missing; integer products have the parameter's fill value (:func:`fill_value_for`) as missing;
 unavailable products are all missing.
@@ -56,7 +65,9 @@ from stream_engine.engine.compute_inputs import (
     as_output,
     external_inputs,
     fill_for,
+    masked_sentinels,
     missing_array,
+    missing_records,
     parameter_named,
 )
 from stream_engine.engine.computed import ComputedSlice
@@ -70,6 +81,7 @@ from stream_engine.engine.plan import (
     Plan,
     ProductStep,
 )
+from stream_engine.engine.positions import position_values
 from stream_engine.store.base import DEPLOYMENT, TIME, IndexRange, TimeRange
 
 if TYPE_CHECKING:
@@ -210,9 +222,28 @@ class _Run:
             mask = np.zeros(n, dtype=bool)
         if reasons and step.name not in self.failed:
             self.failed[step.name] = prov["reason"]
+        out = self._without_missing_inputs(step, p, out)
         self.inputs[step.name] = as_input(out, p)
         self.avail[step.name] = mask
         return prov
+
+    def _without_missing_inputs(self, step: ProductStep, p: Any, out: np.ndarray) -> np.ndarray:
+        """``out`` with fill on the records where a per-record input is missing."""
+        n = len(self.times)
+        missing: np.ndarray | None = None
+        algorithm = _algorithm(step)
+        tolerated = algorithm.fallbacks if algorithm is not None else ()
+        for arg in step.arguments:
+            if arg.kind in (CALIBRATION, LOCATION, CONSTANT, DEFAULT) or arg.name in tolerated:
+                continue
+            gaps = missing_records(self.inputs.get(arg.column or ""), n)
+            if gaps is not None and gaps.any():
+                missing = gaps if missing is None else missing | gaps
+        if missing is None:
+            return out
+        out = out.copy()
+        out[missing] = fill_for(p)
+        return out
 
     def _values(self, step: ProductStep, p: Any, mask: np.ndarray) -> np.ndarray:
         """The product on every record (fill where ``mask`` is False), from the cache if it can."""
@@ -338,6 +369,9 @@ def _compute(
     are only interpolated) may return read-only arrays held by the product cache."""
     run = _Run(store, preload, plan, settings, require, use_cache)
     raw = store.read(plan.key, list(plan.raw_columns), time_range=time_range, index_range=index_range)
+    for name in plan.raw_columns:
+        if name in raw:
+            raw[name] = masked_sentinels(raw[name], parameter_named(preload, plan, name))
     source_index, counts = run.select(raw)
     for name, values in run.columns.items():
         run.inputs[name] = values if name in (TIME, DEPLOYMENT) else as_input(values, parameter_named(preload, plan, name))
@@ -359,6 +393,13 @@ def _compute(
             data[p.name] = run.columns[p.name]
         else:
             data[p.name] = run.inputs[p.name]
+    for position in plan.positions:
+        data[position.name] = position_values(position, run.times, run.columns, run.inputs, run.max_gap)
+        products[position.name] = {"status": "ok", "source": position.source,
+                                   **run.ext_prov.get(position.column, {})}
+    for name, reason in plan.positions_unavailable:
+        data[name] = np.full(n, np.nan)
+        unavailable[name] = reason
     if writable:
         data = {name: a if a.flags.writeable else a.copy() for name, a in data.items()}
     provenance = {

@@ -2,9 +2,12 @@
 
 :func:`~stream_engine.engine.compute.compute` uses these for steps 3 and 4 of its module docstring:
 
-* integer raw inputs holding their preload fill value become float64 with NaN before an
-  algorithm sees them (:func:`as_input`); results take the parameter's dtype, integer ones with
-  the fill value where missing (:func:`as_output`);
+* float raw values holding one of their parameter's sentinels (the dictionary fill cell such as
+  ``-9999999``, the netCDF default fill) become NaN as soon as they are read
+  (:func:`masked_sentinels`), so a store written before ingest normalised fills is served
+  correctly; integer raw inputs holding their preload fill value become float64 with NaN before
+  an algorithm sees them (:func:`as_input`); results take the parameter's dtype, integer ones
+  with the fill value where missing (:func:`as_output`);
 * each stream supplying external inputs is computed once, by one merged sub-plan
   (:func:`merged_plan`), over the slice's time span widened by ``MAX_INTERPOLATION_GAP`` on
   both sides, and each input is interpolated onto the slice's times (:func:`external_inputs`).
@@ -21,7 +24,7 @@ from stream_engine.engine.calibrate import distinct_numbers
 from stream_engine.engine.computed import ComputedSlice
 from stream_engine.engine.interpolate import bracketing_range, interpolate
 from stream_engine.engine.plan import EXTERNAL, ExternalInput, Plan, ProductStep
-from stream_engine.preload.fill_values import fill_value_for
+from stream_engine.preload.fill_values import fill_value_for, sentinel_mask
 from stream_engine.store.base import StreamKey, TimeRange
 
 if TYPE_CHECKING:
@@ -39,6 +42,27 @@ def fill_for(p: Parameter) -> Any:
 def missing_array(p: Parameter, n: int) -> np.ndarray:
     """``n`` missing values of parameter ``p``, in its dtype."""
     return np.full(n, fill_for(p), dtype=p.dtype)
+
+
+def masked_sentinels(values: np.ndarray, p: Parameter | None) -> np.ndarray:
+    """Float ``values`` with the parameter's sentinels replaced by NaN (a copy only if any)."""
+    if p is None:
+        return values
+    mask = sentinel_mask(values, p.sentinels)
+    if mask is None:
+        return values
+    out = values.copy()
+    out[mask] = np.nan
+    return out
+
+
+def missing_records(values: Any, n: int) -> np.ndarray | None:
+    """Records (of ``n``) where a per-record float input is NaN; ``None`` for other inputs."""
+    if not isinstance(values, np.ndarray) or values.dtype.kind != "f" or values.shape[:1] != (n,):
+        return None
+    if values.ndim == 1:
+        return np.asarray(np.isnan(values))
+    return np.asarray(np.isnan(values.reshape(n, -1)).all(axis=1))
 
 
 def as_input(values: np.ndarray, p: Parameter | None) -> np.ndarray:

@@ -218,6 +218,33 @@ class Unavailable:
 
 
 @dataclass(frozen=True, slots=True)
+class PositionInput:
+    """A coordinate every record of a mobile platform carries, brought in from another stream.
+
+    ``name`` is the variable served (``lat``, ``lon``, ``int_ctd_pressure``, ``m_gps_lat``...,
+    see :mod:`stream_engine.engine.positions`); ``column`` the working name its values are read
+    from: an external input of the plan (:attr:`ExternalInput.column`), or with ``own`` a stored
+    column of the plan's stream itself. ``between_fixes``: the values are sparse fixes (GPS),
+    interpolated in time onto every record. ``source`` says where the values come from, for
+    provenance.
+    """
+
+    name: str
+    column: str
+    source: str
+    own: bool = False
+    between_fixes: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "column": self.column, "source": self.source, "own": self.own,
+                "between_fixes": self.between_fixes}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> PositionInput:
+        return cls(**d)
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     """Everything needed to answer a request on one primary stream.
 
@@ -239,6 +266,11 @@ class Plan:
         Parameters that cannot be produced (requested ones and intermediate ones), with reasons.
     deployments
         Deployment numbers (asset events) overlapping ``time_range``.
+    positions
+        Coordinates of a mobile platform's records from other streams (interpolated CTD
+        pressure, glider GPS positions), each served under its own name.
+    positions_unavailable
+        ``(name, reason)`` of the coordinates a mobile platform should carry but cannot.
     """
 
     key: StreamKey
@@ -249,6 +281,8 @@ class Plan:
     externals: tuple[ExternalInput, ...]
     unavailable: tuple[Unavailable, ...]
     deployments: tuple[int, ...] = field(default=())
+    positions: tuple[PositionInput, ...] = field(default=())
+    positions_unavailable: tuple[tuple[str, str], ...] = field(default=())
 
     @property
     def calibrations(self) -> tuple[str, ...]:
@@ -274,6 +308,8 @@ class Plan:
             "externals": [e.to_dict() for e in self.externals],
             "unavailable": [u.to_dict() for u in self.unavailable],
             "deployments": list(self.deployments),
+            "positions": [p.to_dict() for p in self.positions],
+            "positions_unavailable": [list(u) for u in self.positions_unavailable],
         }
 
     @classmethod
@@ -288,4 +324,6 @@ class Plan:
             externals=tuple(ExternalInput.from_dict(e) for e in d["externals"]),
             unavailable=tuple(Unavailable.from_dict(u) for u in d["unavailable"]),
             deployments=tuple(d.get("deployments", ())),
+            positions=tuple(PositionInput.from_dict(p) for p in d.get("positions", ())),
+            positions_unavailable=tuple((str(n), str(r)) for n, r in d.get("positions_unavailable", ())),
         )

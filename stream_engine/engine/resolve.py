@@ -45,9 +45,11 @@ from stream_engine.engine.plan import (
     RAW,
     ArgumentPlan,
     Plan,
+    PositionInput,
     ProductStep,
     Unavailable,
 )
+from stream_engine.engine.positions import resolve_positions
 from stream_engine.engine.resolve_sources import (
     TIME_PARAMETER,
     Chain,
@@ -84,19 +86,26 @@ class _StreamResolver(SourceResolver):
 
     # -- entry -------------------------------------------------------------------------------
 
-    def plan(self, requested: Sequence[int]) -> Plan:
+    def plan(self, requested: Sequence[int], *, positions: bool = False) -> Plan:
         for pid in requested:
             try:
                 self.need_param(pid)
             except Unresolvable as exc:
                 self.failed.setdefault(pid, str(exc))
-        return self._pruned(tuple(requested))
+        found: list[PositionInput] = []
+        missing: list[tuple[str, str]] = []
+        if positions:
+            found, missing = resolve_positions(self)
+        return self._pruned(tuple(requested), tuple(found), tuple(missing))
 
-    def _pruned(self, requested: tuple[int, ...]) -> Plan:
+    def _pruned(self, requested: tuple[int, ...], positions: tuple[PositionInput, ...] = (),
+                positions_missing: tuple[tuple[str, str], ...] = ()) -> Plan:
         """Keep only the steps, columns and externals that available requested parameters need."""
         needed: set[int] = set()
-        raw: set[str] = set()
-        ext_cols: set[str] = set()
+        raw: set[str] = {pos.column for pos in positions if pos.own}
+        ext_cols: set[str] = {pos.column for pos in positions if not pos.own}
+        for column in raw:
+            self.raw[column] = None
         todo = [pid for pid in requested if pid not in self.failed]
         while todo:
             pid = todo.pop()
@@ -128,6 +137,8 @@ class _StreamResolver(SourceResolver):
                 for pid, reason in self.failed.items()
             ),
             deployments=tuple(numbers),
+            positions=positions,
+            positions_unavailable=positions_missing,
         )
 
     # -- parameters of this stream ------------------------------------------------------------
@@ -177,6 +188,8 @@ class _StreamResolver(SourceResolver):
             raise Unresolvable(str(exc).strip("'\"")) from None
         defaults: Mapping[str, Any] = {}
         required: tuple[str, ...] = ()
+        accepted: tuple[str, ...] | None = None
+        fallbacks: tuple[str, ...] = ()
         if fn.function_type == "NumexprFunction":
             function, version = fn.function, _numexpr_version()
         elif fn.function_type == "PythonFunction":
@@ -187,6 +200,7 @@ class _StreamResolver(SourceResolver):
             except KeyError:
                 raise Unresolvable(f"no implementation registered for {fn.qualified_name}") from None
             function, version, defaults, required = alg.qualified_name, alg.version, alg.defaults, alg.required
+            accepted, fallbacks = alg.parameters, alg.fallbacks
         else:
             raise Unresolvable(f"function type {fn.function_type!r} of PFID{fn.id} ({fn.name}) is not supported")
         fmap = p.function_map or {}
@@ -197,10 +211,16 @@ class _StreamResolver(SourceResolver):
         arguments: list[ArgumentPlan] = []
         notes: list[str] = []
         for name, source in fmap.items():
+            if accepted is not None and name not in accepted:
+                notes.append(f"argument {name} ({source_text(source)}) is not used by {function}: ignored")
+                continue
             try:
                 arguments.append(self.argument(name, source, notes))
             except Unresolvable as exc:
-                if isinstance(source, Choice) and source.optional and name in defaults:
+                if name in fallbacks:
+                    arguments.append(ArgumentPlan(name, DEFAULT, source_text(source), value=defaults[name]))
+                    notes.append(f"argument {name} uses the default {defaults[name]!r}: {exc}")
+                elif isinstance(source, Choice) and source.optional and name in defaults:
                     arguments.append(ArgumentPlan(name, DEFAULT, source_text(source), value=defaults[name]))
                     notes.append(f"argument {name} uses the default {defaults[name]!r}: {exc}")
                 elif isinstance(source, Choice) and source.optional:
@@ -224,6 +244,7 @@ def resolve(
     time_range: TimeRange,
     *,
     settings: Mapping[str, Any] | None = None,
+    positions: bool = True,
 ) -> Plan:
     """Plan how to produce ``parameters`` of stream ``key`` over ``time_range``.
 
@@ -242,6 +263,10 @@ def resolve(
         The request's range; external streams must hold data in it.
     settings
         Needs ``MAX_DEPTH_VARIANCE``; default: :func:`stream_engine.config.load_settings`.
+    positions
+        Also plan the coordinates a mobile platform's records carry
+        (:mod:`stream_engine.engine.positions`: interpolated CTD pressure, glider positions);
+        ``False`` when only the parameters are wanted.
 
     Returns
     -------
@@ -271,4 +296,4 @@ def resolve(
             f"its parameters are {', '.join(f'PD{p}' for p in definition.parameter_ids)}"
         )
     ctx = ResolveContext(store, preload, settings, time_range)
-    return _StreamResolver(ctx, key, ()).plan(wanted)
+    return _StreamResolver(ctx, key, ()).plan(wanted, positions=positions)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from stream_engine import assets
-from stream_engine.engine.colocation import Candidate, candidate_streams
+from stream_engine.engine.colocation import Candidate, candidate_streams, is_mobile
 from stream_engine.engine.plan import (
     CALIBRATION,
     CONSTANT,
@@ -95,7 +95,8 @@ class ResolveContext:
     def candidates(self, key: StreamKey) -> list[Candidate]:
         """Other streams that may supply an input of ``key``, best first."""
         return candidate_streams(
-            self.coverage, key, self.time_range, self.preload.nominal_depths, self.max_depth_variance
+            self.coverage, key, self.time_range, self.preload.nominal_depths, self.max_depth_variance,
+            mobile=is_mobile(key),
         )
 
 
@@ -161,11 +162,11 @@ class SourceResolver:
         if isinstance(source, ParameterRef):
             if source.id in self.ids or source.id == TIME_PARAMETER:
                 return self._internal(name, text, source.id)
-            return self._external(name, text, lambda d: self._with_ids(d, source.id))
+            return self.external_argument(name, text, lambda d: self._with_ids(d, source.id))
         if isinstance(source, StreamParameterRef):
             if source.stream == self.key.stream and source.id in self.ids:
                 return self._internal(name, text, source.id)
-            return self._external(name, text, lambda d: self._with_ids(d, source.id) if d.name == source.stream else [])
+            return self.external_argument(name, text, lambda d: self._with_ids(d, source.id) if d.name == source.stream else [])
         if isinstance(source, ProductRef):
             return self._product_ref(name, text, source.dpi)
         reasons = []
@@ -208,21 +209,30 @@ class SourceResolver:
             except Unresolvable as exc:
                 reasons.append(f"PD{q.id} {q.name}: {exc}")
         try:
-            return self._external(name, text, lambda d: self._with_dpi(d, dpi))
+            return self.external_argument(name, text, lambda d: self.with_dpi(d, dpi))
         except Unresolvable as exc:
             raise Unresolvable("; ".join([*reasons, str(exc)])) from None
 
     def _with_ids(self, definition: StreamDefinition, pid: int) -> list[Parameter]:
         return [self.ctx.preload.parameters[pid]] if pid in definition.parameter_ids else []
 
-    def _with_dpi(self, definition: StreamDefinition, dpi: str) -> list[Parameter]:
+    def with_dpi(self, definition: StreamDefinition, dpi: str) -> list[Parameter]:
+        """Parameters of a stream carrying data product identifier ``dpi``, computed ones first."""
         found = [q for q in self.ctx.preload.stream_parameters(definition.name)
                  if q.data_product_identifier == dpi]
         return sorted(found, key=lambda q: not q.is_function)
 
-    def _external(
+    def external_argument(
         self, name: str, text: str, wanted: Callable[[StreamDefinition], list[Parameter]]
     ) -> ArgumentPlan:
+        """Argument ``name`` supplied by another stream: the first candidate stream (best
+        co-located first) holding a parameter ``wanted`` picks from its definition.
+
+        Raises
+        ------
+        Unresolvable
+            No candidate stream supplies it; the message names the range and what was tried.
+        """
         preload = self.ctx.preload
         chain = self.stack + tuple((self.key, a) for a in self.active)
         tried: list[str] = []

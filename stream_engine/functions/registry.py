@@ -4,7 +4,7 @@ A preload ``PythonFunction`` names an owner module and a function, e.g.
 ``ion_functions.data.ctd_functions`` / ``ctd_pracsal``. Nothing from the dictionary is ever
 executed: the pair is looked up here and mapped to our own implementation, registered with the
 :func:`algorithm` decorator by the family modules (``ctd``, ``oxygen``, ``fluorometer``, ``par``,
-``depth``). Third-party families can add themselves through the ``stream_engine.functions`` entry
+``depth``, ``met``, ``met_fluxes``, ``velpt``). Third-party families can add themselves through the ``stream_engine.functions`` entry
 point group; a family that fails to import warns instead of breaking the engine.
 
 The implementation's positional parameters are the preload ``args`` in order; parameters with a
@@ -33,6 +33,9 @@ FAMILY_MODULES = (
     "stream_engine.functions.oxygen",
     "stream_engine.functions.fluorometer",
     "stream_engine.functions.par",
+    "stream_engine.functions.met",
+    "stream_engine.functions.met_fluxes",
+    "stream_engine.functions.velpt",
 )
 ENTRY_POINT_GROUP = "stream_engine.functions"
 
@@ -69,6 +72,12 @@ class Algorithm:
         or from ``keywords``.
     keywords
         Extra optional inputs accepted beyond ``args`` (function maps may supply them).
+    fallbacks
+        Arguments (with a default) the algorithm can do without even when a function map names
+        a source for them: if that source cannot be resolved (a calibration nobody set, no
+        co-located stream), the default is used and the plan says so, instead of the product
+        being unavailable; and records where such an input is missing are computed (the algorithm
+        handles them). E.g. METBK's relative wind without a current meter is the wind itself.
     """
 
     owner: str
@@ -79,6 +88,7 @@ class Algorithm:
     description: str
     defaults: Mapping[str, Any] = field(default_factory=dict)
     keywords: tuple[str, ...] = ()
+    fallbacks: tuple[str, ...] = ()
 
     @property
     def qualified_name(self) -> str:
@@ -142,12 +152,15 @@ def _first_line(doc: str | None) -> str:
 
 
 def algorithm(
-    owner: str, function: str, *, version: str, description: str | None = None
+    owner: str, function: str, *, version: str, description: str | None = None,
+    fallbacks: tuple[str, ...] = (),
 ) -> Callable[[Callable[..., np.ndarray]], Callable[..., np.ndarray]]:
     """Register the decorated function as the implementation of ``owner.function``.
 
     Positional parameters become ``args``, keyword-only parameters ``keywords``; parameter
-    defaults become ``defaults``. ``description`` defaults to the docstring's first line.
+    defaults become ``defaults``. ``description`` defaults to the docstring's first line;
+    ``fallbacks`` name defaulted arguments that stand in for an unresolvable source
+    (:attr:`Algorithm.fallbacks`).
     Registering the same name twice raises ``ValueError``. The function is returned unchanged.
     """
 
@@ -176,7 +189,11 @@ def algorithm(
             description=description or _first_line(func.__doc__),
             defaults=MappingProxyType(defaults),
             keywords=tuple(keywords),
+            fallbacks=tuple(fallbacks),
         )
+        without_default = [name for name in fallbacks if name not in defaults]
+        if without_default:
+            raise TypeError(f"{func.__name__}: fallback argument(s) {without_default} need a default")
         if entry.qualified_name in _REGISTRY:
             raise ValueError(f"{entry.qualified_name} is already registered "
                              f"(by {_REGISTRY[entry.qualified_name].func.__module__})")

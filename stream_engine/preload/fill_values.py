@@ -18,6 +18,12 @@ bool, boolean       ``False``
 
 Every value is returned as a numpy scalar of the encoding's dtype (``np.str_`` for strings).
 Unknown encodings raise ``ValueError``.
+
+A float parameter's dictionary cell is not its fill, but it is still a *sentinel*: upstream
+writers stored it (``-9999999``) where a value was missing, as they stored the netCDF default
+fill (``9.96921e36``). :func:`float_sentinels` lists those values; ingest turns them into NaN and
+the engine masks them again when it reads raw values (an existing store may hold them), so they
+are missing everywhere and never an input to an algorithm.
 """
 
 from __future__ import annotations
@@ -40,6 +46,44 @@ NETCDF_DEFAULT_FILLS: dict[str, int] = {
     "u4": 4294967295,
     "u8": 18446744073709551614,
 }
+
+
+#: netCDF-C default fill values of ``float`` and ``double`` (``NC_FILL_FLOAT``, ``NC_FILL_DOUBLE``).
+NETCDF_DEFAULT_FLOAT_FILLS: tuple[float, ...] = (float(np.float32(9.9692099683868690e36)), 9.9692099683868690e36)
+
+
+def float_sentinels(value_encoding: str, dictionary_value: str = "") -> tuple[float, ...]:
+    """Values of a float parameter that mean "missing" besides NaN, sorted.
+
+    The netCDF default fills of ``float`` and ``double``, and the dictionary ``fillvalue`` cell
+    when it is a finite number. Empty for every other encoding (their fill is the value itself).
+    """
+    try:
+        dtype = dtype_of_encoding(value_encoding)
+    except ValueError:
+        return ()
+    if dtype.kind != "f":
+        return ()
+    values = set(NETCDF_DEFAULT_FLOAT_FILLS)
+    try:
+        cell = float((dictionary_value or "").strip())
+    except ValueError:
+        cell = math.nan
+    if math.isfinite(cell):
+        values.add(float(dtype.type(cell)))
+    return tuple(sorted(values))
+
+
+def sentinel_mask(values: np.ndarray, sentinels: tuple[float, ...]) -> np.ndarray | None:
+    """Where float ``values`` hold one of ``sentinels``; ``None`` when none does (or not floats)."""
+    if values.dtype.kind != "f" or not sentinels or values.size == 0:
+        return None
+    mask: np.ndarray | None = None
+    for sentinel in sentinels:
+        hit = values == values.dtype.type(sentinel)
+        if hit.any():
+            mask = hit if mask is None else mask | hit
+    return mask
 
 
 def fill_value_for(value_encoding: str, dictionary_value: str = "") -> Any:

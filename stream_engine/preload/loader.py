@@ -32,7 +32,7 @@ from stream_engine.preload.csv_rows import (
     read_rows,
     report_bad_id,
 )
-from stream_engine.preload.fill_values import fill_value_for
+from stream_engine.preload.fill_values import fill_value_for, float_sentinels
 from stream_engine.preload.function_map import parse_function_map
 from stream_engine.preload.model import (
     Parameter,
@@ -218,6 +218,7 @@ def _parameter(
         function_id=function_id,
         function_map=function_map,
         code_set=row.get("codeset", ""),
+        sentinels=float_sentinels(encoding, row.get("fillvalue", "")),
     )
 
 

@@ -93,6 +93,8 @@ class Parameter:
     function_id: int | None = None
     function_map: dict[str, Source] | None = None
     code_set: str = ""
+    #: Float values meaning "missing" besides NaN (:func:`~stream_engine.preload.fill_values.float_sentinels`).
+    sentinels: tuple[float, ...] = ()
 
     @property
     def is_function(self) -> bool:

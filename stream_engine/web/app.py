@@ -25,6 +25,20 @@ if TYPE_CHECKING:
 REQUEST_ID_HEADER = "X-Request-ID"
 
 
+def unrouted_error_format(request: Request) -> str:
+    """The error form for a path no route matched: DAP under ``/dap/``, JSON for ``.json`` paths
+    and clients that prefer JSON to HTML, else the HTML page that links to the catalog."""
+    path = request.path_info
+    if path.startswith("/dap/"):
+        return "dap"
+    if path.endswith(".json"):
+        return "json"
+    offers = request.accept.acceptable_offers(["text/html", "application/json"])
+    if offers and offers[0][0] == "application/json":
+        return "json"
+    return "html"
+
+
 class StreamEngineApp:
     """A WSGI callable over a route table.
 
@@ -43,13 +57,15 @@ class StreamEngineApp:
             params = route.match(path)
             if params is not None:
                 return route, params
-        raise RouteNotFound(f"no such resource: {path!r}; the datasets are listed at /dap/")
+        raise RouteNotFound(
+            f"no such resource: {path!r}; the catalog is at / and the datasets are listed at /dap/"
+        )
 
     def respond(self, request: Request) -> Response:
         """The response to ``request``; never raises."""
         request_id = str(uuid.uuid4())
         request.environ["stream_engine.request_id"] = request_id
-        error_format = "dap" if request.path_info.startswith("/dap/") else "json"
+        error_format = unrouted_error_format(request)
         try:
             route, params = self.resolve(request.path_info)
             error_format = route.error_format
@@ -63,10 +79,11 @@ class StreamEngineApp:
                 exc,
                 method=request.method,
                 path=request.path_info,
-                request_id=request_id,
+                request_id=request.environ.get("stream_engine.request_id", request_id),
                 error_format=error_format,
             )
-        response.headers[REQUEST_ID_HEADER] = request_id
+        # a view may have adopted the client's own request id (the body's requestUUID)
+        response.headers[REQUEST_ID_HEADER] = request.environ.get("stream_engine.request_id", request_id)
         return response
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:

@@ -12,7 +12,6 @@ Other forms are added with :func:`register_error_renderer`.
 
 from __future__ import annotations
 
-import html
 import logging
 from collections.abc import Callable, Iterable
 
@@ -25,6 +24,7 @@ from stream_engine.errors import NotFound, StreamEngineError
 logger = logging.getLogger("stream_engine.web")
 
 UNEXPECTED_MESSAGE = "Unexpected internal error"
+ERROR_TEMPLATE = "error.html"
 
 ErrorRenderer = Callable[[int, str, str], Response]
 """``renderer(status, message, request_id) -> Response``."""
@@ -61,12 +61,12 @@ def _dap_error(status: int, message: str, request_id: str) -> Response:
 
 
 def _html_error(status: int, message: str, request_id: str) -> Response:
+    """The ``error.html`` page: the message, and for 404 the ways into the catalog."""
+    from stream_engine.web.pages import environment
+
     title = f"{status} {Response(status=status).status.split(' ', 1)[1]}"
-    body = (
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
-        f"<title>{html.escape(title)}</title></head>\n<body><h1>{html.escape(title)}</h1>\n"
-        f"<p>{html.escape(message)}</p>\n<p><small>request {html.escape(request_id)}</small></p>"
-        "\n</body></html>\n"
+    body = environment().get_template(ERROR_TEMPLATE).render(
+        status=status, title=title, message=message, request_id=request_id
     )
     response = Response(body=body.encode("utf-8"), status=status, content_type="text/html")
     response.charset = "utf-8"

@@ -12,7 +12,19 @@ import re
 from dataclasses import dataclass, field
 
 from stream_engine.web.views.base import View
+from stream_engine.web.views.catalog import (
+    DapFolderView,
+    FolderRedirect,
+    FolderView,
+    RootView,
+    StreamPageView,
+)
 from stream_engine.web.views.dap import DapDatasetView, DapIndexView
+from stream_engine.web.views.export import ExportFormView
+from stream_engine.web.views.particles import ParticlesView
+from stream_engine.web.views.plan import EstimateView, NeedsView
+from stream_engine.web.views.plot import QuickLookView
+from stream_engine.web.views.thredds import ThreddsCatalogView
 from stream_engine.web.views.version import VersionView
 
 _PLACEHOLDER = re.compile(r"\{(\w+)(?::(path))?\}")
@@ -50,10 +62,30 @@ class Route:
         return None if found is None else found.groupdict()
 
 
+_STREAM = "{subsite}/{node}/{sensor}/{method}/{stream}"
+
 ROUTES: tuple[Route, ...] = (
     Route("/version", VersionView),
+    Route("/particles", ParticlesView),
+    Route("/estimate", EstimateView),
+    Route("/needs", NeedsView),
+    Route("/", RootView, error_format="html"),
+    Route("/index.json", RootView),
+    Route("/catalog.xml", ThreddsCatalogView, error_format="html"),
+    Route("/thredds/catalog.xml", ThreddsCatalogView, error_format="html"),
+    Route("/catalog/{path:path}/catalog.xml", ThreddsCatalogView, error_format="html"),
+    Route("/thredds/catalog/{path:path}/catalog.xml", ThreddsCatalogView, error_format="html"),
+    Route("/catalog/", RootView, error_format="html"),
+    Route(f"/catalog/{_STREAM}", StreamPageView, error_format="html"),
+    Route(f"/catalog/{_STREAM}/plot.{{fmt}}", QuickLookView, error_format="html"),
+    Route(f"/catalog/{_STREAM}/export", ExportFormView, error_format="html"),
+    Route("/catalog/{path:path}/", FolderView, error_format="html"),
+    Route("/catalog/{path:path}.json", FolderView),
+    Route("/catalog/{path:path}", FolderRedirect, error_format="html"),
     Route("/dap", DapIndexView, error_format="html"),
     Route("/dap/", DapIndexView, error_format="html"),
     Route("/dap.json", DapIndexView),
-    Route("/dap/{subsite}/{node}/{sensor}/{method}/{stream}", DapDatasetView, error_format="dap"),
+    Route(f"/dap/{_STREAM}", DapDatasetView, error_format="dap"),
+    Route("/dap/{path:path}/", DapFolderView, error_format="html"),
+    Route("/dap/{path:path}.json", DapFolderView),
 )

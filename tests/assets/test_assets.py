@@ -175,16 +175,20 @@ def test_deployment_numbers_at(metbk: list[Deployment]) -> None:
 
 
 def test_load_event_file_round_trip(store, samples_dir: Path) -> None:
-    n = load_event_file(store, samples_dir / f"{METBK}_events.json")
-    assert n == 4
+    summary = load_event_file(store, samples_dir / f"{METBK}_events.json")
+    assert summary.added == [(METBK, 1), (METBK, 2), (METBK, 3), (METBK, 4)]
+    assert summary.deployment_count == 4
     assert store.asset_refdeses() == [METBK]
     got = deployments(store, METBK)
     assert [d.number for d in got] == [1, 2, 3, 4]
     assert got[1].calibrations == parse_events(_events(samples_dir, f"{METBK}_events.json"))[1].calibrations
     assert got[3].stop is None
     assert deployments(store, "CE02SHSM-SBD11-04-VELPTA000") == []
-    # loading again replaces, never duplicates
-    assert load_event_file(store, samples_dir / f"{METBK}_events.json") == 4
+    # loading again changes nothing, never duplicates
+    again = load_event_file(store, samples_dir / f"{METBK}_events.json")
+    assert (again.added, again.replaced, len(again.unchanged)) == ([], [], 4)
+    assert again.describe() == (f"4 deployments: 0 added, 0 replaced, 4 unchanged ({METBK} #1, "
+                                f"{METBK} #2, {METBK} #3, {METBK} #4)")
     assert len(store.asset_events(METBK)) == 4
 
 
@@ -192,7 +196,7 @@ def test_every_sample_event_file_loads(store, samples_dir: Path) -> None:
     files = sorted(samples_dir.glob("*events.json"))
     assert len(files) >= 10
     for path in files:
-        assert load_event_file(store, path) >= 2
+        assert load_event_file(store, path).deployment_count >= 2
     assert "CE04OSPS-SF01B-4A-NUTNRA102" in store.asset_refdeses()
     assert len(deployments(store, "CP02PMUO-WFP01-03-CTDPFK000")) == 7
 
@@ -259,3 +263,36 @@ def test_bad_calibration_value(store, tmp_path: Path, samples_dir: Path) -> None
     with pytest.raises(IngestError, match="CC_height_of_air_temperature_measurement_m"):
         load_event_file(store, path)
     assert store.asset_refdeses() == []
+
+
+CTDPF = "CE04OSPS-SF01B-2A-CTDPFA107"
+
+
+@pytest.mark.parametrize("order", [("own", "shared"), ("shared", "own")])
+def test_two_event_files_of_one_instrument_merge(store, samples_dir: Path, order) -> None:
+    """``events.json`` holds deployments 1 and 2 of the CTD; its own file holds 1, 2 and 3."""
+    files = {"own": samples_dir / f"{CTDPF}_events.json", "shared": samples_dir / "events.json"}
+    first = load_event_file(store, files[order[0]])
+    second = load_event_file(store, files[order[1]])
+    assert [d.number for d in deployments(store, CTDPF)] == [1, 2, 3]
+    if order[0] == "shared":
+        assert first.added == [(CTDPF, 1), (CTDPF, 2)]
+        assert second.added == [(CTDPF, 3)]
+        assert sorted(second.replaced + second.unchanged) == [(CTDPF, 1), (CTDPF, 2)]
+    else:
+        assert first.added == [(CTDPF, 1), (CTDPF, 2), (CTDPF, 3)]
+        assert second.added == [] and second.removed == []
+        assert sorted(second.replaced + second.unchanged) == [(CTDPF, 1), (CTDPF, 2)]
+    # the later file's deployments 1 and 2 are the ones in force
+    later = parse_events(_events(samples_dir, files[order[1]].name))
+    stored = {d.number: d for d in deployments(store, CTDPF)}
+    for dep in later:
+        assert (stored[dep.number].start, stored[dep.number].calibrations) == (dep.start, dep.calibrations)
+
+
+def test_replace_flag_makes_the_file_the_whole_record(store, samples_dir: Path) -> None:
+    load_event_file(store, samples_dir / f"{CTDPF}_events.json")
+    summary = load_event_file(store, samples_dir / "events.json", replace=True)
+    assert summary.removed == [(CTDPF, 3)]
+    assert [d.number for d in deployments(store, CTDPF)] == [1, 2]
+    assert "1 removed (CE04OSPS-SF01B-2A-CTDPFA107 #3)" in summary.describe()

@@ -77,3 +77,24 @@ def test_glider_par_is_missing_for_lack_of_calibration(glider, upstream, samples
     prov = out.provenance["products"]["parad_m_par"]
     assert prov["status"] == "unavailable"
     assert prov["reason"] == "missing calibration CC_bsipar_par_scaling for deployment 6"
+
+
+def test_glider_without_its_gps_stream_lists_every_position_with_the_reason(glider, upstream, settings):
+    plan = resolve(glider, upstream, PAR, None, TimeRange.everything(), settings=settings)
+    assert [p.name for p in plan.positions] == ["int_ctd_pressure"]
+    assert plan.positions[0].column == "ctdgv_m_glider_instrument_recovered-sci_water_pressure_dbar"
+    missing = dict(plan.positions_unavailable)
+    assert sorted(missing) == ["lat", "lon", "m_gps_lat", "m_gps_lon", "m_lat", "m_lon"]
+    assert missing["m_lat"].startswith("no stream provides glider_gps_position.m_lat near CE05MOAS-GL319-01-PARADM000")
+    out = compute(glider, upstream, plan, settings=settings, require_deployment=False)
+    assert np.isnan(out["lat"]).all()
+    assert out.provenance["unavailable"]["lat"] == missing["lat"] == missing["m_gps_lat"]
+    assert np.isfinite(out["int_ctd_pressure"]).sum() > 10_000  # NaN only across CTD gaps > 100 s
+
+
+def test_the_ctd_itself_carries_no_interpolated_pressure(glider, upstream, settings):
+    plan = resolve(glider, upstream, CTD, None, TimeRange.everything(), settings=settings)
+    assert "int_ctd_pressure" not in [p.name for p in plan.positions]
+    assert "int_ctd_pressure" not in dict(plan.positions_unavailable)
+    plan = resolve(glider, upstream, PAR, None, TimeRange.everything(), settings=settings, positions=False)
+    assert plan.positions == () and plan.positions_unavailable == ()

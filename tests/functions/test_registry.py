@@ -112,9 +112,10 @@ def test_registered_lists_every_family():
     assert owners == {
         "ion_functions.data.ctd_functions", "ion_functions.data.do2_functions",
         "ion_functions.data.flo_functions", "ion_functions.data.opt_functions",
-        "ion_functions.data.adcp_functions",
+        "ion_functions.data.adcp_functions", "ion_functions.data.met_functions",
+        "ion_functions.data.vel_functions",
     }
-    assert len(names) == 32
+    assert len(names) == 32 + 34  # + METBK (31) and VELPT (3)
 
 
 def test_preload_functions_are_registered_with_matching_args(ooi_dir):

@@ -119,12 +119,24 @@ def test_time_units_become_ntp(tmp_path: Path, store, preload) -> None:
     assert store.read(CTD)["time"].tolist() == [T0, T0 + 60, T0 + 120.5]
 
 
-def test_reingest_replaces(tmp_path: Path, store, preload) -> None:
+def test_reingest_is_unchanged_and_writes_nothing(tmp_path: Path, store, preload) -> None:
     path = write_nc(tmp_path / "ctd.nc", ctd_columns())
-    ingest_file(store, preload, path)
+    first = ingest_file(store, preload, path)
+    assert (first.inserted, first.replaced, first.unchanged) == (4, 0, 0)
+    token = store.change_token()
     again = ingest_file(store, preload, path)
-    assert (again.inserted, again.replaced) == (0, 4)
+    assert (again.inserted, again.replaced, again.unchanged) == (0, 0, 4)
+    assert store.change_token() == token
     assert store.coverage(CTD).count == 4
+
+
+def test_reingest_with_one_changed_value_replaces_one(tmp_path: Path, store, preload) -> None:
+    ingest_file(store, preload, write_nc(tmp_path / "ctd.nc", ctd_columns()))
+    cols = ctd_columns()
+    cols["conductivity"][2] += 7
+    again = ingest_file(store, preload, write_nc(tmp_path / "ctd2.nc", cols))
+    assert (again.inserted, again.replaced, again.unchanged) == (0, 1, 3)
+    assert store.read(CTD, ["conductivity"])["conductivity"].tolist() == [1_400_000, 1_400_001, 1_400_009, 1_400_003]
 
 
 @pytest.mark.parametrize(

@@ -40,6 +40,7 @@ class Report:
     replaced: int
     dropped: list[str] = field(default_factory=list)
     notes: tuple[str, ...] = ()
+    unchanged: int = 0
 
 
 @pytest.fixture
@@ -86,8 +87,8 @@ def test_ingest_reports_each_file_and_continues_after_a_failure(env, monkeypatch
     assert code == 1
     assert [c[2] for c in env.calls] == ["good.nc", "bad.nc", "other.nc"]
     assert env.calls[0][:2] == (env.store, env.preload)
-    assert env.calls[0][3:] == ({"subsite": "CE01ISSM"}, True)
-    assert f"{good}: {KEY} - 100 records, 90 inserted, 10 replaced; dropped: ctdbp_seawater_temperature" in out
+    assert env.calls[0][3:] == ({"subsite": "CE01ISSM"}, False)  # no progress bars: not a terminal
+    assert f"{good}: {KEY} - 100 records, 90 inserted, 10 replaced, 0 unchanged; dropped: ctdbp_seawater_temperature" in out
     assert "2 of 3 files loaded, 1 failed" in out
     assert err == "error: bad.nc has no 'stream' attribute; pass --stream\n"
     assert env.store.closed
@@ -135,18 +136,23 @@ def test_config_error_exits_2(env, monkeypatch, capsys) -> None:
     assert capsys.readouterr().err == "error: setting WORKERS = 'none' is invalid: expected a positive integer\n"
 
 
-def test_assets_load_counts_events_and_reports_bad_files(env, monkeypatch, capsys) -> None:
-    def load_event_file(store, path):
+@pytest.mark.parametrize("replace", [False, True])
+def test_assets_load_reports_the_merge_and_bad_files(env, monkeypatch, capsys, replace) -> None:
+    from stream_engine.asset_merge import MergeSummary
+
+    def load_event_file(store, path, replace):
+        env.calls.append(replace)
         if path.name == "broken.json":
             raise IngestError("line 3: expected a list of events")
-        return 12
+        return MergeSummary(added=[("A-B-01-C", 3)], unchanged=[("A-B-01-C", 1), ("A-B-01-C", 2)])
 
     fake_module(monkeypatch, "stream_engine.assets", load_event_file=load_event_file)
     ok, broken = files(env.tmp, "ok.json", "broken.json")
-    code = cli.main(["assets", "load", ok, broken])
+    code = cli.main(["assets", "load", ok, broken, *(["--replace"] if replace else [])])
     out, err = capsys.readouterr()
     assert code == 1
-    assert f"{ok}: 12 events" in out
+    assert env.calls == [replace, replace]
+    assert f"{ok}: 3 deployments: 1 added (A-B-01-C #3), 0 replaced, 2 unchanged (A-B-01-C #1, A-B-01-C #2)" in out
     assert err == f"error: {broken}: line 3: expected a list of events\n"  # path added when missing
 
 
@@ -161,7 +167,7 @@ def test_demo_fills_only_an_empty_store_unless_forced(env, monkeypatch, capsys, 
     out, _ = capsys.readouterr()
     assert code == 0
     if filled:
-        assert env.calls == [(env.store, env.preload, True)]
+        assert env.calls == [(env.store, env.preload, False)]
         assert f"  {KEY}\n" in out and "demo data: 1 streams written" in out
     else:
         assert env.calls == []

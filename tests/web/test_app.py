@@ -53,13 +53,33 @@ def test_version_head_has_no_body(settings) -> None:
 
 
 def test_unknown_route_is_404_json_with_request_id(settings) -> None:
-    response = Request.blank("/no/such/thing").get_response(create_app(settings))
+    response = Request.blank(
+        "/no/such/thing", headers={"Accept": "application/json"}
+    ).get_response(create_app(settings))
     assert response.status_code == 404
     body = _json(response)
     assert body["code"] == 404
     assert "/no/such/thing" in body["message"]
     assert body["requestUUID"] == response.headers["X-Request-ID"]
     assert uuid.UUID(body["requestUUID"]).version == 4
+
+
+def test_unknown_json_path_is_404_json(settings) -> None:
+    response = Request.blank("/no/such/thing.json").get_response(create_app(settings))
+    assert response.status_code == 404
+    assert _json(response)["code"] == 404
+
+
+def test_unknown_path_in_a_browser_is_an_html_page_linking_to_the_catalog(settings) -> None:
+    response = Request.blank(
+        "/no/such/<thing>", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    ).get_response(create_app(settings))
+    assert response.status_code == 404
+    assert response.content_type == "text/html"
+    page = response.text
+    assert "/no/such/&lt;thing&gt;" in page and "<thing>" not in page
+    assert '<a href="/">catalog' in page
+    assert response.headers["X-Request-ID"] in page
 
 
 def test_unknown_dap_path_gets_a_dap_error(settings) -> None:

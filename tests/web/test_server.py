@@ -20,7 +20,7 @@ def test_serve_answers_logs_and_stops_on_sigint(live_server, http_get) -> None:
     assert info["store"] == "embedded"
     request_id = headers["X-Request-ID"]
 
-    status, headers, body = http_get(live_server.url + "/nowhere")
+    status, headers, body = http_get(live_server.url + "/nowhere.json")
     assert status == 404
     assert json.loads(body)["requestUUID"] == headers["X-Request-ID"]
 
@@ -31,7 +31,7 @@ def test_serve_answers_logs_and_stops_on_sigint(live_server, http_get) -> None:
     access = (live_server.log_dir / "stream_engine.access.log").read_text()
     line = next(line for line in access.splitlines() if request_id in line)
     assert re.search(r'"GET /version HTTP/1\.1" 200 \d+ ', line)
-    assert re.search(r'"GET /nowhere HTTP/1\.1" 404 \d+ ', access)
+    assert re.search(r'"GET /nowhere\.json HTTP/1\.1" 404 \d+ ', access)
     errors = (live_server.log_dir / "stream_engine.error.log").read_text()
     assert "Using worker: gthread" in errors
 

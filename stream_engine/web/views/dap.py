@@ -72,9 +72,12 @@ class DapIndexView(View):
         base = _base_url(request, self.context.settings.BASE_URL)
         entries = [dataset_entry(c, base) for c in self.context.store.streams()]
         if request.path_info.endswith(".json"):
-            return json_response({"datasets": entries})
+            return json_response({"datasets": entries}, headers={
+                "Link": f'<{base}{DAP_ROOT}>; rel="alternate"; type="text/html"'})
+        subsites = sorted({e["subsite"] for e in entries})
         page = default_environment().get_template(INDEX_TEMPLATE).render(
-            datasets=entries, json_url=f"{base}/dap.json", server=f"Stream Engine {__version__}"
+            datasets=entries, json_url=f"{base}/dap.json", server=f"Stream Engine {__version__}",
+            folders=[{"name": s, "url": f"{base}{DAP_ROOT}{s}/"} for s in subsites],
         )
         response = Response(body=page.encode("utf-8"), content_type="text/html", charset="utf-8")
         response.headers["Link"] = f'<{base}/dap.json>; rel="alternate"; type="application/json"'

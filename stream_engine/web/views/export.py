@@ -1,0 +1,127 @@
+"""``POST /catalog/{subsite}/{node}/{sensor}/{method}/{stream}/export``: the stream page's form.
+
+The form (plain HTML, no JavaScript needed) is turned into the original Stream Engine request
+body by :func:`request_body`; then, by the ``action`` button pressed:
+
+* ``show``: a page with the JSON body and the ``curl`` command that sends it;
+* ``run``: the body is handed to the API route the choices name, in this process, and its
+  answer returned as it is: ``POST /particles`` (JSON records), ``/netcdf``, ``/csv``, ``/tab``
+  (a zip, downloaded by the browser), or ``POST /jobs`` (an export job: a page linking to the
+  job's status and files).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from webob import Request
+
+from stream_engine.catalog.times import parse_time
+from stream_engine.errors import BadRequest, StreamEngineError
+from stream_engine.web.pages import html_page
+from stream_engine.web.urls import Urls
+from stream_engine.web.views.base import View
+from stream_engine.web.views.catalog import stream_key
+
+if TYPE_CHECKING:
+    from webob import Response
+    from webob.multidict import MultiDict
+
+    from stream_engine.store.base import StreamKey
+
+SYNC_ROUTES = {"json": "particles", "netcdf": "netcdf", "csv": "csv", "tab": "tab"}
+JOB_FORMATS = {"netcdf": "netcdf", "csv": "csv", "tab": "tsv"}
+REQUEST_TEMPLATE = "export_request.html"
+JOB_TEMPLATE = "export_job.html"
+
+
+class RouteUnavailable(StreamEngineError):
+    """The API route a form targets is not part of this server."""
+
+    status = 501
+
+
+def _choice(form: MultiDict, name: str, allowed: tuple[str, ...]) -> str:
+    value = form.get(name, allowed[0])
+    if value not in allowed:
+        raise BadRequest(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
+def request_body(form: MultiDict, key: StreamKey) -> tuple[str, dict[str, Any]]:
+    """The API route (``particles``, ``netcdf``, ``csv``, ``tab`` or ``jobs``) and request body
+    a submitted form asks for.
+
+    Raises
+    ------
+    BadRequest
+        A field is malformed (quoted in the message).
+    """
+    output = _choice(form, "output", tuple(SYNC_ROUTES))
+    delivery = _choice(form, "delivery", ("sync", "async"))
+    parameters = []
+    for text in form.getall("parameter"):
+        if not text.isdigit():
+            raise BadRequest(f"parameter ids are whole numbers (60 for PD60), got {text!r}")
+        parameters.append(int(text))
+    stream: dict[str, Any] = {"subsite": key.subsite, "node": key.node, "sensor": key.sensor,
+                              "method": key.method, "stream": key.stream, "parameters": parameters}
+    body: dict[str, Any] = {"streams": [stream]}
+    for name in ("start", "stop"):
+        if form.get(name, "").strip():
+            body[name] = parse_time(form[name], name)
+    if "start" in body and "stop" in body and body["stop"] < body["start"]:
+        raise BadRequest(f"stop {form['stop']!r} is before start {form['start']!r}")
+    limit = form.get("limit", "").strip()
+    if limit:
+        if output != "json":
+            raise BadRequest("a record limit applies to JSON records only; clear it for files")
+        if not limit.isdigit() or int(limit) < 1:
+            raise BadRequest(f"the record limit must be a whole number above 0, got {limit!r}")
+        body["limit"] = int(limit)
+    body["include_provenance"] = form.get("include_provenance") == "true"
+    if delivery == "sync":
+        return SYNC_ROUTES[output], body
+    if output == "json":
+        raise BadRequest("JSON records are answered at once; choose NetCDF, CSV or tab-separated "
+                         "files for an export job")
+    return "jobs", {**body, "format": JOB_FORMATS[output]}
+
+
+def _api_post(context: Any, request: Request, name: str, body: dict[str, Any]) -> Response:
+    """POST ``body`` to the API route ``/name`` of this application, in this process."""
+    from stream_engine.web.routes import ROUTES
+
+    path = f"/{name}"
+    route = next((r for r in ROUTES if r.match(path) is not None), None)
+    view = route.view(context) if route is not None else None
+    if view is None or view.handler("POST") is None:
+        raise RouteUnavailable(f"this server does not offer POST {path}; send the request body "
+                               "to a server that does, or use the OPeNDAP URL")
+    sub = Request.blank(path, base_url=request.application_url, method="POST",
+                        body=orjson.dumps(body), content_type="application/json")
+    sub.environ["stream_engine.request_id"] = request.environ.get("stream_engine.request_id", "")
+    return view.handler("POST")(sub)
+
+
+class ExportFormView(View):
+    """Builds the request a stream page's form describes, and shows or runs it."""
+
+    def post(self, request: Request, subsite: str, node: str, sensor: str, method: str,
+             stream: str) -> Response:
+        key = stream_key(subsite, node, sensor, method, stream)
+        target, body = request_body(request.POST, key)
+        urls = Urls.for_request(request, self.context.settings.BASE_URL)
+        override = self.context.settings.TEMPLATE_OVERRIDE_DIR
+        if request.POST.get("action", "run") == "show":
+            return html_page([REQUEST_TEMPLATE], {
+                "key": key, "target": urls.api(target), "stream_url": urls.stream(key),
+                "body": orjson.dumps(body, option=orjson.OPT_INDENT_2).decode(),
+            }, json_url=None, override_dir=override)
+        answer = _api_post(self.context, request, target, body)
+        if target != "jobs":
+            return answer
+        job = orjson.loads(answer.body)
+        return html_page([JOB_TEMPLATE], {"key": key, "job": job, "stream_url": urls.stream(key)},
+                         json_url=None, override_dir=override, status=answer.status_int)
