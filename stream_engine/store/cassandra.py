@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
-from cassandra.query import BatchStatement, BatchType
+from cassandra.query import BatchStatement, BatchType, BoundStatement, PreparedStatement
 
 from stream_engine.errors import NotFound
 from stream_engine.store.base import (
@@ -55,7 +55,7 @@ from stream_engine.store.cassandra_schema import (
 )
 from stream_engine.store.cassandra_session import CassandraConnection
 from stream_engine.store.cassandra_snapshot import CassandraSnapshot
-from stream_engine.store.cassandra_values import NIL_UUID, bind_values, column_from_pages, uuids
+from stream_engine.store.cassandra_values import NIL_UUID, column_from_pages, serialize, uuids
 from stream_engine.store.records import (
     DEPLOYMENT_INFO,
     TIME_INFO,
@@ -337,15 +337,14 @@ class CassandraStore(Store):
             ids, n_replaced = _record_ids(t, d, old_t, old_d, old_ids)
             inserted += hi - lo - n_replaced
             replaced += n_replaced
-            values = [bind_values(columns[n][lo:hi] if n in columns else fill_array(after[n], hi - lo), after[n])
+            values = [serialize(columns[n][lo:hi] if n in columns else fill_array(after[n], hi - lo), after[n])
                       for n in after if n not in (TIME, DEPLOYMENT)]
-            prefix = (key.subsite, key.node, key.sensor, bin_, key.method)
-            rows = list(zip(t.tolist(), d.tolist(), ids, *values, strict=True))
-            for start in range(0, len(rows), self.batch_rows):
-                statement = BatchStatement(batch_type=BatchType.UNLOGGED, consistency_level=self.conn.consistency)
-                for row in rows[start : start + self.batch_rows]:
-                    statement.add(insert, (*prefix, *row))
-                batches.append(statement)
+            prefix = (*(v.encode() for v in (key.subsite, key.node, key.sensor)),
+                      int(bin_).to_bytes(8, "big", signed=True), key.method.encode())
+            rows = zip(serialize(t, TIME_INFO), serialize(d, DEPLOYMENT_INFO), [u.bytes for u in ids], *values,
+                       strict=True)
+            batches.extend(_batches(insert, [prefix + row for row in rows], self.batch_rows,
+                                    self.conn.consistency))
             first = min(float(t[0]), float(old_t.min())) if len(old_t) else float(t[0])
             last = max(float(t[-1]), float(old_t.max())) if len(old_t) else float(t[-1])
             index_rows.append((*params, bin_, len(old_t) + hi - lo - n_replaced, first, last))
@@ -431,6 +430,20 @@ class CassandraStore(Store):
         self.ensure_schema()
         rows = self.conn.execute(self._q("SELECT refdes FROM {ks}.asset_events"), doing="list the asset records")
         return sorted(r[0] for r in rows)
+
+
+def _batches(insert: PreparedStatement, rows: list[tuple[bytes, ...]], size: int, consistency: int) -> list[BatchStatement]:
+    """Unlogged batches of at most ``size`` rows (of one partition) of already serialized values."""
+    out = []
+    for start in range(0, len(rows), size):
+        batch = BatchStatement(batch_type=BatchType.UNLOGGED, consistency_level=consistency)
+        first = BoundStatement(insert)
+        first.values = list(rows[start])
+        batch.add(first)  # sets the routing key (the partition) from the first row
+        for row in rows[start + 1 : start + size]:
+            batch._add_statement_and_params(True, insert.query_id, row)
+        out.append(batch)
+    return out
 
 
 def _wanted(key: StreamKey, stored: dict[str, ColumnInfo], columns: Sequence[str] | None) -> list[str]:

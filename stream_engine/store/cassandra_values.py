@@ -1,6 +1,6 @@
 """Converting store columns to the values a Cassandra row takes, and result pages back to columns.
 
-Writes bind Python values made by ``ndarray.tolist`` (one C loop per column); reads turn the
+Writes send protocol bytes cut from one numpy conversion per column; reads turn the
 numpy columns of :mod:`~stream_engine.store.cassandra_columnar` pages into the stored dtype, so
 the hot path of a read makes no Python object per value. Text, blobs and nulls (rows written by
 another tool, or before a column existed) take a slower, per-value path and become fill values
@@ -16,22 +16,37 @@ import numpy as np
 
 from stream_engine.store.base import ColumnInfo
 from stream_engine.store.cassandra_columnar import decode_blobs, encode_blobs
+from stream_engine.store.cassandra_schema import cql_type
 from stream_engine.store.records import STRING_DTYPE, fill_array
 
-__all__ = ["NIL_UUID", "bind_values", "column_from_pages", "uuids"]
+__all__ = ["NIL_UUID", "column_from_pages", "serialize", "split_bytes", "uuids"]
 
 NIL_UUID = uuid.UUID(int=0)
 
 
-def bind_values(values: np.ndarray, info: ColumnInfo) -> list[Any]:
-    """One bindable value per record of a column in the store's internal representation."""
+# Wire format (big-endian) of each CQL type this store writes fixed-width values as.
+_WIRE = {"double": np.dtype(">f8"), "bigint": np.dtype(">i8"), "int": np.dtype(">i4"), "boolean": np.dtype("?")}
+
+
+def serialize(values: np.ndarray, info: ColumnInfo) -> list[bytes]:
+    """The protocol bytes of each record's value of a column (its CQL type is ``cql_type(info)``).
+
+    Fixed-width values are converted for the whole column at once and cut into pieces, so
+    writing makes no Python number per value (the driver's ``bind`` costs ~40 us per row).
+    """
     if info.shape:
         return encode_blobs(values)
     if info.dtype == STRING_DTYPE:
-        return list(values.tolist())
+        return [text.encode("utf-8") for text in values.tolist()]
+    wire = _WIRE[cql_type(info)]
     if values.dtype == np.uint64:
-        return list(values.view(np.int64).tolist())  # bigint keeps the bits
-    return list(values.tolist())
+        values = values.view(np.int64)  # bigint keeps the bits
+    return split_bytes(np.ascontiguousarray(values, dtype=wire).tobytes(), wire.itemsize)
+
+
+def split_bytes(data: bytes, width: int) -> list[bytes]:
+    """``data`` cut into consecutive pieces of ``width`` bytes."""
+    return [data[i : i + width] for i in range(0, len(data), width)]
 
 
 def _from_numeric(values: np.ndarray, info: ColumnInfo) -> np.ndarray:
