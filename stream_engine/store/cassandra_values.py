@@ -25,7 +25,7 @@ NIL_UUID = uuid.UUID(int=0)
 
 
 # Wire format (big-endian) of each CQL type this store writes fixed-width values as.
-_WIRE = {"double": np.dtype(">f8"), "bigint": np.dtype(">i8"), "int": np.dtype(">i4"), "boolean": np.dtype("?")}
+_WIRE: dict[str, np.dtype[Any]] = {"double": np.dtype(">f8"), "bigint": np.dtype(">i8"), "int": np.dtype(">i4"), "boolean": np.dtype("?")}
 
 
 def serialize(values: np.ndarray, info: ColumnInfo) -> list[bytes]:
@@ -38,7 +38,7 @@ def serialize(values: np.ndarray, info: ColumnInfo) -> list[bytes]:
         return encode_blobs(values)
     if info.dtype == STRING_DTYPE:
         return [text.encode("utf-8") for text in values.tolist()]
-    wire = _WIRE[cql_type(info)]
+    wire: np.dtype[Any] = _WIRE[cql_type(info)]
     if values.dtype == np.uint64:
         values = values.view(np.int64)  # bigint keeps the bits
     return split_bytes(np.ascontiguousarray(values, dtype=wire).tobytes(), wire.itemsize)

@@ -23,10 +23,17 @@ def test_two_servers_over_one_cluster_serve_the_same_data(cassandra_filled, data
             for suffix in (".das", ".dods"):  # every raw and computed variable
                 answers = [http(dap_url(s.url, key) + suffix) for s in (*servers, embedded)]
                 assert [a[0] for a in answers] == [200, 200, 200], [a[2][:300] for a in answers]
-                assert answers[0][2] == answers[1][2] == answers[2][2], (key, suffix)
+                bodies = [_timeless(a[2]) for a in answers]
+                assert bodies[0] == bodies[1] == bodies[2], (key, suffix)
                 assert len(answers[0][2]) > 10_000 if suffix == ".dods" else True
-        index = [http(s.url + "/dap.json")[2] for s in (*servers, embedded)]
+        index = [http(s.url + "/dap.json")[2].replace(s.url.encode(), b"BASE") for s in (*servers, embedded)]
         assert index[0] == index[1] == index[2]
     finally:
         for server in (*servers, embedded):
             server.stop()
+
+
+def _timeless(body: bytes) -> bytes:
+    """A DAP response without the lines stamped with the time it was computed."""
+    lines = body.split(b"\n")
+    return b"\n".join(line for line in lines if b"date_created" not in line and b"String history" not in line)
