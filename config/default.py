@@ -87,8 +87,12 @@ CASSANDRA_BATCH_ROWS = 500
 
 # -- queries and products ------------------------------------------------------------------------
 
-# Exclude data outside any deployment (the original engine's REQUIRE_DEPLOYMENT).
-REQUIRE_DEPLOYMENT = True
+# Records of a deployment with asset events are served only inside its time window, always.
+# REQUIRE_DEPLOYMENT = True also excludes records of deployments that have no asset events (the
+# original engine's require_deployment); False serves them, with products that need
+# calibrations or a location missing. DAP keeps excluded records in `obs`, every variable but
+# time and deployment missing; the JSON API and exports drop them.
+REQUIRE_DEPLOYMENT = False
 
 # Depth window (metres) for finding co-located instruments on the same subsite.
 MAX_DEPTH_VARIANCE = 6.0

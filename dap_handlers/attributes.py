@@ -21,16 +21,22 @@ reads data. Attribute names and choices:
   ``provenance_inputs`` (``argument: source`` pairs), ``provenance_source_streams`` and
   ``provenance_calibrations`` (the ``CC_`` names the product needs, through the stream's own
   intermediate products too), and ``provenance_notes`` when part of the records cannot be
-  computed.
+  computed; ``unavailable_for`` (the deployments and time spans it cannot be computed for, and
+  why) and ``missing_where`` (the limits that make single records missing), from
+  :mod:`stream_engine.engine.availability`;
+* position variables (``lat``, ``lon``, ``depth``...) with CF ``standard_name``, ``units`` and
+  ``axis``; every data variable's ``coordinates`` names them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from stream_engine import __version__
+from stream_engine.engine.availability import missing_where, unavailable_for
 from stream_engine.engine.plan import (
     CALIBRATION,
     CONSTANT,
@@ -50,7 +56,7 @@ from stream_engine.preload.fill_values import fill_value_for
 if TYPE_CHECKING:
     from stream_engine.assets import Deployment
     from stream_engine.preload.model import Parameter
-    from stream_engine.store.base import StreamCoverage
+    from stream_engine.store.base import Partition, StreamCoverage
 
 INSTITUTION = "Ocean Observatories Initiative"
 INFO_URL = "http://oceanobservatories.org/"
@@ -114,6 +120,7 @@ def global_attributes(
     products: int,
     unavailable: Sequence[tuple[Parameter | str, str]],
     not_stored: Sequence[Parameter],
+    require_deployment: bool = False,
 ) -> dict[str, Any]:
     """CF/ACDD global attributes of a stream's dataset.
 
@@ -130,6 +137,8 @@ def global_attributes(
         coordinate that cannot be found), with the reason.
     not_stored
         Raw parameters the stream defines that the store does not hold.
+    require_deployment
+        The ``REQUIRE_DEPLOYMENT`` setting the data are served with (said in ``comment``).
     """
     key = coverage.key
     ident = dataset_id(coverage)
@@ -159,11 +168,7 @@ def global_attributes(
         "standard_name_vocabulary": "CF Standard Name Table v79",
         "date_created": now,
         "history": f"{now} computed on request by Stream Engine {__version__}",
-        "comment": (
-            "Every stored record is served, including records outside any known deployment; "
-            "for those, products that need calibration coefficients or a deployment location "
-            "are fill (_FillValue, NaN for floating-point variables)."
-        ),
+        "comment": served_comment(require_deployment),
         "subsite": key.subsite,
         "node": key.node,
         "sensor": key.sensor,
@@ -185,6 +190,25 @@ def global_attributes(
     if not_stored:
         attrs["parameters_not_stored"] = " ".join(p.name for p in not_stored)
     return attrs
+
+
+def served_comment(require_deployment: bool) -> str:
+    """The global ``comment``: which records carry data, and how the others are served."""
+    if require_deployment:
+        which = ("only records inside the time window of a deployment known to the asset events "
+                 "carry data (REQUIRE_DEPLOYMENT = True)")
+    else:
+        which = ("records of a deployment known to the asset events carry data only inside its "
+                 "time window; records of deployments without asset events carry data "
+                 "(REQUIRE_DEPLOYMENT = False), with the products that need calibration "
+                 "coefficients or a deployment location missing")
+    return (
+        f"Every stored record has its place in obs, but {which}. In the other records time and "
+        "deployment are kept and every other variable is missing (_FillValue, NaN for "
+        "floating-point variables). Per variable, unavailable_for says which deployments and "
+        "time spans it cannot be computed for and why, and missing_where the limits that make "
+        "single records missing."
+    )
 
 
 def time_attributes(coverage: StreamCoverage) -> dict[str, Any]:
@@ -246,7 +270,7 @@ def parameter_attributes(p: Parameter, dtype_kind: str) -> dict[str, Any]:
 
 
 def position_attributes(position: PositionInput, plan: Plan) -> dict[str, Any]:
-    """Metadata of a mobile platform's coordinate variable (``lat``, ``int_ctd_pressure``...)."""
+    """Metadata of a coordinate variable (``lat``, ``lon``, ``depth``, ``int_ctd_pressure``...)."""
     long_name, units, standard_name, axis = POSITION_ATTRIBUTES.get(
         position.name, (position.name, "", "", ""))
     attrs: dict[str, Any] = {"long_name": long_name}
@@ -257,6 +281,14 @@ def position_attributes(position: PositionInput, plan: Plan) -> dict[str, Any]:
     if axis:
         attrs["axis"] = axis
     attrs["_FillValue"] = float("nan")
+    if position.name == "depth":
+        attrs["positive"] = "down"
+    if position.location:
+        attrs["comment"] = (f"{position.source}: the location of the deployment in force at each "
+                            "record; missing where no deployment with a location covers the record")
+        attrs["provenance_source_streams"] = plan.key.path
+        attrs["coordinates"] = "time"
+        return attrs
     ext = next((e for e in plan.externals if e.column == position.column), None)
     how = "between the fixes, " if position.between_fixes else ""
     if ext is not None:
@@ -268,6 +300,14 @@ def position_attributes(position: PositionInput, plan: Plan) -> dict[str, Any]:
         attrs["provenance_source_streams"] = plan.key.path
     attrs["coordinates"] = "time"
     return attrs
+
+
+def coordinates(names: Iterable[str]) -> str:
+    """The ``coordinates`` attribute of data variables: ``time`` and the position variables
+    served (CF order: time, then latitude, longitude, vertical)."""
+    order = ("lat", "lon", "depth", "int_ctd_pressure")
+    present = set(names)
+    return " ".join(["time", *(name for name in order if name in present)])
 
 
 def _argument_text(arg: ArgumentPlan, plan: Plan) -> str:
@@ -291,26 +331,35 @@ def _argument_text(arg: ArgumentPlan, plan: Plan) -> str:
     return f"{arg.name}: {arg.source} ({arg.kind})"
 
 
-def _closure(step: ProductStep, plan: Plan) -> list[ProductStep]:
-    """The step and every product of the same plan it depends on."""
-    seen: dict[int, ProductStep] = {}
-    todo = [step]
-    while todo:
-        current = todo.pop()
-        if current.parameter_id in seen:
-            continue
-        seen[current.parameter_id] = current
-        for arg in current.arguments:
-            if arg.kind == PRODUCT and arg.parameter_id is not None:
-                inner = plan.product(arg.parameter_id)
-                if inner is not None:
-                    todo.append(inner)
-    return list(seen.values())
+@dataclass(frozen=True)
+class Availability:
+    """What the availability attributes of a stream's products are stated from (no data)."""
+
+    deployments: Sequence[Deployment]
+    partitions: Sequence[Partition]
+    sources: Sequence[StreamCoverage]
+    max_gap: float
+    require_deployment: bool
+
+
+def availability_attributes(step: ProductStep, plan: Plan, known: Availability) -> dict[str, Any]:
+    """``unavailable_for`` (deployments and spans it cannot be computed for, with the reason)
+    and ``missing_where`` (limits that make single records missing) of a product; see
+    :mod:`stream_engine.engine.availability`."""
+    attrs: dict[str, Any] = {}
+    reasons = unavailable_for(plan, step, known.deployments, known.partitions, known.sources,
+                              max_gap=known.max_gap, require_deployment=known.require_deployment)
+    if reasons:
+        attrs["unavailable_for"] = LIST_SEPARATOR.join(reasons)
+    limits = missing_where(plan, step, max_gap=known.max_gap)
+    if limits:
+        attrs["missing_where"] = LIST_SEPARATOR.join(limits)
+    return attrs
 
 
 def provenance_attributes(step: ProductStep, plan: Plan) -> dict[str, Any]:
     """Provenance of one product: function, version, inputs, source streams, calibrations."""
-    steps = _closure(step, plan)
+    steps = plan.closure(step)
     streams = [plan.key.path]
     for s in steps:
         for arg in s.arguments:

@@ -255,7 +255,14 @@ def stream_dataset(
         DapVariable(DEPLOYMENT, np.int32, (n,), (OBS,), reads.deployment,
                     attributes.deployment_attributes()),
     ]
+    availability = attributes.Availability(
+        deployments=assets.deployments(store, key.refdes), partitions=store.partitions(key),
+        sources=[c for c in store.streams() if c.key in {e.key for e in plan.externals}],
+        max_gap=float(settings["MAX_INTERPOLATION_GAP"]),
+        require_deployment=bool(settings["REQUIRE_DEPLOYMENT"]),
+    )
     position_names = [pos.name for pos in positions]
+    data_coordinates = attributes.coordinates(position_names)
     projected = [name for name in position_names if projection is None or name in projection]
     for pos in positions:
         group = [pos.name, *(name for name in projected if name != pos.name)]
@@ -265,8 +272,8 @@ def stream_dataset(
         dtype = np.dtype(info.dtype)
         shape = (n, *info.shape)
         dim = (OBS, *(_dimension(name, p, size, dims) for size in info.shape))
-        attrs = attributes.parameter_attributes(p, dtype.kind) if p is not None else {
-            "long_name": name, "coordinates": "time"}
+        attrs = attributes.parameter_attributes(p, dtype.kind) if p is not None else {"long_name": name}
+        attrs["coordinates"] = data_coordinates
         variables.append(DapVariable(name, dtype, shape, dim, _stored_reader(reads, info.name, p),
                                      attrs))
     wanted_names = [p.name for _, p, _ in wanted]
@@ -274,13 +281,15 @@ def stream_dataset(
         later = [q for _, q, _, _ in products[position:] if q.name in wanted_names]
         group = [p, *(q for q in later if q.id != p.id)]
         attrs = {**attributes.parameter_attributes(p, p.dtype.kind),
-                 **attributes.provenance_attributes(step, plan)}
+                 **attributes.provenance_attributes(step, plan), "coordinates": data_coordinates,
+                 **attributes.availability_attributes(step, plan, availability)}
         dim = (OBS, *(_dimension(name, p, size, dims) for size in row))
         variables.append(DapVariable(name, p.dtype, (n, *row), dim,
                                      _product_reader(reads, p, group), attrs))
     global_attrs = attributes.global_attributes(
-        coverage, assets.deployments(store, key.refdes), stored=len(stored),
+        coverage, availability.deployments, stored=len(stored),
         products=len(products), unavailable=unavailable, not_stored=not_stored,
+        require_deployment=bool(settings["REQUIRE_DEPLOYMENT"]),
     )
     return DapDataset(attributes.dataset_id(coverage), variables, global_attrs)
 

@@ -5,10 +5,15 @@ strides included, so they cost one indexed read (only the column itself where th
 ``read_columns``); float sentinels become NaN as in the engine. ``deployment`` is the stored number resolved against the asset events, as
 :func:`stream_engine.engine.compute.compute` does.
 
+Every stored record keeps its position in ``obs`` (whose size comes from the partition index,
+without reading data). Records a request does not serve (outside their deployment's window, or of
+a deployment without asset events under ``REQUIRE_DEPLOYMENT``; see
+:func:`~stream_engine.engine.calibrate.served_records`) are *masked*: ``time`` and ``deployment``
+keep their values, every other variable is missing there. That keeps DDS, DAS and data consistent.
+
 Products go through :func:`~stream_engine.engine.resolve.resolve` and
-:func:`~stream_engine.engine.compute.compute` (``require_deployment=False``, so every stored record keeps
-its position and products outside a deployment are fill; ``use_cache=False``, the windows below
-being this layer's cache). The requested index range is cut into *windows*: the intersection of
+:func:`~stream_engine.engine.compute.compute` (with the ``REQUIRE_DEPLOYMENT`` setting; records
+it drops are put back as fill; ``use_cache=False``, the windows below being this layer's cache). The requested index range is cut into *windows*: the intersection of
 the selected span with blocks of ``block_records`` (setting ``DAP_COMPUTE_RECORDS``) aligned on
 the stream index, so the algorithms' temporaries stay bounded whatever the request, and the same
 request always cuts the same windows. A window is computed contiguously and then strided, which
@@ -41,11 +46,13 @@ import numpy as np
 from dap_handlers.dtypes import dap_type
 from dap_handlers.product_windows import PendingWindows, WindowCache, shared_windows
 from stream_engine import assets
-from stream_engine.engine.calibrate import record_deployments
+from stream_engine.engine.calibrate import record_deployments, served_records
 from stream_engine.engine.compute import compute
 from stream_engine.engine.compute_inputs import masked_sentinels
 from stream_engine.engine.resolve import TIME_PARAMETER, resolve
+from stream_engine.preload.fill_values import fill_value_for
 from stream_engine.store.base import DEPLOYMENT, TIME, IndexRange
+from stream_engine.store.records import fill_value
 
 if TYPE_CHECKING:
     from stream_engine.engine.plan import Plan
@@ -129,6 +136,8 @@ class StreamReads:
         self._plans: dict[tuple[int, ...], Plan] = {}
         self._position_plan: Plan | None = None
         self._deployments: list[assets.Deployment] | None = None
+        self.require = bool(settings["REQUIRE_DEPLOYMENT"])
+        self._served: dict[tuple[int, int, int], np.ndarray | None] = {}
         token = store.change_token() if cache_bytes > 0 else None
         self._shared: WindowCache | None = None
         self._context: tuple[Any, ...] = ()
@@ -156,19 +165,38 @@ class StreamReads:
     def stored(self, column: str, key: tuple[slice, ...], parameter: Parameter | None = None) -> np.ndarray:
         """A stored column's hyperslab (``key``: one normalised slice per dimension); float
         values equal to a sentinel of ``parameter`` (dictionary fill cell, netCDF default fill)
-        are served as NaN, as the engine computes with them."""
+        are served as NaN, as the engine computes with them, and records not served are missing."""
         obs = key[0]
         index_range = IndexRange(obs.start, obs.stop, obs.step)
         values = self.store.read_columns(self.key, [column], index_range=index_range)[column]
         values = masked_sentinels(values, parameter)
+        if column != TIME:
+            served = self.served(obs)
+            if served is not None:
+                values = values.copy()
+                values[~served] = _missing_value(values.dtype, parameter)
         return values[(slice(None), *key[1:])] if len(key) > 1 else values
+
+    def served(self, obs: slice) -> np.ndarray | None:
+        """Which records of ``obs`` the request serves; ``None`` when all are."""
+        span = (obs.start, obs.stop, obs.step)
+        if span not in self._served:
+            raw = self._read([], obs)
+            deps = self._deployments_of_stream()
+            numbers, covered = record_deployments(deps, raw[TIME], raw[DEPLOYMENT])
+            served = served_records(deps, numbers, covered, self.require)
+            self._served[span] = None if served.all() else served
+        return self._served[span]
+
+    def _deployments_of_stream(self) -> list[assets.Deployment]:
+        if self._deployments is None:
+            self._deployments = assets.deployments(self.store, self.key.refdes)
+        return self._deployments
 
     def deployment(self, key: tuple[slice, ...]) -> np.ndarray:
         """Deployment numbers of the selected records (stored, or found by time where 0)."""
-        if self._deployments is None:
-            self._deployments = assets.deployments(self.store, self.key.refdes)
         raw = self._read([], key[0])
-        numbers, _ = record_deployments(self._deployments, raw[TIME], raw[DEPLOYMENT])
+        numbers, _ = record_deployments(self._deployments_of_stream(), raw[TIME], raw[DEPLOYMENT])
         return numbers
 
     # -- products ------------------------------------------------------------------------------
@@ -250,7 +278,7 @@ class StreamReads:
         def one(span: tuple[int, int]) -> dict[str, np.ndarray]:
             start, stop = span
             out = compute(self.store, self.preload, plan, index_range=IndexRange(start, stop),
-                          settings=self.settings, require_deployment=False, use_cache=False)
+                          settings=self.settings, require_deployment=self.require, use_cache=False)
             return {name: _expanded(out[name], out.source_index, stop - start, self.shapes[name])
                     for name in wanted if name in out}
 
@@ -260,7 +288,18 @@ class StreamReads:
 
 
 #: Settings a computed window depends on, part of the window cache's keys.
-_SETTINGS_USED = ("MAX_INTERPOLATION_GAP", "MAX_DEPTH_VARIANCE", "UNBOUND_QUERY_START")
+_SETTINGS_USED = ("MAX_INTERPOLATION_GAP", "MAX_DEPTH_VARIANCE", "UNBOUND_QUERY_START", "REQUIRE_DEPLOYMENT")
+
+
+def _missing_value(dtype: np.dtype, parameter: Parameter | None) -> Any:
+    """How a value of a stored column is missing: the parameter's fill, else the dtype's."""
+    if dtype.kind == "f":
+        return np.nan
+    if dtype.kind in "US":
+        return ""
+    if parameter is not None and dtype.kind in "iu":
+        return fill_value_for(parameter.value_encoding, "" if parameter.fill_value is None else str(parameter.fill_value))
+    return fill_value(dtype.str)
 _POOL: tuple[int, int, ThreadPoolExecutor] | None = None
 _POOL_LOCK = threading.Lock()
 

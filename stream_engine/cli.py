@@ -143,18 +143,22 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_preload_check(args: argparse.Namespace, settings: Settings) -> int:
-    """Load a preload folder, resolve every function map and list the problems."""
-    from stream_engine.preload.check import check_preload
+    """Load a preload folder, resolve every function map; list problems, then notes, then what
+    was loaded. Exit 1 only for problems (things that leave a parameter or product unusable)."""
+    from stream_engine.preload.check import preload_report
 
     path = Path(args.path) if args.path else settings.path("PRELOAD")
-    problems = check_preload(path)
-    for problem in problems:
-        print(problem)
-    if problems:
-        print(f"preload {path}: {len(problems)} problem{'s' if len(problems) != 1 else ''}")
-        return 1
-    print(f"preload {path}: no problems")
-    return 0
+    report = preload_report(path)
+    if report.problems:
+        print("problems (a parameter or product is unusable or unresolvable):")
+        for problem in report.problems:
+            print(f"  {problem}")
+    if report.notes:
+        print("notes (upstream oddities read around):")
+        for note in report.notes:
+            print(f"  {note}")
+    print(f"preload {path}: {report.summary()}")
+    return 1 if report.problems else 0
 
 
 def cmd_cassandra_schema(args: argparse.Namespace, settings: Settings) -> int:

@@ -210,7 +210,7 @@ def _read_columns(
                 f"{value!r} at record {where[0]} {reason} ({count} such values); fix the file or the "
                 "parameter's value encoding"
             ) from None
-    return columns, tuple(dropped), tuple(notes), n
+    return columns, tuple(sorted(dropped)), tuple(notes), n
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -46,7 +46,7 @@ def test_environment_wins_and_is_parsed_as_literal(config_dir: Path) -> None:
     (config_dir / "local.py").write_text("WORKERS = 7\n")
     environ = {
         "STREAM_ENGINE_WORKERS": "5",
-        "STREAM_ENGINE_REQUIRE_DEPLOYMENT": "False",
+        "STREAM_ENGINE_REQUIRE_DEPLOYMENT": "True",
         "STREAM_ENGINE_MAX_DEPTH_VARIANCE": "2.5",
         "STREAM_ENGINE_CASSANDRA_HOSTS": "db1,db2",
         "STREAM_ENGINE_DATA_DIR": "/srv/stream-engine",
@@ -54,7 +54,7 @@ def test_environment_wins_and_is_parsed_as_literal(config_dir: Path) -> None:
     }
     settings = load_settings(config_dir, environ=environ)
     assert settings.WORKERS == 5
-    assert settings.REQUIRE_DEPLOYMENT is False
+    assert settings.REQUIRE_DEPLOYMENT is True
     assert settings.MAX_DEPTH_VARIANCE == 2.5
     assert settings.CASSANDRA_HOSTS == ["db1", "db2"]
     assert settings.path("DATA_DIR") == Path("/srv/stream-engine")

@@ -50,6 +50,21 @@ def record_deployments(
     return numbers, covered
 
 
+def served_records(
+    deps: Sequence[assets.Deployment], numbers: np.ndarray, covered: np.ndarray, require: bool
+) -> np.ndarray:
+    """Which records a request serves, as the original engine's ``require_deployment`` decided.
+
+    A record whose deployment number has asset events is served only inside that deployment's
+    time window (on-deck and bench records are never data). A record whose number has no asset
+    events is served only when ``require`` is False.
+    """
+    if require or len(numbers) == 0:
+        return covered
+    known = np.isin(numbers, np.array([d.number for d in deps], dtype=np.int32))
+    return covered | ~known
+
+
 def _runs(numbers: np.ndarray, most: int = 64) -> list[tuple[int, int]] | None:
     """(start, stop) of each run of equal numbers, or ``None`` when there are more than ``most``."""
     if len(numbers) == 0:

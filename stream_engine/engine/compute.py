@@ -4,9 +4,10 @@ Steps, for the records of a time range or index range of the primary stream:
 
 1. read ``time``, ``deployment`` and only the plan's raw columns of those records;
 2. deployments: each record's deployment is the one whose number it carries (found by time where
-   0 is stored) and whose window covers it. With ``require_deployment`` (setting
-   ``REQUIRE_DEPLOYMENT``) records outside any deployment are dropped; otherwise they are kept and
-   products needing calibrations are fill for them. Duplicate timestamps within a deployment are
+   0 is stored). As in the original engine, records of a deployment with asset events are kept
+   only inside its time window; records whose deployment has no asset events are dropped with
+   ``require_deployment`` (setting ``REQUIRE_DEPLOYMENT``), otherwise kept, products needing
+   calibrations or a location being fill for them (:func:`~stream_engine.engine.calibrate.served_records`). Duplicate timestamps within a deployment are
    dropped (the first record is kept). ``ComputedSlice.source_index`` maps kept records back to
    positions in the slice that was read;
 3. fill values: float raw values equal to a sentinel of their parameter (dictionary fill cell,
@@ -58,6 +59,7 @@ from stream_engine.engine.calibrate import (
     deployment_groups,
     distinct_numbers,
     record_deployments,
+    served_records,
     tile_calibration,
 )
 from stream_engine.engine.compute_inputs import (
@@ -79,10 +81,11 @@ from stream_engine.engine.plan import (
     LOCATION,
     ArgumentPlan,
     Plan,
+    PositionInput,
     ProductStep,
 )
 from stream_engine.engine.positions import position_values
-from stream_engine.store.base import DEPLOYMENT, TIME, IndexRange, TimeRange
+from stream_engine.store.base import DEPLOYMENT, TIME, IndexRange, StreamKey, TimeRange
 
 if TYPE_CHECKING:
     from stream_engine.preload.model import Preload
@@ -126,9 +129,10 @@ class _Run:
     def select(self, raw: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, Any]]:
         times = raw[TIME]
         numbers, covered = record_deployments(self.deps, times, raw[DEPLOYMENT])
+        served = served_records(self.deps, numbers, covered, self.require)
         dropped_outside = 0
-        if self.require and not covered.all():
-            idx = np.flatnonzero(covered)
+        if not served.all():
+            idx = np.flatnonzero(served)
             dropped_outside = len(times) - len(idx)
             t, d = times[idx], numbers[idx]
         else:
@@ -160,8 +164,12 @@ class _Run:
             return _compute(self.store, self.preload, plan, time_range, None, self.settings, self.require,
                             writable=False)
 
+        def extent(key: StreamKey) -> tuple[float, float] | None:
+            coverage = self.store.coverage(key)
+            return None if coverage is None else (float(coverage.first), float(coverage.last))
+
         inputs, prov = external_inputs(self.plan.externals, self.times, self.numbers, self.preload,
-                                       self.max_gap, sub_compute)
+                                       self.max_gap, sub_compute, extent)
         self.inputs.update(inputs)
         self.ext_prov.update(prov)
 
@@ -171,6 +179,20 @@ class _Run:
                 self.groups = deployment_groups(self.numbers, self.covered)
             self.cals[name] = tile_calibration(name, self.deps, self.times, self.groups)
         return self.cals[name]
+
+    def location(self, position: PositionInput) -> tuple[np.ndarray, dict[str, Any]]:
+        """A fixed platform's coordinate: the deployment location in force at each record."""
+        tiled = self.calibration(position.column)
+        n = len(self.times)
+        if tiled.values is None:
+            values = np.full(n, np.nan)
+        else:
+            values = np.broadcast_to(np.asarray(tiled.values, dtype=np.float64), (n,)).copy()
+        prov = {"status": "ok" if tiled.reason is None else "partial", "source": position.source,
+                "values": tiled.used, "missing_deployments": tiled.missing}
+        if tiled.reason:
+            prov["reason"] = tiled.reason
+        return values, prov
 
     def value_of(self, arg: ArgumentPlan) -> Any:
         if arg.kind == CONSTANT:
@@ -394,6 +416,9 @@ def _compute(
         else:
             data[p.name] = run.inputs[p.name]
     for position in plan.positions:
+        if position.location:
+            data[position.name], products[position.name] = run.location(position)
+            continue
         data[position.name] = position_values(position, run.times, run.columns, run.inputs, run.max_gap)
         products[position.name] = {"status": "ok", "source": position.source,
                                    **run.ext_prov.get(position.column, {})}

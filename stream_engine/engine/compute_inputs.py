@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 #: Computes a plan over a time range of its stream (``compute`` with the caller's settings).
 SubCompute = Callable[[Plan, TimeRange], ComputedSlice]
+#: First and last stored time of a stream (partition index), ``None`` when it holds nothing.
+Extent = Callable[[StreamKey], "tuple[float, float] | None"]
 
 
 def fill_for(p: Parameter) -> Any:
@@ -130,8 +132,15 @@ def external_inputs(
     preload: Preload,
     max_gap: float,
     sub_compute: SubCompute,
+    extent: Extent | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
     """Every external input interpolated onto ``times`` (records of deployments ``numbers``).
+
+    ``extent`` gives a supplying stream's first and last stored times (partition index). The
+    supplying stream is read only near ``times``, so a record past the last one read would look
+    like one at the stream's end (edge value within ``max_gap``); where the stream holds records
+    beyond what was read, the gap to them is wider than ``max_gap`` and such a record is missing,
+    as a computation over the whole stream gives.
 
     Returns
     -------
@@ -146,6 +155,7 @@ def external_inputs(
     provenance: dict[str, dict[str, Any]] = {}
     for key, group in by_key.items():
         sub = None
+        padded = TimeRange.everything()
         if len(times):
             start, stop = float(times[0]) - max_gap, float(times[-1]) + max_gap
             padded = TimeRange(start, float(np.nextafter(stop, np.inf)))
@@ -158,7 +168,21 @@ def external_inputs(
             }
             provenance[ext.column] = info
             inputs[ext.column] = _interpolated(ext, sub, times, numbers, preload, max_gap, info)
+            if sub is not None and extent is not None and ext.interpolation == "linear":
+                _beyond_the_read(inputs[ext.column], times, sub.time, extent(key), padded)
     return inputs, provenance
+
+
+def _beyond_the_read(values: np.ndarray, times: np.ndarray, read: np.ndarray,
+                     stored: tuple[float, float] | None, padded: TimeRange) -> None:
+    """Missing where a record lies past the supplying records read while the stream holds more
+    beyond the range read (so more than ``max_gap`` away)."""
+    if stored is None or len(read) == 0 or values.dtype.kind != "f":
+        return
+    if stored[1] >= padded.stop:
+        values[times > read[-1]] = np.nan
+    if stored[0] < padded.start:
+        values[times < read[0]] = np.nan
 
 
 def _interpolated(

@@ -219,7 +219,8 @@ class Unavailable:
 
 @dataclass(frozen=True, slots=True)
 class PositionInput:
-    """A coordinate every record of a mobile platform carries, brought in from another stream.
+    """A coordinate every record carries: brought in from another stream for a mobile platform,
+    the deployment location for a fixed one.
 
     ``name`` is the variable served (``lat``, ``lon``, ``int_ctd_pressure``, ``m_gps_lat``...,
     see :mod:`stream_engine.engine.positions`); ``column`` the working name its values are read
@@ -234,10 +235,11 @@ class PositionInput:
     source: str
     own: bool = False
     between_fixes: bool = False
+    location: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "column": self.column, "source": self.source, "own": self.own,
-                "between_fixes": self.between_fixes}
+                "between_fixes": self.between_fixes, "location": self.location}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> PositionInput:
@@ -291,6 +293,22 @@ class Plan:
 
     def product(self, parameter_id: int) -> ProductStep | None:
         return next((p for p in self.products if p.parameter_id == parameter_id), None)
+
+    def closure(self, step: ProductStep) -> list[ProductStep]:
+        """The step and every product of this plan it depends on."""
+        seen: dict[int, ProductStep] = {}
+        todo = [step]
+        while todo:
+            current = todo.pop()
+            if current.parameter_id in seen:
+                continue
+            seen[current.parameter_id] = current
+            for arg in current.arguments:
+                if arg.kind == PRODUCT and arg.parameter_id is not None:
+                    inner = self.product(arg.parameter_id)
+                    if inner is not None:
+                        todo.append(inner)
+        return list(seen.values())
 
     def reason(self, parameter_id: int) -> str | None:
         """Why a parameter is unavailable, or ``None`` if it is planned."""

@@ -1,6 +1,10 @@
-"""Coordinates of a mobile platform's records, brought in from the platform's other streams.
+"""Coordinates of every stream's records: the deployment location, or for a mobile platform
+values brought in from the platform's other streams.
 
-A fixed instrument's records are where its deployment put it. A mobile platform (glider,
+A fixed instrument's records are where its deployment put it: ``lat``, ``lon`` and (when the
+asset events give one) ``depth`` are the location of the deployment in force at each record
+(:func:`location_positions`), missing outside every deployment. A moored profiler gets its
+deployment's ``lat``/``lon`` too. A mobile platform (glider,
 profiler: the node names ``GL``, ``PG``, ``SF``, ``WFP``, ``SP``, ``DP``, ``PC``) moves, so its
 records carry coordinates taken from the platform's other instruments, as the original engine's
 resolution does (``_get_mobile_externals`` and ``import_extra_externals``):
@@ -70,8 +74,12 @@ GPS_COLUMNS = ("m_gps_lat", "m_gps_lon", "m_lat", "m_lon")
 #: ``lat``/``lon`` sources in the GPS stream, in order of preference.
 POSITION_SOURCES = {"lat": ("interp_lat", "m_gps_lat"), "lon": ("interp_lon", "m_gps_lon")}
 
+#: The location calibration each fixed-platform coordinate comes from.
+LOCATION_OF = {"lat": "CC_lat", "lon": "CC_lon", "depth": "CC_depth"}
+
 #: Attributes of the coordinate variables: long name, units, CF standard name, CF axis.
 POSITION_ATTRIBUTES: dict[str, tuple[str, str, str, str]] = {
+    "depth": ("Depth", "m", "depth", "Z"),
     "lat": ("Latitude", "degrees_north", "latitude", "Y"),
     "lon": ("Longitude", "degrees_east", "longitude", "X"),
     INT_PRESSURE: ("Interpolated CTD Pressure", "dbar", "sea_water_pressure", "Z"),
@@ -98,7 +106,7 @@ def resolve_positions(resolver: SourceResolver) -> tuple[list[PositionInput], li
     """
     key = resolver.key
     if not is_mobile(key):
-        return [], []
+        return location_positions(resolver, depth=True), []
     found: list[PositionInput] = []
     missing: list[tuple[str, str]] = []
     preload = resolver.ctx.preload
@@ -118,7 +126,22 @@ def resolve_positions(resolver: SourceResolver) -> tuple[list[PositionInput], li
             _own_gps(resolver, found, missing)
         else:
             _other_gps(resolver, found, missing)
+    else:  # a profiler stays on its mooring: its deployment location
+        found.extend(location_positions(resolver, depth=False))
     return found, missing
+
+
+def location_positions(resolver: SourceResolver, *, depth: bool) -> list[PositionInput]:
+    """``lat``, ``lon`` (and ``depth`` when asked and some deployment of the instrument has one)
+    from the deployment location in force at each record; missing outside deployments. A name
+    the stream's own parameters use (a computed ``depth``) is left to that parameter."""
+    refdes = resolver.key.refdes
+    names = ["lat", "lon"]
+    if depth and any(d.depth is not None for d in resolver.ctx.deployments_of(refdes)):
+        names.append("depth")
+    own = {n for q in resolver.ctx.preload.stream_parameters(resolver.key.stream) for n in (q.name, q.netcdf_name)}
+    return [PositionInput(name, LOCATION_OF[name], f"deployment location of {refdes} (asset events)",
+                          location=True) for name in names if name not in own]
 
 
 def _gps_parameter(resolver: SourceResolver, name: str, definition: StreamDefinition) -> list[Parameter]:

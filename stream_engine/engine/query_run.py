@@ -232,6 +232,11 @@ class QueryRun:
                 taken += len(data[TIME])
             yield QueryChunk(data)
 
+    def _extent(self, key: StreamKey) -> tuple[float, float] | None:
+        """First and last stored time of a supplying stream (see ``external_inputs``)."""
+        coverage = self.view.coverage(key)
+        return None if coverage is None else (float(coverage.first), float(coverage.last))
+
     def _chunk_data(self, computed: ComputedSlice, last: tuple[float, int] | None) -> dict[str, np.ndarray]:
         times, numbers = computed.time, computed.deployment
         keep = None
@@ -243,7 +248,8 @@ class QueryRun:
                 data[var.name] = computed[var.column]
         if self.externals:
             inputs, info = external_inputs(self.externals, times, numbers, self.preload,
-                                           float(self.settings["MAX_INTERPOLATION_GAP"]), self._sub_compute)
+                                           float(self.settings["MAX_INTERPOLATION_GAP"]), self._sub_compute,
+                                           self._extent)
             self.provenance.add_externals(info)
             for var in self.variables:
                 if var.stream != self.plan.key:

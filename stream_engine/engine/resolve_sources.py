@@ -72,6 +72,7 @@ class ResolveContext:
         self.coverage = [c for c in store.streams() if time_range.overlaps(c.first, c.last)]
         self._columns: dict[StreamKey, set[str]] = {}
         self._deployments: dict[str, list[assets.Deployment]] = {}
+        self._all_deployments: dict[str, list[assets.Deployment]] = {}
 
     def columns(self, key: StreamKey) -> set[str]:
         """Stored column names of a stream (empty for a stream without data)."""
@@ -91,6 +92,12 @@ class ResolveContext:
                 if d.start < tr.stop and (d.stop is None or d.stop > tr.start)
             ]
         return self._deployments[refdes]
+
+    def deployments_of(self, refdes: str) -> list[assets.Deployment]:
+        """Every deployment of an instrument (asset events), whatever the range."""
+        if refdes not in self._all_deployments:
+            self._all_deployments[refdes] = assets.deployments(self.store, refdes)
+        return self._all_deployments[refdes]
 
     def candidates(self, key: StreamKey) -> list[Candidate]:
         """Other streams that may supply an input of ``key``, best first."""

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from stream_engine.engine.query_run import OutputVariable, QueryChunk, QueryRun
 
 PK = "pk"
+#: Particles built and encoded at a time (Python dicts cost ~1 kB a particle; this bounds them).
+ENCODE_RECORDS = 8192
 _KEY_FIELDS = ("subsite", "node", "sensor", "method", "stream")
 
 
@@ -52,12 +54,13 @@ def column_values(values: np.ndarray, fill: Any) -> list[Any]:
     return listed
 
 
-def encode_chunk(chunk: QueryChunk, variables: list[OutputVariable], key_fields: Mapping[str, str]) -> bytes:
-    """The chunk's particles as JSON array elements joined by commas (no brackets)."""
+def encode_chunk(chunk: QueryChunk, variables: list[OutputVariable], key_fields: Mapping[str, str],
+                 part: slice = slice(None)) -> bytes:
+    """The chunk's particles (those of ``part``) as JSON array elements joined by commas."""
     names = [v.name for v in variables]
-    columns = [column_values(chunk.data[v.name], v.fill) for v in variables]
-    times = chunk.time.tolist()
-    numbers = chunk.deployment.tolist()
+    columns = [column_values(chunk.data[v.name][part], v.fill) for v in variables]
+    times = chunk.time[part].tolist()
+    numbers = chunk.deployment[part].tolist()
     pks = [{**key_fields, "time": t, "deployment": d} for t, d in zip(times, numbers, strict=True)]
     names.append(PK)
     columns.append(pks)
@@ -70,11 +73,12 @@ def _elements(run: QueryRun) -> Iterator[bytes]:
     key_fields = {name: getattr(key, name) for name in _KEY_FIELDS}
     first = True
     for chunk in run.chunks():
-        body = encode_chunk(chunk, run.variables, key_fields)
-        if not body:
-            continue
-        yield body if first else b"," + body
-        first = False
+        for start in range(0, len(chunk), ENCODE_RECORDS):
+            body = encode_chunk(chunk, run.variables, key_fields, slice(start, start + ENCODE_RECORDS))
+            if not body:
+                continue
+            yield body if first else b"," + body
+            first = False
 
 
 def particle_array(run: QueryRun) -> Iterator[bytes]:

@@ -6,11 +6,18 @@ take). This module adds the cross-references: every ``PD<n>``, ``<stream>.PD<n>`
 a function map names resolves, and every stream's temporal parameter exists and belongs to it.
 Function arguments without a source are not reported: whether they have defaults is known to the
 implementation in :mod:`stream_engine.functions`, not to the dictionary.
+
+:func:`preload_report` sorts the findings in two: *problems*, which leave a parameter or product
+unusable or unresolvable (an unknown value encoding, a map naming what does not exist, a function
+without a name...), and *notes* on upstream oddities the loader read around with a stated fallback
+(``read as ...``, ``using the default ...``, ``the last row wins``, ``left out``); and it counts
+what was loaded.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from stream_engine.errors import PreloadError
@@ -44,6 +51,48 @@ def check_preload(path: str | Path) -> list[str]:
     except PreloadError as exc:
         return [str(exc)]
     return list(preload.problems) + consistency_problems(preload)
+
+
+#: Endings of loader findings that describe a fallback it applied: notes, not problems.
+_READ_AROUND = ("read as", "using the default", "the last row wins", "; left out")
+
+
+def _is_note(finding: str) -> bool:
+    return any(marker in finding for marker in _READ_AROUND)
+
+
+@dataclass(frozen=True)
+class PreloadReport:
+    """What ``stream-engine preload check`` says: problems, notes, and what was loaded."""
+
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    loaded: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """One line: what was loaded, then how many problems and notes."""
+        counted = ", ".join(f"{n} {what}" for what, n in self.loaded.items())
+        problems = f"{len(self.problems)} problem{'s' if len(self.problems) != 1 else ''}"
+        notes = f"{len(self.notes)} note{'s' if len(self.notes) != 1 else ''}"
+        return f"loaded {counted}; {problems}, {notes}" if counted else f"{problems}, {notes}"
+
+
+def preload_report(path: str | Path) -> PreloadReport:
+    """Load and cross-check the preload folder at ``path``; never raises."""
+    try:
+        preload = load_preload(path)
+    except PreloadError as exc:
+        return PreloadReport(problems=[str(exc)])
+    findings = list(preload.problems) + consistency_problems(preload)
+    products = sum(1 for p in preload.parameters.values() if p.is_function)
+    loaded = {
+        "parameters": len(preload.parameters),
+        "products": products,
+        "streams": len(preload.streams),
+        "functions": len(preload.functions),
+        "nominal depths": len(preload.nominal_depths),
+    }
+    return PreloadReport([f for f in findings if not _is_note(f)], [f for f in findings if _is_note(f)], loaded)
 
 
 def consistency_problems(preload: Preload) -> list[str]:

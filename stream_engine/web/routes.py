@@ -20,7 +20,7 @@ from stream_engine.web.views.catalog import (
     StreamPageView,
 )
 from stream_engine.web.views.dap import DapDatasetView, DapIndexView
-from stream_engine.web.views.export import ExportFormView
+from stream_engine.web.views.export import DownloadView, ExportFormView
 from stream_engine.web.views.particles import ParticlesView
 from stream_engine.web.views.plan import EstimateView, NeedsView
 from stream_engine.web.views.plot import QuickLookView
@@ -82,6 +82,7 @@ ROUTES: tuple[Route, ...] = (
     Route("/catalog/{path:path}/", FolderView, error_format="html"),
     Route("/catalog/{path:path}.json", FolderView),
     Route("/catalog/{path:path}", FolderRedirect, error_format="html"),
+    Route(f"/download/{_STREAM}", DownloadView, error_format="html"),
     Route("/dap", DapIndexView, error_format="html"),
     Route("/dap/", DapIndexView, error_format="html"),
     Route("/dap.json", DapIndexView),

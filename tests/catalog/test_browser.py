@@ -165,3 +165,13 @@ def test_request_form_starts_an_export_job(browser_page, catalog_server) -> None
     status, _, body = http(status_url)
     assert status == 200 and json.loads(body)["id"] in page.locator("h1").inner_text()
     _shot(page, "7-export-job")
+
+
+@requires_chromium
+def test_pages_fit_a_phone_screen(browser_page, catalog_server) -> None:
+    page = browser_page
+    page.set_viewport_size({"width": 390, "height": 844})
+    for path in ("/", f"/catalog/{demo.OPTODE.path}", f"/catalog/{demo.SUBSITE}/{demo.NODE}/"):
+        page.goto(catalog_server.url + path)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+    _shot(page, "8-phone-stream")

@@ -113,3 +113,22 @@ def test_run_json_records_through_the_real_particles_route(catalog_server, catal
     assert len(particles) == 60  # one CTD record a minute
     assert particles[0]["pk"]["stream"] == KEY.stream
     assert 33 < particles[0]["sea_water_practical_salinity"] < 34.5
+
+
+def test_download_hands_a_whole_stream_request_to_the_export_route(monkeypatch, settings_for_app) -> None:
+    app = create_app(settings_for_app)
+    status = Request.blank(f"/download/{KEY.path}").get_response(app)
+    if not any(r.match("/netcdf") is not None for r in routes.ROUTES):
+        assert status.status_code == 501 and "POST /netcdf" in status.text
+    monkeypatch.setattr(routes, "ROUTES", (Route("/netcdf", _Echo), Route("/csv", _Echo),
+                                           *routes.ROUTES))
+    echoed = Request.blank(f"/download/{KEY.path}").get_response(app).json
+    assert echoed["path"] == "/netcdf"
+    assert echoed["body"] == {"streams": [{"subsite": KEY.subsite, "node": KEY.node,
+                                           "sensor": KEY.sensor, "method": KEY.method,
+                                           "stream": KEY.stream, "parameters": []}],
+                              "include_provenance": False}
+    echoed = Request.blank(f"/download/{KEY.path}?format=csv&start=2019-05-02").get_response(app).json
+    assert echoed["path"] == "/csv" and echoed["body"]["start"] == 3765744000.0
+    refused = Request.blank(f"/download/{KEY.path}?format=json").get_response(app)
+    assert refused.status_code == 400 and "downloads are files" in refused.text

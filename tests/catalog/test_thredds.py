@@ -88,3 +88,21 @@ def test_catalog_xml_is_well_formed_with_refs_that_resolve(catalog_server, path)
     assert refs
     for ref in refs:
         assert http(ref)[0] == 200, ref
+
+
+def test_http_download_service_gives_the_stream_files(catalog_server) -> None:
+    key = demo.OPTODE
+    catalog = TDSCatalog(
+        f"{catalog_server.url}/catalog/{key.subsite}/{key.node}/{key.sensor}/{key.method}/catalog.xml")
+    urls = catalog.datasets[key.stream].access_urls
+    if "HTTPServer" not in urls:
+        pytest.skip("this build has no NetCDF export (POST /netcdf), so no HTTP download service")
+    assert urls["HTTPServer"] == f"{catalog_server.url}/download/{key.path}"
+    import io
+    import zipfile
+
+    status, headers, body = http(urls["HTTPServer"], timeout=300)
+    assert status == 200 and headers["Content-Type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(body)) as archive:
+        names = sorted(n for n in archive.namelist() if n.endswith(".nc"))
+    assert [n[:14] for n in names] == ["deployment0001", "deployment0002"]

@@ -95,7 +95,25 @@ def test_records_outside_deployments_are_served_with_fill(engine_store, curated,
     pressure = dataset["sea_water_pressure"].read()
     assert np.isfinite(pressure).sum() > 5000
     assert np.isnan(dataset["depth"].read()).all()  # needs the deployment latitude
-    assert "outside any known deployment" in dataset.attributes["comment"]
+    assert "deployments without asset events carry data (REQUIRE_DEPLOYMENT = False)" in (
+        dataset.attributes["comment"])
+
+
+def test_require_deployment_masks_records_without_asset_events(engine_store, curated,
+                                                               engine_settings, optional_samples):
+    """The original's REQUIRE_DEPLOYMENT: deployment 6 has no asset events, so nothing of it is
+    data; the records keep their place in obs (its size comes from the partition index)."""
+    if optional_samples is None:
+        pytest.skip("OOI samples not available")
+    settings = engine_settings.replace(REQUIRE_DEPLOYMENT=True)
+    dataset = stream_dataset(engine_store, curated, GLIDER, settings=settings)
+    assert dataset["time"].shape == (5803,)
+    assert np.isfinite(dataset["time"].read()).all()
+    assert set(dataset["deployment"].read().tolist()) == {6}
+    for name in ("sci_water_pressure", "sea_water_pressure", "depth"):  # raw, dbar product, depth
+        assert np.isnan(dataset[name].read()).all(), name
+    assert "only records inside the time window of a deployment known to the asset events carry data" in (
+        dataset.attributes["comment"])
 
 
 def test_the_glider_product_equals_the_sample_file(engine_store, curated, engine_settings,

@@ -87,16 +87,17 @@ def test_records_outside_deployments_and_duplicates(store, write, preload, setti
     np.testing.assert_array_equal(out["scaled_phase"], [2.0, 6.0])
     np.testing.assert_array_equal(out.source_index, [1, 3])
     assert out.provenance["dropped_outside_deployment"] == 3
+    # outside their own deployment's window: excluded whatever REQUIRE_DEPLOYMENT, as the original
     kept = compute(store, preload, plan, settings=settings, require_deployment=False)
-    assert len(kept.time) == 5
-    assert np.isnan(kept["scaled_phase"][[0, 2, 4]]).all()
-    assert kept.provenance["products"]["scaled_phase"]["reason"] == (
-        "CC_coef unknown for 3 record(s) outside their deployment's time window")
-    write(store, OPT, [T0 + 50], 7, phase=[1.0], oxy_est=[0.0])
+    np.testing.assert_array_equal(kept.time, [T0, T0 + 100])
+    write(store, OPT, [T0 + 50], 7, phase=[1.0], oxy_est=[0.0])  # deployment 7: no asset events
     kept = compute(store, preload, plan, settings=settings, require_deployment=False)
-    assert kept.provenance["products"]["scaled_phase"]["reason"] == (
-        "missing calibration CC_coef for deployment 7; "
-        "CC_coef unknown for 3 record(s) outside their deployment's time window")
+    np.testing.assert_array_equal(kept.time, [T0, T0 + 50, T0 + 100])
+    np.testing.assert_array_equal(kept["scaled_phase"], [2.0, np.nan, 6.0])
+    assert kept.provenance["products"]["scaled_phase"]["reason"] == "missing calibration CC_coef for deployment 7"
+    strict = compute(store, preload, plan, settings=settings, require_deployment=True)
+    np.testing.assert_array_equal(strict.time, [T0, T0 + 100])
+    assert strict.provenance["dropped_outside_deployment"] == 4
 
 
 def test_duplicate_time_within_deployment_keeps_first(store, write, preload, settings):

@@ -47,7 +47,8 @@ def test_the_single_stream_sample_body_is_parsed_whole(samples_dir, upstream, qu
     assert query.primary.stream_id == 342
     assert query.secondary == ()
     assert (query.start, query.stop, query.limit) == (3653423999.775322, 3653424024.525519, 100)
-    assert query.execute_dpa and query.require_deployment and not query.include_provenance
+    assert query.execute_dpa and not query.include_provenance
+    assert query.require_deployment is bool(query_settings["REQUIRE_DEPLOYMENT"])  # the body does not say
     assert query.time_range.start == query.start and query.time_range.contains(query.stop)
 
 

@@ -163,6 +163,7 @@ def test_sample_round_trip(name: str, samples_dir: Path, store, preload, tmp_pat
         assert report.notes == ()
     if overrides:
         assert report.key == StreamKey(*(overrides[k] for k in ("subsite", "node", "sensor", "method", "stream")))
+    assert list(report.dropped) == sorted(report.dropped)
     for dropped in EXPECTED_DROPPED.get(name, []):
         assert dropped in report.dropped, f"{dropped} should be dropped from {name}"
     _check_round_trip(store, preload, path, report)

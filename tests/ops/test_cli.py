@@ -15,6 +15,7 @@ import stream_engine.preload
 import stream_engine.store
 from stream_engine import __version__, cli
 from stream_engine.errors import IngestError, StoreUnavailable
+from stream_engine.preload.check import PreloadReport, preload_report
 from stream_engine.store.base import StreamKey
 
 KEY = StreamKey("CE01ISSM", "SBD17", "06-CTDBPC000", "telemetered", "ctdbp_cdef_dcl_instrument")
@@ -174,21 +175,43 @@ def test_demo_fills_only_an_empty_store_unless_forced(env, monkeypatch, capsys, 
         assert "already holds data" in out
 
 
-def test_preload_check_lists_problems(env, monkeypatch, capsys) -> None:
-    problems = ["PD7: unknown unit 'furlongs'", "DICT3: parameter PD999 does not exist"]
-    fake_module(monkeypatch, "stream_engine.preload.check", check_preload=lambda path: env.calls.append(path) or problems)
+def _report(problems: list[str], notes: list[str]):
+    return PreloadReport(problems, notes, {"parameters": 3781, "products": 312, "streams": 572})
+
+
+def test_preload_check_separates_problems_from_notes_and_ends_with_what_it_loaded(env, monkeypatch, capsys) -> None:
+    problems = ["DICT3: temporal parameter PD999 does not exist", "PD7: unknown value encoding ''"]
+    notes = ["BinSizes.csv line 4: stream 'x' listed again with 720 minutes (was 1440); the last row wins"]
+    fake_module(monkeypatch, "stream_engine.preload.check",
+                preload_report=lambda path: env.calls.append(path) or _report(problems, notes))
     code = cli.main(["preload", "check", str(env.tmp)])
     out, _ = capsys.readouterr()
     assert code == 1
     assert env.calls == [env.tmp]
-    assert out.splitlines() == [*problems, f"preload {env.tmp}: 2 problems"]
+    assert out.splitlines() == [
+        "problems (a parameter or product is unusable or unresolvable):",
+        *(f"  {p}" for p in problems),
+        "notes (upstream oddities read around):",
+        f"  {notes[0]}",
+        f"preload {env.tmp}: loaded 3781 parameters, 312 products, 572 streams; 2 problems, 1 note",
+    ]
 
 
-def test_preload_check_defaults_to_the_setting(env, monkeypatch, capsys) -> None:
-    fake_module(monkeypatch, "stream_engine.preload.check", check_preload=lambda path: env.calls.append(path) or [])
+def test_preload_check_with_notes_only_succeeds_and_defaults_to_the_setting(env, monkeypatch, capsys) -> None:
+    fake_module(monkeypatch, "stream_engine.preload.check",
+                preload_report=lambda path: env.calls.append(path) or _report([], ["a note"]))
     assert cli.main(["preload", "check"]) == 0
     assert env.calls == [cli.GUNICORN_CONFIG.parent / "preload_database"]
-    assert "no problems" in capsys.readouterr().out
+    assert capsys.readouterr().out.splitlines()[-1].endswith("572 streams; 0 problems, 1 note")
+
+
+def test_preload_report_on_the_upstream_dictionary(ooi_dir) -> None:
+    report = preload_report(ooi_dir / "preload")
+    assert report.loaded == {"parameters": 3781, "products": 312, "streams": 572, "functions": 219,
+                             "nominal depths": 926}
+    assert "PD906 reference_designator: unknown value encoding ''; no fill value, no dtype" in report.problems
+    assert any(n.startswith("PFID153 SALSURF_L2: args") and "read as" in n for n in report.notes)
+    assert not any("read as" in p or "the last row wins" in p for p in report.problems)
 
 
 def test_serve_execs_gunicorn_with_the_config(env, monkeypatch) -> None:

@@ -181,3 +181,10 @@ def test_the_routes_answer_post_only(app):
     response = Request.blank("/particles").get_response(app)
     assert response.status_code == 405 and response.headers["Allow"] == "POST"
     assert orjson.loads(response.body)["code"] == 405
+
+
+def test_a_body_over_a_megabyte_is_413(app):
+    body = orjson.dumps({**_body(), "padding": "x" * (1024 * 1024)})
+    response = _post(app, "/particles", body)
+    assert response.status_code == 413
+    assert orjson.loads(response.body)["message"].startswith("body: the request body has")

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from webob import Request
+from webob.multidict import MultiDict
 
 from stream_engine.catalog.times import parse_time
 from stream_engine.errors import BadRequest, StreamEngineError
@@ -26,7 +27,6 @@ from stream_engine.web.views.catalog import stream_key
 
 if TYPE_CHECKING:
     from webob import Response
-    from webob.multidict import MultiDict
 
     from stream_engine.store.base import StreamKey
 
@@ -89,20 +89,46 @@ def request_body(form: MultiDict, key: StreamKey) -> tuple[str, dict[str, Any]]:
     return "jobs", {**body, "format": JOB_FORMATS[output]}
 
 
-def _api_post(context: Any, request: Request, name: str, body: dict[str, Any]) -> Response:
-    """POST ``body`` to the API route ``/name`` of this application, in this process."""
+def api_view(context: Any, name: str) -> View | None:
+    """The view answering ``POST /name`` in this application's route table, if there is one."""
     from stream_engine.web.routes import ROUTES
 
     path = f"/{name}"
     route = next((r for r in ROUTES if r.match(path) is not None), None)
     view = route.view(context) if route is not None else None
-    if view is None or view.handler("POST") is None:
+    return view if view is not None and view.handler("POST") is not None else None
+
+
+def _api_post(context: Any, request: Request, name: str, body: dict[str, Any]) -> Response:
+    """POST ``body`` to the API route ``/name`` of this application, in this process."""
+    path = f"/{name}"
+    view = api_view(context, name)
+    if view is None:
         raise RouteUnavailable(f"this server does not offer POST {path}; send the request body "
                                "to a server that does, or use the OPeNDAP URL")
     sub = Request.blank(path, base_url=request.application_url, method="POST",
                         body=orjson.dumps(body), content_type="application/json")
     sub.environ["stream_engine.request_id"] = request.environ.get("stream_engine.request_id", "")
     return view.handler("POST")(sub)
+
+
+class DownloadView(View):
+    """``GET /download/{subsite}/{node}/{sensor}/{method}/{stream}``: the THREDDS HTTP download.
+
+    A zip of the stream's files, one per deployment, as ``POST /netcdf`` makes them (``?format=``
+    ``csv`` or ``tab`` for text; ``start``/``stop`` narrow the range, default all of it).
+    """
+
+    def get(self, request: Request, subsite: str, node: str, sensor: str, method: str,
+            stream: str) -> Response:
+        key = stream_key(subsite, node, sensor, method, stream)
+        form = MultiDict(request.GET)
+        form["output"] = form.get("format", "netcdf")
+        form["delivery"] = "sync"
+        target, body = request_body(form, key)
+        if target == "particles":
+            raise BadRequest("downloads are files: format=netcdf, csv or tab")
+        return _api_post(self.context, request, target, body)
 
 
 class ExportFormView(View):

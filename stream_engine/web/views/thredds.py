@@ -3,8 +3,9 @@
 * ``GET /catalog.xml`` (also ``/thredds/catalog.xml``): the root, a ``catalogRef`` per subsite;
 * ``GET /catalog/{subsite}[/{node}[/{sensor}[/{method}]]]/catalog.xml``: one level, a
   ``catalogRef`` per child; at the method level a ``dataset`` per stream, with its ``urlPath``
-  on the OPeNDAP service (``/dap/``), time coverage, record count and variables (stored
-  parameters and available products, as the stream page lists them).
+  on the OPeNDAP service (``/dap/``) and the HTTP download service (``/download/``: a zip of
+  the stream's NetCDF files), time coverage, record count and variables (stored parameters and
+  available products, as the stream page lists them).
 
 Rendered from the partition index, the assets and the dictionary through one store snapshot.
 """
@@ -45,6 +46,15 @@ def _variables(description: dict[str, Any], preload: Any) -> list[dict[str, str]
 class ThreddsCatalogView(View):
     """A folder's THREDDS catalog; ``path`` is empty at the root."""
 
+    def services(self, urls: Urls) -> list[dict[str, str]]:
+        """OPeNDAP, and HTTP download (a zip of NetCDF files) when this build exports NetCDF."""
+        from stream_engine.web.views.export import api_view
+
+        out = [{"name": "odap", "type": "OPeNDAP", "base": f"{urls.base}/dap/"}]
+        if api_view(self.context, "netcdf") is not None:
+            out.append({"name": "http", "type": "HTTPServer", "base": f"{urls.base}/download/"})
+        return out
+
     def get(self, request: Request, path: str = "") -> Response:
         parts = tuple(p for p in path.split("/") if p)
         urls = Urls.for_request(request, self.context.settings.BASE_URL)
@@ -76,7 +86,7 @@ class ThreddsCatalogView(View):
             "id": "-".join(parts) or "stream-engine",
             "authority": AUTHORITY,
             "html": urls.folder(parts),
-            "services": [{"name": "odap", "type": "OPeNDAP", "base": f"{urls.base}/dap/"}],
+            "services": self.services(urls),
             "time_coverage_start": ntp_to_iso(f.first) if f.streams else None,
             "time_coverage_end": ntp_to_iso(f.last) if f.streams else None,
             "refs": refs,

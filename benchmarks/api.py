@@ -1,0 +1,283 @@
+"""The JSON API (and exports) against a do-it-yourself baseline, on the same CTD data.
+
+One run builds a NetCDF4 file of CTD records (``dap_support/data.py``: the demo CTD's raw
+SBE 16plus counts plus their products), ingests it into a temporary embedded store and starts
+``stream-engine serve`` on a free loopback port. Each *phase* then measures one interface
+against a baseline computed in the same run on the same file:
+
+* ``json``: ``POST /particles`` for practical salinity and density of every record (the server
+  computes both from the raw counts and the calibrations), against the baseline an
+  oceanographer would write: open the file with xarray, compute salinity and density from its
+  temperature, conductivity and pressure with gsw (as ``ctd_pracsal`` / ``ctd_density`` do), and
+  write the same particles with the standard library's ``json``.
+
+Cold = first request on a freshly started server (nothing in the engine's caches) and the
+baseline's first run; cached = the same request repeated. Server memory is the peak resident set
+of the server's process tree while the cold request runs, against the response's size.
+
+Run: ``.venv/bin/python benchmarks/api.py [--records 1000000] [--quick] [--phases json]``.
+More phases are added to :data:`PHASES` (a function ``phase(ctx, table)`` each).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
+
+import numpy as np  # noqa: E402
+import orjson  # noqa: E402
+from dap_support import data  # noqa: E402
+from dap_support.servers import HOST, MemorySampler, ServerProcess, free_port  # noqa: E402
+
+WORK = HERE / ".work"
+SE_BIN = Path(sys.executable).parent / "stream-engine"
+SALINITY, DENSITY = 13, 5
+READ_BLOCK = 1 << 20
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+@dataclass
+class Context:
+    """What every phase gets: the arguments, the work folder, the file, the running server."""
+
+    args: argparse.Namespace
+    work: Path
+    nc_path: Path
+    server: ServerProcess
+    restart: Callable[[], ServerProcess]
+
+
+@dataclass(frozen=True)
+class Timed:
+    """One run: seconds, bytes written or received, and the body when kept."""
+
+    seconds: float
+    nbytes: int
+    body: bytes | None = None
+
+
+class Table:
+    """Rows of (metric, baseline, stream engine, target), printed with the ratio."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, float | None, float | None, str, bool]] = []
+
+    def add(self, metric: str, baseline: float | None, ours: float | None, target: str = "",
+            invert: bool = False) -> None:
+        """``invert``: the ratio is baseline/ours (for times, lower is better)."""
+        self.rows.append((metric, baseline, ours, target, invert))
+
+    def render(self) -> str:
+        def cell(v: float | None) -> str:
+            return "n/a" if v is None else f"{v:,.2f}"
+
+        lines = [f"{'metric':<52} {'baseline':>12} {'stream engine':>14} {'ratio':>7}  target", "-" * 104]
+        for metric, a, b, target, invert in self.rows:
+            ratio = "n/a" if not a or not b else f"{(a / b if invert else b / a):.2f}"
+            lines.append(f"{metric:<52} {cell(a):>12} {cell(b):>14} {ratio:>7}  {target}")
+        return "\n".join(lines)
+
+
+def run(argv: list[str], env: dict[str, str], what: str, timeout: float) -> None:
+    proc = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise SystemExit(f"error: {what} failed ({proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+
+
+def se_env(work: Path) -> dict[str, str]:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAM_ENGINE_")}
+    env.update(STREAM_ENGINE_DATA_DIR=str(work / "store"), STREAM_ENGINE_LOG_DIR=str(work / "logs"),
+               STREAM_ENGINE_PID_FILE=str(work / "stream_engine.pid"), STREAM_ENGINE_WORKERS="1",
+               STREAM_ENGINE_THREADS="2", STREAM_ENGINE_LOG_LEVEL="WARNING")
+    return env
+
+
+def post(port: int, path: str, body: dict, *, keep: bool = False, timeout: float = 1800.0) -> Timed:
+    """POST ``body`` and read the answer in 1 MiB blocks; fails loudly on a non-200."""
+    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        t0 = time.perf_counter()
+        conn.request("POST", path, body=orjson.dumps(body), headers={"Content-Type": "application/json"})
+        res = conn.getresponse()
+        parts, nbytes = [], 0
+        while block := res.read(READ_BLOCK):
+            nbytes += len(block)
+            if keep:
+                parts.append(block)
+        seconds = time.perf_counter() - t0
+        if res.status != 200:
+            raise SystemExit(f"error: POST {path} answered {res.status}: {b''.join(parts)[:500]!r}")
+        return Timed(seconds, nbytes, b"".join(parts) if keep else None)
+    finally:
+        conn.close()
+
+
+# -- JSON ---------------------------------------------------------------------------------------
+
+
+def particles_body() -> dict:
+    key = data.KEY
+    return {"streams": [{"subsite": key.subsite, "node": key.node, "sensor": key.sensor,
+                         "method": key.method, "stream": key.stream, "parameters": [SALINITY, DENSITY]}],
+            "start": data.START - 1.0, "stop": data.START + 400 * 86400.0}
+
+
+def baseline_json(nc_path: Path, out: Path) -> Timed:
+    """xarray + gsw + the standard library's json: the same particles as ``/particles``."""
+    import gsw
+    import xarray as xr
+
+    t0 = time.perf_counter()
+    key = data.KEY
+    with xr.open_dataset(nc_path, decode_times=False, mask_and_scale=False) as ds:
+        t = ds["sea_water_temperature"].values.astype(np.float64)
+        c = ds["sea_water_electrical_conductivity"].values.astype(np.float64)
+        p = ds["sea_water_pressure"].values.astype(np.float64)
+        times = ds["time"].values
+        deployment = ds["deployment"].values
+        lat, lon = float(ds.attrs["lat"]), float(ds.attrs["lon"])
+    salinity = gsw.SP_from_C(c * 10.0, t, p)
+    absolute = gsw.SA_from_SP(salinity, p, lon, lat)
+    density = gsw.rho(absolute, gsw.CT_from_t(absolute, t, p), p)
+    pk = {"subsite": key.subsite, "node": key.node, "sensor": key.sensor, "method": key.method,
+          "stream": key.stream}
+    particles = [
+        {"time": tt, "sea_water_practical_salinity": s, "sea_water_density": d,
+         "pk": {**pk, "time": tt, "deployment": n}}
+        for tt, s, d, n in zip(times.tolist(), salinity.astype(np.float32).tolist(),
+                               density.astype(np.float32).tolist(), deployment.tolist(), strict=True)
+    ]
+    with open(out, "w") as f:
+        json.dump(particles, f)
+    return Timed(time.perf_counter() - t0, out.stat().st_size)
+
+
+def check_particles(body: bytes, nc_path: Path, records: int) -> str:
+    """Compare the response's salinity and density with the file's stored products."""
+    particles = orjson.loads(body)
+    if len(particles) != records:
+        raise SystemExit(f"error: /particles returned {len(particles)} particles for {records} records")
+    stored = data.read_products(nc_path, ["sea_water_practical_salinity", "sea_water_density"])
+    worst = []
+    for name in ("sea_water_practical_salinity", "sea_water_density"):
+        got = np.array([p[name] for p in particles], dtype=np.float32)
+        worst.append(float(np.max(np.abs(got - stored[name]))))
+    return f"max |difference| from the file's products: salinity {worst[0]:.2e}, density {worst[1]:.2e}"
+
+
+def phase_json(ctx: Context, table: Table) -> None:
+    records = ctx.args.records
+    out = ctx.work / "baseline.json"
+    base = [baseline_json(ctx.nc_path, out) for _ in range(2)]
+    out.unlink()
+    server = ctx.restart()
+    with MemorySampler(server.pid) as sampler:
+        cold = post(server.port, "/particles", particles_body())
+    memory = sampler.result
+    cached = post(server.port, "/particles", particles_body(), keep=True)
+    log(f"  {check_particles(cached.body or b'', ctx.nc_path, records)}")
+    mb = cold.nbytes / 1e6
+    log(f"  response {mb:,.1f} MB; baseline file {base[0].nbytes / 1e6:,.1f} MB")
+    table.add("JSON cold: records/s (thousands)", records / base[0].seconds / 1e3,
+              records / cold.seconds / 1e3, ">= 2x")
+    table.add("JSON cached: records/s (thousands)", records / base[1].seconds / 1e3,
+              records / cached.seconds / 1e3, ">= 2x")
+    table.add("JSON response size (MB)", base[0].nbytes / 1e6, mb)
+    peak = memory.peak_tree_rss
+    table.add("server peak RSS during cold request (MB) / response MB", mb, peak * 1.048576,
+              "< 2x (ratio = peak / response)")
+    table.add("server RSS before the request (MiB)", None, memory.start_tree_rss)
+
+
+PHASES: dict[str, Callable[[Context, Table], None]] = {"json": phase_json}
+
+
+# -- driver ---------------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--records", type=int, default=1_000_000, help="CTD records (default 1,000,000)")
+    ap.add_argument("--quick", action="store_true", help="100,000 records")
+    ap.add_argument("--phases", default=",".join(PHASES), help=f"comma-separated, of {', '.join(PHASES)}")
+    ap.add_argument("--keep", action="store_true", help="keep the work folder")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.records = min(args.records, 100_000)
+    unknown = set(args.phases.split(",")) - set(PHASES)
+    if unknown:
+        ap.error(f"unknown phases {sorted(unknown)}; known: {', '.join(PHASES)}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if not SE_BIN.is_file():
+        raise SystemExit(f"error: {SE_BIN} not found; run with the project venv: .venv/bin/python {__file__}")
+    WORK.mkdir(exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="api-", dir=WORK))
+    try:
+        return _run(args, work)
+    finally:
+        if args.keep:
+            log(f"work folder kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _run(args: argparse.Namespace, work: Path) -> int:
+    log(f"load average at the start: {Path('/proc/loadavg').read_text().split()[:3]}")
+    nc_path, events = work / "ctd.nc", work / "events.json"
+    log(f"generating {args.records:,} CTD records, ingesting them ...")
+    data.write_netcdf(nc_path, args.records)
+    data.write_asset_events(events, args.records)
+    env = se_env(work)
+    run([str(SE_BIN), "ingest", str(nc_path)], env, "stream-engine ingest", 3600)
+    run([str(SE_BIN), "assets", "load", str(events)], env, "stream-engine assets load", 300)
+    servers: list[ServerProcess] = []
+
+    def restart() -> ServerProcess:
+        for old in servers:
+            old.stop()
+        port = free_port()
+        server = ServerProcess("stream engine", [str(SE_BIN), "serve", "--bind", f"{HOST}:{port}"], port,
+                               "/version", work / "server.log", env=env, cwd=ROOT).start()
+        servers.append(server)
+        return server
+
+    table = Table()
+    try:
+        ctx = Context(args, work, nc_path, restart(), restart)
+        for name in args.phases.split(","):
+            log(f"{name}:")
+            PHASES[name](ctx, table)
+    finally:
+        for server in servers:
+            server.stop()
+    log("")
+    log(table.render())
+    log(f"load average at the end: {Path('/proc/loadavg').read_text().split()[:3]} (2 cores, shared machine)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
