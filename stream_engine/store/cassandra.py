@@ -437,6 +437,7 @@ def _batches(insert: PreparedStatement, rows: list[tuple[bytes, ...]], size: int
     out = []
     for start in range(0, len(rows), size):
         batch = BatchStatement(batch_type=BatchType.UNLOGGED, consistency_level=consistency)
+        batch.is_idempotent = True  # the same rows with the same ids: safe to send again
         first = BoundStatement(insert)
         first.values = list(rows[start])
         batch.add(first)  # sets the routing key (the partition) from the first row

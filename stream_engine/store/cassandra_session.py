@@ -36,7 +36,7 @@ from cassandra.cluster import (
 )
 from cassandra.concurrent import execute_concurrent
 from cassandra.policies import ExponentialReconnectionPolicy, RoundRobinPolicy
-from cassandra.query import PreparedStatement, Statement, tuple_factory
+from cassandra.query import PreparedStatement, SimpleStatement, Statement, tuple_factory
 
 from stream_engine.errors import ConfigError, StoreUnavailable
 from stream_engine.store.cassandra_columnar import ColumnarProtocolHandler
@@ -178,6 +178,7 @@ class CassandraConnection:
         if statement is None:
             statement = self.session(columnar=columnar).prepare(cql)
             statement.fetch_size = self.fetch_size
+            statement.is_idempotent = True  # every statement of this store: the driver may retry elsewhere
             self._prepared[key] = statement
         return statement
 
@@ -206,10 +207,21 @@ class CassandraConnection:
             ) from exc
 
     def execute(self, cql: str | Statement, params: Sequence[Any] = (), *, doing: str) -> list[Any]:
-        """Run one statement and return all its rows (tuples)."""
+        """Run one idempotent statement and return all its rows (tuples); a timeout or too few
+        replicas is retried (up to ``RETRIES`` times) before the failure is raised."""
         with self.errors(doing):
-            statement = self.prepare(cql) if isinstance(cql, str) and params else cql
-            return list(self.session().execute(statement, params or None))
+            if isinstance(cql, str):
+                statement = self.prepare(cql) if params else SimpleStatement(cql, is_idempotent=True)
+            else:
+                statement = cql
+            for attempt in range(self.RETRIES + 1):
+                try:
+                    return list(self.session().execute(statement, params or None))
+                except _TRANSIENT:
+                    if attempt == self.RETRIES:
+                        raise
+                    time.sleep(0.5 * 2**attempt)
+            raise AssertionError("not reached")
 
     def concurrent(self, statement: Statement, params: Sequence[Sequence[Any]], *, doing: str) -> None:
         """Run an idempotent ``statement`` once per parameter tuple, ``concurrency`` at a time."""
