@@ -228,6 +228,13 @@ def cmd_version(args: argparse.Namespace, settings: Settings | None) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    """Run an export like ``POST /netcdf`` into a folder, with progress."""
+    from stream_engine.outputs.command import export_command
+
+    return export_command(args.request, args.format, Path(args.output), settings)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; each sub-command sets ``run`` to its function."""
     parser = argparse.ArgumentParser(
@@ -276,6 +283,12 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--apply", action="store_true", help="create the keyspace and missing tables")
     mode.add_argument("--check", action="store_true", help="list differences from the dictionary (exit 1 if any)")
     q.set_defaults(run=cmd_cassandra_schema)
+
+    p = sub.add_parser("export", help="export a request (original JSON body) as NetCDF4, CSV or TSV files")
+    p.add_argument("request", metavar="REQUEST", help="JSON request body file, '-' for standard input")
+    p.add_argument("--format", choices=("netcdf", "csv", "tsv", "tab"), help="default: the body's format, else netcdf")
+    p.add_argument("--output", default=".", metavar="FOLDER", help="folder for the files (default: .)")
+    p.set_defaults(run=cmd_export)
 
     p = sub.add_parser("config", help="print settings (all, or the values of the KEYs named)")
     p.add_argument("keys", nargs="*", metavar="KEY")

@@ -232,3 +232,61 @@ def test_unknown_paths(catalog_server) -> None:
     assert status == 404 and "holds data" in body.decode()
     status, _, body = http(f"{base}/dap/{demo.CTD.path}/extra/part")
     assert status == 404
+
+
+def test_pages_never_read_stored_data(catalog_data, curated, tmp_path) -> None:
+    """Every page and twin renders from the index, assets and dictionary; only plots read data."""
+    from webob import Request
+
+    from stream_engine.config import load_settings
+    from stream_engine.store.embedded import EmbeddedStore
+    from stream_engine.store.wrapper import WrapperStore
+    from stream_engine.web.app import create_app
+
+    class NoReads(WrapperStore):
+        reads = 0
+
+        def read(self, key, columns=None, *, time_range=None, index_range=None):
+            NoReads.reads += 1
+            return self.inner.read(key, columns, time_range=time_range, index_range=index_range)
+
+        def read_columns(self, key, columns, *, index_range):
+            NoReads.reads += 1
+            return self.inner.read_columns(key, columns, index_range=index_range)
+
+    with EmbeddedStore(catalog_data) as inner:
+        app = create_app(load_settings(environ={"STREAM_ENGINE_LOG_DIR": str(tmp_path)}))
+        app.context._store = NoReads(inner)
+        app.context._preload = curated
+        paths = ["/", "/index.json", "/dap/", "/catalog.xml", "/?q=salinity"]
+        for c in inner.streams():
+            k = c.key
+            paths += [f"/catalog/{k.path}", f"/catalog/{k.path}.json", f"/catalog/{k.subsite}/",
+                      f"/dap/{k.subsite}/{k.node}/{k.sensor}/", f"/catalog/{k.subsite}/{k.node}.json",
+                      f"/catalog/{k.subsite}/{k.node}/{k.sensor}/{k.method}/catalog.xml"]
+        for path in paths:
+            assert Request.blank(path).get_response(app).status_code == 200, path
+        assert NoReads.reads == 0
+        plot = f"/catalog/{demo.CTD.path}/plot.png?parameter=temperature"
+        assert Request.blank(plot).get_response(app).status_code == 200
+        assert NoReads.reads > 0
+
+
+def test_partly_available_products_say_where_and_why(catalog_server) -> None:
+    """The glider sample's records fall outside its deployments in the asset events, so its depth
+    (which needs the deployment location) is stated missing there, from the index alone."""
+    key = "CE05MOAS/GL319/05-CTDGVM000/recovered_host/ctdgv_m_glider_instrument_recovered"
+    status, _, body = http(f"{catalog_server.url}/catalog/{key}.json")
+    if status == 404:
+        pytest.skip("OOI samples not loaded")
+    by_name = {p["name"]: p for p in json.loads(body)["parameters"]}
+    depth = by_name["depth"]
+    assert depth["available"]
+    assert depth["unavailable_for"] == [
+        "records from 2018-05-15T10:00:00Z to 2018-05-15T15:59:59Z (up to 5803 by the partition "
+        "index): outside every deployment in the asset events, so no deployment location (CC_lat)"
+    ]
+    assert any("input values is missing" in limit for limit in depth["missing_where"])
+    page = http(f"{catalog_server.url}/catalog/{key}")[2].decode()
+    assert "<strong>Not computed for:</strong>" in page
+    assert "outside every deployment in the asset events, so no deployment location" in page

@@ -147,3 +147,19 @@ def test_the_multiple_stream_sample_body_interpolates_onto_the_first_stream(samp
 def test_the_invalid_sample_bodies_are_400_naming_the_field(samples_server, samples_dir, name, field):
     status, _, raw = post(samples_server.url + "/particles", (samples_dir / name).read_bytes())
     assert status == 400 and orjson.loads(raw)["message"].startswith(field)
+
+
+def test_a_store_that_cannot_be_opened_is_503_on_every_route(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the data folder's parent should be")
+    server = start_server(blocker / "data", tmp_path / "logs", threads=1)
+    try:
+        body = {"streams": [stream_entry(demo.CTD, [13])]}
+        for route in ("/particles", "/estimate", "/needs"):
+            status, headers, raw = post(server.url + route, body)
+            assert status == 503, route
+            error = orjson.loads(raw)
+            assert error["code"] == 503 and "embedded store" in error["message"]
+            assert error["requestUUID"] == headers["X-Request-ID"]
+    finally:
+        server.stop()
