@@ -29,27 +29,29 @@ be computed for some records only (a deployment without calibration, records out
 deployment) is served, with fill where it cannot be computed and the reason in
 ``provenance_notes`` where the plan knows it.
 
-Values are read lazily by :class:`~dap_handlers.stream_reads.StreamReads`; :func:`stream_version`
-gives the ``ETag``/``Last-Modified`` pair for conditional requests.
+Values are read lazily by :class:`~dap_handlers.stream_reads.StreamReads`;
+:func:`stream_dataset_version` also gives the ``ETag``/``Last-Modified`` pair for conditional
+requests (:func:`stream_engine.engine.versions.response_version` of the dataset's plan). Call
+both with a store *snapshot* (``with store.snapshot() as view``) held until the response is
+sent, so every count, block and product agrees with one state of the store.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Collection, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import orjson
 
 from dap_handlers import attributes
 from dap_handlers.model import DapDataset, DapVariable
 from dap_handlers.stream_reads import ProductShape, StreamReads
-from stream_engine import __version__, assets
+from stream_engine import assets
 from stream_engine.engine.compute import compute
 from stream_engine.engine.plan import PRODUCT, RAW
 from stream_engine.engine.resolve import TIME_PARAMETER, resolve
+from stream_engine.engine.versions import ResponseVersion, response_version
 from stream_engine.errors import NotFound
 from stream_engine.store.base import DEPLOYMENT, TIME, IndexRange, StreamKey, TimeRange
 
@@ -73,36 +75,6 @@ def stream_coverage(store: Store, preload: Preload, key: StreamKey) -> StreamCov
             "be described; load a dictionary that defines it"
         )
     return coverage
-
-
-def stream_version(
-    store: Store, preload: Preload, coverage: StreamCoverage
-) -> tuple[datetime, str]:
-    """``Last-Modified`` and ``ETag`` of a stream's dataset, from index and asset metadata only.
-
-    The tag changes when the engine version, the dictionary, the coverage (count, first, last)
-    of any stream on the same subsite (co-located inputs come from there) or their asset events
-    change. ``Last-Modified`` is the time of the newest record (the store keeps no write times),
-    so a backfill of older records changes the ``ETag`` but not ``Last-Modified``; clients
-    revalidating with ``If-None-Match`` always see it.
-    """
-    key = coverage.key
-    digest = hashlib.sha256()
-    digest.update(
-        f"{__version__}|{preload.source}|{len(preload.parameters)}|{len(preload.streams)}|"
-        f"{len(preload.functions)}|{key.path}".encode()
-    )
-    neighbours = [c for c in store.streams() if c.key.subsite == key.subsite]
-    for c in neighbours:
-        digest.update(f"|{c.key.path}|{c.count}|{c.first!r}|{c.last!r}".encode())
-    for refdes in sorted({c.key.refdes for c in neighbours} | {key.refdes}):
-        events = store.asset_events(refdes)
-        digest.update(orjson.dumps(events, option=orjson.OPT_SORT_KEYS, default=str))
-    try:
-        last = _NTP_EPOCH + timedelta(seconds=float(coverage.last))
-    except OverflowError:
-        last = datetime.now(UTC)
-    return last, digest.hexdigest()[:32]
 
 
 def _variable_name(p: Parameter, taken: set[str]) -> str:
@@ -141,6 +113,12 @@ def _array_row(
     return None
 
 
+def _named_row(p: Parameter, sized: Mapping[tuple[str, ...], tuple[int, ...]]) -> tuple[int, ...] | None:
+    """The row shape of an array product whose dimension a stored array of the stream already
+    sizes (an ADCP's bin depths take the size of ``bin`` from the beam velocities)."""
+    return sized.get(p.dimensions) if len(p.dimensions) == 1 else None
+
+
 def _probe_row(store: Store, preload: Preload, key: StreamKey, p: Parameter,
                time_range: TimeRange, settings: Mapping[str, Any]) -> tuple[int, ...] | None:
     """Compute one record to learn an array product's row shape (its inputs did not tell)."""
@@ -160,7 +138,21 @@ def stream_dataset(
     projection: Collection[str] | None = None,
     coverage: StreamCoverage | None = None,
 ) -> DapDataset:
-    """The virtual DAP dataset of a stream.
+    """The virtual DAP dataset of a stream (:func:`stream_dataset_version` without the version)."""
+    return stream_dataset_version(store, preload, key, settings=settings, projection=projection,
+                                  coverage=coverage)[0]
+
+
+def stream_dataset_version(
+    store: Store,
+    preload: Preload,
+    key: StreamKey,
+    *,
+    settings: Mapping[str, Any],
+    projection: Collection[str] | None = None,
+    coverage: StreamCoverage | None = None,
+) -> tuple[DapDataset, ResponseVersion]:
+    """The virtual DAP dataset of a stream, and its validators.
 
     Parameters
     ----------
@@ -182,6 +174,8 @@ def stream_dataset(
     -------
     DapDataset
         Named ``<refdes>-<method>-<stream>``; reading a variable computes only its hyperslab.
+    ResponseVersion
+        ``ETag`` and ``Last-Modified`` of the dataset (also the key of its cached windows).
 
     Raises
     ------
@@ -192,6 +186,7 @@ def stream_dataset(
     columns = store.columns(key)
     time_range = TimeRange(float(coverage.first), float(np.nextafter(coverage.last, np.inf)))
     plan = resolve(store, preload, key, None, time_range, settings=settings)
+    version = response_version(store, preload, [plan], settings)
     definition = preload.stream(key.stream)
     taken = {TIME, DEPLOYMENT}
     dims: dict[str, int] = {OBS: coverage.count}
@@ -200,6 +195,8 @@ def stream_dataset(
     unavailable: list[tuple[Parameter | str, str]] = list(plan.positions_unavailable)
     not_stored: list[Parameter] = []
     seen: set[str] = set()
+    sized = {q.dimensions: tuple(columns[q.name].shape) for q in preload.stream_parameters(key.stream)
+             if not q.is_function and len(q.dimensions) == 1 and q.name in columns and columns[q.name].shape}
     for p in preload.stream_parameters(key.stream):
         if p.id == (definition.temporal_parameter or TIME_PARAMETER) or p.name in (TIME, DEPLOYMENT):
             continue
@@ -221,9 +218,8 @@ def stream_dataset(
             continue
         row: tuple[int, ...] | None = ()
         if p.is_array or p.dimensions:
-            row = _array_row(step, plan, columns, set()) or _probe_row(
-                store, preload, key, p, time_range, settings
-            )
+            row = (_array_row(step, plan, columns, set()) or _named_row(p, sized)
+                   or _probe_row(store, preload, key, p, time_range, settings))
         if row is None:
             unavailable.append((p, "the size of its second dimension cannot be determined"))
             continue
@@ -247,6 +243,7 @@ def stream_dataset(
         cache_bytes=int(settings["DAP_CACHE_BYTES"]),
         shapes=shapes,
         threads=int(settings["DAP_COMPUTE_THREADS"]),
+        cache_token=version.etag,
     )
     n = coverage.count
     variables = [
@@ -274,6 +271,7 @@ def stream_dataset(
         dim = (OBS, *(_dimension(name, p, size, dims) for size in info.shape))
         attrs = attributes.parameter_attributes(p, dtype.kind) if p is not None else {"long_name": name}
         attrs["coordinates"] = data_coordinates
+        attrs.update(attributes.stored_availability(availability))
         variables.append(DapVariable(name, dtype, shape, dim, _stored_reader(reads, info.name, p),
                                      attrs))
     wanted_names = [p.name for _, p, _ in wanted]
@@ -291,7 +289,7 @@ def stream_dataset(
         products=len(products), unavailable=unavailable, not_stored=not_stored,
         require_deployment=bool(settings["REQUIRE_DEPLOYMENT"]),
     )
-    return DapDataset(attributes.dataset_id(coverage), variables, global_attrs)
+    return DapDataset(attributes.dataset_id(coverage), variables, global_attrs), version
 
 
 def _stored_reader(reads: StreamReads, column: str, p: Parameter | None) -> Any:

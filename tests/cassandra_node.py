@@ -2,9 +2,9 @@
 
 One node per test session, started with ``tools/cassandra/start.sh`` (jars from Maven Central on
 first use, cached) in a folder of its own with free ports, and stopped by its pid file at the end.
-``STREAM_ENGINE_TEST_CASSANDRA_HOSTS=host:port`` uses a running cluster instead.
+``TEST_STREAM_ENGINE_CASSANDRA_HOSTS=host:port`` uses a running cluster instead.
 
-When Cassandra cannot run: with ``STREAM_ENGINE_TEST_CASSANDRA`` set (CI sets it) the tests fail;
+When Cassandra cannot run: with ``TEST_STREAM_ENGINE_CASSANDRA`` set (CI sets it) the tests fail;
 without it they skip with the reason (no Java 11/17, no mvn on first use, the start failed).
 """
 
@@ -25,14 +25,14 @@ from stream_engine.store.cassandra_session import CassandraConnection
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TOOLS = REPO_ROOT / "tools" / "cassandra"
-REQUIRED = bool(os.environ.get("STREAM_ENGINE_TEST_CASSANDRA"))
+REQUIRED = bool(os.environ.get("TEST_STREAM_ENGINE_CASSANDRA"))
 
 
 def unavailable(reason: str) -> None:
     """Fail (CI) or skip (elsewhere) a test that needs Cassandra, saying why."""
     if REQUIRED:
-        pytest.fail(f"STREAM_ENGINE_TEST_CASSANDRA is set but Cassandra cannot run: {reason}", pytrace=False)
-    pytest.skip(f"no Apache Cassandra for this test: {reason} (set STREAM_ENGINE_TEST_CASSANDRA to make this an error)")
+        pytest.fail(f"TEST_STREAM_ENGINE_CASSANDRA is set but Cassandra cannot run: {reason}", pytrace=False)
+    pytest.skip(f"no Apache Cassandra for this test: {reason} (set TEST_STREAM_ENGINE_CASSANDRA to make this an error)")
 
 
 @dataclass
@@ -96,7 +96,7 @@ def start_node(folder: Path, *, addr: str = "127.0.0.1", port: int = 0, storage_
 @pytest.fixture(scope="session")
 def cassandra_node() -> object:
     """The session's Cassandra node (started on first use, stopped at the end)."""
-    given = os.environ.get("STREAM_ENGINE_TEST_CASSANDRA_HOSTS")
+    given = os.environ.get("TEST_STREAM_ENGINE_CASSANDRA_HOSTS")
     if given:
         host, _, port = given.split(",")[0].rpartition(":")
         yield CassandraNode(host, int(port))

@@ -21,14 +21,14 @@ from stream_engine.web.views.catalog import (
     StreamPageView,
 )
 from stream_engine.web.views.dap import DapDatasetView, DapIndexView
-from stream_engine.web.views.export import DownloadView, ExportFormView
+from stream_engine.web.views.export import DownloadView, ExportFormView, ExportJobPage
 from stream_engine.web.views.exports import ExportView
 from stream_engine.web.views.jobs import JobFileView, JobsView, JobView
 from stream_engine.web.views.particles import ParticlesView
 from stream_engine.web.views.plan import EstimateView, NeedsView
 from stream_engine.web.views.plot import QuickLookView
 from stream_engine.web.views.thredds import ThreddsCatalogView
-from stream_engine.web.views.version import VersionView
+from stream_engine.web.views.version import HealthView, VersionView
 
 _PLACEHOLDER = re.compile(r"\{(\w+)(?::(path))?\}")
 
@@ -69,6 +69,7 @@ _STREAM = "{subsite}/{node}/{sensor}/{method}/{stream}"
 
 ROUTES: tuple[Route, ...] = (
     Route("/version", VersionView),
+    Route("/health", HealthView),
     Route("/particles", ParticlesView),
     Route("/estimate", EstimateView),
     Route("/needs", NeedsView),
@@ -79,6 +80,7 @@ ROUTES: tuple[Route, ...] = (
     Route("/catalog/{path:path}/catalog.xml", ThreddsCatalogView, error_format="html"),
     Route("/thredds/catalog/{path:path}/catalog.xml", ThreddsCatalogView, error_format="html"),
     Route("/catalog/", RootView, error_format="html"),
+    Route("/catalog/jobs/{job_id}", ExportJobPage, error_format="html"),
     Route(f"/catalog/{_STREAM}", StreamPageView, error_format="html"),
     Route(f"/catalog/{_STREAM}/plot.{{fmt}}", QuickLookView, error_format="html"),
     Route(f"/catalog/{_STREAM}/export", ExportFormView, error_format="html"),

@@ -45,8 +45,8 @@ def _pid(node: CassandraNode) -> int:
 
 @pytest.fixture(scope="module")
 def cluster():
-    if os.environ.get("STREAM_ENGINE_TEST_CASSANDRA_HOSTS"):
-        unavailable("this test starts its own 2-node cluster; unset STREAM_ENGINE_TEST_CASSANDRA_HOSTS")
+    if os.environ.get("TEST_STREAM_ENGINE_CASSANDRA_HOSTS"):
+        unavailable("this test starts its own 2-node cluster; unset TEST_STREAM_ENGINE_CASSANDRA_HOSTS")
     folder = Path(tempfile.mkdtemp(prefix="stream-engine-cluster-"))
     port, storage = _free_port(ADDRESSES[0]), _free_port(ADDRESSES[0])
     seeds = f"{ADDRESSES[0]}:{storage}"
