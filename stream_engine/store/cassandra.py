@@ -32,7 +32,9 @@ from cassandra.query import BatchStatement, BatchType, BoundStatement, PreparedS
 from stream_engine.errors import NotFound
 from stream_engine.store.base import (
     DEPLOYMENT,
+    NEVER_WRITTEN,
     TIME,
+    ChangeToken,
     ColumnInfo,
     IndexRange,
     Partition,
@@ -67,6 +69,7 @@ from stream_engine.store.records import (
 
 __all__ = ["CassandraStore", "from_settings"]
 
+_UUID_EPOCH = 0x01B21DD213814000  # 1970-01-01 in 100 ns intervals since 1582-10-15 (the UUID clock)
 _KEY = "subsite=? AND node=? AND sensor=? AND method=? AND stream=?"
 _ROW_KEY = "subsite=? AND node=? AND sensor=? AND bin=? AND method=?"
 
@@ -214,6 +217,17 @@ class CassandraStore(Store):
             self._q(f"SELECT generation FROM {{ks}}.stream_metadata WHERE {_KEY}"), _key_params(key),
             doing=f"read the generation of {key}")
         return rows[0][0] if rows else None
+
+    def stream_token(self, key: StreamKey) -> ChangeToken:
+        """The stream's write generation as a :class:`ChangeToken` (one single-row read)."""
+        return token_of(self.generation(key))
+
+    def asset_token(self, refdes: str) -> ChangeToken:
+        """The generation of a reference designator's asset events as a :class:`ChangeToken`."""
+        self.ensure_schema()
+        rows = self.conn.execute(self._q("SELECT generation FROM {ks}.asset_events WHERE refdes=?"), (refdes,),
+                                 doing=f"read the asset generation of {refdes}")
+        return token_of(rows[0][0] if rows else None)
 
     def change_token(self) -> Any:
         """The ``timeuuid`` of the last commit to the keyspace by any process (one single-row read)."""
@@ -411,7 +425,7 @@ class CassandraStore(Store):
         except (TypeError, ValueError) as exc:
             raise ValueError(f"asset events of {refdes} cannot be stored as JSON: {exc}") from exc
         self.ensure_schema()
-        self.conn.execute(self._q("INSERT INTO {ks}.asset_events (refdes, events) VALUES (?, ?)"), (refdes, text),
+        self.conn.execute(self._q("INSERT INTO {ks}.asset_events (refdes, events, generation) VALUES (?, ?, now())"), (refdes, text),
                           doing=f"store the asset events of {refdes}")
         self.conn.execute(self._q("UPDATE {ks}.store_state SET generation=now() WHERE id=0"),
                           doing="record the commit")
@@ -484,6 +498,13 @@ def _record_ids(t: np.ndarray, d: np.ndarray, old_t: np.ndarray, old_d: np.ndarr
             ids[j] = found
             replaced += 1
     return ids, replaced
+
+
+def token_of(generation: Any) -> ChangeToken:
+    """A ``timeuuid`` generation as a :class:`ChangeToken` (its 100 ns clock; ``None``: never written)."""
+    if generation is None:
+        return NEVER_WRITTEN
+    return ChangeToken(int(generation.time), (generation.time - _UUID_EPOCH) / 1e7)
 
 
 def from_settings(settings: Any) -> CassandraStore:

@@ -66,7 +66,7 @@ METADATA_TABLES: dict[str, str] = {
     f"PRIMARY KEY ({_STREAM_PK}, position)",
     "partition_metadata": f"{_STREAM_KEY}, bin bigint, count bigint, first double, last double, "
     f"PRIMARY KEY ({_STREAM_PK}, bin)",
-    "asset_events": "refdes text PRIMARY KEY, events text",
+    "asset_events": "refdes text PRIMARY KEY, events text, generation timeuuid",
     "store_state": "id int PRIMARY KEY, generation timeuuid",
     "annotations": "refdes text, id uuid, stream text, begin_time double, end_time double, body text, "
     "PRIMARY KEY (refdes, id)",

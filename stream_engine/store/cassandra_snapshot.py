@@ -11,14 +11,17 @@ not written during the response cost one extra single-row read per read.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from stream_engine.errors import StoreUnavailable
 from stream_engine.store.base import (
+    ChangeToken,
     ColumnInfo,
     IndexRange,
     Partition,
+    Store,
     StreamCoverage,
     StreamKey,
     TimeRange,
@@ -43,6 +46,7 @@ class CassandraSnapshot(WrapperStore):
         self._state: dict[StreamKey, tuple[Any, list[Partition], dict[str, ColumnInfo]]] = {}
         self._streams: list[StreamCoverage] | None = None
         self._assets: dict[str, list[dict[str, Any]]] = {}
+        self._asset_tokens: dict[str, ChangeToken] = {}
 
     def _stream(self, key: StreamKey) -> tuple[Any, list[Partition], dict[str, ColumnInfo]]:
         state = self._state.get(key)
@@ -90,6 +94,23 @@ class CassandraSnapshot(WrapperStore):
             raise StoreUnavailable(
                 f"stream {key} was written while this response was being read; retry the request")
         return out
+
+    def stream_token(self, key: StreamKey) -> ChangeToken:
+        """The token of the state this view reads (the generation read with its partition index)."""
+        from stream_engine.store.cassandra import token_of
+
+        return token_of(self._stream(key)[0])
+
+    def asset_token(self, refdes: str) -> ChangeToken:
+        # docstring inherited; read once per view
+        if refdes not in self._asset_tokens:
+            self._asset_tokens[refdes] = self.store.asset_token(refdes)
+        return self._asset_tokens[refdes]
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Store]:
+        """The view itself (already one state per stream)."""
+        yield self
 
     def asset_events(self, refdes: str) -> list[dict[str, Any]]:
         # docstring inherited

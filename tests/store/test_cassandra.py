@@ -7,6 +7,7 @@ import pytest
 from cassandra_node import CassandraNode
 from store_suite import DAY, KEY, T0, StoreSuite, frame
 
+from stream_engine.errors import StoreUnavailable
 from stream_engine.store.base import IndexRange, TimeRange
 from stream_engine.store.cassandra import CassandraStore
 from stream_engine.store.cassandra_schema import METADATA_TABLES
@@ -40,6 +41,21 @@ class TestCassandraStore(StoreSuite):
         empty_keyspace(store)
         yield store
         store.close()
+
+    def test_snapshot_sees_one_state_while_others_write(self, store) -> None:
+        """Cassandra keeps no old versions: a view whose stream was written meanwhile keeps its
+        index and token, and refuses to read (503, retry) rather than mix two states."""
+        store.write(KEY, frame(T0 + np.arange(10), a=np.zeros(10)), bin_seconds=DAY)
+        with store.snapshot() as view:
+            token = view.stream_token(KEY)
+            assert view.read(KEY, ["a"])["a"].tolist() == [0.0] * 10
+            store.write(KEY, frame(T0 + np.arange(20), a=np.ones(20)), bin_seconds=DAY)
+            assert view.coverage(KEY).count == 10 and view.stream_token(KEY) == token
+            with pytest.raises(StoreUnavailable, match="retry"):
+                view.read(KEY, ["a"])
+        with store.snapshot() as view:
+            assert view.read(KEY, ["a"])["a"].tolist() == [1.0] * 20
+            assert view.stream_token(KEY) > token
 
     def test_change_token_moves_on_with_every_commit(self, store) -> None:
         super().test_change_token_moves_on_with_every_commit(store)
