@@ -20,6 +20,7 @@ from stream_servers import (
 )
 
 from stream_engine.config import REPO_ROOT, load_settings
+from stream_engine.engine.virtual import VirtualStreams
 from stream_engine.preload import load_preload
 from stream_engine.store.embedded import EmbeddedStore
 
@@ -74,13 +75,14 @@ def cassandra_filled(request, curated, optional_samples):
 
 
 @pytest.fixture(scope="session")
-def engine_store(request, backend, data_dir) -> Iterator[Any]:
-    """The served store, opened in the test process too."""
+def engine_store(request, backend, data_dir, curated, engine_settings) -> Iterator[Any]:
+    """The served store, opened in the test process too, as the server sees it: with the
+    virtual streams it computes."""
     if backend == "cassandra":
-        yield request.getfixturevalue("cassandra_filled")[1]
+        yield VirtualStreams(request.getfixturevalue("cassandra_filled")[1], curated, engine_settings)
         return
     with EmbeddedStore(data_dir) as store:
-        yield store
+        yield VirtualStreams(store, curated, engine_settings)
 
 
 @pytest.fixture(scope="session")
