@@ -51,6 +51,7 @@ from stream_engine.engine.compute import compute
 from stream_engine.engine.plan import PRODUCT, RAW
 from stream_engine.engine.resolve import TIME_PARAMETER, resolve
 from stream_engine.errors import NotFound
+from stream_engine.quality.annotations import annotation_attributes, annotations_for, stream_digest
 from stream_engine.store.base import DEPLOYMENT, TIME, IndexRange, StreamKey, TimeRange
 
 if TYPE_CHECKING:
@@ -98,6 +99,7 @@ def stream_version(
     for refdes in sorted({c.key.refdes for c in neighbours} | {key.refdes}):
         events = store.asset_events(refdes)
         digest.update(orjson.dumps(events, option=orjson.OPT_SORT_KEYS, default=str))
+    digest.update(f"|annotations {stream_digest(annotations_for(store, key))}".encode())
     try:
         last = _NTP_EPOCH + timedelta(seconds=float(coverage.last))
     except OverflowError:
@@ -235,6 +237,7 @@ def stream_dataset(
             stored.append((name, None, columns[name]))
             taken.add(name)
 
+    found = annotations_for(store, key, float(coverage.first), float(coverage.last))
     shapes = {p.name: ProductShape(row, attributes.fill_value(p), p.dtype) for _, p, _, row in products}
     positions = [pos for pos in plan.positions if pos.name not in taken]
     for pos in positions:
@@ -247,6 +250,7 @@ def stream_dataset(
         cache_bytes=int(settings["DAP_CACHE_BYTES"]),
         shapes=shapes,
         threads=int(settings["DAP_COMPUTE_THREADS"]),
+        annotations=found,
     )
     n = coverage.count
     variables = [
@@ -291,6 +295,7 @@ def stream_dataset(
         products=len(products), unavailable=unavailable, not_stored=not_stored,
         require_deployment=bool(settings["REQUIRE_DEPLOYMENT"]),
     )
+    global_attrs.update(annotation_attributes(found))
     return DapDataset(attributes.dataset_id(coverage), variables, global_attrs)
 
 

@@ -37,6 +37,8 @@ from stream_engine.engine.plan import ExternalInput, Plan
 from stream_engine.engine.query_plan import plan_query
 from stream_engine.engine.query_provenance import ProvenanceLog
 from stream_engine.errors import NoDataInRange
+from stream_engine.quality.annotations import annotations_for
+from stream_engine.quality.exclusion import ExclusionLog, MaskedColumn, apply_exclusions
 from stream_engine.store.base import DEPLOYMENT, TIME, IndexRange
 
 if TYPE_CHECKING:
@@ -171,8 +173,16 @@ class QueryRun:
         self.variables = self._primary_variables()
         for plan in self.secondary_plans:
             self._add_secondary(plan)
+        first, last = time_range.start, time_range.stop
+        self.annotations = {sq.key: annotations_for(view, sq.key, first, last) for sq in query.streams}
+        self.exclusions = ExclusionLog()
+        self._masked = [MaskedColumn(v.name, v.stream, v.parameter) for v in self.variables[1:]]
         self._windows = self._window_iter()
         self._pending = self._next_nonempty()
+        if self._pending is None and self.exclusions.dropped:
+            raise NoDataInRange(
+                f"every record of {key} in the range is excluded by annotations "
+                f"{sorted(self.exclusions.dropped)}", field="start")
         if self._pending is None:
             raise NoDataInRange(
                 f"all {self.stop_index - self.first_index} records of {key} in the range lie outside "
@@ -226,6 +236,8 @@ class QueryRun:
             data = self._chunk_data(computed, last)
             if len(data[TIME]):
                 last = (float(data[TIME][-1]), int(data[DEPLOYMENT][-1]))
+            data = apply_exclusions(data, data[TIME], self.plan.key, self._masked, self.annotations,
+                                    self.exclusions)
             if limit is not None and total > limit:
                 share = round(limit * (stop - self.first_index) / total) - taken
                 data = self._decimated(data, share)

@@ -49,6 +49,8 @@ from stream_engine.store.base import (
     StreamKey,
     TimeRange,
     WriteResult,
+    _check_quality_kind,
+    merge_quality_records,
 )
 from stream_engine.store.embedded_chunks import (
     index_slices,
@@ -353,3 +355,27 @@ class EmbeddedStore(Store):
         with self._db.transaction() as conn:
             return [r[0] for r in conn.execute("SELECT refdes FROM assets ORDER BY refdes")]
 
+    # -- data-quality records ------------------------------------------------------------------
+
+    def add_quality_records(self, kind: str, records: Iterable[Mapping[str, Any]]) -> list[int]:
+        # docstring inherited
+        _check_quality_kind(kind)
+        records = list(records)
+        with self._db.transaction(write=True) as conn:
+            top = conn.execute("SELECT MAX(id) FROM quality WHERE kind=?", (kind,)).fetchone()[0]
+            merged, ids = merge_quality_records({} if top is None else {int(top): {}}, records)
+            for rid in dict.fromkeys(ids):
+                try:
+                    text = json.dumps(merged[rid], allow_nan=False)
+                except (TypeError, ValueError) as exc:
+                    raise ValueError(f"data-quality record {rid} cannot be stored as JSON: {exc}") from exc
+                conn.execute("INSERT OR REPLACE INTO quality (kind, id, record) VALUES (?, ?, ?)",
+                             (kind, rid, text))
+        return ids
+
+    def quality_records(self, kind: str) -> list[dict[str, Any]]:
+        # docstring inherited
+        _check_quality_kind(kind)
+        with self._db.transaction() as conn:
+            rows = conn.execute("SELECT record FROM quality WHERE kind=? ORDER BY id", (kind,)).fetchall()
+        return [json.loads(r[0]) for r in rows]

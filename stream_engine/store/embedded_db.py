@@ -20,7 +20,7 @@ from pathlib import Path
 
 from stream_engine.errors import StoreError, StoreUnavailable
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the ``quality`` table (data-quality records)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS streams (
@@ -42,6 +42,8 @@ CREATE TABLE IF NOT EXISTS chunk_data (
     chunk_id INTEGER NOT NULL, column_id INTEGER NOT NULL, data BLOB NOT NULL,
     PRIMARY KEY (chunk_id, column_id));
 CREATE TABLE IF NOT EXISTS assets (refdes TEXT PRIMARY KEY, events TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS quality (
+    kind TEXT NOT NULL, id INTEGER NOT NULL, record TEXT NOT NULL, PRIMARY KEY (kind, id));
 """
 
 # Connections a forked child inherited. Never closed nor garbage-collected in the child: closing
@@ -142,8 +144,9 @@ class Database:
             conn.execute(f"PRAGMA synchronous = {self._synchronous}")
             conn.execute(f"PRAGMA mmap_size = {self._mmap_bytes}")
             conn.execute("PRAGMA journal_size_limit = 67108864")
-            if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
-                # Idempotent (IF NOT EXISTS): another connection may be creating it at the same time.
+            if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                # Idempotent (IF NOT EXISTS): another connection may be creating it at the same time;
+                # an older file gains the tables added since (format 1 had no ``quality``).
                 conn.executescript(
                     f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
                 )
