@@ -5,6 +5,9 @@ SBE 16plus counts plus their products), ingests it into a temporary embedded sto
 ``stream-engine serve`` on a free loopback port. Each *phase* then measures one interface
 against a baseline computed in the same run on the same file:
 
+* ``netcdf``: ``POST /netcdf`` for the same two products (a zip of compressed NetCDF4 files, one
+  per deployment), against xarray + gsw + ``to_netcdf`` with the same compression; server memory
+  exporting a quarter of the records and all of them (it must not grow with the export);
 * ``json``: ``POST /particles`` for practical salinity and density of every record (the server
   computes both from the raw counts and the calibrations), against the baseline an
   oceanographer would write: open the file with xarray, compute salinity and density from its
@@ -32,6 +35,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -141,23 +145,37 @@ def particles_body() -> dict:
             "start": data.START - 1.0, "stop": data.START + 400 * 86400.0}
 
 
+def gsw_products(ds) -> tuple[np.ndarray, np.ndarray]:
+    """Practical salinity and density from an opened file's L1 values, with gsw (the
+    baseline's computation, as ``ctd_pracsal`` / ``ctd_density`` do)."""
+    import gsw
+
+    t = ds["sea_water_temperature"].values.astype(np.float64)
+    c = ds["sea_water_electrical_conductivity"].values.astype(np.float64)
+    p = ds["sea_water_pressure"].values.astype(np.float64)
+    lat, lon = float(ds.attrs["lat"]), float(ds.attrs["lon"])
+    salinity = gsw.SP_from_C(c * 10.0, t, p)
+    absolute = gsw.SA_from_SP(salinity, p, lon, lat)
+    return salinity, gsw.rho(absolute, gsw.CT_from_t(absolute, t, p), p)
+
+
+def differences(got: dict[str, np.ndarray], nc_path: Path) -> str:
+    """Largest difference of salinity and density from the file's stored products."""
+    stored = data.read_products(nc_path, list(got))
+    worst = [float(np.max(np.abs(got[name].astype(np.float32) - stored[name]))) for name in got]
+    return f"max |difference| from the file's products: salinity {worst[0]:.2e}, density {worst[1]:.2e}"
+
+
 def baseline_json(nc_path: Path, out: Path) -> Timed:
     """xarray + gsw + the standard library's json: the same particles as ``/particles``."""
-    import gsw
     import xarray as xr
 
     t0 = time.perf_counter()
     key = data.KEY
     with xr.open_dataset(nc_path, decode_times=False, mask_and_scale=False) as ds:
-        t = ds["sea_water_temperature"].values.astype(np.float64)
-        c = ds["sea_water_electrical_conductivity"].values.astype(np.float64)
-        p = ds["sea_water_pressure"].values.astype(np.float64)
         times = ds["time"].values
         deployment = ds["deployment"].values
-        lat, lon = float(ds.attrs["lat"]), float(ds.attrs["lon"])
-    salinity = gsw.SP_from_C(c * 10.0, t, p)
-    absolute = gsw.SA_from_SP(salinity, p, lon, lat)
-    density = gsw.rho(absolute, gsw.CT_from_t(absolute, t, p), p)
+        salinity, density = gsw_products(ds)
     pk = {"subsite": key.subsite, "node": key.node, "sensor": key.sensor, "method": key.method,
           "stream": key.stream}
     particles = [
@@ -176,12 +194,17 @@ def check_particles(body: bytes, nc_path: Path, records: int) -> str:
     particles = orjson.loads(body)
     if len(particles) != records:
         raise SystemExit(f"error: /particles returned {len(particles)} particles for {records} records")
-    stored = data.read_products(nc_path, ["sea_water_practical_salinity", "sea_water_density"])
-    worst = []
-    for name in ("sea_water_practical_salinity", "sea_water_density"):
-        got = np.array([p[name] for p in particles], dtype=np.float32)
-        worst.append(float(np.max(np.abs(got - stored[name]))))
-    return f"max |difference| from the file's products: salinity {worst[0]:.2e}, density {worst[1]:.2e}"
+    return differences({name: np.array([p[name] for p in particles], dtype=np.float32)
+                        for name in ("sea_water_practical_salinity", "sea_water_density")}, nc_path)
+
+
+def on_fresh_server(ctx: Context, path: str, body: dict) -> tuple[Timed, ServerProcess, Any]:
+    """``POST path`` as the first request of a freshly started server: the timing, the server
+    and the memory sample taken while the request ran."""
+    server = ctx.restart()
+    with MemorySampler(server.pid) as sampler:
+        timed = post(server.port, path, body)
+    return timed, server, sampler.result
 
 
 def phase_json(ctx: Context, table: Table) -> None:
@@ -189,10 +212,7 @@ def phase_json(ctx: Context, table: Table) -> None:
     out = ctx.work / "baseline.json"
     base = [baseline_json(ctx.nc_path, out) for _ in range(2)]
     out.unlink()
-    server = ctx.restart()
-    with MemorySampler(server.pid) as sampler:
-        cold = post(server.port, "/particles", particles_body())
-    memory = sampler.result
+    cold, server, memory = on_fresh_server(ctx, "/particles", particles_body())
     cached = post(server.port, "/particles", particles_body(), keep=True)
     log(f"  {check_particles(cached.body or b'', ctx.nc_path, records)}")
     mb = cold.nbytes / 1e6
@@ -208,7 +228,67 @@ def phase_json(ctx: Context, table: Table) -> None:
     table.add("server RSS before the request (MiB)", None, memory.start_tree_rss)
 
 
-PHASES: dict[str, Callable[[Context, Table], None]] = {"json": phase_json}
+# -- NetCDF -------------------------------------------------------------------------------------
+
+
+def baseline_netcdf(nc_path: Path, out: Path) -> Timed:
+    """xarray + gsw + ``to_netcdf`` (zlib level 1 with shuffle, as the export): the same two
+    products as ``POST /netcdf`` writes."""
+    import xarray as xr
+
+    t0 = time.perf_counter()
+    with xr.open_dataset(nc_path, decode_times=False, mask_and_scale=False) as ds:
+        salinity, density = gsw_products(ds)
+        result = xr.Dataset({
+            "time": ("obs", ds["time"].values), "deployment": ("obs", ds["deployment"].values),
+            "sea_water_practical_salinity": ("obs", salinity.astype(np.float32), {"units": "1"}),
+            "sea_water_density": ("obs", density.astype(np.float32), {"units": "kg m-3"}),
+        })
+        encoding = {name: {"zlib": True, "complevel": 1, "shuffle": True} for name in result.data_vars}
+        result.to_netcdf(out, format="NETCDF4", encoding=encoding)
+    return Timed(time.perf_counter() - t0, out.stat().st_size)
+
+
+def check_netcdf_zip(body: bytes, nc_path: Path, records: int) -> str:
+    """Compare the zip's salinity and density with the file's stored products."""
+    import io
+    import zipfile
+
+    import netCDF4
+
+    values: dict[str, list[np.ndarray]] = {"sea_water_practical_salinity": [], "sea_water_density": []}
+    with zipfile.ZipFile(io.BytesIO(body)) as archive:
+        for name in sorted(archive.namelist()):
+            with netCDF4.Dataset("export.nc", memory=archive.read(name)) as nc:
+                nc.set_auto_mask(False)
+                for var, parts in values.items():
+                    parts.append(nc[var][:])
+    got = {name: np.concatenate(parts) for name, parts in values.items()}
+    if any(len(v) != records for v in got.values()):
+        raise SystemExit(f"error: /netcdf wrote {len(got['sea_water_density'])} records of {records}")
+    return differences(got, nc_path)
+
+
+def phase_netcdf(ctx: Context, table: Table) -> None:
+    records = ctx.args.records
+    out = ctx.work / "baseline.nc"
+    base = [baseline_netcdf(ctx.nc_path, out) for _ in range(2)]
+    out.unlink()
+    quarter_body = {**particles_body(), "stop": data.START + records / 4}
+    _, _, quarter = on_fresh_server(ctx, "/netcdf", quarter_body)
+    cold, server, memory = on_fresh_server(ctx, "/netcdf", particles_body())
+    cached = post(server.port, "/netcdf", particles_body(), keep=True)
+    log(f"  {check_netcdf_zip(cached.body or b'', ctx.nc_path, records)}")
+    log(f"  zip {cold.nbytes / 1e6:,.1f} MB; baseline file {base[0].nbytes / 1e6:,.1f} MB")
+    table.add("NetCDF cold: records/s (thousands)", records / base[0].seconds / 1e3,
+              records / cold.seconds / 1e3, ">= 1.5x")
+    table.add("NetCDF cached: records/s (thousands)", records / base[1].seconds / 1e3,
+              records / cached.seconds / 1e3, ">= 1.5x")
+    table.add("NetCDF server peak RSS (MiB): 1/4 of the records vs all", quarter.peak_tree_rss,
+              memory.peak_tree_rss, "bounded (ratio near 1)")
+
+
+PHASES: dict[str, Callable[[Context, Table], None]] = {"json": phase_json, "netcdf": phase_netcdf}
 
 
 # -- driver ---------------------------------------------------------------------------------------

@@ -126,3 +126,19 @@ DAP_COMPUTE_RECORDS = 65536
 
 # Threads computing DAP product windows of one request side by side (1: in the request's thread).
 DAP_COMPUTE_THREADS = 2
+
+# -- exports and asynchronous jobs ---------------------------------------------------------------
+
+# Export jobs running at once on one server (each in its own process).
+JOB_PROCESSES = 2
+
+# Export jobs queued or running at once; more are refused (429) until one finishes.
+JOB_MAX_ACTIVE = 20
+
+# Records above which an export job is cut into time-slice sub-jobs run side by side, and the
+# number of processes one job runs them with.
+JOB_SPLIT_RECORDS = 5_000_000
+JOB_SUBJOB_PROCESSES = 2
+
+# Seconds a finished export job and its files are kept before they are removed.
+JOB_RETENTION_SECONDS = 7 * 24 * 3600

@@ -185,6 +185,13 @@ def cmd_version(args: argparse.Namespace, settings: Settings | None) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    """Run an export like ``POST /netcdf`` into a folder, with progress."""
+    from stream_engine.outputs.command import export_command
+
+    return export_command(args.request, args.format, Path(args.output), settings)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; each sub-command sets ``run`` to its function."""
     parser = argparse.ArgumentParser(
@@ -228,6 +235,12 @@ def build_parser() -> argparse.ArgumentParser:
     q = preload.add_parser("check", help="load and resolve a preload folder, list its problems")
     q.add_argument("path", nargs="?", help="preload folder (default: setting PRELOAD)")
     q.set_defaults(run=cmd_preload_check)
+
+    p = sub.add_parser("export", help="export a request (original JSON body) as NetCDF4, CSV or TSV files")
+    p.add_argument("request", metavar="REQUEST", help="JSON request body file, '-' for standard input")
+    p.add_argument("--format", choices=("netcdf", "csv", "tsv", "tab"), help="default: the body's format, else netcdf")
+    p.add_argument("--output", default=".", metavar="FOLDER", help="folder for the files (default: .)")
+    p.set_defaults(run=cmd_export)
 
     p = sub.add_parser("config", help="print settings (all, or the values of the KEYs named)")
     p.add_argument("keys", nargs="*", metavar="KEY")

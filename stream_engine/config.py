@@ -117,6 +117,9 @@ def _validate(values: Mapping[str, Any]) -> None:
     for key in ("WORKERS", "THREADS", "CASSANDRA_PORT", "CASSANDRA_CONCURRENCY", "DAP_MAX_RESPONSE_BYTES", "DAP_BLOCK_BYTES", "DAP_COMPUTE_RECORDS", "DAP_COMPUTE_THREADS",
                 "UI_HARD_LIMIT", "QUERY_CHUNK_RECORDS", "ESTIMATE_RECORDS_PER_SECOND"):
         _require(v, key, isinstance(v.get(key), int) and not isinstance(v.get(key), bool) and v[key] > 0, "a positive integer")
+    for key in ("JOB_PROCESSES", "JOB_MAX_ACTIVE", "JOB_RETENTION_SECONDS", "JOB_SPLIT_RECORDS",
+                "JOB_SUBJOB_PROCESSES"):
+        _require(v, key, isinstance(v.get(key), int) and not isinstance(v.get(key), bool) and v[key] > 0, "a positive integer")
     for key in ("MAX_DEPTH_VARIANCE", "MAX_INTERPOLATION_GAP", "CASSANDRA_CONNECT_TIMEOUT", "CASSANDRA_QUERY_TIMEOUT"):
         val = v.get(key)
         _require(v, key, isinstance(val, int | float) and not isinstance(val, bool) and val > 0, "a positive number")

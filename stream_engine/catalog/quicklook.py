@@ -82,7 +82,8 @@ def _even(n: float) -> int:
 def _reduce(x: np.ndarray, y: np.ndarray, n_out: int) -> tuple[np.ndarray, np.ndarray]:
     """Drop missing values, then min-max down to about ``n_out`` points (first and last kept)."""
     keep = np.isfinite(y)
-    x, y = x[keep], y[keep]
+    if not keep.all():
+        x, y = x[keep], y[keep]
     if len(x) <= n_out:
         return x, y
     index = MinMaxDownsampler().downsample(x, y, n_out=_even(n_out))
@@ -102,13 +103,15 @@ def _overlapping(parts: Sequence[Partition], start: float, stop: float) -> list[
 
 
 def _as_float(values: np.ndarray, p: Parameter | None) -> np.ndarray:
+    """Floating-point values (float32 stays float32) with integer fills as NaN."""
     values = np.asarray(values)
+    if values.dtype.kind == "f":
+        return values
+    out = values.astype(np.float64)
     if values.dtype.kind in "iu" and p is not None:
         fill = fill_value_for(p.value_encoding, "" if p.fill_value is None else str(p.fill_value))
-        out = values.astype(np.float64)
         out[missing_mask(values, fill)] = np.nan
-        return out
-    return values.astype(np.float64)
+    return out
 
 
 def _stored(view: Store, key: StreamKey, column: str, p: Parameter | None, parts: list[Partition],
@@ -227,6 +230,7 @@ def quicklook_series(
         if d.start < stop and (d.stop is None or d.stop > start)
     ]
     label = (p.display_name or p.long_name or p.name) if p is not None else name
-    return Series(name=name, label=label, units=p.units if p is not None else "", time=x, values=y,
+    return Series(name=name, label=label, units=p.units if p is not None else "", time=x,
+                  values=np.asarray(y, dtype=np.float64),
                   records=records, used=used, stride=stride, start=start, stop=stop,
                   deployments=deployments)

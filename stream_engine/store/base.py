@@ -310,6 +310,42 @@ class Store(ABC):
         _check_quality_kind(kind)
         return self.asset_events(f"@quality:{kind}")
 
+    # -- export jobs -------------------------------------------------------------------------
+    # Asynchronous export jobs (stream_engine.jobs) keep their state here so that every server
+    # node sharing the store answers for every job. A record is a JSON-serialisable dict with at
+    # least "id", "state" ("queued", "running", "complete", "failed") and "created" (Unix
+    # seconds); the rest is the job module's business and is stored as given. Records are few
+    # and small; a backend may keep them apart from stream data, and writing them must not move
+    # the change token that caches of computed values are keyed by. The defaults raise
+    # NotImplementedError: a backend without them serves everything but /jobs.
+
+    def put_job(self, job_id: str, record: Mapping[str, Any]) -> None:
+        """Create or replace the record of job ``job_id``."""
+        raise NotImplementedError(f"the {self.backend} store keeps no export jobs")
+
+    def job(self, job_id: str) -> dict[str, Any] | None:
+        """The record of job ``job_id``, ``None`` if there is none."""
+        raise NotImplementedError(f"the {self.backend} store keeps no export jobs")
+
+    def update_job(self, job_id: str, changes: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Merge ``changes`` into an existing record atomically; the new record, or ``None``
+        (and nothing written) when the job does not exist (e.g. it was cancelled)."""
+        raise NotImplementedError(f"the {self.backend} store keeps no export jobs")
+
+    def jobs(self) -> list[dict[str, Any]]:
+        """Every job record, oldest first."""
+        raise NotImplementedError(f"the {self.backend} store keeps no export jobs")
+
+    def delete_job(self, job_id: str) -> bool:
+        """Remove a job record; whether it existed."""
+        raise NotImplementedError(f"the {self.backend} store keeps no export jobs")
+
+    def claim_job(self, limit: int, changes: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Atomically, if fewer than ``limit`` jobs are ``running``: merge ``changes`` into the
+        oldest ``queued`` record, make it ``running`` and return it; else ``None``. Two nodes
+        claiming at once never get the same job (Cassandra: a lightweight transaction)."""
+        raise NotImplementedError(f"the {self.backend} store keeps no export jobs")
+
     # -- lifecycle ---------------------------------------------------------------------------
 
     def close(self) -> None:  # noqa: B027 - optional hook

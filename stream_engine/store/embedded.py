@@ -59,6 +59,7 @@ from stream_engine.store.embedded_chunks import (
     write_bin,
 )
 from stream_engine.store.embedded_db import SCHEMA_VERSION, Database
+from stream_engine.store.embedded_jobs import JobTable
 from stream_engine.store.records import (
     DEPLOYMENT_INFO,
     TIME_INFO,
@@ -130,6 +131,7 @@ class EmbeddedStore(Store):
         )
         self.path = self._db.path
         self.chunk_rows = int(chunk_rows)
+        self._jobs = JobTable(Path(data_dir), busy_timeout=busy_timeout)
 
     def __repr__(self) -> str:
         return f"EmbeddedStore({str(self.path.parent)!r})"
@@ -325,6 +327,34 @@ class EmbeddedStore(Store):
                 )
                 stored[name] = (_inserted_id(cur), info)
         return stored
+
+    # -- export jobs ---------------------------------------------------------------------------
+    # In jobs.sqlite beside the data file (embedded_jobs.py), so job updates never move the
+    # data file's change token.
+
+    def put_job(self, job_id: str, record: Mapping[str, Any]) -> None:
+        # docstring inherited
+        self._jobs.put(job_id, record)
+
+    def job(self, job_id: str) -> dict[str, Any] | None:
+        # docstring inherited
+        return self._jobs.get(job_id)
+
+    def update_job(self, job_id: str, changes: Mapping[str, Any]) -> dict[str, Any] | None:
+        # docstring inherited
+        return self._jobs.update(job_id, changes)
+
+    def jobs(self) -> list[dict[str, Any]]:
+        # docstring inherited
+        return self._jobs.all()
+
+    def delete_job(self, job_id: str) -> bool:
+        # docstring inherited
+        return self._jobs.delete(job_id)
+
+    def claim_job(self, limit: int, changes: Mapping[str, Any]) -> dict[str, Any] | None:
+        # docstring inherited
+        return self._jobs.claim(limit, changes)
 
     # -- assets --------------------------------------------------------------------------------
 

@@ -89,6 +89,24 @@ class WrapperStore(Store):
         # docstring inherited
         return self.inner.quality_records(kind)
 
+    def put_job(self, job_id: str, record: Mapping[str, Any]) -> None:
+        self.inner.put_job(job_id, record)
+
+    def job(self, job_id: str) -> dict[str, Any] | None:
+        return self.inner.job(job_id)
+
+    def update_job(self, job_id: str, changes: Mapping[str, Any]) -> dict[str, Any] | None:
+        return self.inner.update_job(job_id, changes)
+
+    def jobs(self) -> list[dict[str, Any]]:
+        return self.inner.jobs()
+
+    def delete_job(self, job_id: str) -> bool:
+        return self.inner.delete_job(job_id)
+
+    def claim_job(self, limit: int, changes: Mapping[str, Any]) -> dict[str, Any] | None:
+        return self.inner.claim_job(limit, changes)
+
     def close(self) -> None:
         # docstring inherited
         self.inner.close()

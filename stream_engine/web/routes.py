@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from stream_engine.web.views.annotations import AnnotationsView, StreamAnnotationsView
+from stream_engine.web.views.async_fs import AggregateView, AsyncExportView, StatsView
 from stream_engine.web.views.base import View
 from stream_engine.web.views.catalog import (
     DapFolderView,
@@ -22,6 +23,8 @@ from stream_engine.web.views.catalog import (
 )
 from stream_engine.web.views.dap import DapDatasetView, DapIndexView
 from stream_engine.web.views.export import DownloadView, ExportFormView
+from stream_engine.web.views.exports import ExportView
+from stream_engine.web.views.jobs import JobFileView, JobsView, JobView
 from stream_engine.web.views.particles import ParticlesView
 from stream_engine.web.views.plan import EstimateView, NeedsView
 from stream_engine.web.views.plot import QuickLookView
@@ -92,4 +95,15 @@ ROUTES: tuple[Route, ...] = (
     Route(f"/dap/{_STREAM}", DapDatasetView, error_format="dap"),
     Route("/dap/{path:path}/", DapFolderView, error_format="html"),
     Route("/dap/{path:path}.json", DapFolderView),
+    Route("/netcdf", ExportView.of("netcdf")),
+    Route("/csv", ExportView.of("csv")),
+    Route("/tab", ExportView.of("tsv")),
+    Route("/netcdf-fs", AsyncExportView.of("netcdf")),
+    Route("/csv-fs", AsyncExportView.of("csv")),
+    Route("/tab-fs", AsyncExportView.of("tsv")),
+    Route("/aggregate", AggregateView),
+    Route("/stats", StatsView),
+    Route("/jobs", JobsView),
+    Route("/jobs/{job_id}", JobView),
+    Route("/jobs/{job_id}/{name}", JobFileView),
 )

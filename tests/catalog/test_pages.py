@@ -232,3 +232,41 @@ def test_unknown_paths(catalog_server) -> None:
     assert status == 404 and "holds data" in body.decode()
     status, _, body = http(f"{base}/dap/{demo.CTD.path}/extra/part")
     assert status == 404
+
+
+def test_pages_never_read_stored_data(catalog_data, curated, tmp_path) -> None:
+    """Every page and twin renders from the index, assets and dictionary; only plots read data."""
+    from webob import Request
+
+    from stream_engine.config import load_settings
+    from stream_engine.store.embedded import EmbeddedStore
+    from stream_engine.store.wrapper import WrapperStore
+    from stream_engine.web.app import create_app
+
+    class NoReads(WrapperStore):
+        reads = 0
+
+        def read(self, key, columns=None, *, time_range=None, index_range=None):
+            NoReads.reads += 1
+            return self.inner.read(key, columns, time_range=time_range, index_range=index_range)
+
+        def read_columns(self, key, columns, *, index_range):
+            NoReads.reads += 1
+            return self.inner.read_columns(key, columns, index_range=index_range)
+
+    with EmbeddedStore(catalog_data) as inner:
+        app = create_app(load_settings(environ={"STREAM_ENGINE_LOG_DIR": str(tmp_path)}))
+        app.context._store = NoReads(inner)
+        app.context._preload = curated
+        paths = ["/", "/index.json", "/dap/", "/catalog.xml", "/?q=salinity"]
+        for c in inner.streams():
+            k = c.key
+            paths += [f"/catalog/{k.path}", f"/catalog/{k.path}.json", f"/catalog/{k.subsite}/",
+                      f"/dap/{k.subsite}/{k.node}/{k.sensor}/", f"/catalog/{k.subsite}/{k.node}.json",
+                      f"/catalog/{k.subsite}/{k.node}/{k.sensor}/{k.method}/catalog.xml"]
+        for path in paths:
+            assert Request.blank(path).get_response(app).status_code == 200, path
+        assert NoReads.reads == 0
+        plot = f"/catalog/{demo.CTD.path}/plot.png?parameter=temperature"
+        assert Request.blank(plot).get_response(app).status_code == 200
+        assert NoReads.reads > 0

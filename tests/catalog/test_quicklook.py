@@ -122,3 +122,31 @@ def test_stream_page_plot_form_works_without_javascript(catalog_server) -> None:
     assert {"value": "dissolved_oxygen", "selected": ""} in selected
     status, _, body = http(f"{page_url}?parameter=serial_number")
     assert status == 200 and "cannot be plotted" in body.decode()
+
+
+def test_decimation_keeps_a_spike_across_read_groups(tmp_path, curated, monkeypatch) -> None:
+    import stream_engine.catalog.quicklook as quicklook
+    from stream_engine.store.base import StreamKey
+    from stream_engine.store.embedded import EmbeddedStore
+
+    monkeypatch.setattr(quicklook, "READ_RECORDS", 50_000)
+    key = StreamKey("CE05MOAS", "GL001", "05-CTDGVM000", "recovered_host",
+                    "ctdgv_m_glider_instrument_recovered")
+    n = 300_000
+    index = np.arange(n)
+    pressure = (10 + np.sin(index / 500.0)).astype(np.float32)
+    pressure[123_457] = 99.5
+    pressure[200_000:200_100] = np.nan
+    with EmbeddedStore(tmp_path / "data") as store:
+        store.write(key, {"time": 3.8e9 + index * 2.0, "deployment": np.ones(n, np.int32),
+                          "sci_water_pressure": pressure},
+                    bin_seconds=curated.stream(key.stream).bin_seconds)
+        assert len(store.partitions(key)) > 6  # several read groups of 50,000
+        series = quicklook_series(store, curated, key, "sci_water_pressure", _range(store, key),
+                                  settings=SETTINGS, points=500)
+    assert len(series.time) == 500 and series.records == n
+    assert series.values.max() == np.float32(99.5)
+    assert series.time[int(series.values.argmax())] == 3.8e9 + 123_457 * 2.0
+    assert not np.isnan(series.values).any()
+    assert series.values.min() == pytest.approx(9.0, abs=1e-3)
+    assert series.time[0] == 3.8e9 and series.time[-1] == 3.8e9 + (n - 1) * 2.0

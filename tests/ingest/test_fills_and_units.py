@@ -175,3 +175,18 @@ def test_hours_into_integer_seconds_are_exact(tmp_path, samples_dir, store, prel
     ingest_file(store, preload, path, overrides=HPIES)
     values = store.read(StreamKey(**HPIES), ["hpies_ies_timestamp"])["hpies_ies_timestamp"]
     assert values[:2].tolist() == [23667840 * 3600, 23667850 * 3600]
+
+
+def test_metbk_relative_wind_is_never_computed_from_fill(samples_dir, store, preload):
+    """The original stored met_relwind_speed = 14142134 m/s in this file: sqrt(2) x 1e7, computed
+    from -9999999 currents. Here it is missing, with the reason, and never that value."""
+    name = "metbk_a_dcl_instrument_recovered.nc"
+    with netCDF4.Dataset(samples_dir / name) as ds:
+        ds.set_auto_maskandscale(False)
+        assert np.allclose(ds["met_relwind_speed"][:3], 14142134.0)
+    key = ingest_file(store, preload, samples_dir / name).key
+    out = _computed(store, preload, key, ("met_relwind_speed", "met_barpres"))
+    assert np.isnan(out["met_relwind_speed"]).all()
+    assert out.provenance["products"]["met_relwind_speed"]["status"] in ("unavailable", "partial")
+    assert out.provenance["products"]["met_relwind_speed"]["reason"]
+    assert np.isfinite(out["met_barpres"]).all()  # products with real inputs are computed

@@ -359,3 +359,26 @@ class StoreSuite:
         with pytest.raises(ValueError):
             store.put_asset_events(refdes, ["not a mapping"])
         assert store.asset_events(refdes) == events[:1]
+
+    # -- export jobs -----------------------------------------------------------------------------
+
+    def test_job_records(self, store: Store) -> None:
+        try:
+            assert store.jobs() == [] and store.job("a") is None
+        except NotImplementedError:
+            pytest.skip(f"the {store.backend} store keeps no export jobs")
+        first = {"id": "a", "state": "queued", "created": 1.0, "request": {"streams": [{"x": "ü"}]}}
+        second = {"id": "b", "state": "queued", "created": 2.0}
+        store.put_job("b", second)
+        store.put_job("a", first)
+        assert [j["id"] for j in store.jobs()] == ["a", "b"] and store.job("a") == first
+        token = store.change_token()
+        assert store.claim_job(1, {"pid": 7}) == {**first, "state": "running", "pid": 7}
+        assert store.claim_job(1, {}) is None  # one running already
+        assert store.claim_job(2, {})["id"] == "b"
+        assert store.claim_job(3, {}) is None  # nothing queued
+        assert store.update_job("a", {"progress": 0.5})["progress"] == 0.5
+        assert store.job("a")["pid"] == 7
+        assert store.delete_job("a") and not store.delete_job("a")
+        assert store.update_job("a", {"progress": 1.0}) is None and store.job("a") is None
+        assert token is None or store.change_token() == token  # job records never move it

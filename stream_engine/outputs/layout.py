@@ -1,0 +1,229 @@
+"""What an export file holds: variable names, metadata and the order they are written in.
+
+An :class:`ExportLayout` is built once per export from the query's plans and output variables
+(no data is read); writers then receive the query's chunks, keyed by output name, and look each
+variable up here.
+Names and per-variable attributes are those the DAP datasets serve (``netcdf_name`` else
+``name``; units, long_name, standard_name, ``_FillValue``, dictionary ids, provenance of every
+product), so an export and the DAP view of the same stream describe a variable identically.
+Products the plan cannot compute at all are left out and listed, with the reason, in the global
+``unavailable_parameters`` attribute.
+
+Position variables: when the engine's output carries ``lat``/``lon`` (mobile platforms; the
+fixed-platform position variables of issue 7) they are written as they come; otherwise each
+file gets scalar ``lat``/``lon`` from its deployment's location, so every file is a CF
+``timeSeries`` with a located station.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from dap_handlers import attributes
+from stream_engine.assets import NTP_UNIX_OFFSET
+from stream_engine.engine.plan import PRODUCT, RAW
+from stream_engine.store.base import DEPLOYMENT, TIME
+
+if TYPE_CHECKING:
+    from stream_engine.assets import Deployment
+    from stream_engine.engine.plan import Plan
+    from stream_engine.engine.query_run import OutputVariable
+    from stream_engine.preload.model import Parameter, Preload
+
+LAT, LON = "lat", "lon"
+POSITION_ATTRIBUTES: dict[str, dict[str, Any]] = {
+    LAT: {"long_name": "Latitude", "standard_name": "latitude", "units": "degrees_north",
+          "axis": "Y", "coverage_content_type": "coordinate"},
+    LON: {"long_name": "Longitude", "standard_name": "longitude", "units": "degrees_east",
+          "axis": "X", "coverage_content_type": "coordinate"},
+}
+COORDINATES = "time lat lon"
+#: The standard name table the exports' names are checked against (the one the pinned IOOS
+#: compliance checker ships).
+STANDARD_NAME_VOCABULARY = "CF Standard Name Table v93"
+
+
+@dataclass(frozen=True, slots=True)
+class ExportVariable:
+    """One exported variable: its output ``name`` (the key of its values in the query's chunks),
+    its dictionary entry, and for products their provenance attributes and inputs."""
+
+    name: str
+    parameter: Parameter | None
+    provenance: Mapping[str, Any] = field(default_factory=dict)
+    ancillary: tuple[str, ...] = ()
+
+    def attributes(self, dtype: np.dtype) -> dict[str, Any]:
+        """Attributes for values of ``dtype`` (``_FillValue`` typed like the data)."""
+        if self.parameter is None:
+            attrs: dict[str, Any] = {"long_name": self.name}
+        else:
+            attrs = attributes.parameter_attributes(self.parameter, dtype.kind)
+            if "_FillValue" in attrs:
+                attrs["_FillValue"] = dtype.type(attrs["_FillValue"])
+        attrs["coordinates"] = COORDINATES
+        attrs["coverage_content_type"] = self.content_type
+        if self.ancillary:
+            attrs["ancillary_variables"] = " ".join(self.ancillary)
+        attrs.update(self.provenance)
+        return attrs
+
+    @property
+    def content_type(self) -> str:
+        """ISO 19115-1 ``coverage_content_type``: measurements and products, or timestamps and
+        other bookkeeping the instrument or the pipeline adds."""
+        units = self.units
+        named = self.parameter.name if self.parameter is not None else self.name
+        if units.startswith("seconds since") or named.endswith("_timestamp"):
+            return "auxiliaryInformation"
+        return "physicalMeasurement"
+
+    @property
+    def units(self) -> str:
+        return self.parameter.units if self.parameter is not None else ""
+
+    @property
+    def fill(self) -> Any:
+        return attributes.fill_value(self.parameter) if self.parameter is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class ExportLayout:
+    """The variables of an export in writing order, and what the files need besides data."""
+
+    plan: Plan
+    variables: tuple[ExportVariable, ...]
+    unavailable: tuple[tuple[Parameter, str], ...]
+    deployments: tuple[Deployment, ...]
+    request_uuid: str = ""
+
+    @property
+    def key(self) -> Any:
+        return self.plan.key
+
+    def deployment(self, number: int) -> Deployment | None:
+        """The deployment numbered ``number`` (``None`` if the asset events lack it)."""
+        return next((d for d in self.deployments if d.number == number), None)
+
+    def file_stem(self, deployment: int, first: float, last: float) -> str:
+        """OOI file name without extension:
+        ``deployment0001_<refdes>-<method>-<stream>_<start>-<end>``."""
+        key = self.plan.key
+        return (f"deployment{deployment:04d}_{key.refdes}-{key.method}-{key.stream}_"
+                f"{compact_time(first)}-{compact_time(last)}")
+
+    def global_attributes(self, deployment: int, count: int, first: float, last: float) -> dict[str, Any]:
+        """CF-1.8/ACDD-1.3 globals of the file of one deployment holding ``count`` records."""
+        from stream_engine.store.base import StreamCoverage
+
+        coverage = StreamCoverage(self.plan.key, count, first, last)
+        products = sum(1 for v in self.variables if v.provenance)
+        found = self.deployment(deployment)
+        attrs = attributes.global_attributes(
+            coverage, [found] if found is not None else [],
+            stored=len(self.variables) - products, products=products,
+            unavailable=list(self.unavailable), not_stored=[],
+        )
+        attrs["summary"] = attrs["summary"].replace("served as a virtual dataset", "exported")
+        attrs["featureType"] = "timeSeries"
+        attrs["cdm_data_type"] = "Station"
+        attrs["deployment"] = int(deployment)
+        attrs["standard_name_vocabulary"] = STANDARD_NAME_VOCABULARY
+        attrs["keywords"] = ", ".join(v.name for v in self.variables)
+        attrs["creator_type"] = "institution"
+        attrs["publisher_type"] = "institution"
+        attrs["license"] = "OOI data are free and open (https://oceanobservatories.org/data-policy/)"
+        attrs["processing_level"] = "L2"
+        if count > 1 and last > first:
+            attrs["time_coverage_duration"] = f"PT{last - first:.6g}S"
+            attrs["time_coverage_resolution"] = f"PT{(last - first) / (count - 1):.6g}S"
+        if self.request_uuid:
+            attrs["requestUUID"] = self.request_uuid
+        attrs.pop("deployments", None)
+        return attrs
+
+
+def compact_time(ntp: float) -> str:
+    """``20190501T000000.500000`` (the OOI file-name form: microseconds, no ``Z``)."""
+    moment = np.datetime64(int(round((ntp - NTP_UNIX_OFFSET) * 1e6)), "us").astype(object)
+    return str(moment.strftime("%Y%m%dT%H%M%S.%f"))
+
+
+def _provenance(var: OutputVariable, plans: Sequence[Plan]) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """Provenance attributes and ancillary inputs of a product (empty for stored values)."""
+    plan = next((p for p in plans if p.key == var.stream), None)
+    step = None if plan is None or var.parameter_id is None else plan.product(var.parameter_id)
+    if plan is None or step is None:
+        return {}, ()
+    return attributes.provenance_attributes(step, plan), tuple(
+        str(arg.parameter) for arg in step.arguments if arg.kind in (RAW, PRODUCT) and arg.parameter)
+
+
+def build_layout(preload: Preload, plans: Sequence[Plan], variables: Sequence[OutputVariable],
+                 deployments: Sequence[Deployment], request_uuid: str = "") -> ExportLayout:
+    """The layout of an export of a query's output variables.
+
+    Parameters
+    ----------
+    preload
+        The dictionary the plans were resolved with.
+    plans
+        The primary stream's plan first, then those of further streams.
+    variables
+        The query's output variables (:class:`~stream_engine.engine.query_run.OutputVariable`),
+        named as its chunks name them; ``time`` always comes first in the files, then
+        ``deployment``. Parameters a plan cannot produce are left out (listed in the global
+        ``unavailable_parameters``).
+    deployments
+        The primary stream's deployments (their locations become ``lat``/``lon`` and geospatial
+        globals).
+    request_uuid
+        Written as the ``requestUUID`` global attribute when given.
+    """
+    primary = plans[0]
+    by_parameter = {(v.stream, v.parameter.name): v.name for v in variables if v.parameter is not None}
+    chosen: list[ExportVariable] = []
+    unavailable: list[tuple[Parameter, str]] = []
+    for var in variables:
+        if var.name in (TIME, DEPLOYMENT, LAT, LON) or var.parameter is None:
+            continue
+        plan = next((p for p in plans if p.key == var.stream), primary)
+        reason = plan.reason(var.parameter.id)
+        if reason is not None:
+            unavailable.append((var.parameter, reason))
+            continue
+        provenance, inputs = _provenance(var, plans)
+        ancillary = tuple(dict.fromkeys(by_parameter[(var.stream, name)] for name in inputs
+                                        if (var.stream, name) in by_parameter))
+        if var.stream != primary.key:
+            provenance = {**provenance, "source_stream": var.stream.path,
+                          "instrument": var.stream.refdes}
+        chosen.append(ExportVariable(var.name, var.parameter, provenance, ancillary))
+    return ExportLayout(primary, tuple(chosen), tuple(unavailable), tuple(deployments), request_uuid)
+
+
+def time_attributes() -> dict[str, Any]:
+    """CF attributes of the NTP ``time`` variable."""
+    return {"long_name": "Time, UTC", "standard_name": "time", "units": attributes.TIME_UNITS,
+            "calendar": "gregorian", "axis": "T", "ooi_parameter_id": "PD7",
+            "coverage_content_type": "coordinate"}
+
+
+def deployment_attributes() -> dict[str, Any]:
+    """Attributes of ``deployment`` (no ``coordinates``: it is not a measurement)."""
+    attrs = attributes.deployment_attributes()
+    attrs.pop("coordinates", None)
+    attrs["units"] = "1"
+    attrs["coverage_content_type"] = "auxiliaryInformation"
+    return attrs
+
+
+def iso_times(ntp: np.ndarray) -> np.ndarray:
+    """NTP seconds as ISO 8601 UTC strings with millisecond precision (``...T00:00:00.000Z``)."""
+    unix_ns = np.round((np.asarray(ntp, dtype=np.float64) - NTP_UNIX_OFFSET) * 1e6).astype("int64")
+    moments = unix_ns.astype("datetime64[us]")
+    return np.char.add(np.datetime_as_string(moments, unit="ms"), "Z")
