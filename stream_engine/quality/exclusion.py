@@ -53,7 +53,7 @@ def missing_value(values: np.ndarray, parameter: Parameter | None) -> object:
     if values.dtype.kind in "USO":
         return ""
     if parameter is not None:
-        return fill_value_for(parameter)
+        return fill_value_for(parameter.value_encoding, "" if parameter.fill_value is None else str(parameter.fill_value))
     return 0
 
 

@@ -13,7 +13,12 @@ from stream_engine import demo
 from stream_engine.assets import NTP_UNIX_OFFSET
 from stream_engine.cli import main
 from stream_engine.config import load_settings
-from stream_engine.quality.annotations import annotations_for, exclusion_masks, parse_annotation, stream_digest
+from stream_engine.quality.annotations import (
+    annotations_for,
+    exclusion_masks,
+    parse_annotation,
+    stream_digest,
+)
 from stream_engine.store import open_store
 from stream_engine.store.base import StreamKey
 from stream_engine.store.embedded import EmbeddedStore
