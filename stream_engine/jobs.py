@@ -57,7 +57,7 @@ logger = logging.getLogger("stream_engine.jobs")
 QUEUED, RUNNING, COMPLETE, FAILED = "queued", "running", "complete", "failed"
 ACTIVE = (QUEUED, RUNNING)
 FINISHED = (COMPLETE, FAILED)
-FORMATS = {"netcdf": "netcdf", "csv": "csv", "tsv": "tsv", "tab": "tsv"}
+FORMATS = {"netcdf": "netcdf", "csv": "csv", "tsv": "tsv", "tab": "tsv", "json": "json"}
 
 
 class TooManyJobs(StreamEngineError):

@@ -9,12 +9,14 @@ result is plain JSON-able data: the stream page renders it and its ``.json`` twi
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from stream_engine import assets
+from stream_engine.engine.availability import missing_where, unavailable_for
 from stream_engine.engine.plan import CALIBRATION, EXTERNAL, LOCATION, ArgumentPlan, Plan
 from stream_engine.engine.resolve import resolve
 from stream_engine.engine.resolve_sources import source_text
@@ -23,7 +25,7 @@ from stream_engine.store.base import DEPLOYMENT, TIME, TimeRange
 
 if TYPE_CHECKING:
     from stream_engine.preload.model import Parameter, Preload
-    from stream_engine.store.base import ColumnInfo, Store, StreamCoverage, StreamKey
+    from stream_engine.store.base import ColumnInfo, Partition, Store, StreamCoverage, StreamKey
 
 _NTP_EPOCH = datetime(1900, 1, 1, tzinfo=UTC)
 STORED, COMPUTED, NOT_STORED = "stored", "computed", "not stored"
@@ -90,7 +92,18 @@ def _input(arg: ArgumentPlan) -> dict[str, Any]:
     }
 
 
-def _product(p: Parameter, plan: Plan, preload: Preload) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Known:
+    """What a product's partial availability is stated from (index and assets, no data)."""
+
+    deployments: list[assets.Deployment]
+    partitions: list[Partition]
+    sources: list[StreamCoverage]
+    max_gap: float
+    require_deployment: bool
+
+
+def _product(p: Parameter, plan: Plan, preload: Preload, known: _Known) -> dict[str, Any]:
     step = plan.product(p.id)
     reason = plan.reason(p.id)
     entry: dict[str, Any] = {"available": step is not None and reason is None, "reason": reason}
@@ -100,6 +113,10 @@ def _product(p: Parameter, plan: Plan, preload: Preload) -> dict[str, Any]:
         entry["inputs"] = [_input(a) for a in step.arguments]
         entry["notes"] = list(step.notes)
         entry["function_version"] = step.version
+        entry["unavailable_for"] = unavailable_for(
+            plan, step, known.deployments, known.partitions, known.sources,
+            max_gap=known.max_gap, require_deployment=known.require_deployment)
+        entry["missing_where"] = missing_where(plan, step, max_gap=known.max_gap)
     else:
         sources = p.function_map or {}
         entry["inputs"] = [
@@ -108,6 +125,8 @@ def _product(p: Parameter, plan: Plan, preload: Preload) -> dict[str, Any]:
             for name, source in sources.items()
         ]
         entry["notes"] = []
+        entry["unavailable_for"] = []
+        entry["missing_where"] = []
     return entry
 
 
@@ -116,7 +135,7 @@ def _plottable(kind: str, shape: tuple[int, ...] | None) -> bool:
 
 
 def _parameter(
-    p: Parameter, columns: Mapping[str, ColumnInfo], plan: Plan, preload: Preload
+    p: Parameter, columns: Mapping[str, ColumnInfo], plan: Plan, preload: Preload, known: _Known
 ) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "id": p.pd,
@@ -132,7 +151,7 @@ def _parameter(
     is_time = p.units.startswith("seconds since")
     if p.is_function:
         entry["kind"] = COMPUTED
-        entry.update(_product(p, plan, preload))
+        entry.update(_product(p, plan, preload, known))
         shape = None if (p.is_array or p.dimensions) else ()
         entry["plottable"] = entry["available"] and not is_time and _plottable(p.dtype.kind, shape)
     elif p.name in columns:
@@ -173,8 +192,10 @@ def describe_stream(
         The :func:`stream_identity` keys plus ``stream_definition``, ``partitions``,
         ``deployments`` (number, dates, location, calibrations present), ``parameters`` (name,
         units, level, stored/computed, data product identifier; for products availability, the
-        reason when unavailable and each input with the stream supplying it) and ``summary``
-        counts.
+        reason when unavailable, each input with the stream supplying it, ``unavailable_for``
+        (deployments and time spans it cannot be computed for, and why) and ``missing_where``
+        (limits that make single records missing), see
+        :mod:`stream_engine.engine.availability`) and ``summary`` counts.
 
     Raises
     ------
@@ -193,7 +214,13 @@ def describe_stream(
     columns = view.columns(key)
     time_range = TimeRange(float(coverage.first), float(np.nextafter(coverage.last, np.inf)))
     plan = resolve(view, preload, key, None, time_range, settings=settings)
-    parameters = [_parameter(p, columns, plan, preload) for p in preload.stream_parameters(key.stream)]
+    deployments = assets.deployments(view, key.refdes)
+    partitions = view.partitions(key)
+    externals = {e.key for e in plan.externals}
+    known = _Known(deployments, partitions, [c for c in view.streams() if c.key in externals],
+                   float(settings["MAX_INTERPOLATION_GAP"]), bool(settings["REQUIRE_DEPLOYMENT"]))
+    parameters = [_parameter(p, columns, plan, preload, known)
+                  for p in preload.stream_parameters(key.stream)]
     described = {p["name"] for p in parameters}
     for name in sorted(set(columns) - described - {TIME, DEPLOYMENT}):
         info = columns[name]
@@ -204,7 +231,7 @@ def describe_stream(
             "available": True, "reason": None,
             "plottable": _plottable(np.dtype(info.dtype).kind, info.shape),
         })
-    deployments = [_deployment(d, coverage) for d in assets.deployments(view, key.refdes)]
+    described_deployments = [_deployment(d, coverage) for d in deployments]
     summary = {
         "stored": sum(p["kind"] == STORED for p in parameters),
         "computed": sum(p["kind"] == COMPUTED and p["available"] for p in parameters),
@@ -219,8 +246,8 @@ def describe_stream(
             "content": definition.stream_content,
             "virtual": definition.is_virtual,
         },
-        "partitions": len(view.partitions(key)),
-        "deployments": deployments,
+        "partitions": len(partitions),
+        "deployments": described_deployments,
         "parameters": parameters,
         "summary": summary,
     }

@@ -25,6 +25,7 @@ from stream_engine.engine.query_provenance import instrument_provenance
 from stream_engine.engine.query_run import open_query
 from stream_engine.errors import BadRequest
 from stream_engine.outputs.csv import CsvWriter, TsvWriter
+from stream_engine.outputs.json_files import JsonWriter
 from stream_engine.outputs.layout import build_layout
 from stream_engine.outputs.netcdf import NetcdfWriter
 
@@ -34,7 +35,8 @@ if TYPE_CHECKING:
     from stream_engine.preload.model import Preload
     from stream_engine.store.base import Store
 
-WRITERS: dict[str, type[ChunkWriter]] = {"netcdf": NetcdfWriter, "csv": CsvWriter, "tsv": TsvWriter}
+WRITERS: dict[str, type[ChunkWriter]] = {"netcdf": NetcdfWriter, "csv": CsvWriter, "tsv": TsvWriter,
+                                         "json": JsonWriter}
 """Export formats by name."""
 
 Progress = Callable[[int, int], None]
@@ -50,7 +52,7 @@ class ExportResult:
 
 
 def writer_for(format_name: str) -> type[ChunkWriter]:
-    """The writer class of a format name (``netcdf``, ``csv``, ``tsv``)."""
+    """The writer class of a format name (``netcdf``, ``csv``, ``tsv``, ``json``)."""
     try:
         return WRITERS[format_name]
     except KeyError:

@@ -101,6 +101,7 @@ ROUTES: tuple[Route, ...] = (
     Route("/netcdf-fs", AsyncExportView.of("netcdf")),
     Route("/csv-fs", AsyncExportView.of("csv")),
     Route("/tab-fs", AsyncExportView.of("tsv")),
+    Route("/particles-fs", AsyncExportView.of("json")),
     Route("/aggregate", AggregateView),
     Route("/stats", StatsView),
     Route("/jobs", JobsView),

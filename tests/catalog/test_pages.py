@@ -270,3 +270,23 @@ def test_pages_never_read_stored_data(catalog_data, curated, tmp_path) -> None:
         plot = f"/catalog/{demo.CTD.path}/plot.png?parameter=temperature"
         assert Request.blank(plot).get_response(app).status_code == 200
         assert NoReads.reads > 0
+
+
+def test_partly_available_products_say_where_and_why(catalog_server) -> None:
+    """The glider sample's records fall outside its deployments in the asset events, so its depth
+    (which needs the deployment location) is stated missing there, from the index alone."""
+    key = "CE05MOAS/GL319/05-CTDGVM000/recovered_host/ctdgv_m_glider_instrument_recovered"
+    status, _, body = http(f"{catalog_server.url}/catalog/{key}.json")
+    if status == 404:
+        pytest.skip("OOI samples not loaded")
+    by_name = {p["name"]: p for p in json.loads(body)["parameters"]}
+    depth = by_name["depth"]
+    assert depth["available"]
+    assert depth["unavailable_for"] == [
+        "records from 2018-05-15T10:00:00Z to 2018-05-15T15:59:59Z (up to 5803 by the partition "
+        "index): outside every deployment in the asset events, so no deployment location (CC_lat)"
+    ]
+    assert any("input values is missing" in limit for limit in depth["missing_where"])
+    page = http(f"{catalog_server.url}/catalog/{key}")[2].decode()
+    assert "<strong>Not computed for:</strong>" in page
+    assert "outside every deployment in the asset events, so no deployment location" in page

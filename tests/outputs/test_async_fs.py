@@ -105,3 +105,15 @@ def test_directories_stay_inside_the_async_folder(directory, export_server, asyn
 def test_unknown_job_folders_are_404(export_server):
     for route in ("/aggregate", "/stats"):
         assert post(export_server.url + route, {"async_job": "no/such-folder"})[0] == 404
+
+
+def test_particles_subjob_writes_what_particles_returns(export_server, async_dir):
+    body = stream_body(CTD, [SALINITY], start=MAY_1, stop=MAY_1 + 20 * DAY)
+    status, _, expected = post(export_server.url + "/particles", body)
+    assert status == 200
+    status, _, text = post(export_server.url + "/particles-fs", {**body, "directory": "p/json"})
+    assert status == 200, text
+    files = sorted((async_dir / "p" / "json").glob("deployment*.json"))
+    assert [p.name[:14] for p in files] == ["deployment0001", "deployment0002"]
+    written = [particle for path in files for particle in json.loads(path.read_text())]
+    assert written == json.loads(expected)

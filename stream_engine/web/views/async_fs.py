@@ -1,6 +1,7 @@
 """The original asynchronous routes, kept for existing pipelines.
 
-* ``POST /netcdf-fs``, ``/csv-fs``, ``/tab-fs``: the request body plus ``directory`` (relative to
+* ``POST /netcdf-fs``, ``/csv-fs``, ``/tab-fs``, ``/particles-fs`` (JSON particle files): the
+  request body plus ``directory`` (relative to
   ``ASYNC_DIR``; as the original, only its last two path components are used). The export's
   files go into that folder with ``<start>-<stop>-status.txt`` (``complete``); the answer is
   ``{"code": 200, "message": "[<paths>]"}``. On failure ``<start>-<stop>-failure.json``
