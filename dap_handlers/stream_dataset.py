@@ -45,6 +45,7 @@ import orjson
 
 from dap_handlers import attributes
 from dap_handlers.model import DapDataset, DapVariable
+from dap_handlers.qartod_variables import qartod_variables
 from dap_handlers.stream_reads import ProductShape, StreamReads
 from stream_engine import __version__, assets
 from stream_engine.engine.compute import compute
@@ -52,6 +53,7 @@ from stream_engine.engine.plan import PRODUCT, RAW
 from stream_engine.engine.resolve import TIME_PARAMETER, resolve
 from stream_engine.errors import NotFound
 from stream_engine.quality.annotations import annotation_attributes, annotations_for, stream_digest
+from stream_engine.quality.qartod import qartod_for
 from stream_engine.store.base import DEPLOYMENT, TIME, IndexRange, StreamKey, TimeRange
 
 if TYPE_CHECKING:
@@ -100,6 +102,8 @@ def stream_version(
         events = store.asset_events(refdes)
         digest.update(orjson.dumps(events, option=orjson.OPT_SORT_KEYS, default=str))
     digest.update(f"|annotations {stream_digest(annotations_for(store, key))}".encode())
+    digest.update(orjson.dumps([r.record for tests in qartod_for(store, key).values() for r in tests],
+                               option=orjson.OPT_SORT_KEYS, default=str))
     try:
         last = _NTP_EPOCH + timedelta(seconds=float(coverage.last))
     except OverflowError:
@@ -296,6 +300,12 @@ def stream_dataset(
         require_deployment=bool(settings["REQUIRE_DEPLOYMENT"]),
     )
     global_attrs.update(annotation_attributes(found))
+    tested = qartod_for(store, key)
+    if tested:
+        served = {p.name: name for name, p, _ in stored if p is not None}
+        served.update({p.name: name for name, p, _, _ in products})
+        by_name = {v.name: v for v in variables}
+        variables += qartod_variables(tested, {pn: by_name[vn] for pn, vn in served.items()}, variables[0], OBS)
     return DapDataset(attributes.dataset_id(coverage), variables, global_attrs)
 
 

@@ -39,6 +39,7 @@ from stream_engine.engine.query_provenance import ProvenanceLog
 from stream_engine.errors import NoDataInRange
 from stream_engine.quality.annotations import annotations_for
 from stream_engine.quality.exclusion import ExclusionLog, MaskedColumn, apply_exclusions
+from stream_engine.quality.qartod_query import QueryQartod
 from stream_engine.store.base import DEPLOYMENT, TIME, IndexRange
 
 if TYPE_CHECKING:
@@ -176,6 +177,9 @@ class QueryRun:
         first, last = time_range.start, time_range.stop
         self.annotations = {sq.key: annotations_for(view, sq.key, first, last) for sq in query.streams}
         self.exclusions = ExclusionLog()
+        self.qartod: QueryQartod | None = None
+        if query.run_qartod:
+            self._add_qartod()
         self._masked = [MaskedColumn(v.name, v.stream, v.parameter) for v in self.variables[1:]]
         self._windows = self._window_iter()
         self._pending = self._next_nonempty()
@@ -216,6 +220,18 @@ class QueryRun:
             prefix = column[: -len(p.name)]
             self.variables.append(OutputVariable(prefix + _output_name(p), key, p, column, fill_for(p)))
 
+    def _add_qartod(self) -> None:
+        key = self.plan.key
+        tested = [(v.name, v.parameter) for v in self.variables[1:] if v.stream == key and v.parameter is not None]
+        self.qartod = QueryQartod(self.view, key, tested, self._range_compute, self.annotations[key])
+        for _, results, executed in self.qartod.names:
+            self.variables.append(OutputVariable(results, key, None, results, 0))
+            self.variables.append(OutputVariable(executed, key, None, executed, ""))
+
+    def _range_compute(self, index_range: IndexRange) -> ComputedSlice:
+        return compute(self.view, self.preload, self.plan, index_range=index_range, settings=self.settings,
+                       require_deployment=self.query.require_deployment)
+
     # -- chunks --------------------------------------------------------------------------------
 
     def _window_iter(self) -> Iterator[QueryChunk]:
@@ -233,7 +249,9 @@ class QueryRun:
             computed = compute(self.view, self.preload, self.plan, index_range=IndexRange(start, stop, step),
                                settings=self.settings, require_deployment=self.query.require_deployment)
             self.provenance.add_slice(computed)
-            data = self._chunk_data(computed, last)
+            extra = {} if self.qartod is None else self.qartod.columns(IndexRange(start, stop, step),
+                                                                       computed.source_index)
+            data = self._chunk_data(computed, last, extra)
             if len(data[TIME]):
                 last = (float(data[TIME][-1]), int(data[DEPLOYMENT][-1]))
             data = apply_exclusions(data, data[TIME], self.plan.key, self._masked, self.annotations,
@@ -249,14 +267,15 @@ class QueryRun:
         coverage = self.view.coverage(key)
         return None if coverage is None else (float(coverage.first), float(coverage.last))
 
-    def _chunk_data(self, computed: ComputedSlice, last: tuple[float, int] | None) -> dict[str, np.ndarray]:
+    def _chunk_data(self, computed: ComputedSlice, last: tuple[float, int] | None,
+                    extra: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         times, numbers = computed.time, computed.deployment
         keep = None
         if last is not None and len(times) and times[0] == last[0] and numbers[0] == last[1]:
             keep = slice(1, None)  # the same record as the previous window's last (duplicate time)
-        data = {TIME: times, DEPLOYMENT: numbers}
+        data = {TIME: times, DEPLOYMENT: numbers, **extra}
         for var in self.variables[1:]:
-            if var.stream == self.plan.key:
+            if var.stream == self.plan.key and var.name not in extra:
                 data[var.name] = computed[var.column]
         if self.externals:
             inputs, info = external_inputs(self.externals, times, numbers, self.preload,

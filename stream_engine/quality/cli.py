@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stream_engine.errors import IngestError
-from stream_engine.quality import annotations
+from stream_engine.quality import annotations, qartod
 from stream_engine.quality.records_file import read_records
 from stream_engine.store.base import StreamKey
 
@@ -35,15 +35,23 @@ def _annotation_lines(store: Store, key: StreamKey | None) -> list[str]:
     return lines
 
 
-#: kind -> (what its records are called, loader, lister); QARTOD and QC register theirs below.
+def _qartod_lines(store: Store, key: StreamKey | None) -> list[str]:
+    if key is None:
+        found = [qartod.parse_qartod(r) for r in store.quality_records(qartod.KIND)]
+    else:
+        found = [r for tests in qartod.qartod_for(store, key).values() for r in tests]
+    lines = []
+    for r in found:
+        where = "-".join(v or "*" for v in (r.subsite, r.node, r.sensor)) + f" {r.stream or '*'}"
+        lines.append(f"{r.id}: {where} {r.parameter}: {', '.join(r.tests)}")
+    return lines
+
+
+#: command -> (what its records are called, loader, lister).
 KINDS: dict[str, tuple[str, Loader, Lister]] = {
     "annotations": ("annotations", annotations.load_annotations, _annotation_lines),
+    "qartod": ("QARTOD test records", qartod.load_qartod, _qartod_lines),
 }
-
-
-def register_kind(command: str, label: str, loader: Loader, lister: Lister) -> None:
-    """Add a ``stream-engine <command> load/list`` pair."""
-    KINDS[command] = (label, loader, lister)
 
 
 def _load(args: argparse.Namespace, settings: Settings) -> int:

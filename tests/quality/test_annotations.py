@@ -128,3 +128,27 @@ def test_get_and_post_annotations(tmp_path):
         assert len(orjson.loads(call("/annotations").body)) == 2
     finally:
         app.context.close()
+
+
+def test_qartod_cli_load_and_list(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("STREAM_ENGINE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("STREAM_ENGINE_LOG_DIR", str(tmp_path / "logs"))
+    path = tmp_path / "qartod.json"
+    gross = "{'qartod': {'gross_range_test': {'suspect_span': [30, 37], 'fail_span': [0, 42]}}}"
+    path.write_text(json.dumps([
+        {"@class": ".QartodTestRecord", "refDes": {"subsite": "CE07SHSM", "node": "MFD37", "sensor": None},
+         "stream": None, "parameters": "{'inp': 'practical_salinity', 'tinp': 'time', 'zinp': 'None'}",
+         "qcConfig": gross},
+        {"refDes": "CE02SHSM-SBD11-06-METBKA000", "stream": None, "parameters": {"inp": "sea_surface_temperature"},
+         "qcConfig": {"qartod": {"spike_test": {"suspect_threshold": 1, "fail_threshold": 2}}}},
+    ]))
+    assert main(["qartod", "load", str(path)]) == 0
+    assert "2 QARTOD test records stored" in capsys.readouterr().out
+    assert main(["qartod", "list", demo.CTD.path]) == 0
+    out = capsys.readouterr().out
+    assert "practical_salinity: qartod.gross_range_test" in out and "sea_surface_temperature" not in out
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps([{"refDes": None, "parameters": {"inp": "x"},
+                                "qcConfig": {"qartod": {"gross_range_test": {"fail_span": "wide"}}}}]))
+    assert main(["qartod", "load", str(bad)]) == 1
+    assert "qcConfig" in capsys.readouterr().err
