@@ -36,7 +36,12 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from stream_engine import __version__
-from stream_engine.engine.availability import missing_where, unavailable_for
+from stream_engine.engine.availability import (
+    missing_where,
+    span_text,
+    unavailable_for,
+    uncovered_spans,
+)
 from stream_engine.engine.plan import (
     CALIBRATION,
     CONSTANT,
@@ -355,6 +360,16 @@ def availability_attributes(step: ProductStep, plan: Plan, known: Availability) 
     if limits:
         attrs["missing_where"] = LIST_SEPARATOR.join(limits)
     return attrs
+
+
+def stored_availability(known: Availability) -> dict[str, Any]:
+    """``unavailable_for`` of a stored variable: with ``REQUIRE_DEPLOYMENT`` the spans outside
+    every deployment, whose records are not served (only time and deployment are)."""
+    if not known.require_deployment:
+        return {}
+    reasons = [f"{span_text(span)}: outside every deployment in the asset events, not served "
+               "(REQUIRE_DEPLOYMENT = True)" for span in uncovered_spans(known.partitions, known.deployments)]
+    return {"unavailable_for": LIST_SEPARATOR.join(reasons)} if reasons else {}
 
 
 def provenance_attributes(step: ProductStep, plan: Plan) -> dict[str, Any]:

@@ -147,6 +147,12 @@ def _array_row(
     return None
 
 
+def _named_row(p: Parameter, sized: Mapping[tuple[str, ...], tuple[int, ...]]) -> tuple[int, ...] | None:
+    """The row shape of an array product whose dimension a stored array of the stream already
+    sizes (an ADCP's bin depths take the size of ``bin`` from the beam velocities)."""
+    return sized.get(p.dimensions) if len(p.dimensions) == 1 else None
+
+
 def _probe_row(store: Store, preload: Preload, key: StreamKey, p: Parameter,
                time_range: TimeRange, settings: Mapping[str, Any]) -> tuple[int, ...] | None:
     """Compute one record to learn an array product's row shape (its inputs did not tell)."""
@@ -206,6 +212,8 @@ def stream_dataset(
     unavailable: list[tuple[Parameter | str, str]] = list(plan.positions_unavailable)
     not_stored: list[Parameter] = []
     seen: set[str] = set()
+    sized = {q.dimensions: tuple(columns[q.name].shape) for q in preload.stream_parameters(key.stream)
+             if not q.is_function and len(q.dimensions) == 1 and q.name in columns and columns[q.name].shape}
     for p in preload.stream_parameters(key.stream):
         if p.id == (definition.temporal_parameter or TIME_PARAMETER) or p.name in (TIME, DEPLOYMENT):
             continue
@@ -227,9 +235,8 @@ def stream_dataset(
             continue
         row: tuple[int, ...] | None = ()
         if p.is_array or p.dimensions:
-            row = _array_row(step, plan, columns, set()) or _probe_row(
-                store, preload, key, p, time_range, settings
-            )
+            row = (_array_row(step, plan, columns, set()) or _named_row(p, sized)
+                   or _probe_row(store, preload, key, p, time_range, settings))
         if row is None:
             unavailable.append((p, "the size of its second dimension cannot be determined"))
             continue
@@ -282,6 +289,7 @@ def stream_dataset(
         dim = (OBS, *(_dimension(name, p, size, dims) for size in info.shape))
         attrs = attributes.parameter_attributes(p, dtype.kind) if p is not None else {"long_name": name}
         attrs["coordinates"] = data_coordinates
+        attrs.update(attributes.stored_availability(availability))
         variables.append(DapVariable(name, dtype, shape, dim, _stored_reader(reads, info.name, p),
                                      attrs))
     wanted_names = [p.name for _, p, _ in wanted]

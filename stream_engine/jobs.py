@@ -36,6 +36,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Mapping
@@ -158,6 +159,8 @@ def dispatch(store: Store, settings: Mapping[str, Any]) -> list[str]:
             store.update_job(record["id"], {"state": FAILED, "reason": f"cannot start a runner: {exc}",
                                             "finished": time.time()})
             continue
+        # reap it when it ends, so a dead runner is not a zombie that still looks alive
+        threading.Thread(target=process.wait, daemon=True).start()
         store.update_job(record["id"], {"pid": process.pid})
         started.append(record["id"])
 

@@ -99,7 +99,8 @@ def _lack(name: str, kind: str) -> str:
     return f"no deployment location ({name})" if kind == LOCATION else f"missing calibration {name}"
 
 
-def _span_text(span: Span) -> str:
+def span_text(span: Span) -> str:
+    """``records from <first> to <last> (up to <n> by the partition index)``."""
     first, last, count = span
     return f"records from {ntp_iso(first)} to {ntp_iso(last)} (up to {count} by the partition index)"
 
@@ -144,7 +145,7 @@ def unavailable_for(
         if lacking:
             reasons.append(f"deployment {dep.number}: {', '.join(lacking)}")
     for span in uncovered_spans(partitions, deployments):
-        where = f"{_span_text(span)}: outside every deployment in the asset events"
+        where = f"{span_text(span)}: outside every deployment in the asset events"
         if require_deployment:
             reasons.append(f"{where}, not served (REQUIRE_DEPLOYMENT = True)")
         elif needs:

@@ -228,7 +228,7 @@ class _Run:
             prov["status"] = "unavailable"
             prov["reason"] = "; ".join(reasons)
             self.failed[step.name] = prov["reason"]
-            self.inputs[step.name] = as_input(missing_array(p, n), p)
+            self.inputs[step.name] = as_input(self._missing(step, p, n), p)
             self.avail[step.name] = mask
             return prov
         if reasons:
@@ -240,7 +240,7 @@ class _Run:
             prov["status"] = "failed"
             prov["errors"].append(f"{type(exc).__name__}: {exc}")
             self.failed[step.name] = prov["errors"][-1]
-            out = missing_array(p, n)
+            out = self._missing(step, p, n)
             mask = np.zeros(n, dtype=bool)
         if reasons and step.name not in self.failed:
             self.failed[step.name] = prov["reason"]
@@ -248,6 +248,16 @@ class _Run:
         self.inputs[step.name] = as_input(out, p)
         self.avail[step.name] = mask
         return prov
+
+    def _missing(self, step: ProductStep, p: Any, n: int) -> np.ndarray:
+        """``n`` missing values of a product; an array product (``(obs, bin)``...) takes the row
+        shape of its first per-record array input, so it keeps its shape when it cannot be computed."""
+        if p.is_array or p.dimensions:
+            for arg in step.arguments:
+                value = self.inputs.get(arg.column or "") if arg.kind not in (CALIBRATION, LOCATION) else None
+                if isinstance(value, np.ndarray) and value.ndim > 1 and value.shape[0] == n:
+                    return np.full(value.shape, fill_for(p), dtype=p.dtype)
+        return missing_array(p, n)
 
     def _without_missing_inputs(self, step: ProductStep, p: Any, out: np.ndarray) -> np.ndarray:
         """``out`` with fill on the records where a per-record input is missing."""
@@ -332,6 +342,19 @@ class _Run:
         return {"kind": arg.kind, "source": arg.source, "stream": self.plan.key.path,
                 "parameter": arg.parameter, "parameter_id": arg.parameter_id,
                 "time_range": _time_span(self.times)}
+
+
+def _shape_missing_arrays(data: dict[str, np.ndarray], preload: Preload, plan: Plan) -> None:
+    """Give an array product that could not be computed at all (one fill per record) the row
+    shape of another output on the same named dimension (an ADCP's bin depths, ``bin``)."""
+    params = [preload.parameters[pid] for pid in plan.requested if pid in preload.parameters]
+    rows = {p.dimensions: data[p.name].shape[1:] for p in params
+            if p.dimensions and p.name in data and data[p.name].ndim > 1}
+    for p in params:
+        values = data.get(p.name)
+        if values is not None and p.dimensions in rows and values.ndim == 1:
+            data[p.name] = np.repeat(values[:, None], int(np.prod(rows[p.dimensions])), axis=1).reshape(
+                len(values), *rows[p.dimensions])
 
 
 def compute(
@@ -425,6 +448,7 @@ def _compute(
     for name, reason in plan.positions_unavailable:
         data[name] = np.full(n, np.nan)
         unavailable[name] = reason
+    _shape_missing_arrays(data, preload, plan)
     if writable:
         data = {name: a if a.flags.writeable else a.copy() for name, a in data.items()}
     provenance = {

@@ -36,6 +36,9 @@ FAMILY_MODULES = (
     "stream_engine.functions.met",
     "stream_engine.functions.met_fluxes",
     "stream_engine.functions.velpt",
+    "stream_engine.functions.adcp",
+    "stream_engine.functions.generic",
+    "stream_engine.functions.nitrate",
 )
 ENTRY_POINT_GROUP = "stream_engine.functions"
 

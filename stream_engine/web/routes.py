@@ -22,7 +22,7 @@ from stream_engine.web.views.catalog import (
     StreamPageView,
 )
 from stream_engine.web.views.dap import DapDatasetView, DapIndexView
-from stream_engine.web.views.export import DownloadView, ExportFormView
+from stream_engine.web.views.export import DownloadView, ExportFormView, ExportJobPage
 from stream_engine.web.views.exports import ExportView
 from stream_engine.web.views.jobs import JobFileView, JobsView, JobView
 from stream_engine.web.views.particles import ParticlesView
@@ -82,6 +82,7 @@ ROUTES: tuple[Route, ...] = (
     Route("/catalog/{path:path}/catalog.xml", ThreddsCatalogView, error_format="html"),
     Route("/thredds/catalog/{path:path}/catalog.xml", ThreddsCatalogView, error_format="html"),
     Route("/catalog/", RootView, error_format="html"),
+    Route("/catalog/jobs/{job_id}", ExportJobPage, error_format="html"),
     Route(f"/catalog/{_STREAM}", StreamPageView, error_format="html"),
     Route(f"/catalog/{_STREAM}/plot.{{fmt}}", QuickLookView, error_format="html"),
     Route(f"/catalog/{_STREAM}/export", ExportFormView, error_format="html"),

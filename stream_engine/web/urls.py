@@ -74,6 +74,10 @@ class Urls:
         """Where the stream page's request form posts."""
         return f"{self.stream(key)}/export"
 
+    def job_page(self, job_id: str) -> str:
+        """The page following an export job."""
+        return f"{self.base}/catalog/jobs/{quote(job_id, safe='')}"
+
     def dap(self, key: StreamKey, suffix: str = "") -> str:
         """The stream's OPeNDAP dataset URL (``suffix`` ``.html``, ``.das``, ...)."""
         return f"{self.base}/dap/{_joined(key.path.split('/'))}{suffix}"

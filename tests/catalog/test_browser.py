@@ -11,6 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from html_checks import validate
 from live_server import http
 
 from stream_engine import demo
@@ -148,7 +149,7 @@ def test_request_form_downloads_a_csv_zip(browser_page, catalog_server, catalog_
 
 
 @requires_chromium
-def test_request_form_starts_an_export_job(browser_page, catalog_server) -> None:
+def test_request_form_starts_an_export_job_and_downloads_its_file(browser_page, catalog_server) -> None:
     if not _has_route("/jobs"):
         pytest.skip("POST /jobs (asynchronous exports) is not part of this build yet")
     page, base, key = browser_page, catalog_server.url, demo.CTD
@@ -160,11 +161,26 @@ def test_request_form_starts_an_export_job(browser_page, catalog_server) -> None
     form.get_by_label("as an export job").check()
     form.get_by_role("button", name="Submit request").click()
     page.wait_for_load_state()
-    assert page.locator("h1").inner_text().startswith("Export job ")
-    status_url = page.locator("#job-status").get_attribute("href")
-    status, _, body = http(status_url)
-    assert status == 200 and json.loads(body)["id"] in page.locator("h1").inner_text()
+    assert page.url.startswith(f"{base}/catalog/jobs/")
+    job_id = page.url.rsplit("/", 1)[1]
+    assert page.locator("h1").inner_text() == f"Export job {job_id}"
+    page.wait_for_function("document.getElementById('job-state') && "
+                           "['complete', 'failed'].includes(document.getElementById('job-state').textContent)",
+                           timeout=240_000)
+    assert page.locator("#job-state").inner_text() == "complete"
+    validate(page.url, http(page.url)[2].decode())
     _shot(page, "7-export-job")
+    status, _, body = http(page.locator("#job-status").get_attribute("href"))
+    job = json.loads(body)
+    assert status == 200 and job["id"] == job_id and job["state"] == "complete"
+    links = page.locator("#job-files a")
+    assert links.count() == len(job["files"]) >= 1
+    name = next(f["name"] for f in job["files"] if f["name"].endswith(".nc"))
+    with page.expect_download() as caught:
+        page.get_by_role("link", name=name).click()
+    target = ARTIFACTS / caught.value.suggested_filename
+    caught.value.save_as(str(target))
+    assert target.name == name and target.read_bytes()[:4] == b"\x89HDF"
 
 
 @requires_chromium

@@ -132,3 +132,11 @@ def test_download_hands_a_whole_stream_request_to_the_export_route(monkeypatch, 
     assert echoed["path"] == "/csv" and echoed["body"]["start"] == 3765744000.0
     refused = Request.blank(f"/download/{KEY.path}?format=json").get_response(app)
     assert refused.status_code == 400 and "downloads are files" in refused.text
+
+
+def test_unknown_job_page_is_an_html_404(catalog_server) -> None:
+    if not any(r.match("/jobs/x") is not None for r in routes.ROUTES):
+        pytest.skip("no export jobs in this build")
+    status, headers, body = http(f"{catalog_server.url}/catalog/jobs/0123456789abcdef")
+    assert status == 404 and headers["Content-Type"].startswith("text/html")
+    assert "0123456789abcdef" in body.decode()

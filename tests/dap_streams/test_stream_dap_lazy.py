@@ -112,6 +112,9 @@ def test_require_deployment_masks_records_without_asset_events(engine_store, cur
     assert set(dataset["deployment"].read().tolist()) == {6}
     for name in ("sci_water_pressure", "sea_water_pressure", "depth"):  # raw, dbar product, depth
         assert np.isnan(dataset[name].read()).all(), name
+        assert dataset[name].attributes["unavailable_for"] == (
+            "records from 2018-05-15T10:00:00Z to 2018-05-15T15:59:59Z (up to 5803 by the partition "
+            "index): outside every deployment in the asset events, not served (REQUIRE_DEPLOYMENT = True)")
     assert "only records inside the time window of a deployment known to the asset events carry data" in (
         dataset.attributes["comment"])
 

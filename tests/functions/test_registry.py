@@ -26,7 +26,11 @@ from stream_engine.functions import registry as registry_module
 IMPLEMENTED_PFIDS = (
     26, 27, 35, 36, 37, 59, 61, 78, 79, 80, 81, 82, 83, 84, 85, 86, 87, 88, 90, 96, 97,
     140, 141, 142, 172, 199, 200, 204, 205, 206, 207, 217,
+    28, 29, 30, 31, 49, 50, 89, 109, 201, 202, 203,  # ADCP, nitrate (128, 129, 218: args cells malformed upstream)
 )
+#: Parameters of no stream whose maps follow an older signature (ADCPS-JLN beam velocities of
+#: 2014: no percent-good arguments, an extra ``z``); resolution reports them unresolvable.
+STALE_MAPS = {"PD3358", "PD3359"}
 FAMILY_CLASSES = {"CTDBP", "CTDPF", "CTDMO", "CTDGV", "DOSTA", "DOFST", "FLORT", "FLORD", "PARAD"}
 
 
@@ -113,9 +117,10 @@ def test_registered_lists_every_family():
         "ion_functions.data.ctd_functions", "ion_functions.data.do2_functions",
         "ion_functions.data.flo_functions", "ion_functions.data.opt_functions",
         "ion_functions.data.adcp_functions", "ion_functions.data.met_functions",
-        "ion_functions.data.vel_functions",
+        "ion_functions.data.vel_functions", "ion_functions.data.generic_functions",
+        "ion_functions.data.nit_functions",
     }
-    assert len(names) == 32 + 34  # + METBK (31) and VELPT (3)
+    assert len(names) == 32 + 34 + 14  # + METBK (31) and VELPT (3), + ADCP (12), generic (1), nitrate (1)
 
 
 def test_preload_functions_are_registered_with_matching_args(ooi_dir):
@@ -146,6 +151,8 @@ def test_preload_function_maps_fit_the_registered_signatures(ooi_dir):
         for row in csv.DictReader(fh):
             pfid = row["parameterfunctionid"].strip()
             if not pfid.startswith("PFID") or int(pfid[4:]) not in IMPLEMENTED_PFIDS:
+                continue
+            if row["id"] in STALE_MAPS:
                 continue
             fn = functions[int(pfid[4:])]
             alg = lookup(fn["owner"], fn["function"])

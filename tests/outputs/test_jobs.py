@@ -179,3 +179,48 @@ def test_large_job_is_split_and_aggregated(splitting_server, export_server, tmp_
             for name in ("time", "deployment", "sea_water_practical_salinity", "sea_water_density"):
                 np.testing.assert_array_equal(a[name][:], b[name][:])
             assert a.record_count == b.record_count
+
+
+@pytest.fixture(scope="module")
+def strict_server(demo_dir, tmp_path_factory):
+    """A server allowing one active job, keeping finished jobs for 2 seconds."""
+    from live_server import start_server
+
+    folder = tmp_path_factory.mktemp("strict_async")
+    server = start_server(demo_dir, tmp_path_factory.mktemp("strict_logs"), threads=2, extra_env={
+        "STREAM_ENGINE_ASYNC_DIR": str(folder), "STREAM_ENGINE_JOB_MAX_ACTIVE": "1",
+        "STREAM_ENGINE_JOB_RETENTION_SECONDS": "2"})
+    try:
+        yield server, folder
+    finally:
+        server.stop()
+
+
+def test_active_job_limit_and_retention(strict_server):
+    server, folder = strict_server
+    record = _submit(server, stream_body(CTD, format="netcdf"))
+    status, _, text = post(server.url + "/jobs", stream_body(CTD, [SALINITY]))
+    assert status == 429 and "the limit is 1" in json.loads(text)["message"]
+    done = _wait(record["status_url"])
+    assert done["state"] == "complete" and (folder / "jobs" / record["id"]).is_dir()
+    time.sleep(2.5)
+    assert http(record["status_url"])[0] == 404
+    assert not (folder / "jobs" / record["id"]).exists()
+    assert _submit(server, stream_body(CTD, [SALINITY], stop=3765744000.0))["state"] in ("queued", "running")
+
+
+def test_job_whose_runner_dies_is_failed(export_server):
+    import os
+    import subprocess
+
+    record = _submit(export_server, stream_body(CTD, format="csv"))
+    deadline = time.monotonic() + 30
+    pid = None
+    while pid is None and time.monotonic() < deadline:
+        found = subprocess.run(["pgrep", "-f", f"stream_engine.jobs {record['id']}"], capture_output=True, text=True)
+        pid = int(found.stdout.split()[0]) if found.stdout.strip() else None
+        time.sleep(0.05)
+    assert pid is not None, "no runner process found"
+    os.kill(pid, signal.SIGKILL)  # within its first second: it is still importing
+    done = _wait(record["status_url"])
+    assert done["state"] == "failed" and "ended unexpectedly" in done["reason"]

@@ -6,8 +6,8 @@ body by :func:`request_body`; then, by the ``action`` button pressed:
 * ``show``: a page with the JSON body and the ``curl`` command that sends it;
 * ``run``: the body is handed to the API route the choices name, in this process, and its
   answer returned as it is: ``POST /particles`` (JSON records), ``/netcdf``, ``/csv``, ``/tab``
-  (a zip, downloaded by the browser), or ``POST /jobs`` (an export job: a page linking to the
-  job's status and files).
+  (a zip, downloaded by the browser), or ``POST /jobs`` (an export job: a 303 to the job's page,
+  ``/catalog/jobs/{id}``, which follows the job and then links its files).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from webob import Request
+from webob.exc import HTTPSeeOther
 from webob.multidict import MultiDict
 
 from stream_engine.catalog.times import parse_time
@@ -34,6 +35,7 @@ SYNC_ROUTES = {"json": "particles", "netcdf": "netcdf", "csv": "csv", "tab": "ta
 JOB_FORMATS = {"netcdf": "netcdf", "csv": "csv", "tab": "tsv"}
 REQUEST_TEMPLATE = "export_request.html"
 JOB_TEMPLATE = "export_job.html"
+JOB_REFRESH_SECONDS = 2
 
 
 class RouteUnavailable(StreamEngineError):
@@ -89,27 +91,36 @@ def request_body(form: MultiDict, key: StreamKey) -> tuple[str, dict[str, Any]]:
     return "jobs", {**body, "format": JOB_FORMATS[output]}
 
 
-def api_view(context: Any, name: str) -> View | None:
-    """The view answering ``POST /name`` in this application's route table, if there is one."""
+def api_view(context: Any, name: str, method: str = "POST") -> tuple[View, dict[str, str]] | None:
+    """The view answering ``method /name`` in this application's route table and its
+    placeholder values, if there is one."""
     from stream_engine.web.routes import ROUTES
 
     path = f"/{name}"
-    route = next((r for r in ROUTES if r.match(path) is not None), None)
-    view = route.view(context) if route is not None else None
-    return view if view is not None and view.handler("POST") is not None else None
+    for route in ROUTES:
+        params = route.match(path)
+        if params is not None:
+            view = route.view(context)
+            return (view, params) if view.handler(method) is not None else None
+    return None
 
 
-def _api_post(context: Any, request: Request, name: str, body: dict[str, Any]) -> Response:
-    """POST ``body`` to the API route ``/name`` of this application, in this process."""
-    path = f"/{name}"
-    view = api_view(context, name)
-    if view is None:
-        raise RouteUnavailable(f"this server does not offer POST {path}; send the request body "
-                               "to a server that does, or use the OPeNDAP URL")
-    sub = Request.blank(path, base_url=request.application_url, method="POST",
-                        body=orjson.dumps(body), content_type="application/json")
+def api_call(context: Any, request: Request, name: str, body: dict[str, Any] | None = None
+             ) -> Response:
+    """Call the API route ``/name`` of this application in this process: POST ``body``, or GET
+    when ``body`` is ``None``."""
+    method = "GET" if body is None else "POST"
+    found = api_view(context, name, method)
+    if found is None:
+        raise RouteUnavailable(f"this server does not offer {method} /{name}; send the request "
+                               "body to a server that does, or use the OPeNDAP URL")
+    view, params = found
+    sub = Request.blank(f"/{name}", base_url=request.application_url, method=method)
+    if body is not None:
+        sub.body = orjson.dumps(body)
+        sub.content_type = "application/json"
     sub.environ["stream_engine.request_id"] = request.environ.get("stream_engine.request_id", "")
-    return view.handler("POST")(sub)
+    return view.handler(method)(sub, **params)
 
 
 class DownloadView(View):
@@ -128,7 +139,24 @@ class DownloadView(View):
         target, body = request_body(form, key)
         if target == "particles":
             raise BadRequest("downloads are files: format=netcdf, csv or tab")
-        return _api_post(self.context, request, target, body)
+        return api_call(self.context, request, target, body)
+
+
+class ExportJobPage(View):
+    """``GET /catalog/jobs/{job_id}``: an export job for people, from ``GET /jobs/{job_id}``.
+
+    Refreshes itself every few seconds (no JavaScript) until the job is complete or failed;
+    then lists its files with their download links, or says why it failed.
+    """
+
+    def get(self, request: Request, job_id: str) -> Response:
+        answer = api_call(self.context, request, f"jobs/{job_id}")
+        job = orjson.loads(answer.body)
+        finished = job.get("state") in ("complete", "failed")
+        return html_page([JOB_TEMPLATE], {"job": job, "refresh": not finished,
+                                          "refresh_seconds": JOB_REFRESH_SECONDS},
+                         json_url=job["status_url"],
+                         override_dir=self.context.settings.TEMPLATE_OVERRIDE_DIR)
 
 
 class ExportFormView(View):
@@ -145,9 +173,8 @@ class ExportFormView(View):
                 "key": key, "target": urls.api(target), "stream_url": urls.stream(key),
                 "body": orjson.dumps(body, option=orjson.OPT_INDENT_2).decode(),
             }, json_url=None, override_dir=override)
-        answer = _api_post(self.context, request, target, body)
+        answer = api_call(self.context, request, target, body)
         if target != "jobs":
             return answer
         job = orjson.loads(answer.body)
-        return html_page([JOB_TEMPLATE], {"key": key, "job": job, "stream_url": urls.stream(key)},
-                         json_url=None, override_dir=override, status=answer.status_int)
+        return HTTPSeeOther(location=urls.job_page(job["id"]))
