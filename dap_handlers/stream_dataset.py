@@ -46,6 +46,7 @@ import orjson
 from dap_handlers import attributes
 from dap_handlers.model import DapDataset, DapVariable
 from dap_handlers.qartod_variables import qartod_variables
+from dap_handlers.qc_variables import qc_variables
 from dap_handlers.stream_reads import ProductShape, StreamReads
 from stream_engine import __version__, assets
 from stream_engine.engine.compute import compute
@@ -53,6 +54,7 @@ from stream_engine.engine.plan import PRODUCT, RAW
 from stream_engine.engine.resolve import TIME_PARAMETER, resolve
 from stream_engine.errors import NotFound
 from stream_engine.quality.annotations import annotation_attributes, annotations_for, stream_digest
+from stream_engine.quality.legacy_qc import qc_for
 from stream_engine.quality.qartod import qartod_for
 from stream_engine.store.base import DEPLOYMENT, TIME, IndexRange, StreamKey, TimeRange
 
@@ -104,6 +106,7 @@ def stream_version(
     digest.update(f"|annotations {stream_digest(annotations_for(store, key))}".encode())
     digest.update(orjson.dumps([r.record for tests in qartod_for(store, key).values() for r in tests],
                                option=orjson.OPT_SORT_KEYS, default=str))
+    digest.update(orjson.dumps(qc_for(store, key), option=orjson.OPT_SORT_KEYS, default=str))
     try:
         last = _NTP_EPOCH + timedelta(seconds=float(coverage.last))
     except OverflowError:
@@ -308,12 +311,14 @@ def stream_dataset(
         require_deployment=bool(settings["REQUIRE_DEPLOYMENT"]),
     )
     global_attrs.update(annotation_attributes(found))
-    tested = qartod_for(store, key)
-    if tested:
+    tested, legacy = qartod_for(store, key), qc_for(store, key)
+    if tested or legacy:
         served = {p.name: name for name, p, _ in stored if p is not None}
         served.update({p.name: name for name, p, _, _ in products})
         by_name = {v.name: v for v in variables}
-        variables += qartod_variables(tested, {pn: by_name[vn] for pn, vn in served.items()}, variables[0], OBS)
+        by_parameter = {pn: by_name[vn] for pn, vn in served.items()}
+        variables += qartod_variables(tested, by_parameter, variables[0], OBS)
+        variables += qc_variables(legacy, by_parameter, variables[0], OBS)
     return DapDataset(attributes.dataset_id(coverage), variables, global_attrs)
 
 

@@ -39,6 +39,7 @@ from stream_engine.engine.query_provenance import ProvenanceLog
 from stream_engine.errors import NoDataInRange
 from stream_engine.quality.annotations import annotations_for
 from stream_engine.quality.exclusion import ExclusionLog, MaskedColumn, apply_exclusions
+from stream_engine.quality.legacy_qc_query import QueryLegacyQc
 from stream_engine.quality.qartod_query import QueryQartod
 from stream_engine.store.base import DEPLOYMENT, TIME, IndexRange
 
@@ -177,9 +178,8 @@ class QueryRun:
         first, last = time_range.start, time_range.stop
         self.annotations = {sq.key: annotations_for(view, sq.key, first, last) for sq in query.streams}
         self.exclusions = ExclusionLog()
-        self.qartod: QueryQartod | None = None
-        if query.run_qartod:
-            self._add_qartod()
+        self.quality: list[QueryQartod | QueryLegacyQc] = []
+        self._add_quality()
         self._masked = [MaskedColumn(v.name, v.stream, v.parameter) for v in self.variables[1:]]
         self._windows = self._window_iter()
         self._pending = self._next_nonempty()
@@ -220,13 +220,17 @@ class QueryRun:
             prefix = column[: -len(p.name)]
             self.variables.append(OutputVariable(prefix + _output_name(p), key, p, column, fill_for(p)))
 
-    def _add_qartod(self) -> None:
+    def _add_quality(self) -> None:
+        """QARTOD (``run_qartod``) and legacy QC (request and stored records) result columns."""
         key = self.plan.key
         tested = [(v.name, v.parameter) for v in self.variables[1:] if v.stream == key and v.parameter is not None]
-        self.qartod = QueryQartod(self.view, key, tested, self._range_compute, self.annotations[key])
-        for _, results, executed in self.qartod.names:
-            self.variables.append(OutputVariable(results, key, None, results, 0))
-            self.variables.append(OutputVariable(executed, key, None, executed, ""))
+        legacy = QueryLegacyQc(self.view, key, tested, self._range_compute, self.annotations[key],
+                               self.query.qc_parameters)
+        if self.query.run_qartod:
+            self.quality.append(QueryQartod(self.view, key, tested, self._range_compute, self.annotations[key]))
+        self.quality.append(legacy)
+        for name, fill in (out for q in self.quality for out in q.outputs()):
+            self.variables.append(OutputVariable(name, key, None, name, fill))
 
     def _range_compute(self, index_range: IndexRange) -> ComputedSlice:
         return compute(self.view, self.preload, self.plan, index_range=index_range, settings=self.settings,
@@ -249,8 +253,8 @@ class QueryRun:
             computed = compute(self.view, self.preload, self.plan, index_range=IndexRange(start, stop, step),
                                settings=self.settings, require_deployment=self.query.require_deployment)
             self.provenance.add_slice(computed)
-            extra = {} if self.qartod is None else self.qartod.columns(IndexRange(start, stop, step),
-                                                                       computed.source_index)
+            extra = {name: values for q in self.quality
+                     for name, values in q.columns(IndexRange(start, stop, step), computed.source_index).items()}
             data = self._chunk_data(computed, last, extra)
             if len(data[TIME]):
                 last = (float(data[TIME][-1]), int(data[DEPLOYMENT][-1]))

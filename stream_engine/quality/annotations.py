@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from stream_engine.assets import NTP_UNIX_OFFSET
+from stream_engine.quality.records_file import store_checked
 
 if TYPE_CHECKING:
     from stream_engine.preload.model import Parameter
@@ -146,14 +147,7 @@ def load_annotations(store: Store, records: Iterable[Mapping[str, Any]]) -> list
     ValueError
         ``"record <n>: ..."`` for the first bad record; nothing is stored then.
     """
-    cleaned = []
-    for n, record in enumerate(records):
-        try:
-            parse_annotation(record)
-        except ValueError as exc:
-            raise ValueError(f"record {n}: {exc}") from None
-        cleaned.append({"@class": ".AnnotationRecord", **dict(record)})
-    return store.add_quality_records(KIND, cleaned)
+    return store_checked(store, KIND, records, parse_annotation, ".AnnotationRecord")
 
 
 def annotations_for(

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stream_engine.errors import IngestError
-from stream_engine.quality import annotations, qartod
+from stream_engine.quality import annotations, legacy_qc, qartod
 from stream_engine.quality.records_file import read_records
 from stream_engine.store.base import StreamKey
 
@@ -47,10 +47,19 @@ def _qartod_lines(store: Store, key: StreamKey | None) -> list[str]:
     return lines
 
 
+def _qc_lines(store: Store, key: StreamKey | None) -> list[str]:
+    found = [legacy_qc.parse_qc(r) for r in store.quality_records(legacy_qc.KIND)]
+    if key is not None:
+        found = [a for a in found if a.applies_to(key)]
+    return [f"{a.id}: {'-'.join(v or '*' for v in (a.subsite, a.node, a.sensor))} {a.parameter}: "
+            f"{a.function}({a.argument}={a.value})" for a in found]
+
+
 #: command -> (what its records are called, loader, lister).
 KINDS: dict[str, tuple[str, Loader, Lister]] = {
     "annotations": ("annotations", annotations.load_annotations, _annotation_lines),
     "qartod": ("QARTOD test records", qartod.load_qartod, _qartod_lines),
+    "qc": ("QC parameter records", legacy_qc.load_qc, _qc_lines),
 }
 
 

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from stream_engine.assets import NTP_UNIX_OFFSET
+from stream_engine.quality.records_file import store_checked
 
 if TYPE_CHECKING:
     from stream_engine.store.base import Store, StreamKey
@@ -170,14 +171,7 @@ def load_qartod(store: Store, records: Iterable[Mapping[str, Any]]) -> list[int]
     ValueError
         ``"record <n>: ..."`` for the first bad record; nothing is stored then.
     """
-    cleaned = []
-    for n, record in enumerate(records):
-        try:
-            parse_qartod(record)
-        except ValueError as exc:
-            raise ValueError(f"record {n}: {exc}") from None
-        cleaned.append({"@class": ".QartodTestRecord", **dict(record)})
-    return store.add_quality_records(KIND, cleaned)
+    return store_checked(store, KIND, records, parse_qartod, ".QartodTestRecord")
 
 
 def qartod_for(store: Store, key: StreamKey) -> dict[str, list[QartodRecord]]:

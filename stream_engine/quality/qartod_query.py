@@ -11,6 +11,7 @@ annotation covers them.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -56,28 +57,16 @@ class QueryQartod:
         self.tests: dict[str, SliceTests] = {}
         for name, p in tested:
             if p.name in records and p.dtype.kind in "fiu" and not p.is_array and not p.dimensions:
-                self.tests[name] = SliceTests(records[p.name], n, self._reader(p))
+                self.tests[name] = SliceTests(records[p.name], n, partial(tested_values, view, key, compute_range, self.annotations, p))
+
+    def outputs(self) -> list[tuple[str, Any]]:
+        """Names of the added columns, with their missing marker (never used: every record gets a flag)."""
+        return [(n, fill) for _, results, executed in self.names for n, fill in ((results, 0), (executed, ""))]
 
     @property
     def names(self) -> list[tuple[str, str, str]]:
         """``(tested output name, results name, executed name)`` of every tested parameter."""
         return [(name, name + RESULTS, name + EXECUTED) for name in self.tests]
-
-    def _reader(self, p: Parameter) -> Callable[[int, int], tuple[np.ndarray, np.ndarray]]:
-        def read(a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
-            times = self.view.read(self.key, [], index_range=IndexRange(a, b))[TIME]
-            computed = self.compute_range(IndexRange(a, b))
-            values = np.full(len(times), np.nan)
-            if p.name in computed:
-                got = np.asarray(computed[p.name], dtype=np.float64)
-                if p.dtype.kind in "iu" and p.fill_value is not None:
-                    got[np.asarray(computed[p.name]) == np.asarray(p.fill_value).astype(p.dtype)] = np.nan
-                values[computed.source_index] = got
-            masks = exclusion_masks(self.annotations, times)
-            if masks is not None:
-                values[masks.parameter(p)] = np.nan
-            return times, values
-        return read
 
     def columns(self, index_range: IndexRange, source_index: np.ndarray) -> dict[str, np.ndarray]:
         """The QARTOD columns of the records ``computed`` holds of ``index_range``."""
@@ -89,3 +78,21 @@ class QueryQartod:
             out[results] = found.results[source_index]
             out[executed] = found.executed[source_index]
         return out
+
+
+def tested_values(view: Store, key: StreamKey, compute_range: Callable[[IndexRange], ComputedSlice],
+                  annotations: Sequence[Annotation], p: Parameter, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+    """Times and values (float, NaN where missing or excluded by an annotation) of parameter
+    ``p`` for the records ``[a, b)`` of ``key``, as the tests see them."""
+    times = view.read(key, [], index_range=IndexRange(a, b))[TIME]
+    computed = compute_range(IndexRange(a, b))
+    values = np.full(len(times), np.nan)
+    if p.name in computed:
+        got = np.asarray(computed[p.name], dtype=np.float64)
+        if p.dtype.kind in "iu" and p.fill_value is not None:
+            got[np.asarray(computed[p.name]) == np.asarray(p.fill_value).astype(p.dtype)] = np.nan
+        values[computed.source_index] = got
+    masks = exclusion_masks(annotations, times)
+    if masks is not None:
+        values[masks.parameter(p)] = np.nan
+    return times, values

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stream_engine.errors import IngestError
+
+if TYPE_CHECKING:
+    from stream_engine.store.base import Store
 
 #: Object keys under which a file may hold its list of records instead of a bare list.
 _LIST_KEYS = ("annotations", "records", "qartod", "qcParameters")
@@ -30,3 +34,23 @@ def read_records(path: Path) -> list[dict[str, Any]]:
     if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
         raise IngestError(f"{path}: expected a JSON list of record objects")
     return data
+
+
+
+def store_checked(store: Store, kind: str, records: Iterable[Mapping[str, Any]],
+                  parse: Callable[[Mapping[str, Any]], object], record_class: str) -> list[int]:
+    """Check every record with ``parse``, then store them all in one write; returns their ids.
+
+    Raises
+    ------
+    ValueError
+        ``"record <n>: ..."`` for the first bad record; nothing is stored then.
+    """
+    cleaned = []
+    for n, record in enumerate(records):
+        try:
+            parse(record)
+        except ValueError as exc:
+            raise ValueError(f"record {n}: {exc}") from None
+        cleaned.append({"@class": record_class, **dict(record)})
+    return store.add_quality_records(kind, cleaned)
