@@ -26,8 +26,9 @@ to ``threads`` threads side by side (the algorithms release the GIL).
 A computation plans only the product read and the later projected products (``group``), so
 one projected product costs its dependency chain and nothing else. It serves the whole group:
 the window of the product being read goes to the worker's :class:`WindowCache
-<dap_handlers.product_windows.WindowCache>` (keyed by the store's change token, so repeated
-requests reuse it until the store changes), the others wait in the request's
+<dap_handlers.product_windows.WindowCache>` (keyed by the dataset's version, built from the
+change tokens of the stream, its input streams and their assets, so repeated requests reuse it
+until one of those changes), the others wait in the request's
 :class:`PendingWindows <dap_handlers.product_windows.PendingWindows>` (memory, then a temporary
 file) until their variable is sent.
 """
@@ -110,6 +111,10 @@ class StreamReads:
         Threads computing the windows of one read side by side.
     spool_dir
         Folder of the pending windows' temporary file (``None``: the system's).
+    cache_token
+        The version of everything the stream's values depend on
+        (:func:`~stream_engine.engine.versions.response_version`); windows are shared across
+        requests only under a token, so ``None`` means no cross-request cache.
     """
 
     def __init__(
@@ -125,6 +130,7 @@ class StreamReads:
         shapes: Mapping[str, ProductShape],
         threads: int = 1,
         spool_dir: str | None = None,
+        cache_token: str | None = None,
         annotations: Sequence[Annotation] = (),
     ) -> None:
         self.store = store
@@ -142,7 +148,7 @@ class StreamReads:
         self._served: dict[tuple[int, int, int], np.ndarray | None] = {}
         self.annotations = [a for a in annotations if a.exclusion]
         self._excluded: dict[tuple[int, int, int], ExclusionMasks | None] = {}
-        token = store.change_token() if cache_bytes > 0 else None
+        token = cache_token if cache_bytes > 0 else None
         self._shared: WindowCache | None = None
         self._context: tuple[Any, ...] = ()
         if token is not None:

@@ -47,10 +47,13 @@ class AppContext:
 
     @property
     def store(self) -> Store:
-        """The store named by ``settings.STORE``, opened on first use."""
+        """The store named by ``settings.STORE``, opened on first use.
+
+        Never created: a server over a missing store answers 503 until it is restored.
+        """
         from stream_engine.store import open_store
 
-        return self._lazy("_store", open_store)
+        return self._lazy("_store", lambda settings: open_store(settings, create=False))
 
     @property
     def preload(self) -> Preload:
