@@ -365,7 +365,7 @@ class Store(ABC):
 
     def quality_records(self, kind: str) -> list[dict[str, Any]]:
         """Every stored data-quality record of ``kind``, by id (see :meth:`add_quality_records`)."""
-        _check_quality_kind(kind)
+        check_quality_kind(kind)
         return self.asset_events(f"@quality:{kind}")
 
     # -- export jobs -------------------------------------------------------------------------
@@ -416,7 +416,7 @@ class Store(ABC):
         self.close()
 
 
-def _check_quality_kind(kind: str) -> None:
+def check_quality_kind(kind: str) -> None:
     if kind not in QUALITY_KINDS:
         raise ValueError(f"unknown kind of data-quality record {kind!r}; expected one of {QUALITY_KINDS}")
 

@@ -54,7 +54,7 @@ from stream_engine.store.base import (
     StreamKey,
     TimeRange,
     WriteResult,
-    _check_quality_kind,
+    check_quality_kind,
     merge_quality_records,
 )
 from stream_engine.store.embedded_chunks import write_bin
@@ -69,6 +69,7 @@ from stream_engine.store.embedded_reads import (
     read_column_infos,
     read_exact_columns,
     read_partitions,
+    read_quality_records,
     read_records,
     read_stream_token,
     read_streams,
@@ -368,7 +369,7 @@ class EmbeddedStore(Store):
 
     def add_quality_records(self, kind: str, records: Iterable[Mapping[str, Any]]) -> list[int]:
         # docstring inherited
-        _check_quality_kind(kind)
+        check_quality_kind(kind)
         records = list(records)
         with self._db.transaction(write=True) as conn:
             top = conn.execute("SELECT MAX(id) FROM quality WHERE kind=?", (kind,)).fetchone()[0]
@@ -384,7 +385,5 @@ class EmbeddedStore(Store):
 
     def quality_records(self, kind: str) -> list[dict[str, Any]]:
         # docstring inherited
-        _check_quality_kind(kind)
         with self._db.transaction() as conn:
-            rows = conn.execute("SELECT record FROM quality WHERE kind=? ORDER BY id", (kind,)).fetchall()
-        return [json.loads(r[0]) for r in rows]
+            return read_quality_records(conn, kind)

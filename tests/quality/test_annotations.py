@@ -107,6 +107,8 @@ def test_cli_load_and_list(tmp_path, capsys, monkeypatch):
 def test_get_and_post_annotations(tmp_path):
     settings = load_settings(environ={"STREAM_ENGINE_DATA_DIR": str(tmp_path / "data"),
                                       "STREAM_ENGINE_LOG_DIR": str(tmp_path / "logs")})
+    with EmbeddedStore(tmp_path / "data") as store:  # the server serves an existing store only
+        store.streams()
     app = create_app(settings)
     try:
         def call(path, method="GET", body=None):
