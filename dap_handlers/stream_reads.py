@@ -253,7 +253,8 @@ class StreamReads:
         """A mobile platform's coordinate (``lat``, ``int_ctd_pressure``...) hyperslab; ``group``
         are the coordinates computed with it in each window (see ``Plan.positions``)."""
         if self._position_plan is None:
-            self._position_plan = resolve(self.store, self.preload, self.key, [TIME_PARAMETER],
+            time_parameter = self.preload.stream(self.key.stream).temporal_parameter or TIME_PARAMETER
+            self._position_plan = resolve(self.store, self.preload, self.key, [time_parameter],
                                           self.time_range, settings=self.settings)
         plan = self._position_plan
         values = self._hyperslab(name, [n for n in group if n != name], lambda: plan, key)
