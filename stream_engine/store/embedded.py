@@ -58,7 +58,7 @@ from stream_engine.store.base import (
     merge_quality_records,
 )
 from stream_engine.store.embedded_chunks import write_bin
-from stream_engine.store.embedded_db import SCHEMA_VERSION, Database, next_generation
+from stream_engine.store.embedded_db import SCHEMA_VERSION, Database
 from stream_engine.store.embedded_jobs import JobTable
 from stream_engine.store.embedded_reads import (
     EmbeddedSnapshot,
@@ -75,6 +75,7 @@ from stream_engine.store.embedded_reads import (
     read_streams,
     stream_row,
 )
+from stream_engine.store.embedded_schema import next_generation
 from stream_engine.store.records import DEPLOYMENT_INFO, TIME_INFO, conform, normalize
 
 __all__ = ["FILENAME", "SCHEMA_VERSION", "EmbeddedStore"]
