@@ -43,7 +43,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import orjson
 
-from dap_handlers import attributes
 from dap_handlers.model import DapDataset, DapVariable
 from dap_handlers.stream_reads import ProductShape, StreamReads
 from stream_engine import __version__, assets
@@ -51,6 +50,7 @@ from stream_engine.engine.compute import compute
 from stream_engine.engine.plan import PRODUCT, RAW
 from stream_engine.engine.resolve import TIME_PARAMETER, resolve
 from stream_engine.errors import NotFound
+from stream_engine.outputs import attributes
 from stream_engine.store.base import DEPLOYMENT, TIME, IndexRange, StreamKey, TimeRange
 
 if TYPE_CHECKING:

@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dap_handlers import attributes
 from stream_engine.assets import NTP_UNIX_OFFSET
 from stream_engine.engine.plan import PRODUCT, RAW
+from stream_engine.outputs import attributes
 from stream_engine.store.base import DEPLOYMENT, TIME
 
 if TYPE_CHECKING:
