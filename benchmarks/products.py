@@ -15,9 +15,10 @@ salinity the CTD request has just computed on the same records, as the direct ru
 once. For reference the engine is timed again with the cache off. Both sides must give identical
 values (asserted).
 
-Run: ``.venv/bin/python benchmarks/products.py [N [REPEATS [METBK_N [METBK_REPEATS]]]]``; it then
-runs ``benchmarks/products_metbk.py`` (every METBK product, 10,000 one-minute records by
-default). Engine and direct runs are
+Run: ``.venv/bin/python benchmarks/products.py [N [REPEATS [METBK_N [METBK_REPEATS [ADCP_N
+[ADCP_REPEATS]]]]]]``; it then runs ``benchmarks/products_metbk.py`` (every METBK product, 10,000
+one-minute records by default) and ``benchmarks/products_adcp.py`` (every ADCP product, 20,000
+ensembles of 50 bins by default). Engine and direct runs are
 interleaved REPEATS times (default 3, the cache emptied before each engine run) and the best time
 of each is reported, with the ratio (target: engine <= 1.5 x direct).
 """
@@ -179,3 +180,6 @@ if __name__ == "__main__":
     from products_metbk import main as metbk_main  # the METBK family, on its own record count
 
     metbk_main(*(int(a) for a in sys.argv[3:5]))
+    from products_adcp import main as adcp_main  # ADCP profiles, on its own ensemble count
+
+    adcp_main(*(int(a) for a in sys.argv[5:7]))

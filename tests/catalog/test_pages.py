@@ -290,3 +290,21 @@ def test_partly_available_products_say_where_and_why(catalog_server) -> None:
     page = http(f"{catalog_server.url}/catalog/{key}")[2].decode()
     assert "<strong>Not computed for:</strong>" in page
     assert "outside every deployment in the asset events, so no deployment location" in page
+
+
+def test_links_follow_the_public_base_url(catalog_data, curated, tmp_path) -> None:
+    """Behind a proxy at https://example.org/streams every catalog link keeps that prefix."""
+    from webob import Request
+
+    from stream_engine.config import load_settings
+    from stream_engine.web.app import create_app
+
+    settings = load_settings(environ={"STREAM_ENGINE_LOG_DIR": str(tmp_path),
+                                      "STREAM_ENGINE_DATA_DIR": str(catalog_data),
+                                      "STREAM_ENGINE_BASE_URL": "https://example.org/streams"})
+    app = create_app(settings)
+    for path in ("/", f"/catalog/{demo.SUBSITE}/", f"/catalog/{demo.CTD.path}"):
+        page = Request.blank(path).get_response(app)
+        assert page.status_code == 200
+        links = [link for link in validate("https://example.org/streams" + path, page.text).links()]
+        assert links and all(link.startswith("https://example.org/streams/") for link in links), path
