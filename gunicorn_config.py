@@ -17,6 +17,20 @@ Timeouts (gunicorn 27):
 * ``graceful_timeout``: on ``TERM`` or ``HUP``, busy workers get this long to finish their
   responses before they are killed; idle ones stop at once.
 * ``keepalive``: seconds an idle kept-alive connection is held open.
+* A client that stops reading is dropped after ``SEND_TIMEOUT`` seconds (set per request by the
+  application on the socket), and each client address has at most ``MAX_CLIENT_REQUESTS``
+  responses in progress per worker (``stream_engine/web/connections.py``).
+
+Connections are spread across workers by the kernel: ``reuse_port`` gives every worker its own
+``SO_REUSEPORT`` listening socket (gunicorn 27 binds them in the workers), so keep-alive clients
+no longer pile onto whichever worker wins the accept race (32 keep-alive clients once left one
+worker with 8x the other's CPU time). Because the master then does not bind, ``on_starting``
+checks the address first, so a port held by another program stops the start at once with a
+message naming ``STREAM_ENGINE_BIND``.
+
+``limit_request_line = 0`` lets gunicorn read request lines up to its 1 MB ceiling, so long
+DAP constraint expressions (many variables) arrive; the application answers lines over 64 KiB
+with 414 in the route's error format (a DAP ``Error {}`` under ``/dap/``).
 """
 
 from __future__ import annotations
@@ -38,6 +52,8 @@ threads = _settings.THREADS
 timeout = 0
 graceful_timeout = 30
 keepalive = 5
+reuse_port = True
+limit_request_line = 0
 max_requests = 0
 preload_app = False
 proc_name = "stream-engine"
@@ -46,8 +62,11 @@ control_socket_disable = True
 errorlog = str(error_log_path(_settings))
 accesslog = str(access_log_path(_settings))
 loglevel = _settings.LOG_LEVEL.lower()
+# ``body=`` is ``complete`` when the whole body was handed over, ``incomplete`` when the client
+# went away or a send timed out (the bytes count then is what was handed over, not promised).
 access_log_format = (
-    '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)sms %({x-request-id}o)s'
+    '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)sms %({x-request-id}o)s '
+    "body=%({stream_engine.body}e)s"
 )
 
 del _settings
@@ -67,3 +86,27 @@ def when_ready(server) -> None:
         server.log.info(message)
         if not server.cfg.daemon:
             print(message, flush=True)
+
+
+def on_starting(server) -> None:
+    """Stop at once, naming the setting, when another program holds the address."""
+    import socket
+
+    for address in server.cfg.bind:
+        if address.startswith(("unix:", "fd://")):
+            continue
+        host, _, port = address.rpartition(":")
+        host = host.strip("[]") or "0.0.0.0"
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, int(port)))
+            except OSError as exc:
+                message = (
+                    f"Stream Engine cannot listen on {address}: {exc.strerror or exc} (another "
+                    "program holds the port); stop it, or set STREAM_ENGINE_BIND=host:port "
+                    "(or BIND in config/local.py) to a free address"
+                )
+                server.log.error(message)
+                raise SystemExit(message) from exc

@@ -27,7 +27,14 @@ BIND = "127.0.0.1:12576"
 
 # Number of gunicorn worker processes and threads per worker (gthread workers).
 WORKERS = 2
-THREADS = 4
+THREADS = 16
+
+# Seconds a client may stop reading a response before the server drops the connection.
+SEND_TIMEOUT = 60
+
+# Responses one client address may have in progress in each worker process (more get 429,
+# Retry-After); keeps one client from taking every thread. 0: no bound. /health is exempt.
+MAX_CLIENT_REQUESTS = 4
 
 # Public base URL used in links and catalog pages; empty means "derive from the request".
 BASE_URL = ""

@@ -28,7 +28,8 @@ from dap_handlers.responses.html import render_page
 from dap_handlers.responses.version import DAP_PROTOCOL, SERVER, help_text, version_json
 from stream_engine.errors import StreamEngineError
 
-logger = logging.getLogger(__name__)
+#: A child of the ``stream_engine`` logger, so DAP errors reach the server's error log.
+logger = logging.getLogger("stream_engine.dap")
 
 TEXT = "text/plain; charset=utf-8"
 HTML = "text/html; charset=utf-8"
@@ -72,15 +73,26 @@ def _common_headers() -> list[tuple[str, str]]:
     ]
 
 
-def error_response(error: BaseException) -> DapResponse:
-    """A DAP ``Error {}`` response for an exception; unexpected ones are logged, not shown."""
+def error_response(error: BaseException, request_id: str | None = None) -> DapResponse:
+    """A DAP ``Error {}`` response for an exception.
+
+    Client errors (status below 500) are answered with their message. Server-side ones (store
+    missing or damaged, bugs) are logged at ERROR with the request id and the full details;
+    the client gets a message without internals (no paths, no traceback) and the request id.
+    """
+    where = f" [request {request_id}]" if request_id else ""
     if isinstance(error, StreamEngineError):
-        status, message = error.status, str(error)
+        status, message = error.status, error.client_message()
         code = getattr(error, "dap_code", 1002 if status >= 500 else 1001)
+        if status >= 500:
+            logger.error("DAP request failed%s: %s: %s", where, type(error).__name__, error,
+                         exc_info=error)
     else:
-        logger.error("unexpected error in a DAP request", exc_info=error)
+        logger.error("unexpected error in a DAP request%s", where, exc_info=error)
         status, code = 500, 1002
         message = "internal server error; it has been logged, please report it if it persists"
+    if request_id and status >= 500:
+        message = f"{message} (request {request_id})"
     body = error_text(code, message).encode("utf-8")
     headers = [
         ("Content-Type", TEXT),
@@ -154,8 +166,9 @@ def _guarded(chunks: Iterator[bytes], what: str) -> Iterator[bytes]:
     """Log an error raised while streaming (the body is then cut short), and re-raise it."""
     try:
         yield from chunks
-    except Exception:
-        logger.exception("DAP %s response failed while streaming; the body was cut short", what)
+    except Exception as exc:
+        logger.error("DAP %s response failed while streaming; the body was cut short: %s",
+                     what, exc, exc_info=exc)
         raise
 
 
@@ -165,7 +178,8 @@ def _streamed(chunks: Iterator[bytes], what: str) -> Iterable[bytes]:
 
 
 def _body(
-    kind: str, dataset: DapDataset, query_string: str, max_response_bytes: int, block_bytes: int
+    kind: str, dataset: DapDataset, query_string: str, max_response_bytes: int, block_bytes: int,
+    where: str = "",
 ) -> tuple[Iterable[bytes], int | None]:
     if kind == "das":
         return _text(das_text(dataset))
@@ -183,11 +197,11 @@ def _body(
         floor = length if length is not None else _dods_lower_bound(constrained)
         if floor > max_response_bytes:
             raise _too_large(constrained, floor, max_response_bytes)
-        return _streamed(dods_chunks(constrained, block_bytes), ".dods"), length
+        return _streamed(dods_chunks(constrained, block_bytes), ".dods" + where), length
     estimate = ascii_length_estimate(constrained)
     if estimate > max_response_bytes:
         raise _too_large(constrained, estimate, max_response_bytes)
-    return _streamed(ascii_chunks(constrained, block_bytes), ".ascii"), None
+    return _streamed(ascii_chunks(constrained, block_bytes), ".ascii" + where), None
 
 
 def _dods_lower_bound(dataset: DapDataset) -> int:
@@ -213,6 +227,7 @@ def handle_dap(
     etag: str | None = None,
     request_headers: Mapping[str, str] | None = None,
     block_bytes: int = DEFAULT_BLOCK_BYTES,
+    request_id: str | None = None,
 ) -> DapResponse:
     """Answer one DAP2 request.
 
@@ -235,6 +250,8 @@ def handle_dap(
         The request headers, for conditional GET (``If-None-Match``, ``If-Modified-Since``).
     block_bytes : int
         Size of the blocks the lazy variables are read and sent in.
+    request_id : str, optional
+        The request's id, written with server-side errors to the log and to the client.
 
     Returns
     -------
@@ -257,9 +274,10 @@ def handle_dap(
         validators = _validators(last_modified, etag)
         if request_headers and _not_modified(request_headers, last_modified, etag):
             return DapResponse(304, [*validators, *_common_headers()], [])
-        body, length = _body(kind, dataset, query_string, max_response_bytes, block_bytes)
+        where = f" [request {request_id}]" if request_id else ""
+        body, length = _body(kind, dataset, query_string, max_response_bytes, block_bytes, where)
     except Exception as error:
-        return error_response(error)
+        return error_response(error, request_id)
     headers = [("Content-Type", content_type)]
     if description:
         headers.append(("Content-Description", description))

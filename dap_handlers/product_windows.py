@@ -2,10 +2,11 @@
 
 * :class:`WindowCache`: computed windows (one product, one span of records) kept per worker
   process, least recently used first out, bounded in bytes (``DAP_CACHE_BYTES``). Its keys hold
-  the store's change token (:meth:`EmbeddedStore.change_token
-  <stream_engine.store.embedded.EmbeddedStore.change_token>`), which moves on with every commit
-  to the store by anyone, so a window computed before a write is never served after it. A store
-  without a change token gets no cross-request cache (see :func:`shared_windows`).
+  the dataset's version (:func:`stream_engine.engine.versions.response_version`: the change
+  tokens of the stream, its input streams and their assets), which moves on with every commit
+  those depend on, so a window computed before such a write is never served after it, and a
+  write to an unrelated stream leaves it valid. A store without change tokens gets no
+  cross-request cache.
 * :class:`PendingWindows`: windows of products that a response sends *later* (DAP2 sends
   variables whole, in declaration order) but that were computed together with an earlier one.
   They stay in memory up to a bound and go to an unlinked temporary file beyond it, so one

@@ -29,26 +29,28 @@ be computed for some records only (a deployment without calibration, records out
 deployment) is served, with fill where it cannot be computed and the reason in
 ``provenance_notes`` where the plan knows it.
 
-Values are read lazily by :class:`~dap_handlers.stream_reads.StreamReads`; :func:`stream_version`
-gives the ``ETag``/``Last-Modified`` pair for conditional requests.
+Values are read lazily by :class:`~dap_handlers.stream_reads.StreamReads`;
+:func:`stream_dataset_version` also gives the ``ETag``/``Last-Modified`` pair for conditional
+requests (:func:`stream_engine.engine.versions.response_version` of the dataset's plan). Call
+both with a store *snapshot* (``with store.snapshot() as view``) held until the response is
+sent, so every count, block and product agrees with one state of the store.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Collection, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import orjson
 
 from dap_handlers.model import DapDataset, DapVariable
 from dap_handlers.stream_reads import ProductShape, StreamReads
-from stream_engine import __version__, assets
+from stream_engine import assets
 from stream_engine.engine.compute import compute
 from stream_engine.engine.plan import PRODUCT, RAW
 from stream_engine.engine.resolve import TIME_PARAMETER, resolve
+from stream_engine.engine.versions import ResponseVersion, response_version
 from stream_engine.errors import NotFound
 from stream_engine.outputs import attributes
 from stream_engine.store.base import DEPLOYMENT, TIME, IndexRange, StreamKey, TimeRange
@@ -73,36 +75,6 @@ def stream_coverage(store: Store, preload: Preload, key: StreamKey) -> StreamCov
             "be described; load a dictionary that defines it"
         )
     return coverage
-
-
-def stream_version(
-    store: Store, preload: Preload, coverage: StreamCoverage
-) -> tuple[datetime, str]:
-    """``Last-Modified`` and ``ETag`` of a stream's dataset, from index and asset metadata only.
-
-    The tag changes when the engine version, the dictionary, the coverage (count, first, last)
-    of any stream on the same subsite (co-located inputs come from there) or their asset events
-    change. ``Last-Modified`` is the time of the newest record (the store keeps no write times),
-    so a backfill of older records changes the ``ETag`` but not ``Last-Modified``; clients
-    revalidating with ``If-None-Match`` always see it.
-    """
-    key = coverage.key
-    digest = hashlib.sha256()
-    digest.update(
-        f"{__version__}|{preload.source}|{len(preload.parameters)}|{len(preload.streams)}|"
-        f"{len(preload.functions)}|{key.path}".encode()
-    )
-    neighbours = [c for c in store.streams() if c.key.subsite == key.subsite]
-    for c in neighbours:
-        digest.update(f"|{c.key.path}|{c.count}|{c.first!r}|{c.last!r}".encode())
-    for refdes in sorted({c.key.refdes for c in neighbours} | {key.refdes}):
-        events = store.asset_events(refdes)
-        digest.update(orjson.dumps(events, option=orjson.OPT_SORT_KEYS, default=str))
-    try:
-        last = _NTP_EPOCH + timedelta(seconds=float(coverage.last))
-    except OverflowError:
-        last = datetime.now(UTC)
-    return last, digest.hexdigest()[:32]
 
 
 def _variable_name(p: Parameter, taken: set[str]) -> str:
@@ -166,7 +138,21 @@ def stream_dataset(
     projection: Collection[str] | None = None,
     coverage: StreamCoverage | None = None,
 ) -> DapDataset:
-    """The virtual DAP dataset of a stream.
+    """The virtual DAP dataset of a stream (:func:`stream_dataset_version` without the version)."""
+    return stream_dataset_version(store, preload, key, settings=settings, projection=projection,
+                                  coverage=coverage)[0]
+
+
+def stream_dataset_version(
+    store: Store,
+    preload: Preload,
+    key: StreamKey,
+    *,
+    settings: Mapping[str, Any],
+    projection: Collection[str] | None = None,
+    coverage: StreamCoverage | None = None,
+) -> tuple[DapDataset, ResponseVersion]:
+    """The virtual DAP dataset of a stream, and its validators.
 
     Parameters
     ----------
@@ -188,6 +174,8 @@ def stream_dataset(
     -------
     DapDataset
         Named ``<refdes>-<method>-<stream>``; reading a variable computes only its hyperslab.
+    ResponseVersion
+        ``ETag`` and ``Last-Modified`` of the dataset (also the key of its cached windows).
 
     Raises
     ------
@@ -198,6 +186,7 @@ def stream_dataset(
     columns = store.columns(key)
     time_range = TimeRange(float(coverage.first), float(np.nextafter(coverage.last, np.inf)))
     plan = resolve(store, preload, key, None, time_range, settings=settings)
+    version = response_version(store, preload, [plan], settings)
     definition = preload.stream(key.stream)
     taken = {TIME, DEPLOYMENT}
     dims: dict[str, int] = {OBS: coverage.count}
@@ -254,6 +243,7 @@ def stream_dataset(
         cache_bytes=int(settings["DAP_CACHE_BYTES"]),
         shapes=shapes,
         threads=int(settings["DAP_COMPUTE_THREADS"]),
+        cache_token=version.etag,
     )
     n = coverage.count
     variables = [
@@ -299,7 +289,7 @@ def stream_dataset(
         products=len(products), unavailable=unavailable, not_stored=not_stored,
         require_deployment=bool(settings["REQUIRE_DEPLOYMENT"]),
     )
-    return DapDataset(attributes.dataset_id(coverage), variables, global_attrs)
+    return DapDataset(attributes.dataset_id(coverage), variables, global_attrs), version
 
 
 def _stored_reader(reads: StreamReads, column: str, p: Parameter | None) -> Any:

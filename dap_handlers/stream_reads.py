@@ -26,8 +26,9 @@ to ``threads`` threads side by side (the algorithms release the GIL).
 A computation plans only the product read and the later projected products (``group``), so
 one projected product costs its dependency chain and nothing else. It serves the whole group:
 the window of the product being read goes to the worker's :class:`WindowCache
-<dap_handlers.product_windows.WindowCache>` (keyed by the store's change token, so repeated
-requests reuse it until the store changes), the others wait in the request's
+<dap_handlers.product_windows.WindowCache>` (keyed by the dataset's version, built from the
+change tokens of the stream, its input streams and their assets, so repeated requests reuse it
+until one of those changes), the others wait in the request's
 :class:`PendingWindows <dap_handlers.product_windows.PendingWindows>` (memory, then a temporary
 file) until their variable is sent.
 """
@@ -109,6 +110,10 @@ class StreamReads:
         Threads computing the windows of one read side by side.
     spool_dir
         Folder of the pending windows' temporary file (``None``: the system's).
+    cache_token
+        The version of everything the stream's values depend on
+        (:func:`~stream_engine.engine.versions.response_version`); windows are shared across
+        requests only under a token, so ``None`` means no cross-request cache.
     """
 
     def __init__(
@@ -124,6 +129,7 @@ class StreamReads:
         shapes: Mapping[str, ProductShape],
         threads: int = 1,
         spool_dir: str | None = None,
+        cache_token: str | None = None,
     ) -> None:
         self.store = store
         self.preload = preload
@@ -138,7 +144,7 @@ class StreamReads:
         self._deployments: list[assets.Deployment] | None = None
         self.require = bool(settings["REQUIRE_DEPLOYMENT"])
         self._served: dict[tuple[int, int, int], np.ndarray | None] = {}
-        token = store.change_token() if cache_bytes > 0 else None
+        token = cache_token if cache_bytes > 0 else None
         self._shared: WindowCache | None = None
         self._context: tuple[Any, ...] = ()
         if token is not None:
@@ -221,7 +227,8 @@ class StreamReads:
         """A mobile platform's coordinate (``lat``, ``int_ctd_pressure``...) hyperslab; ``group``
         are the coordinates computed with it in each window (see ``Plan.positions``)."""
         if self._position_plan is None:
-            self._position_plan = resolve(self.store, self.preload, self.key, [TIME_PARAMETER],
+            time_parameter = self.preload.stream(self.key.stream).temporal_parameter or TIME_PARAMETER
+            self._position_plan = resolve(self.store, self.preload, self.key, [time_parameter],
                                           self.time_range, settings=self.settings)
         plan = self._position_plan
         return self._hyperslab(name, [n for n in group if n != name], lambda: plan, key)

@@ -76,6 +76,7 @@ STREAMS = (
     "glider_gps_position",
     "metbk_a_dcl_instrument",
     "metbk_a_dcl_instrument_recovered",
+    "metbk_hourly",
     "nutnr_a_sample",
     "nutnr_j_cspp_instrument_recovered",
     "parad_m_glider_recovered",

@@ -86,8 +86,10 @@ def load_settings(
         if key not in values:
             if key in {"CONFIG", "HOME"}:
                 continue
+            hint = (" (test-only variables are named TEST_STREAM_ENGINE_*)"
+                    if key.startswith("TEST_") else "")
             raise ConfigError(
-                f"environment variable {name} names no setting; known settings: "
+                f"environment variable {name} names no setting{hint}; known settings: "
                 + ", ".join(sorted(values))
             )
         values[key] = _parse_env_value(raw, values[key])
@@ -117,6 +119,12 @@ def _validate(values: Mapping[str, Any]) -> None:
     for key in ("WORKERS", "THREADS", "CASSANDRA_PORT", "CASSANDRA_CONCURRENCY", "DAP_MAX_RESPONSE_BYTES", "DAP_BLOCK_BYTES", "DAP_COMPUTE_RECORDS", "DAP_COMPUTE_THREADS",
                 "UI_HARD_LIMIT", "QUERY_CHUNK_RECORDS", "ESTIMATE_RECORDS_PER_SECOND"):
         _require(v, key, isinstance(v.get(key), int) and not isinstance(v.get(key), bool) and v[key] > 0, "a positive integer")
+    for key in ("SEND_TIMEOUT",):
+        val = v.get(key)
+        _require(v, key, isinstance(val, int | float) and not isinstance(val, bool) and val > 0, "a positive number of seconds")
+    val = v.get("MAX_CLIENT_REQUESTS")
+    _require(v, "MAX_CLIENT_REQUESTS", isinstance(val, int) and not isinstance(val, bool) and val >= 0,
+             "a whole number, 0 or more (0: no bound)")
     for key in ("JOB_PROCESSES", "JOB_MAX_ACTIVE", "JOB_RETENTION_SECONDS", "JOB_SPLIT_RECORDS",
                 "JOB_SUBJOB_PROCESSES"):
         _require(v, key, isinstance(v.get(key), int) and not isinstance(v.get(key), bool) and v[key] > 0, "a positive integer")

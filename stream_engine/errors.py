@@ -13,6 +13,10 @@ class StreamEngineError(Exception):
 
     status = 500
 
+    def client_message(self) -> str:
+        """What a client is told: the message itself, unless it holds server internals."""
+        return str(self) or type(self).__name__
+
 
 class ConfigError(StreamEngineError, ValueError):
     """A setting is missing or has a bad value; the message names the setting."""
@@ -69,14 +73,34 @@ class QueryTooLarge(QueryError, TooLarge):
     """The query asks for more than a configured limit allows (413); the message names it."""
 
 
+STORE_TROUBLE_MESSAGE = (
+    "the data store is unavailable (missing, damaged or unreachable); the error is logged for "
+    "the operator, please try again later"
+)
+
+
 class StoreUnavailable(StreamEngineError):
-    """The storage backend cannot be reached."""
+    """The storage backend cannot be reached, or its file is missing.
+
+    The message (for the log) names files and hosts; clients get :data:`STORE_TROUBLE_MESSAGE`.
+    """
 
     status = 503
 
+    def client_message(self) -> str:
+        return STORE_TROUBLE_MESSAGE
+
 
 class StoreError(StreamEngineError):
-    """The storage backend failed or found its data inconsistent."""
+    """The storage backend failed or found its data inconsistent (damaged file, failed commit).
+
+    Answered like :class:`StoreUnavailable`: 503, with the details only in the log.
+    """
+
+    status = 503
+
+    def client_message(self) -> str:
+        return STORE_TROUBLE_MESSAGE
 
 
 class PreloadError(StreamEngineError, ValueError):

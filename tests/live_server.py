@@ -43,6 +43,14 @@ def http(
         return error.code, dict(error.headers), error.read()
 
 
+def ensure_store(data_dir: Path) -> None:
+    """Create an empty embedded store in ``data_dir`` if it holds none (the CLI would)."""
+    from stream_engine.store.embedded import EmbeddedStore
+
+    with EmbeddedStore(data_dir) as store:
+        store.streams()
+
+
 @dataclass
 class LiveServer:
     """A running server: its base URL (no trailing slash), process and log folder."""
@@ -64,12 +72,18 @@ class LiveServer:
 
 
 def start_server(
-    data_dir: Path, log_dir: Path, *, threads: int = 4, extra_env: Mapping[str, str] | None = None
+    data_dir: Path, log_dir: Path, *, threads: int = 4, extra_env: Mapping[str, str] | None = None,
+    create_store: bool = True,
 ) -> LiveServer:
     """``stream-engine serve`` (one worker) over ``data_dir``; waits until ``/version`` answers.
 
+    A server never creates its store; ``create_store`` makes an empty one first if there is none
+    (``False`` serves a missing store, which answers 503).
+
     Raises ``RuntimeError`` with the server's output if it exits or does not answer in 60 s.
     """
+    if create_store:
+        ensure_store(data_dir)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("STREAM_ENGINE_")}
     env.update(

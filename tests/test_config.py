@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -23,7 +24,7 @@ def test_defaults_load(config_dir: Path) -> None:
     settings = load_settings(config_dir, environ={})
     assert settings.STORE == "embedded"
     assert settings.BIND == "127.0.0.1:12576"
-    assert settings.WORKERS == 2 and settings.THREADS == 4
+    assert settings.WORKERS == 2 and settings.THREADS == 16
     assert settings.path("LOG_DIR") == REPO_ROOT / "logs"
     assert settings.path("PID_FILE") == REPO_ROOT / "stream_engine.pid"
 
@@ -33,7 +34,7 @@ def test_local_py_overrides_defaults(config_dir: Path) -> None:
     settings = load_settings(config_dir, environ={})
     assert settings.BIND == "0.0.0.0:9000"
     assert settings.WORKERS == 7
-    assert settings.THREADS == 4
+    assert settings.THREADS == 16
 
 
 def test_local_py_unknown_setting_is_named(config_dir: Path) -> None:
@@ -87,3 +88,24 @@ def test_replace_checks_the_new_value(config_dir: Path) -> None:
     assert settings.replace(BIND="127.0.0.1:1").BIND == "127.0.0.1:1"
     with pytest.raises(ConfigError, match="BIND"):
         settings.replace(BIND="nowhere")
+
+
+def test_test_only_variables_have_a_prefix_of_their_own(config_dir: Path) -> None:
+    settings = load_settings(config_dir, environ={"TEST_STREAM_ENGINE_OOI_DIR": "/x"})
+    assert settings.STORE == "embedded"
+    with pytest.raises(ConfigError, match="TEST_STREAM_ENGINE_"):
+        load_settings(config_dir, environ={"STREAM_ENGINE_TEST_OOI_DIR": "/x"})
+
+
+def test_ci_fails_instead_of_skipping_without_the_reference_data(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    env = {**os.environ, "CI": "true", "TEST_STREAM_ENGINE_OOI_DIR": str(tmp_path / "absent")}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         str(REPO_ROOT / "tests" / "test_config.py"), "-k", "defaults_load"],
+        env=env, capture_output=True, text=True, timeout=120, cwd=REPO_ROOT,
+    )
+    assert result.returncode != 0
+    assert "OOI reference data" in result.stdout + result.stderr

@@ -425,9 +425,13 @@ def _compute(
     n = len(run.times)
     data: dict[str, np.ndarray] = {TIME: run.times, DEPLOYMENT: run.numbers}
     unavailable = {}
+    temporal = preload.streams[plan.key.stream].temporal_parameter if plan.key.stream in preload.streams else None
     for pid in plan.requested:
         p = preload.parameters[pid]
         if p.name in data:
+            continue
+        if pid == temporal:  # a virtual stream's time parameter (met_timeflx): its records' times
+            data[p.name] = run.times.astype(p.dtype, copy=False)
             continue
         reason = plan.reason(pid)
         if reason is not None:

@@ -152,7 +152,8 @@ class _StreamResolver(SourceResolver):
             raise Unresolvable(f"PD{pid} is not in the preload dictionary")
         if pid == (self.definition.temporal_parameter or TIME_PARAMETER) or p.name == "time":
             return "time", RAW
-        if not p.is_function:
+        if not p.is_function or self.definition.is_virtual:
+            # a virtual stream's parameters are columns its stream computes (engine.virtual)
             if p.name not in self.ctx.columns(self.key):
                 raise Unresolvable(f"{self.key} holds no column {p.name!r} (PD{pid})")
             self.raw[p.name] = None

@@ -200,3 +200,44 @@ def adcp_bin_depths_bar(dist_first_bin, bin_size, num_bins, pressure, adcp_orien
     depth = depth_from_pressure_dbar(as_float(pressure) * 10.0, latitude)
     return adcp_bin_depths_meters(dist_first_bin, bin_size, num_bins, depth, adcp_orientation)
 
+
+
+# The 5-beam VADCP (VELTURB, DCN 1341-00760): its four slanted beams give the same products as
+# the 4-beam ADCP; the fifth, vertical beam measures the upward velocity itself.
+
+@algorithm(OWNER, "vadcp_beam_eastward", version="1.0")
+def vadcp_beam_eastward(b1, b2, b3, b4, pg1, pg2, pg3, pg4, h, p, r, vf, lat, lon, dt) -> np.ndarray:
+    """VELTURB-VLE_L1 [m/s]: eastward velocity of the VADCP, declination corrected."""
+    return adcp_beam_eastward(b1, b2, b3, b4, pg1, pg2, pg3, pg4, h, p, r, vf, lat, lon, dt)
+
+
+@algorithm(OWNER, "vadcp_beam_northward", version="1.0")
+def vadcp_beam_northward(b1, b2, b3, b4, pg1, pg2, pg3, pg4, h, p, r, vf, lat, lon, dt) -> np.ndarray:
+    """VELTURB-VLN_L1 [m/s]: northward velocity of the VADCP, declination corrected."""
+    return adcp_beam_northward(b1, b2, b3, b4, pg1, pg2, pg3, pg4, h, p, r, vf, lat, lon, dt)
+
+
+@algorithm(OWNER, "vadcp_beam_vertical_est", version="1.0")
+def vadcp_beam_vertical_est(b1, b2, b3, b4, pg1, pg2, pg3, pg4, h, p, r, vf) -> np.ndarray:
+    """VELTURB-VLU-4BM_L1 [m/s]: upward velocity estimated from the four slanted beams."""
+    return adcp_beam_vertical(b1, b2, b3, b4, pg1, pg2, pg3, pg4, h, p, r, vf)
+
+
+@algorithm(OWNER, "vadcp_beam_vertical_true", version="1.0")
+def vadcp_beam_vertical_true(b1, b2, b3, b4, b5, pg1, pg2, pg3, pg4, h, p, r, vf, *, pg5=None) -> np.ndarray:
+    """VELTURB-VLU-5BM_L1 [m/s]: upward velocity with the vertical beam 5 as the instrument's z.
+
+    The dictionary maps no percent good for beam 5 (``pg5``); when given, a bin with fewer than
+    25 % good pings in beam 5 is missing.
+    """
+    x, y, _, _ = beam_to_instrument(b1, b2, b3, b4, pg1, pg2, pg3, pg4)
+    z = _profile(b5)
+    if pg5 is not None:
+        z = np.where(np.atleast_2d(as_float(pg5)) < PERCENT_GOOD_FLOOR, np.nan, z)
+    return instrument_to_earth(x, y, z, h, p, r, vf)[2] / 1000.0
+
+
+@algorithm(OWNER, "vadcp_beam_error", version="1.0")
+def vadcp_beam_error(b1, b2, b3, b4, pg1, pg2, pg3, pg4) -> np.ndarray:
+    """VELTURB-ERR_L1 [m/s]: error velocity of the VADCP's four slanted beams."""
+    return adcp_beam_error(b1, b2, b3, b4, pg1, pg2, pg3, pg4)

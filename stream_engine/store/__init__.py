@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from stream_engine.store.base import (
+    NEVER_WRITTEN,
+    ChangeToken,
     ColumnInfo,
     IndexRange,
     Partition,
@@ -14,6 +16,8 @@ from stream_engine.store.base import (
 )
 
 __all__ = [
+    "NEVER_WRITTEN",
+    "ChangeToken",
     "ColumnInfo",
     "IndexRange",
     "Partition",
@@ -26,8 +30,9 @@ __all__ = [
 ]
 
 
-def open_store(settings: object) -> Store:
-    """Open the backend named by ``settings.STORE`` (``embedded`` or ``cassandra``)."""
+def open_store(settings: object, *, create: bool = True) -> Store:
+    """Open the backend named by ``settings.STORE`` (``embedded`` or ``cassandra``); ``create=False``
+    refuses to create a store that does not exist (servers)."""
     from stream_engine.store.registry import open_store as _open
 
-    return _open(settings)
+    return _open(settings, create=create)

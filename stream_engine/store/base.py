@@ -149,6 +149,24 @@ class ColumnInfo:
     shape: tuple[int, ...] = ()
 
 
+@dataclass(frozen=True, slots=True, order=True)
+class ChangeToken:
+    """One committed state of a stream's records or of a reference designator's asset events.
+
+    ``generation`` is larger after every committed write to the thing than before it (backends
+    may share one counter across the store); ``modified`` is the POSIX time of the commit that
+    made this state (``0.0`` when the backend did not record it). Two reads that give equal
+    tokens saw identical data, so validators (``ETag``) and cache keys derive from tokens.
+    """
+
+    generation: int
+    modified: float = 0.0
+
+
+NEVER_WRITTEN = ChangeToken(0, 0.0)
+"""The token of a stream or reference designator nothing was ever written to."""
+
+
 @dataclass(frozen=True, slots=True)
 class WriteResult:
     """What a write did: records that were new, and records that replaced an existing key."""
@@ -237,16 +255,56 @@ class Store(ABC):
         """
         return None
 
+    def stream_token(self, key: StreamKey) -> ChangeToken | None:
+        """The change token of one stream's records (:data:`NEVER_WRITTEN` if it has none).
+
+        It moves on with every committed :meth:`write` to ``key`` and with nothing else, so an
+        ingest into one stream leaves every other stream's validators and caches valid. Read
+        through a :meth:`snapshot`, it describes exactly the state that snapshot's reads see.
+
+        Default: ``None`` (the backend cannot tell; callers then send no validators and cache
+        nothing across requests). A backend implements it with a per-stream write generation
+        bumped in the same atomic write as the records (embedded: a column of ``streams``).
+        """
+        return None
+
+    def asset_token(self, refdes: str) -> ChangeToken | None:
+        """The change token of a reference designator's asset events, like :meth:`stream_token`.
+
+        Moves on with every committed :meth:`put_asset_events` for ``refdes``. Default: ``None``.
+        """
+        return None
+
     @contextmanager
     def snapshot(self) -> Iterator[Store]:
         """A read-only view of the store in which every read sees one committed state.
 
-        Everything that serves one response (counts, every column and block, inputs from other
-        streams, assets) reads through one snapshot, so a concurrent write is seen entirely or
-        not at all. Default: the store itself, with no such promise; backends that can hold a
-        snapshot override this, and callers must not write through the view.
+        The promise every backend must keep: everything that serves one response (counts,
+        partitions, columns, every block of every column, inputs from other streams, asset
+        events and change tokens) reads through one view, and all of it agrees with one
+        committed state of the whole store, before or after any concurrent write, never a
+        mix. A backend that cannot hold such a view raises
+        :class:`~stream_engine.errors.StoreUnavailable` on entry (before any data is read);
+        it must never yield a view that may mix states. Cassandra, for example, can read a
+        write generation once per request and read only versions written at or before it.
+
+        Callers must not write through the view, and should leave it soon: a held snapshot
+        can keep a backend from reclaiming space (the embedded store's WAL cannot be
+        checkpointed past it).
+
+        Raises
+        ------
+        StoreUnavailable
+            The backend cannot hold a snapshot now (or at all: this default, for backends
+            that do not override it).
         """
-        yield self
+        from stream_engine.errors import StoreUnavailable
+
+        raise StoreUnavailable(
+            f"the {self.backend} store cannot hold a consistent snapshot, so it cannot serve "
+            "a response that reads it"
+        )
+        yield self  # pragma: no cover - makes this a generator
 
     # -- writing -----------------------------------------------------------------------------
 

@@ -7,7 +7,8 @@ and upserts.
 
 Layout (``<data_dir>/stream_engine.sqlite3``, WAL mode, 64 KiB pages):
 
-* ``streams``     one row per stream key, with the stream's ``bin_seconds``.
+* ``streams``     one row per stream key, with the stream's ``bin_seconds`` and its change token
+  (``generation``, ``modified``), stamped by every write to the stream in the same transaction.
 * ``columns``     one row per stored column: dtype string and 2-D width ``k`` (``columns()`` reads
   only this table).
 * ``partitions``  the partition index (stream, bin, count, first, last), rebuilt for each bin a
@@ -15,6 +16,7 @@ Layout (``<data_dir>/stream_engine.sqlite3``, WAL mode, 64 KiB pages):
 * ``chunks``      runs of records of one bin, sorted by ``(time, deployment)``, with disjoint key
   ranges and at most ``chunk_rows`` records; keyed by their first key so they sort in stream
   order.
+* ``assets``      the asset events of each reference designator, with their change token.
 * ``chunk_data``  one BLOB per (chunk, column): raw little-endian numpy bytes, or for strings a
   utf-8 text with a character-offset table. A chunk without a BLOB for a column holds fill there
   (columns added later cost nothing for old chunks).
@@ -22,8 +24,9 @@ Layout (``<data_dir>/stream_engine.sqlite3``, WAL mode, 64 KiB pages):
 A write is one ``BEGIN IMMEDIATE`` transaction. Appending later data writes new chunks and
 rewrites at most a few small, partly filled chunks before it (binary-counter merging, so many
 small appends still end up in full chunks); a write that overlaps stored keys rewrites only the
-chunks it overlaps. Reads run in one read transaction (one consistent snapshot) and decode BLOBs with
-``np.frombuffer``.
+chunks it overlaps. Each read runs in one read transaction, and :meth:`EmbeddedStore.snapshot`
+holds one transaction for a whole response (``embedded_reads.py``); BLOBs decode with
+``np.frombuffer``. Generations share one counter across the file (``next_generation``).
 """
 
 from __future__ import annotations
@@ -31,16 +34,18 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from stream_engine.errors import NotFound, StoreError
+from stream_engine.errors import StoreError
 from stream_engine.store.base import (
     DEPLOYMENT,
     TIME,
+    ChangeToken,
     ColumnInfo,
     IndexRange,
     Partition,
@@ -50,21 +55,24 @@ from stream_engine.store.base import (
     TimeRange,
     WriteResult,
 )
-from stream_engine.store.embedded_chunks import (
-    index_slices,
-    read_into,
-    time_slices,
-    write_bin,
-)
-from stream_engine.store.embedded_db import SCHEMA_VERSION, Database
+from stream_engine.store.embedded_chunks import write_bin
+from stream_engine.store.embedded_db import SCHEMA_VERSION, Database, next_generation
 from stream_engine.store.embedded_jobs import JobTable
-from stream_engine.store.records import (
-    DEPLOYMENT_INFO,
-    TIME_INFO,
-    conform,
-    normalize,
-    to_output,
+from stream_engine.store.embedded_reads import (
+    EmbeddedSnapshot,
+    column_rows,
+    read_asset_events,
+    read_asset_refdeses,
+    read_asset_token,
+    read_column_infos,
+    read_exact_columns,
+    read_partitions,
+    read_records,
+    read_stream_token,
+    read_streams,
+    stream_row,
 )
+from stream_engine.store.records import DEPLOYMENT_INFO, TIME_INFO, conform, normalize
 
 __all__ = ["FILENAME", "SCHEMA_VERSION", "EmbeddedStore"]
 
@@ -77,10 +85,6 @@ def _inserted_id(cur: sqlite3.Cursor) -> int:
     if cur.lastrowid is None:
         raise StoreError("SQLite gave no row id for an INSERT; the store file may be damaged")
     return cur.lastrowid
-
-
-def _column_info(name: str, dtype: str, width: int | None) -> ColumnInfo:
-    return ColumnInfo(name, dtype, () if width is None else (width,))
 
 
 class EmbeddedStore(Store):
@@ -103,6 +107,10 @@ class EmbeddedStore(Store):
         are read with incremental BLOB I/O either way, and a mapped file shows up in every
         reading process's resident set (a server that read a 1 GB store looked 1 GB big);
         mapping measured 15-25% faster on warm full reads.
+    create
+        Create the database file if it does not exist (the command line does). A server passes
+        ``False``: a missing or replaced file is then
+        :class:`~stream_engine.errors.StoreUnavailable`, never a new empty store.
 
     Safe to share between threads (one connection per thread) and across ``fork`` (connections
     are opened lazily, per process; see :class:`~stream_engine.store.embedded_db.Database`).
@@ -118,6 +126,7 @@ class EmbeddedStore(Store):
         busy_timeout: float = 60.0,
         synchronous: str = "FULL",
         mmap_bytes: int = 0,
+        create: bool = True,
     ) -> None:
         if chunk_rows < 1:
             raise ValueError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
@@ -126,6 +135,7 @@ class EmbeddedStore(Store):
             busy_timeout=busy_timeout,
             synchronous=synchronous,
             mmap_bytes=mmap_bytes,
+            create=create,
         )
         self.path = self._db.path
         self.chunk_rows = int(chunk_rows)
@@ -151,51 +161,52 @@ class EmbeddedStore(Store):
         # docstring inherited
         self._db.close()
 
+    @contextmanager
+    def snapshot(self) -> Iterator[EmbeddedSnapshot]:
+        """A read-only view of one committed state of the whole file (one read transaction).
+
+        The view holds a connection of its own (taken from this process's idle ones) inside a
+        read transaction, so everything read through it agrees with one state, whatever other
+        processes commit meanwhile; the transaction ends when the ``with`` block does.
+
+        Raises
+        ------
+        StoreUnavailable
+            The database file is missing, was replaced under the server, or cannot be read.
+        """
+        with self._db.read_snapshot() as conn:
+            view = EmbeddedSnapshot(conn, str(self.path))
+            try:
+                yield view
+            finally:
+                view.end()
+
+    def stream_token(self, key: StreamKey) -> ChangeToken:
+        # docstring inherited
+        with self._db.transaction() as conn:
+            return read_stream_token(conn, key)
+
+    def asset_token(self, refdes: str) -> ChangeToken:
+        # docstring inherited
+        with self._db.transaction() as conn:
+            return read_asset_token(conn, refdes)
+
     # -- streams and the partition index --------------------------------------------------------
-
-    @staticmethod
-    def _stream_row(conn: sqlite3.Connection, key: StreamKey) -> tuple[int, int] | None:
-        if not isinstance(key, StreamKey):
-            raise TypeError(f"key must be a StreamKey, got {key!r}")
-        row: tuple[int, int] | None = conn.execute(
-            "SELECT id, bin_seconds FROM streams WHERE subsite=? AND node=? AND sensor=? AND method=? AND stream=?",
-            (key.subsite, key.node, key.sensor, key.method, key.stream),
-        ).fetchone()
-        return row
-
-    @staticmethod
-    def _column_rows(conn: sqlite3.Connection, stream_id: int) -> dict[str, tuple[int, ColumnInfo]]:
-        rows = conn.execute(
-            "SELECT id, name, dtype, width FROM columns WHERE stream_id=? ORDER BY id", (stream_id,)
-        )
-        return {name: (cid, _column_info(name, dtype, width)) for cid, name, dtype, width in rows}
 
     def streams(self) -> list[StreamCoverage]:
         # docstring inherited
         with self._db.transaction() as conn:
-            rows = conn.execute(
-                "SELECT s.subsite, s.node, s.sensor, s.method, s.stream, sum(p.count), min(p.first), "
-                "max(p.last) FROM streams s JOIN partitions p ON p.stream_id = s.id GROUP BY s.id"
-            ).fetchall()
-        found = [StreamCoverage(StreamKey(*r[:5]), r[5], r[6], r[7]) for r in rows if r[5]]
-        return sorted(found, key=lambda c: c.key)
+            return read_streams(conn)
 
     def partitions(self, key: StreamKey) -> list[Partition]:
         # docstring inherited
         with self._db.transaction() as conn:
-            row = self._stream_row(conn, key)
-            if row is None:
-                return []
-            rows = conn.execute(
-                "SELECT bin, count, first, last FROM partitions WHERE stream_id=? ORDER BY bin", (row[0],)
-            ).fetchall()
-        return [Partition(*r) for r in rows]
+            return read_partitions(conn, key)
 
     def columns(self, key: StreamKey) -> dict[str, ColumnInfo]:
         # docstring inherited
         with self._db.transaction() as conn:
-            row = self._stream_row(conn, key)
-            return {} if row is None else {n: info for n, (_, info) in self._column_rows(conn, row[0]).items()}
+            return read_column_infos(conn, key)
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -208,53 +219,15 @@ class EmbeddedStore(Store):
         index_range: IndexRange | None = None,
     ) -> dict[str, np.ndarray]:
         # docstring inherited
-        if time_range is not None and index_range is not None:
-            raise ValueError("give at most one of time_range and index_range")
-        if isinstance(columns, str):
-            raise TypeError(f"columns must be a sequence of names, not the string {columns!r}")
         with self._db.transaction() as conn:
-            row = self._stream_row(conn, key)
-            stored = self._column_rows(conn, row[0]) if row else {}
-            wanted = self._wanted(key, stored, columns)
-            if row is None:
-                return {TIME: np.empty(0, np.float64), DEPLOYMENT: np.empty(0, np.int32)}
-            if index_range is not None:
-                slices = index_slices(conn, row[0], index_range)
-            else:
-                slices = time_slices(conn, row[0], row[1], time_range, stored[TIME][0])
-            out = read_into(conn, slices, [stored[name] for name in wanted])
-        return {name: to_output(values) for name, values in zip(wanted, out, strict=True)}
+            return read_records(conn, key, columns, time_range, index_range)
 
     def read_columns(
         self, key: StreamKey, columns: Sequence[str], *, index_range: IndexRange
     ) -> dict[str, np.ndarray]:
         # docstring inherited; reads only the columns asked for
-        if isinstance(columns, str):
-            raise TypeError(f"columns must be a sequence of names, not the string {columns!r}")
-        names = list(dict.fromkeys(columns))
         with self._db.transaction() as conn:
-            row = self._stream_row(conn, key)
-            stored = self._column_rows(conn, row[0]) if row else {}
-            self._wanted(key, stored, names)
-            if row is None:
-                return self.read(key, names, index_range=index_range)
-            out = read_into(conn, index_slices(conn, row[0], index_range), [stored[n] for n in names])
-        return {name: to_output(values) for name, values in zip(names, out, strict=True)}
-
-    @staticmethod
-    def _wanted(
-        key: StreamKey, stored: dict[str, tuple[int, ColumnInfo]], columns: Sequence[str] | None
-    ) -> list[str]:
-        if columns is None:
-            return list(stored) if stored else [TIME, DEPLOYMENT]
-        names = [TIME, DEPLOYMENT, *(c for c in columns if c not in (TIME, DEPLOYMENT))]
-        missing = [c for c in names if c not in stored and c not in (TIME, DEPLOYMENT)]
-        if missing:
-            raise NotFound(
-                f"stream {key} has no column {missing[0]!r}; stored columns: "
-                + (", ".join(sorted(stored)) or "none (the stream holds no data)")
-            )
-        return list(dict.fromkeys(names))
+            return read_exact_columns(conn, key, columns, index_range)
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -281,10 +254,13 @@ class EmbeddedStore(Store):
                 n_replaced = write_bin(conn, stream_id, int(bins[lo]), segment, stored, self.chunk_rows)
                 inserted += hi - lo - n_replaced
                 replaced += n_replaced
+            conn.execute(
+                "UPDATE streams SET generation=?, modified=? WHERE id=?", (*next_generation(conn), stream_id)
+            )
         return WriteResult(inserted, replaced, tuple(int(bins[lo]) for lo in edges[:-1]))
 
     def _ensure_stream(self, conn: sqlite3.Connection, key: StreamKey, bin_seconds: int) -> int:
-        row = self._stream_row(conn, key)
+        row = stream_row(conn, key)
         if row is None:
             cur = conn.execute(
                 f"INSERT INTO streams ({', '.join(_KEY_FIELDS)}, bin_seconds) VALUES (?, ?, ?, ?, ?, ?)",
@@ -308,7 +284,7 @@ class EmbeddedStore(Store):
     ) -> dict[str, tuple[int, ColumnInfo]]:
         """Check the batch against stored dtypes (casting safe widenings in place), then record
         new columns and wider 2-D widths. Returns every stored column after the write."""
-        stored = self._column_rows(conn, stream_id)
+        stored = column_rows(conn, stream_id)
         key_infos = {TIME: TIME_INFO, DEPLOYMENT: DEPLOYMENT_INFO}
         for name in (TIME, DEPLOYMENT, *columns):
             info = key_infos[name] if name in key_infos else infos[name]
@@ -369,17 +345,20 @@ class EmbeddedStore(Store):
         except (TypeError, ValueError) as exc:
             raise ValueError(f"asset events of {refdes} cannot be stored as JSON: {exc}") from exc
         with self._db.transaction(write=True) as conn:
-            conn.execute("INSERT OR REPLACE INTO assets (refdes, events) VALUES (?, ?)", (refdes, text))
+            generation, modified = next_generation(conn)
+            conn.execute(
+                "INSERT OR REPLACE INTO assets (refdes, events, generation, modified) VALUES (?, ?, ?, ?)",
+                (refdes, text, generation, modified),
+            )
         return len(events)
 
     def asset_events(self, refdes: str) -> list[dict[str, Any]]:
         # docstring inherited
         with self._db.transaction() as conn:
-            row = conn.execute("SELECT events FROM assets WHERE refdes=?", (refdes,)).fetchone()
-        return [] if row is None else json.loads(row[0])
+            return read_asset_events(conn, refdes)
 
     def asset_refdeses(self) -> list[str]:
         # docstring inherited
         with self._db.transaction() as conn:
-            return [r[0] for r in conn.execute("SELECT refdes FROM assets ORDER BY refdes")]
+            return read_asset_refdeses(conn)
 

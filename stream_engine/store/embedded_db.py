@@ -20,12 +20,20 @@ from pathlib import Path
 
 from stream_engine.errors import StoreError, StoreUnavailable
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Statements taking a file of an older format to this one (``user_version`` -> script).
+_UPGRADES = {
+    1: "ALTER TABLE streams ADD COLUMN generation INTEGER NOT NULL DEFAULT 0; "
+    "ALTER TABLE streams ADD COLUMN modified REAL NOT NULL DEFAULT 0; "
+    "ALTER TABLE assets ADD COLUMN generation INTEGER NOT NULL DEFAULT 0; "
+    "ALTER TABLE assets ADD COLUMN modified REAL NOT NULL DEFAULT 0;",
+}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS streams (
     id INTEGER PRIMARY KEY, subsite TEXT NOT NULL, node TEXT NOT NULL, sensor TEXT NOT NULL,
     method TEXT NOT NULL, stream TEXT NOT NULL, bin_seconds INTEGER NOT NULL,
+    generation INTEGER NOT NULL DEFAULT 0, modified REAL NOT NULL DEFAULT 0,
     UNIQUE (subsite, node, sensor, method, stream));
 CREATE TABLE IF NOT EXISTS columns (
     id INTEGER PRIMARY KEY, stream_id INTEGER NOT NULL, name TEXT NOT NULL, dtype TEXT NOT NULL,
@@ -41,13 +49,40 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE TABLE IF NOT EXISTS chunk_data (
     chunk_id INTEGER NOT NULL, column_id INTEGER NOT NULL, data BLOB NOT NULL,
     PRIMARY KEY (chunk_id, column_id));
-CREATE TABLE IF NOT EXISTS assets (refdes TEXT PRIMARY KEY, events TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS assets (
+    refdes TEXT PRIMARY KEY, events TEXT NOT NULL,
+    generation INTEGER NOT NULL DEFAULT 0, modified REAL NOT NULL DEFAULT 0);
 """
 
 # Connections a forked child inherited. Never closed nor garbage-collected in the child: closing
 # an inherited SQLite handle releases the child's own POSIX locks on the file (see SQLite's
 # "How To Corrupt An SQLite Database File", section 2.6).
 _INHERITED: list[sqlite3.Connection] = []
+#: Idle snapshot connections kept per database, so a response does not open a new one.
+_IDLE_SNAPSHOT_CONNECTIONS = 8
+
+
+def next_generation(conn: sqlite3.Connection) -> tuple[int, float]:
+    """The generation and time to stamp on what a write transaction changes.
+
+    Larger than every generation in the file (streams and assets share one counter), so a
+    token never comes back after a change; only call it inside ``BEGIN IMMEDIATE``.
+    """
+    row = conn.execute(
+        "SELECT max(coalesce((SELECT max(generation) FROM streams), 0), "
+        "coalesce((SELECT max(generation) FROM assets), 0))"
+    ).fetchone()
+    return int(row[0]) + 1, time.time()
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        found = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        raise StoreUnavailable(f"cannot reach the embedded store {path}: {exc}") from exc
+    return found.st_dev, found.st_ino
 
 
 class Database:
@@ -63,6 +98,10 @@ class Database:
         SQLite ``synchronous`` level: ``"FULL"`` or ``"NORMAL"``.
     mmap_bytes
         SQLite ``mmap_size``: bytes of the file each connection may memory-map.
+    create
+        Create the file (and its folder) if it does not exist. ``False`` (a server) makes a
+        missing file :class:`StoreUnavailable` instead, so a store deleted or moved under a
+        running server is reported, never silently replaced by an empty one.
 
     Raises
     ------
@@ -80,6 +119,7 @@ class Database:
         busy_timeout: float = 60.0,
         synchronous: str = "FULL",
         mmap_bytes: int = 0,
+        create: bool = True,
     ) -> None:
         if synchronous not in ("FULL", "NORMAL"):
             raise ValueError(f"synchronous must be 'FULL' or 'NORMAL', got {synchronous!r}")
@@ -94,6 +134,9 @@ class Database:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._connections: list[tuple[int, sqlite3.Connection]] = []
+        self._create = create
+        self._identity: tuple[int, int] | None = None
+        self._idle: list[tuple[int, sqlite3.Connection]] = []
 
     def connection(self) -> sqlite3.Connection:
         """This thread's connection in this process, opened on first use (autocommit mode).
@@ -131,10 +174,19 @@ class Database:
 
     def _open_connection(self) -> sqlite3.Connection:
         conn = None
+        if not self._create and _file_identity(self.path) is None:
+            raise StoreUnavailable(
+                f"the embedded store {self.path} does not exist (was it deleted or moved?); "
+                "restore it, or create it with `stream-engine ingest` or `stream-engine demo`, "
+                "then restart the server"
+            )
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self._create:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            target = self.path if self._create else f"{self.path.resolve().as_uri()}?mode=rw"
             conn = sqlite3.connect(
-                self.path, timeout=self._busy_ms / 1000, isolation_level=None, check_same_thread=False
+                target, timeout=self._busy_ms / 1000, isolation_level=None, check_same_thread=False,
+                uri=not self._create,
             )
             conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
             conn.execute("PRAGMA page_size = 65536")
@@ -148,6 +200,8 @@ class Database:
                     f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
                 )
             version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version < SCHEMA_VERSION:
+                version = self._upgrade(conn)
             if version > SCHEMA_VERSION:
                 raise StoreError(
                     f"{self.path} has store format {version}, newer than this Stream Engine "
@@ -159,7 +213,96 @@ class Database:
             raise StoreUnavailable(f"cannot open the embedded store {self.path}: {exc}") from exc
         except OSError as exc:
             raise StoreUnavailable(f"cannot create the embedded store folder {self.path.parent}: {exc}") from exc
+        if self._identity is None:  # the file this store serves: the first one opened
+            self._identity = _file_identity(self.path)
         return conn
+
+    @staticmethod
+    def _upgrade(conn: sqlite3.Connection) -> int:
+        """Bring an older file to :data:`SCHEMA_VERSION` in one transaction; returns its version."""
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            while version in _UPGRADES:
+                for statement in _UPGRADES[version].split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                version += 1
+            conn.execute(f"PRAGMA user_version = {version}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.rollback()
+            raise
+        return version
+
+    def check_file(self) -> None:
+        """Raise :class:`StoreUnavailable` if the file is gone or another file took its place.
+
+        SQLite keeps reading a deleted file through open connections; a server must say so
+        instead of serving a store nobody can see (one ``stat``, a few microseconds).
+        """
+        if self._create and self._identity is None:
+            return  # nothing opened yet: the first connection creates the file
+        identity = _file_identity(self.path)
+        if identity is None or (self._identity is not None and identity != self._identity):
+            if self._identity is None:
+                raise StoreUnavailable(
+                    f"the embedded store {self.path} does not exist; create it with "
+                    "`stream-engine ingest` or `stream-engine demo` (or restore it)"
+                )
+            what = "does not exist any more" if identity is None else "was replaced by another file"
+            raise StoreUnavailable(
+                f"the embedded store {self.path} {what} since this process opened it; restore "
+                "it and restart the server"
+            )
+
+    @contextmanager
+    def read_snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A connection of its own inside one read transaction, for as long as the block lasts.
+
+        The transaction starts with a read, so its snapshot is fixed before the caller reads
+        anything. Connections are reused (per process, up to a few idle ones).
+
+        Raises
+        ------
+        StoreUnavailable
+            The file is missing, replaced, or cannot be read.
+        """
+        self.check_file()
+        pid = os.getpid()
+        with self._lock:
+            conn = next((c for p, c in reversed(self._idle) if p == pid), None)
+            if conn is not None:
+                self._idle.remove((pid, conn))
+        if conn is None:
+            conn = self._connect()
+            with self._lock:
+                self._connections.append((pid, conn))
+        try:
+            conn.execute("BEGIN")
+            conn.execute("SELECT count(*) FROM streams").fetchone()
+        except sqlite3.DatabaseError as exc:
+            self._discard(conn)
+            raise StoreUnavailable(f"cannot read the embedded store {self.path}: {exc}") from exc
+        try:
+            yield conn
+        finally:
+            try:
+                conn.rollback()
+            except sqlite3.Error:
+                self._discard(conn)
+            else:
+                with self._lock:
+                    if len(self._idle) < _IDLE_SNAPSHOT_CONNECTIONS and os.getpid() == pid:
+                        self._idle.append((pid, conn))
+                        conn = None
+                if conn is not None:
+                    self._discard(conn)
+
+    def _discard(self, conn: sqlite3.Connection) -> None:
+        with self._lock:
+            self._connections = [(p, c) for p, c in self._connections if c is not conn]
+        conn.close()
 
     def change_token(self) -> tuple[int, int]:
         """A value that changes whenever anything was committed to the file since the last call.
@@ -172,6 +315,8 @@ class Database:
         StoreUnavailable
             If the file cannot be opened or read.
         """
+        if not self._create:
+            self.check_file()
         with self._lock:
             pid = os.getpid()
             if self._watch is None or self._watch[0] != pid:
@@ -202,6 +347,8 @@ class Database:
         StoreError
             If the file is damaged or the commit fails.
         """
+        if not self._create:
+            self.check_file()
         conn = self.connection()
         try:
             conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
@@ -210,19 +357,53 @@ class Database:
         try:
             yield conn
         except sqlite3.OperationalError as exc:
-            conn.rollback()
+            self._abandon(conn, write)
             raise StoreUnavailable(f"the embedded store {self.path} failed: {exc}") from exc
         except sqlite3.DatabaseError as exc:
-            conn.rollback()
+            self._abandon(conn, write)
             raise StoreError(f"the embedded store {self.path} is damaged: {exc}; restore it from a backup") from exc
         except BaseException:
-            conn.rollback()
+            self._abandon(conn, write)
             raise
         try:
             conn.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
-            conn.rollback()
+            self._abandon(conn, write)
             raise StoreError(f"commit to the embedded store {self.path} failed: {exc}") from exc
+
+    def _abandon(self, conn: sqlite3.Connection, write: bool) -> None:
+        """Roll back; after a failed write, give back the disk its WAL frames took."""
+        try:
+            conn.rollback()
+        except sqlite3.Error:
+            return
+        if write:
+            self.release_wal(conn)
+
+    def release_wal(self, conn: sqlite3.Connection | None = None, *, attempts: int = 20) -> bool:
+        """Checkpoint and truncate the WAL file to zero bytes; returns whether it was done.
+
+        A rolled-back write leaves its pages in the WAL, and a server's open connections keep
+        the file (and its size) alive until the next write resets it: a failed ingest on a full
+        disk would keep the disk full. Readers holding a snapshot delay the truncation; this
+        retries for about a second, then leaves it to the next write.
+        """
+        conn = conn or self.connection()
+        try:
+            conn.execute("PRAGMA busy_timeout = 50")
+            for _ in range(attempts):
+                busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                if not busy:
+                    return True
+                time.sleep(0.05)
+            return False
+        except sqlite3.Error:
+            return False
+        finally:
+            try:
+                conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+            except sqlite3.Error:
+                pass
 
     def close(self) -> None:
         """Close this process's connections; later calls open new ones.
@@ -233,6 +414,7 @@ class Database:
             mine = [c for pid, c in self._connections if pid == os.getpid()]
             _INHERITED.extend(c for pid, c in self._connections if pid != os.getpid())
             self._connections = []
+            self._idle = []
             watch, self._watch = self._watch, None
         if watch is not None:
             (mine if watch[0] == os.getpid() else _INHERITED).append(watch[1])

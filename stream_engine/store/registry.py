@@ -1,6 +1,6 @@
 """Storage backends by name: the one place that turns ``settings.STORE`` into a :class:`Store`.
 
-A backend is a factory ``(settings) -> Store``. Built-ins are listed in :data:`BACKENDS`; the
+A backend is a factory ``(settings, create) -> Store``. Built-ins are listed in :data:`BACKENDS`; the
 Cassandra backend lives in ``stream_engine/store/cassandra.py`` and must expose
 ``from_settings(settings) -> Store``. Backend modules are imported only when chosen, so a missing
 optional dependency (cassandra-driver) never breaks the embedded store.
@@ -16,13 +16,13 @@ from stream_engine.errors import ConfigError
 from stream_engine.store.base import Store
 
 
-def _embedded(settings: Any) -> Store:
+def _embedded(settings: Any, create: bool) -> Store:
     from stream_engine.store.embedded import EmbeddedStore
 
-    return EmbeddedStore(settings.path("DATA_DIR"))
+    return EmbeddedStore(settings.path("DATA_DIR"), create=create)
 
 
-def _cassandra(settings: Any) -> Store:
+def _cassandra(settings: Any, create: bool) -> Store:  # noqa: ARG001 - a keyspace is never created here
     try:
         module = importlib.import_module("stream_engine.store.cassandra")
     except ImportError as exc:
@@ -39,16 +39,19 @@ def _cassandra(settings: Any) -> Store:
     return factory(settings)
 
 
-BACKENDS: dict[str, Callable[[Any], Store]] = {"embedded": _embedded, "cassandra": _cassandra}
+BACKENDS: dict[str, Callable[[Any, bool], Store]] = {"embedded": _embedded, "cassandra": _cassandra}
 
 
-def open_store(settings: Any) -> Store:
+def open_store(settings: Any, *, create: bool = True) -> Store:
     """Open the storage backend named by ``settings.STORE``.
 
     Parameters
     ----------
     settings
         Loaded settings (:func:`stream_engine.config.load_settings`).
+    create
+        Whether a store that does not exist yet may be created (the command line); a server
+        passes ``False`` so that a missing store is an error, never a new empty one.
 
     Raises
     ------
@@ -62,4 +65,4 @@ def open_store(settings: Any) -> Store:
             f"setting STORE = {name!r} names no storage backend; choose one of: "
             + ", ".join(sorted(BACKENDS))
         )
-    return factory(settings)
+    return factory(settings, create)

@@ -6,12 +6,15 @@ to the wrapped store unchanged.
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from stream_engine.store.base import (
+    ChangeToken,
     ColumnInfo,
     IndexRange,
     Partition,
@@ -62,6 +65,26 @@ class WrapperStore(Store):
     ) -> dict[str, np.ndarray]:
         # docstring inherited
         return self.inner.read(key, columns, time_range=time_range, index_range=index_range)
+
+    def change_token(self) -> Hashable | None:
+        # docstring inherited
+        return self.inner.change_token()
+
+    def stream_token(self, key: StreamKey) -> ChangeToken | None:
+        # docstring inherited
+        return self.inner.stream_token(key)
+
+    def asset_token(self, refdes: str) -> ChangeToken | None:
+        # docstring inherited
+        return self.inner.asset_token(refdes)
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Store]:
+        """The inner store's snapshot, wrapped by a copy of this wrapper (same concern)."""
+        with self.inner.snapshot() as view:
+            wrapped = copy.copy(self)
+            wrapped.inner = view
+            yield wrapped
 
     def write(
         self, key: StreamKey, records: Mapping[str, np.ndarray], *, bin_seconds: int

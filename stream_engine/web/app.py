@@ -13,8 +13,21 @@ from typing import TYPE_CHECKING, Any
 from webob import Request
 
 from stream_engine.logs import configure_logging
+from stream_engine.web.connections import (
+    EXEMPT_PATHS,
+    ClientSlots,
+    TooManyRequests,
+    TrackedBody,
+    set_send_timeout,
+)
 from stream_engine.web.context import AppContext
-from stream_engine.web.errors import MethodNotAllowed, RouteNotFound, error_response
+from stream_engine.web.errors import (
+    MethodNotAllowed,
+    RouteNotFound,
+    check_request_line,
+    error_response,
+    request_path,
+)
 from stream_engine.web.routes import ROUTES, Route
 
 if TYPE_CHECKING:
@@ -27,8 +40,9 @@ REQUEST_ID_HEADER = "X-Request-ID"
 
 def unrouted_error_format(request: Request) -> str:
     """The error form for a path no route matched: DAP under ``/dap/``, JSON for ``.json`` paths
-    and clients that prefer JSON to HTML, else the HTML page that links to the catalog."""
-    path = request.path_info
+    and clients that prefer JSON to HTML, else the HTML page that links to the catalog. Looks at
+    the raw path, which need not be valid UTF-8."""
+    path = request.environ.get("PATH_INFO", "")
     if path.startswith("/dap/"):
         return "dap"
     if path.endswith(".json"):
@@ -50,6 +64,7 @@ class StreamEngineApp:
         self.settings = settings
         self.routes = tuple(routes)
         self.context = AppContext(settings)
+        self.clients = ClientSlots(settings.MAX_CLIENT_REQUESTS)
 
     def resolve(self, path: str) -> tuple[Route, dict[str, str]]:
         """The first route matching ``path`` and its placeholder values."""
@@ -65,10 +80,15 @@ class StreamEngineApp:
         """The response to ``request``; never raises."""
         request_id = str(uuid.uuid4())
         request.environ["stream_engine.request_id"] = request_id
+        raw_path = request.environ.get("PATH_INFO", "")
         error_format = unrouted_error_format(request)
         try:
-            route, params = self.resolve(request.path_info)
+            refused = request.environ.pop("stream_engine.refused", None)
+            if refused is not None:
+                raise refused
+            route, params = self.resolve(request_path(request))
             error_format = route.error_format
+            check_request_line(request.environ)
             view = route.view(self.context)
             handler = view.handler(request.method)
             if handler is None:
@@ -78,7 +98,7 @@ class StreamEngineApp:
             response = error_response(
                 exc,
                 method=request.method,
-                path=request.path_info,
+                path=raw_path,
                 request_id=request.environ.get("stream_engine.request_id", request_id),
                 error_format=error_format,
             )
@@ -88,7 +108,21 @@ class StreamEngineApp:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         request = Request(environ)
-        return self.respond(request)(environ, start_response)
+        set_send_timeout(environ, self.settings.SEND_TIMEOUT)
+        address = environ.get("REMOTE_ADDR")  # absent only in-process (tests): no bound then
+        held = bool(address) and environ.get("PATH_INFO") not in EXEMPT_PATHS
+        if held:
+            try:
+                self.clients.acquire(address)
+            except TooManyRequests as refused:
+                environ["stream_engine.refused"] = refused
+                held = False
+        body = self.respond(request)(environ, start_response)
+        return TrackedBody(body, environ, (lambda: self.clients.release(address)) if held else _nothing)
+
+
+def _nothing() -> None:
+    """Nothing to release."""
 
 
 def create_app(settings: Settings | None = None, routes: Iterable[Route] | None = None) -> StreamEngineApp:

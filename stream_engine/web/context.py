@@ -47,10 +47,19 @@ class AppContext:
 
     @property
     def store(self) -> Store:
-        """The store named by ``settings.STORE``, opened on first use."""
+        """The store named by ``settings.STORE``, opened on first use, with the dictionary's
+        virtual streams (:class:`~stream_engine.engine.virtual.VirtualStreams`).
+
+        Never created: a server over a missing store answers 503 until it is restored.
+        """
+        if self._store is not None:
+            return self._store
+        from stream_engine.engine.virtual import VirtualStreams
         from stream_engine.store import open_store
 
-        return self._lazy("_store", open_store)
+        preload = self.preload
+        return self._lazy("_store", lambda settings: VirtualStreams(open_store(settings, create=False), preload,
+                                                                     settings))
 
     @property
     def preload(self) -> Preload:

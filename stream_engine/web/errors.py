@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from webob import Response
 
 from dap_handlers.responses.error import error_text
-from stream_engine.errors import NotFound, StreamEngineError
+from stream_engine.errors import BadRequest, NotFound, StreamEngineError
+
+if TYPE_CHECKING:
+    from webob import Request
 
 logger = logging.getLogger("stream_engine.web")
 
@@ -44,6 +48,39 @@ class MethodNotAllowed(StreamEngineError):
 
 class RouteNotFound(NotFound):
     """No route matches the requested path."""
+
+
+class UriTooLong(StreamEngineError):
+    """The request line is longer than the server accepts."""
+
+    status = 414
+
+
+#: Longest request target (path and query) answered; a DAP constraint naming many variables
+#: is legitimately several kilobytes, so this is far above the 8 KB the server promises.
+MAX_REQUEST_TARGET = 65536
+
+
+def check_request_line(environ: dict[str, Any]) -> None:
+    """Raise :class:`UriTooLong` if the request's path and query exceed :data:`MAX_REQUEST_TARGET`."""
+    target = environ.get("RAW_URI") or (environ.get("PATH_INFO", "") + "?" + environ.get("QUERY_STRING", ""))
+    if len(target) > MAX_REQUEST_TARGET:
+        raise UriTooLong(
+            f"the request URL is {len(target):,} characters long; this server answers URLs of up "
+            f"to {MAX_REQUEST_TARGET:,} characters: ask for fewer variables per request"
+        )
+
+
+def request_path(request: Request) -> str:
+    """The request's path, decoded; :class:`BadRequest` if it is not valid UTF-8."""
+    try:
+        path: str = request.path_info
+    except UnicodeDecodeError as exc:
+        raise BadRequest(
+            "the URL path is not valid UTF-8 (percent-encoded bytes must spell UTF-8 text); "
+            "check the link"
+        ) from exc
+    return path
 
 
 def _json_error(status: int, message: str, request_id: str) -> Response:
@@ -88,7 +125,7 @@ def register_error_renderer(name: str, renderer: ErrorRenderer) -> None:
 def describe(exc: BaseException) -> tuple[int, str]:
     """The HTTP status and the client-facing message for ``exc``."""
     if isinstance(exc, StreamEngineError):
-        return int(exc.status), str(exc) or type(exc).__name__
+        return int(exc.status), exc.client_message()
     return 500, UNEXPECTED_MESSAGE
 
 
@@ -117,11 +154,13 @@ def error_response(
     if not isinstance(exc, StreamEngineError):
         logger.error("unexpected error on %s", where, exc_info=exc)
     elif status >= 500:
-        logger.error("%s on %s: %s", type(exc).__name__, where, message, exc_info=exc)
+        logger.error("%s on %s: %s", type(exc).__name__, where, exc, exc_info=exc)
     else:
         logger.info("%d on %s: %s", status, where, message)
     renderer = _RENDERERS.get(error_format, _json_error)
     response = renderer(status, message, request_id)
+    if status in (429, 503):
+        response.headers["Retry-After"] = "5"
     if isinstance(exc, MethodNotAllowed):
         response.headers["Allow"] = ", ".join(exc.allowed)
     return response

@@ -28,7 +28,7 @@ from stream_engine.web.views.particles import ParticlesView
 from stream_engine.web.views.plan import EstimateView, NeedsView
 from stream_engine.web.views.plot import QuickLookView
 from stream_engine.web.views.thredds import ThreddsCatalogView
-from stream_engine.web.views.version import VersionView
+from stream_engine.web.views.version import HealthView, VersionView
 
 _PLACEHOLDER = re.compile(r"\{(\w+)(?::(path))?\}")
 
@@ -69,6 +69,7 @@ _STREAM = "{subsite}/{node}/{sensor}/{method}/{stream}"
 
 ROUTES: tuple[Route, ...] = (
     Route("/version", VersionView),
+    Route("/health", HealthView),
     Route("/particles", ParticlesView),
     Route("/estimate", EstimateView),
     Route("/needs", NeedsView),

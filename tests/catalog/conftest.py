@@ -11,7 +11,8 @@ from live_server import LiveServer, start_server
 
 from stream_engine import demo
 from stream_engine.assets import load_event_file
-from stream_engine.config import REPO_ROOT
+from stream_engine.config import REPO_ROOT, load_settings
+from stream_engine.engine.virtual import VirtualStreams
 from stream_engine.ingest import ingest_file
 from stream_engine.preload import load_preload
 from stream_engine.store.embedded import EmbeddedStore
@@ -47,9 +48,10 @@ def catalog_data(tmp_path_factory, curated, request) -> Path:
 
 
 @pytest.fixture(scope="session")
-def catalog_store(catalog_data) -> Iterator[EmbeddedStore]:
+def catalog_store(catalog_data, curated) -> Iterator[VirtualStreams]:
+    """The store as the server sees it: with the virtual streams (metbk_hourly) it computes."""
     with EmbeddedStore(catalog_data) as store:
-        yield store
+        yield VirtualStreams(store, curated, load_settings(environ={}))
 
 
 @pytest.fixture(scope="session")

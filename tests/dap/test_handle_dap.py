@@ -131,9 +131,11 @@ def test_failure_in_first_block_becomes_an_error_before_data():
         raise StoreUnavailable("store at 10.0.0.1 is unreachable; retry later")
 
     dataset = DapDataset("d", [DapVariable("x", "f8", (10,), ("obs",), unavailable)])
-    response = call(dataset, "dods")
+    response = call(dataset, "dods", request_id="r-42")
     assert response.status == 503
-    assert b"store at 10.0.0.1 is unreachable" in body(response)
+    text = body(response).decode()
+    assert "data store is unavailable" in text and "(request r-42)" in text
+    assert "10.0.0.1" not in text, "store internals (hosts, paths) stay in the log"
 
 
 def test_unexpected_exception_is_500_without_internals(dataset):

@@ -19,6 +19,7 @@ from stream_servers import (
 )
 
 from stream_engine.config import REPO_ROOT, load_settings
+from stream_engine.engine.virtual import VirtualStreams
 from stream_engine.preload import load_preload
 from stream_engine.store.embedded import EmbeddedStore
 
@@ -51,10 +52,11 @@ def data_dir(tmp_path_factory, curated, optional_samples) -> Path:
 
 
 @pytest.fixture(scope="session")
-def engine_store(data_dir) -> Iterator[EmbeddedStore]:
-    """The served store, opened in the test process too (the embedded store allows it)."""
+def engine_store(data_dir, curated, engine_settings) -> Iterator[VirtualStreams]:
+    """The served store, opened in the test process too (the embedded store allows it), as the
+    server sees it: with the virtual streams it computes."""
     with EmbeddedStore(data_dir) as store:
-        yield store
+        yield VirtualStreams(store, curated, engine_settings)
 
 
 @pytest.fixture(scope="session")

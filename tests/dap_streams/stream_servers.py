@@ -127,9 +127,14 @@ class InProcessServer:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         query = environ.get("QUERY_STRING", "")
         self.requests.append(environ["PATH_INFO"] + ("?" + query if query else ""))
-        for chunk in self.app(environ, start_response):
-            self.bytes_sent += len(chunk)
-            yield chunk
+        body = self.app(environ, start_response)
+        try:
+            for chunk in body:
+                self.bytes_sent += len(chunk)
+                yield chunk
+        finally:
+            if hasattr(body, "close"):  # WSGI: whoever iterates a body closes it
+                body.close()
 
     def close(self) -> None:
         self.server.shutdown()

@@ -156,3 +156,32 @@ def test_array_parameters_flow_through(store, write, preload, settings):
     np.testing.assert_array_equal(out["spectrum"], spectra)
     assert out["spectrum_x2"].shape == (4, 3) and out["spectrum_x2"].dtype == np.float32
     np.testing.assert_array_equal(out["spectrum_x2"], 2 * spectra)
+
+
+def test_external_gap_just_within_and_just_beyond_the_limit(opt, write, preload, settings):
+    # MAX_INTERPOLATION_GAP is 100 s here: the OPT record at +200 s sits in a 99 s gap of the
+    # CTD, the one at +300 s in a 101 s gap (a limit loosened even a little would fill it)
+    _deployments(opt)
+    assert settings["MAX_INTERPOLATION_GAP"] == 100.0
+    ctd_t = T0 + np.array([150.5, 249.5, 251.0, 352.0])
+    write(opt, CTD, ctd_t, 1, temperature=np.array([10.0, 11.0, 12.0, 13.0]),
+          salinity=np.full(4, 33.0), ctd_count=np.arange(4, dtype=np.int32))
+    plan = resolve(opt, preload, OPT, [202], RANGE, settings=settings)
+    out = compute(opt, preload, plan, time_range=TimeRange(T0 + 200, T0 + 400), settings=settings)
+    np.testing.assert_array_equal(out.time, [T0 + 200, T0 + 300])
+    expected = PHASE[2] + np.interp(T0 + 200, ctd_t, [10.0, 11.0, 12.0, 13.0])
+    assert out["oxy_temp_sum"][0] == expected
+    assert np.isnan(out["oxy_temp_sum"][1])
+
+
+def test_duplicate_times_that_reach_compute_keep_the_first(store, write, preload, settings):
+    # (T0, deployment 0) and (T0, deployment 1) are two records to the store; deployment 0
+    # means "find it by time", so both are deployment 1 to compute, which keeps the first
+    write(store, OPT, [T0, T0, T0 + 100], [0, 1, 1], phase=[1.0, 2.0, 3.0], oxy_est=np.zeros(3))
+    _deployments(store)
+    assert store.coverage(OPT).count == 3
+    _, out = _run(store, preload, settings, [206])
+    np.testing.assert_array_equal(out.time, [T0, T0 + 100])
+    np.testing.assert_array_equal(out["scaled_phase"], [2.0, 6.0])  # 1.0 (first) and 3.0, x 2
+    assert out.provenance["dropped_duplicate_time"] == 1
+    np.testing.assert_array_equal(out.source_index, [0, 2])

@@ -77,3 +77,52 @@ def test_bracketing_range_is_one_record_either_side():
 def test_bad_kind_is_refused():
     with pytest.raises(ValueError, match="'cubic'"):
         interpolate(SRC_T, SRC_T, SRC_V, kind="cubic", max_gap=1.0)
+
+
+# -- the gap limit, just below and just above it, on every path --------------------------------
+
+LIMIT = 3600.0  # config/default.py MAX_INTERPOLATION_GAP
+BELOW, ABOVE = LIMIT - 0.5, LIMIT + 0.5
+
+
+def _source(gap: float, n_gaps: int) -> np.ndarray:
+    """Times with ``n_gaps`` gaps of ``gap`` seconds between pairs of records 10 s apart."""
+    starts = np.arange(n_gaps + 1) * (gap + 10.0)
+    return np.sort(np.concatenate([starts, starts + 10.0]))
+
+
+@pytest.mark.parametrize("n_gaps", [1, 40], ids=["few-gaps path", "many-gaps path"])
+@pytest.mark.parametrize("width", [None, 3], ids=["1-D", "2-D"])
+def test_linear_gap_limit_on_every_path(n_gaps, width) -> None:
+    assert n_gaps > 16 or n_gaps == 1  # interpolate._FEW_GAPS separates the two 1-D paths
+    for gap, finite in ((BELOW, True), (ABOVE, False)):
+        src_t = _source(gap, n_gaps)
+        values = np.arange(len(src_t), dtype=np.float64)
+        if width:
+            values = np.repeat(values[:, None], width, axis=1)
+        middles = src_t[1:-1:2] + gap / 2  # the middle of every gap
+        out = interpolate(middles, src_t, values, kind="linear", max_gap=LIMIT)
+        assert np.isfinite(out).all() == finite and np.isnan(out).all() != finite, (gap, out)
+        inside = interpolate(src_t[0] + np.array([1.0, 5.0]), src_t, values, kind="linear", max_gap=LIMIT)
+        assert np.isfinite(inside).all()
+
+
+@pytest.mark.parametrize("width", [None, 3], ids=["1-D", "2-D"])
+@pytest.mark.parametrize("kind", ["linear", "last-seen"])
+def test_edges_within_and_beyond_the_limit(kind, width) -> None:
+    src_t = np.array([0.0, 10.0])
+    values = np.array([1.0, 2.0]) if width is None else np.ones((2, width))
+    after = interpolate(src_t[-1] + np.array([BELOW, ABOVE]), src_t, values, kind=kind, max_gap=LIMIT)
+    assert np.isfinite(after[0]).all() and np.isnan(after[1]).all()
+    if kind == "linear":
+        before = interpolate(-np.array([BELOW, ABOVE]), src_t, values, kind=kind, max_gap=LIMIT)
+        assert np.isfinite(before[0]).all() and np.isnan(before[1]).all()
+
+
+def test_last_seen_gap_limit_with_many_gaps() -> None:
+    src_t = _source(2 * LIMIT, 40)
+    targets = src_t[1::2] + np.where(np.arange(len(src_t) // 2) % 2, BELOW, ABOVE)
+    out = interpolate(targets, src_t, np.arange(len(src_t), dtype=np.int32), kind="last-seen",
+                      max_gap=LIMIT, fill=-1)
+    expected = np.where(np.arange(len(targets)) % 2, np.arange(1, len(src_t), 2), -1)
+    np.testing.assert_array_equal(out, expected)

@@ -135,3 +135,22 @@ def test_registered_under_the_upstream_names():
     alg = lookup("ion_functions.data.adcp_functions", "adcp_beam_eastward")
     assert alg.args == ("b1", "b2", "b3", "b4", "pg1", "pg2", "pg3", "pg4", "h", "p", "r", "vf", "lat", "lon", "dt")
     assert lookup("ion_functions.data.generic_functions", "select_arg_within_tolerance_of_std").keywords == ("tol",)
+
+
+def test_vadcp_true_vertical_velocity_from_the_fifth_beam():
+    """ion-functions check values (VELTURB, DCN 1341-00760), bad pings in beams 1+2 and beam 5."""
+    ones = np.ones((10, 10), dtype=int)
+    b1, b2, b3, b4, b5 = (ones * v for v in (-325, 188, 168, -338, -70))
+    pg = [ones * 100 for _ in range(5)]
+    pg[0][:, (2, 3)] = 24
+    pg[1][:, (2, 3)] = 24
+    pg[4][:, 9] = 24
+    heading = np.array([30, 30, 30, 30, 30, 32, 32, 32, 32, 32]) * 100
+    pitch = np.array([0, 2, 3, 3, 1, 2, 2, 3, 3, 1]) * 100
+    roll = np.array([0, 4, 3, 4, 3, 3, 4, 3, 4, 3]) * 100
+    expected = np.tile(np.array([[0.07000000, -0.00824854, -0.00804866, -0.02112871, 0.01775751,
+                                  0.00485518, -0.00824854, -0.00804866, -0.02112871, 0.01775751]]).T, (1, 10))
+    expected[:, (2, 3, 9)] = np.nan
+    got = adcp.vadcp_beam_vertical_true(b1, b2, b3, b4, b5, *pg[:4], heading, pitch, roll, np.ones(10), pg5=pg[4])
+    np.testing.assert_array_almost_equal(got, expected, 6)
+    np.testing.assert_array_equal(adcp.vadcp_beam_error(*_beams()), adcp.adcp_beam_error(*_beams()))

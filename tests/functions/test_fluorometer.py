@@ -51,8 +51,7 @@ def test_bback_total_propagates_missing_ctd_values():
 
 
 def test_scat_seawater_physics():
-    # No published check value for flo_scat_seawater exists; these are properties stated in
-    # Zhang, Hu & He (2009): seawater scatters about 30 % more than pure water, Rayleigh-like
+    # Properties stated in Zhang, Hu & He (2009) (published values: the tests below): seawater scatters about 30 % more than pure water, Rayleigh-like
     # wavelength dependence (about lambda^-4.3), and theta does not enter the total.
     fn = flo("flo_scat_seawater")
     salt_ratio = fn(20.0, 35.0, 124.0, 500.0) / fn(20.0, 0.0, 124.0, 500.0)
@@ -64,3 +63,26 @@ def test_scat_seawater_physics():
     assert fn(20.0, 35.0, 124.0, 700.0, 0.09) != fn(20.0, 35.0, 124.0, 700.0)
     assert 5e-4 < fn(20.0, 35.0, 124.0, 700.0) < 8e-4  # m-1, the order of magnitude at 700 nm
     assert np.isnan(fn(np.array([np.nan]), 35.0, 124.0, 700.0)).all()
+
+
+def test_scat_seawater_against_the_published_values_of_zhang_and_hu():
+    # Zhang & Hu (2009), Opt. Express 17, 1671, Table 1: their model's volume scattering at
+    # 90 degrees of pure water at 20 degC, beta90 = 4.500e-4 m-1 sr-1 at 366 nm and
+    # 0.650e-4 at 578 nm. The total is bsw = 8 pi / 3 * beta90 * (2 + delta) / (1 + delta)
+    # (Zhang, Hu & He 2009, Opt. Express 17, 5698, whose model at S = 0 is the 2009 one).
+    # Published to 4 and 3 digits: held to 0.15 % and 0.2 %, so a 0.5 % error fails.
+    fn = flo("flo_scat_seawater")
+    delta = 0.039
+    to_total = 8.0 * np.pi / 3.0 * (2.0 + delta) / (1.0 + delta)
+    np.testing.assert_allclose(fn(20.0, 0.0, 90.0, 366.0), 4.500e-4 * to_total, rtol=1.5e-3)
+    np.testing.assert_allclose(fn(20.0, 0.0, 90.0, 578.0), 0.650e-4 * to_total, rtol=2e-3)
+
+
+def test_scat_seawater_temperature_minimum_of_zhang_and_hu_2010():
+    # Zhang & Hu (2010), Proc. SPIE 7678, 76780L, with the same model: scattering by water is
+    # lowest at 24.64 degC for pure water and at 27.49 degC for S = 40 (here at 532 nm).
+    fn = flo("flo_scat_seawater")
+    t = np.linspace(20.0, 32.0, 12001)
+    for salinity, published in ((0.0, 24.64), (40.0, 27.49)):
+        b = fn(t, np.full_like(t, salinity), 124.0, 532.0)
+        assert abs(t[np.argmin(b)] - published) < 0.02, (salinity, t[np.argmin(b)])

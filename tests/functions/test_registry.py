@@ -26,7 +26,7 @@ from stream_engine.functions import registry as registry_module
 IMPLEMENTED_PFIDS = (
     26, 27, 35, 36, 37, 59, 61, 78, 79, 80, 81, 82, 83, 84, 85, 86, 87, 88, 90, 96, 97,
     140, 141, 142, 172, 199, 200, 204, 205, 206, 207, 217,
-    28, 29, 30, 31, 49, 50, 89, 109, 201, 202, 203,  # ADCP, nitrate (128, 129, 218: args cells malformed upstream)
+    28, 29, 30, 31, 49, 50, 89, 109, 121, 122, 123, 124, 125, 201, 202, 203,  # ADCP, nitrate (128, 129, 218: args cells malformed upstream)
 )
 #: Parameters of no stream whose maps follow an older signature (ADCPS-JLN beam velocities of
 #: 2014: no percent-good arguments, an extra ``z``); resolution reports them unresolvable.
@@ -120,7 +120,7 @@ def test_registered_lists_every_family():
         "ion_functions.data.vel_functions", "ion_functions.data.generic_functions",
         "ion_functions.data.nit_functions",
     }
-    assert len(names) == 32 + 34 + 14  # + METBK (31) and VELPT (3), + ADCP (12), generic (1), nitrate (1)
+    assert len(names) == 32 + 34 + 19  # + METBK (31) and VELPT (3), + ADCP (12), VADCP (5), generic, nitrate
 
 
 def test_preload_functions_are_registered_with_matching_args(ooi_dir):

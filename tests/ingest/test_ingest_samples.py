@@ -12,7 +12,7 @@ import pytest
 from stream_engine.ingest import ingest_file
 from stream_engine.store.base import StreamKey
 
-_OOI = Path(os.environ.get("STREAM_ENGINE_TEST_OOI_DIR") or Path(__file__).resolve().parents[3] / "shared" / "ooi")
+_OOI = Path(os.environ.get("TEST_STREAM_ENGINE_OOI_DIR") or Path(__file__).resolve().parents[3] / "shared" / "ooi")
 SAMPLE_NAMES = sorted(p.name for p in (_OOI / "samples").glob("*.nc"))
 
 # Two samples are fixtures of the original engine's tests and lack the identity attributes.

@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -121,3 +122,40 @@ def test_reload_and_stop_when_not_running(manage) -> None:
     result = manage("stop")
     assert result.returncode == 0
     assert "not running" in result.stdout
+
+
+def test_start_fails_fast_naming_the_setting_when_a_silent_listener_holds_the_port(manage) -> None:
+    import socket
+
+    host, port = manage.url.removeprefix("http://").rstrip("/").split(":")
+    with socket.socket() as silent:  # accepts connections (backlog) and never answers
+        silent.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        silent.bind((host, int(port)))
+        silent.listen(5)
+        started = time.monotonic()
+        result = manage("start")
+        took = time.monotonic() - started
+    assert result.returncode != 0
+    assert "STREAM_ENGINE_BIND" in result.stderr and f"{host}:{port}" in result.stderr
+    assert took < 30, f"start took {took:.0f} s"
+    assert not manage.pid_file.exists(), "no pid file is left behind"
+
+
+def test_stop_never_signals_a_process_it_did_not_start(manage) -> None:
+    # another gunicorn on this machine (its command line says gunicorn, as the old check wanted)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "gunicorn",
+                              "-c", "/elsewhere/gunicorn_config.py"])
+    try:
+        manage.pid_file.parent.mkdir(parents=True, exist_ok=True)
+        manage.pid_file.write_text(f"{other.pid}\n")
+        result = manage("stop")
+        assert result.returncode == 0 and "not running" in result.stdout
+        assert other.poll() is None, "stop signalled a process it did not start"
+        assert not manage.pid_file.exists()
+        manage.pid_file.write_text(f"{other.pid}\n")
+        assert manage("status").returncode == 3
+        assert other.poll() is None
+    finally:
+        other.kill()
+        other.wait()
+        manage.pid_file.unlink(missing_ok=True)

@@ -38,6 +38,7 @@ REQUIRED_STREAMS = [
     "parad_m_glider_recovered",
     "parad_k__stc_imodem_instrument",
     "glider_gps_position",
+    "metbk_hourly",
 ]
 
 
@@ -50,9 +51,9 @@ def _curate_module(curated_dir: Path):
 
 def test_loads_without_problems(curated):
     assert curated.problems == []
-    assert len(curated.streams) == 34
-    assert len(curated.parameters) == 320
-    assert len(curated.functions) == 59
+    assert len(curated.streams) == 35
+    assert len(curated.parameters) == 337
+    assert len(curated.functions) == 76
 
 
 @pytest.mark.parametrize("name", REQUIRED_STREAMS)
@@ -113,7 +114,7 @@ def test_bin_sizes_and_depths(curated):
 def test_regenerating_gives_the_same_files(curated_dir, upstream_dir, tmp_path, capsys):
     curate = _curate_module(curated_dir)
     summary = curate.curate(upstream_dir, curate.STREAMS, tmp_path)
-    assert "34 streams, 320 parameters, 59 functions" in summary
+    assert "35 streams, 337 parameters, 76 functions" in summary
     for name in (
         "ParameterDefs.csv",
         "ParameterDictionary.csv",

@@ -14,7 +14,14 @@ import numpy as np
 import pytest
 
 from stream_engine.errors import NotFound
-from stream_engine.store.base import IndexRange, Partition, Store, StreamKey, TimeRange
+from stream_engine.store.base import (
+    NEVER_WRITTEN,
+    IndexRange,
+    Partition,
+    Store,
+    StreamKey,
+    TimeRange,
+)
 
 KEY = StreamKey("CE02SHSM", "SBD11", "06-METBKA000", "telemetered", "metbk_a_dcl_instrument")
 OTHER = StreamKey("CE01ISSM", "MFD37", "03-CTDBPC000", "recovered_host", "ctdbp_cdef_dcl_instrument")
@@ -121,6 +128,60 @@ class StoreSuite:
         assert after_write != before
         store.write(KEY, frame([T0], a=[2.0]), bin_seconds=DAY)  # same key, new value
         assert store.change_token() != after_write
+
+    # -- change tokens and snapshots (every backend must give both) -----------------------------
+
+    def test_stream_token_moves_with_writes_to_that_stream_only(self, store: Store) -> None:
+        assert store.stream_token(KEY) == NEVER_WRITTEN
+        store.write(KEY, frame([T0, T0 + 1], a=[1.0, 2.0]), bin_seconds=DAY)
+        first = store.stream_token(KEY)
+        assert first is not None and first.generation > 0 and first.modified > 0
+        assert store.stream_token(KEY) == first
+        store.write(OTHER, frame([T0], a=[1.0]), bin_seconds=DAY)
+        store.put_asset_events(KEY.refdes, [{"deploymentNumber": 1}])
+        assert store.stream_token(KEY) == first, "writes elsewhere must leave the token alone"
+        store.write(KEY, frame([T0], a=[5.0]), bin_seconds=DAY)  # same key and time, new value
+        second = store.stream_token(KEY)
+        assert second is not None and second.generation > first.generation
+        store.write(KEY, frame([T0], a=[5.0]), bin_seconds=DAY)  # even an identical rewrite
+        assert store.stream_token(KEY) != second
+
+    def test_asset_token_moves_with_that_refdes_only(self, store: Store) -> None:
+        assert store.asset_token(KEY.refdes) == NEVER_WRITTEN
+        store.put_asset_events(KEY.refdes, [{"deploymentNumber": 1}])
+        first = store.asset_token(KEY.refdes)
+        assert first is not None and first.generation > 0
+        store.put_asset_events(OTHER.refdes, [{"deploymentNumber": 2}])
+        store.write(KEY, frame([T0], a=[1.0]), bin_seconds=DAY)
+        assert store.asset_token(KEY.refdes) == first
+        store.put_asset_events(KEY.refdes, [{"deploymentNumber": 3}])
+        assert store.asset_token(KEY.refdes) > first
+
+    def test_snapshot_sees_one_state_while_others_write(self, store: Store) -> None:
+        store.write(KEY, frame(T0 + np.arange(10), a=np.zeros(10)), bin_seconds=DAY)
+        store.put_asset_events(KEY.refdes, [{"deploymentNumber": 1}])
+        with store.snapshot() as view:
+            token = view.stream_token(KEY)
+            store.write(KEY, frame(T0 + np.arange(20), a=np.ones(20)), bin_seconds=DAY)
+            store.write(OTHER, frame([T0], a=[1.0]), bin_seconds=DAY)
+            store.put_asset_events(KEY.refdes, [{"deploymentNumber": 2}])
+            assert view.coverage(KEY).count == 10
+            assert view.read(KEY, ["a"])["a"].tolist() == [0.0] * 10
+            assert view.read_columns(KEY, ["a"], index_range=IndexRange(5, 10))["a"].tolist() == [0.0] * 5
+            assert [c.key for c in view.streams()] == [KEY]
+            assert view.asset_events(KEY.refdes) == [{"deploymentNumber": 1}]
+            assert view.stream_token(KEY) == token
+            with view.snapshot() as inner:
+                assert inner.coverage(KEY).count == 10
+        assert store.coverage(KEY).count == 20
+        with store.snapshot() as view:
+            assert view.read(KEY, ["a"])["a"].tolist() == [1.0] * 20
+            assert view.stream_token(KEY) == store.stream_token(KEY) != token
+
+    def test_snapshot_is_read_only(self, store: Store) -> None:
+        with store.snapshot() as view, pytest.raises(TypeError, match="read-only"):
+            view.write(KEY, frame([T0], a=[1.0]), bin_seconds=DAY)
+        assert store.coverage(KEY) is None
 
     def test_unknown_column_is_not_found(self, store: Store) -> None:
         store.write(KEY, frame(T0 + np.arange(3), a=np.arange(3.0)), bin_seconds=DAY)

@@ -190,3 +190,32 @@ def test_range_reads_touch_only_their_bins(tmp_path: Path) -> None:
         assert store.read(KEY, ["v"], index_range=IndexRange(24, 48, 5))["v"].tolist() == list(range(24, 48, 5))
         with pytest.raises(ValueError):
             store.read(KEY, ["v"], index_range=IndexRange(23, 25))
+
+
+def test_a_failed_write_gives_back_the_disk_its_wal_took(tmp_path: Path, monkeypatch) -> None:
+    import stream_engine.store.embedded as embedded
+    from stream_engine.errors import StoreUnavailable
+
+    server = EmbeddedStore(tmp_path)  # another process's view: keeps the WAL file open
+    server.write(KEY, frame([T0], v=[0.0]), bin_seconds=DAY)
+    server.streams()
+    writer = EmbeddedStore(tmp_path)
+    original = embedded.write_bin
+    calls = []
+
+    def full_disk(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 3:  # a few bins written into the WAL, then the disk is full
+            raise sqlite3.OperationalError("database or disk is full")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(embedded, "write_bin", full_disk)
+    n = 200_000
+    big = frame(T0 + np.arange(n) * 2.0, v=np.random.default_rng(0).random(n))
+    with pytest.raises(StoreUnavailable, match="full"):
+        writer.write(KEY, big, bin_seconds=DAY)
+    wal = tmp_path / (FILENAME + "-wal")
+    assert not wal.exists() or wal.stat().st_size == 0, f"the WAL still holds {wal.stat().st_size} bytes"
+    assert server.coverage(KEY).count == 1  # and nothing of the failed write is visible
+    writer.close()
+    server.close()

@@ -6,13 +6,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from live_server import LiveServer, http, start_server
+from live_server import LiveServer, ensure_store, http, start_server
 
 from stream_engine.config import Settings, load_settings
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
+    """Settings over an empty store (a server never creates one) and a private log folder."""
+    ensure_store(tmp_path / "data")
     return load_settings(
         environ={
             "STREAM_ENGINE_LOG_DIR": str(tmp_path / "logs"),

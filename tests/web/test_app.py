@@ -136,7 +136,7 @@ def test_unexpected_error_is_500_without_traceback_and_logged(test_app, settings
     assert body["requestUUID"] in log
 
 
-@pytest.mark.parametrize(("kind", "status", "text"), [("big", 413, "ask for less"), ("down", 503, "try later")])
+@pytest.mark.parametrize(("kind", "status", "text"), [("big", 413, "ask for less"), ("down", 503, "data store is unavailable")])
 def test_engine_errors_keep_status_and_message(test_app, kind, status, text) -> None:
     response = Request.blank(f"/engine/{kind}").get_response(test_app)
     assert response.status_code == status
@@ -162,7 +162,8 @@ def test_store_opened_once_per_process_and_shared(settings, monkeypatch) -> None
         def close(self) -> None:
             opened.append("closed")
 
-    def fake_open(s):
+    def fake_open(s, *, create=True):
+        assert create is False, "a server must never create its store"
         opened.append(s)
         return FakeStore()
 

@@ -19,6 +19,7 @@ from json_api_data import (
 from live_server import start_server
 
 from stream_engine import demo
+from stream_engine.errors import STORE_TROUBLE_MESSAGE
 
 
 @pytest.fixture(scope="module")
@@ -133,14 +134,14 @@ def test_the_invalid_sample_bodies_are_400_naming_the_field(samples_server, samp
 def test_a_store_that_cannot_be_opened_is_503_on_every_route(tmp_path):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the data folder's parent should be")
-    server = start_server(blocker / "data", tmp_path / "logs", threads=1)
+    server = start_server(blocker / "data", tmp_path / "logs", threads=1, create_store=False)
     try:
         body = {"streams": [stream_entry(demo.CTD, [13])]}
         for route in ("/particles", "/estimate", "/needs"):
             status, headers, raw = post(server.url + route, body)
             assert status == 503, route
             error = orjson.loads(raw)
-            assert error["code"] == 503 and "embedded store" in error["message"]
+            assert error["code"] == 503 and error["message"] == STORE_TROUBLE_MESSAGE  # no paths
             assert error["requestUUID"] == headers["X-Request-ID"]
     finally:
         server.stop()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -10,6 +12,7 @@ from webob import Response
 if TYPE_CHECKING:
     from webob import Request
 
+    from stream_engine.store.base import Store
     from stream_engine.web.context import AppContext
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -58,3 +61,38 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
     if headers:
         response.headers.update(headers)
     return response
+
+
+class ClosingBody:
+    """A WSGI body that runs ``on_close`` once when the server closes it (or it is exhausted).
+
+    Responses that stream from a store snapshot keep the snapshot open until the last byte is
+    sent or the client goes away; the WSGI server calls :meth:`close` in both cases.
+    """
+
+    def __init__(self, chunks: Iterable[bytes], on_close: Callable[[], None]) -> None:
+        self._chunks = chunks
+        self._on_close: Callable[[], None] | None = on_close
+
+    def __iter__(self) -> Iterator[bytes]:
+        # A generator, so this object (and the snapshot its on_close ends) lives as long as
+        # the iteration: were it collected mid-body, the snapshot would end under the reader.
+        yield from self._chunks
+
+    def close(self) -> None:
+        inner = getattr(self._chunks, "close", None)
+        try:
+            if inner is not None:
+                inner()
+        finally:
+            on_close, self._on_close = self._on_close, None
+            if on_close is not None:
+                on_close()
+
+
+def snapshot_scope(store: Store) -> tuple[ExitStack, Store]:
+    """Enter ``store.snapshot()`` in an :class:`ExitStack` the caller closes when the response
+    is sent (see :class:`ClosingBody`); returns the stack and the snapshot view."""
+    stack = ExitStack()
+    view = stack.enter_context(store.snapshot())
+    return stack, view

@@ -7,6 +7,8 @@
 The view only finds the stream, builds its dataset (:mod:`dap_handlers.stream_dataset`) and
 hands it to :func:`dap_handlers.app.handle_dap`, which checks the constraint, bounds, size cap
 and conditional headers before any data flows; the body is streamed as the encoders produce it.
+Everything is read through one store snapshot, held until the body is sent or the client goes
+away, so a response never mixes two states of the store.
 """
 
 from __future__ import annotations
@@ -19,11 +21,11 @@ from dap_handlers.app import handle_dap
 from dap_handlers.constraints import parse_constraint
 from dap_handlers.errors import ConstraintError
 from dap_handlers.responses.html import default_environment
-from dap_handlers.stream_dataset import stream_coverage, stream_dataset, stream_version
+from dap_handlers.stream_dataset import stream_coverage, stream_dataset_version
 from stream_engine import __version__
 from stream_engine.errors import NotFound
 from stream_engine.store.base import StreamKey
-from stream_engine.web.views.base import View, json_response
+from stream_engine.web.views.base import ClosingBody, View, json_response, snapshot_scope
 
 if TYPE_CHECKING:
     from webob import Request
@@ -70,7 +72,8 @@ class DapIndexView(View):
 
     def get(self, request: Request) -> Response:
         base = _base_url(request, self.context.settings.BASE_URL)
-        entries = [dataset_entry(c, base) for c in self.context.store.streams()]
+        with self.context.store.snapshot() as view:
+            entries = [dataset_entry(c, base) for c in view.streams()]
         if request.path_info.endswith(".json"):
             return json_response({"datasets": entries}, headers={
                 "Link": f'<{base}{DAP_ROOT}>; rel="alternate"; type="text/html"'})
@@ -109,27 +112,35 @@ class DapDatasetView(View):
             key = StreamKey(subsite, node, sensor, method, name)
         except TypeError as exc:
             raise NotFound(f"not a stream path: {request.path_info!r}; see /dap/") from exc
-        store, preload = self.context.store, self.context.preload
-        settings = self.context.settings
-        coverage = stream_coverage(store, preload, key)
-        last_modified, etag = stream_version(store, preload, coverage)
-        dataset = stream_dataset(
-            store,
-            preload,
-            key,
-            settings=settings,
-            projection=_projection(suffix.lower(), request.query_string),
-            coverage=coverage,
-        )
-        answer = handle_dap(
-            dataset,
-            suffix,
-            request.query_string,
-            max_response_bytes=settings.DAP_MAX_RESPONSE_BYTES,
-            last_modified=last_modified,
-            etag=etag,
-            request_headers=dict(request.headers),
-            block_bytes=settings.DAP_BLOCK_BYTES,
-        )
+        preload, settings = self.context.preload, self.context.settings
+        stack, view = snapshot_scope(self.context.store)
+        try:
+            coverage = stream_coverage(view, preload, key)
+            dataset, version = stream_dataset_version(
+                view,
+                preload,
+                key,
+                settings=settings,
+                projection=_projection(suffix.lower(), request.query_string),
+                coverage=coverage,
+            )
+            answer = handle_dap(
+                dataset,
+                suffix,
+                request.query_string,
+                max_response_bytes=settings.DAP_MAX_RESPONSE_BYTES,
+                last_modified=version.last_modified,
+                etag=version.etag,
+                request_headers=dict(request.headers),
+                block_bytes=settings.DAP_BLOCK_BYTES,
+                request_id=request.environ.get("stream_engine.request_id"),
+            )
+        except BaseException:
+            stack.close()
+            raise
+        if answer.status != 200:
+            stack.close()
+            return Response(status=answer.status, headerlist=list(answer.headers),
+                            app_iter=answer.body_iter)
         return Response(status=answer.status, headerlist=list(answer.headers),
-                        app_iter=answer.body_iter)
+                        app_iter=ClosingBody(answer.body_iter, stack.close))

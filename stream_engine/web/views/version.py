@@ -62,3 +62,17 @@ class VersionView(View):
 
     def get(self, request: Request) -> Response:
         return json_response(version_info(self.context.settings))
+
+
+class HealthView(View):
+    """``GET /health``: whether this worker answers and its store can be opened (JSON).
+
+    Cheap on purpose (one file check, no data read) and exempt from the per-client bound, so
+    load balancers and operators get an answer while the server is busy; 503 when the store is
+    missing or damaged.
+    """
+
+    def get(self, request: Request) -> Response:
+        store = self.context.store
+        store.change_token()
+        return json_response({"status": "ok", "store": store.backend, "version": __version__})

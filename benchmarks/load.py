@@ -1,0 +1,255 @@
+"""Load on a real server: many clients, keep-alive and not, stalled readers, /health under load.
+
+Usage (from the repository root)::
+
+    .venv/bin/python benchmarks/load.py                # 5 minutes of load (+ a 60 s baseline)
+    .venv/bin/python benchmarks/load.py --seconds 40   # quick look
+
+One run: the demo store in a work folder, ``stream-engine serve`` with the default settings
+(2 workers) on a free loopback port. Two phases with the same 64 clients (half keep-alive, half a
+new connection per request), each from its own loopback address, mixing ``.dds``, ``.das``, small
+and large ``.dods``:
+
+1. baseline: the clients alone;
+2. load: the clients plus 12 stalled readers (each asks for a large ``.dods`` and never reads;
+   when the server drops it, it asks again), for ``--seconds``.
+
+Reported: errors (must be 0), requests/s and p50/p99 latency per kind and phase with the ratio
+load/baseline, ``/health`` latency while loaded, each worker's share of the server's CPU time,
+and the workers' resident memory over the load phase (first and last minute).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import shutil
+import socket
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from dap_support.servers import HOST, ServerProcess, free_port, process_tree  # noqa: E402
+
+from stream_engine import demo  # noqa: E402
+from stream_engine.config import REPO_ROOT  # noqa: E402
+from stream_engine.preload import load_preload  # noqa: E402
+from stream_engine.store.embedded import EmbeddedStore  # noqa: E402
+
+CLIENTS = 64
+STALLED = 12
+CTD = f"/dap/{demo.CTD.path}"
+OPTODE = f"/dap/{demo.OPTODE.path}"
+KINDS = {
+    "dds": [f"{CTD}.dds", f"{OPTODE}.dds"],
+    "das": [f"{CTD}.das", f"{OPTODE}.das"],
+    "small dods": [f"{CTD}.dods?time[0:1:99],temperature[0:1:99]", f"{OPTODE}.dods?time[0:1:99]"],
+    "large dods": [f"{CTD}.dods?time,temperature,conductivity,pressure",
+                   f"{OPTODE}.dods?time,dissolved_oxygen"],
+}
+STALLED_PATH = f"{CTD}.dods"
+STALL_SECONDS = 90.0
+
+
+def _cpu_ticks(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def _rss_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class Results:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.latency: dict[str, list[float]] = defaultdict(list)
+        self.errors: list[str] = []
+
+    def add(self, kind: str, seconds: float) -> None:
+        with self.lock:
+            self.latency[kind].append(seconds)
+
+    def error(self, text: str) -> None:
+        with self.lock:
+            self.errors.append(text)
+
+
+def _client(number: int, port: int, keep_alive: bool, stop: threading.Event, results: Results) -> None:
+    source = (f"127.0.{1 + number // 200}.{10 + number % 200}", 0)
+    rng = np.random.default_rng(number)
+    kinds = list(KINDS)
+    conn = None
+    while not stop.is_set():
+        kind = kinds[int(rng.integers(len(kinds)))]
+        paths = KINDS[kind]
+        path = paths[int(rng.integers(len(paths)))]
+        try:
+            if conn is None:
+                conn = http.client.HTTPConnection(HOST, port, timeout=120, source_address=source)
+            t0 = time.perf_counter()
+            conn.request("GET", path)
+            response = conn.getresponse()
+            body = response.read()
+            seconds = time.perf_counter() - t0
+            if response.status != 200 or not body:
+                results.error(f"{path}: {response.status} {body[:120]!r}")
+            else:
+                results.add(kind, seconds)
+            if not keep_alive or response.will_close:
+                conn.close()
+                conn = None
+        except OSError as exc:
+            results.error(f"{path}: {type(exc).__name__}: {exc}")
+            if conn is not None:
+                conn.close()
+            conn = None
+    if conn is not None:
+        conn.close()
+
+
+def _stalled(number: int, port: int, stop: threading.Event) -> None:
+    """Ask for a large .dods and never read it; after ``STALL_SECONDS`` (longer than the server's
+    send timeout) hang up and ask again. The access log tells which ones the server dropped."""
+    source = (f"127.0.9.{10 + number}", 0)
+    while not stop.is_set():
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        try:
+            sock.bind(source)
+            sock.connect((HOST, port))
+            sock.sendall(f"GET {STALLED_PATH} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            stop.wait(STALL_SECONDS)
+        except OSError:
+            stop.wait(0.5)
+        finally:
+            sock.close()
+
+
+def _health(port: int, stop: threading.Event, latencies: list[float], errors: list[str]) -> None:
+    while not stop.is_set():
+        t0 = time.perf_counter()
+        try:
+            conn = http.client.HTTPConnection(HOST, port, timeout=30, source_address=("127.0.8.1", 0))
+            conn.request("GET", "/health")
+            response = conn.getresponse()
+            response.read()
+            conn.close()
+            if response.status != 200:
+                errors.append(f"/health: {response.status}")
+            latencies.append(time.perf_counter() - t0)
+        except OSError as exc:
+            errors.append(f"/health: {exc}")
+        time.sleep(0.5)
+
+
+def _phase(port: int, seconds: float, stalled: bool, workers: list[int]) -> dict:
+    stop = threading.Event()
+    results = Results()
+    threads = [threading.Thread(target=_client, args=(i, port, i % 2 == 0, stop, results), daemon=True)
+               for i in range(CLIENTS)]
+    health: list[float] = []
+    health_errors: list[str] = []
+    if stalled:
+        threads += [threading.Thread(target=_stalled, args=(i, port, stop), daemon=True)
+                    for i in range(STALLED)]
+    threads.append(threading.Thread(target=_health, args=(port, stop, health, health_errors), daemon=True))
+    cpu0 = {w: _cpu_ticks(w) for w in workers}
+    memory: list[tuple[float, float]] = []
+    start = time.monotonic()
+    for t in threads:
+        t.start()
+    while time.monotonic() - start < seconds:
+        time.sleep(min(5.0, seconds))
+        memory.append((time.monotonic() - start, sum(_rss_mib(w) for w in workers)))
+    stop.set()
+    for t in threads:
+        t.join(timeout=150)
+    cpu = {w: _cpu_ticks(w) - cpu0[w] for w in workers}
+    return {"seconds": time.monotonic() - start, "results": results, "health": health,
+            "health_errors": health_errors, "cpu": cpu, "memory": memory}
+
+
+def _report(name: str, phase: dict, base: dict | None) -> None:
+    res: Results = phase["results"]
+    print(f"\n== {name}: {phase['seconds']:.0f} s, errors {len(res.errors)}")
+    for message in res.errors[:5]:
+        print("   error:", message)
+    print(f"   {'kind':<12}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}" + ("   ratio p99 / baseline" if base else ""))
+    for kind in KINDS:
+        lat = np.array(res.latency.get(kind, [np.nan]))
+        rate = len(res.latency.get(kind, [])) / phase["seconds"]
+        p50, p99 = np.nanpercentile(lat, 50) * 1e3, np.nanpercentile(lat, 99) * 1e3
+        line = f"   {kind:<12}{rate:9.1f}{p50:9.1f}{p99:9.1f}"
+        if base:
+            blat = np.array(base["results"].latency.get(kind, [np.nan]))
+            line += f"   {p99 / (np.nanpercentile(blat, 99) * 1e3):.2f}"
+        print(line)
+    h = np.array(phase["health"] or [np.nan]) * 1e3
+    print(f"   /health: {len(phase['health'])} probes, p50 {np.nanpercentile(h, 50):.1f} ms, "
+          f"p99 {np.nanpercentile(h, 99):.1f} ms, max {np.nanmax(h):.1f} ms, "
+          f"errors {len(phase['health_errors'])}")
+    total = sum(phase["cpu"].values()) or 1
+    shares = ", ".join(f"{w}: {100 * c / total:.0f}%" for w, c in sorted(phase["cpu"].items()))
+    print(f"   worker CPU share: {shares}")
+    mem = phase["memory"]
+    if mem:
+        first = [m for t, m in mem if t <= 60] or [mem[0][1]]
+        last = [m for t, m in mem if t >= mem[-1][0] - 60] or [mem[-1][1]]
+        print(f"   workers' RSS: first minute {np.mean(first):.0f} MiB, last minute {np.mean(last):.0f} MiB, "
+              f"peak {max(m for _, m in mem):.0f} MiB")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=300.0, help="length of the loaded phase")
+    parser.add_argument("--baseline-seconds", type=float, default=None,
+                        help="length of the baseline phase (default: a fifth of --seconds, 60 s at most)")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    args = parser.parse_args()
+    base_seconds = args.baseline_seconds or min(60.0, args.seconds / 5)
+    work = Path(tempfile.mkdtemp(prefix="load-", dir=REPO_ROOT / "benchmarks"))
+    server = None
+    try:
+        with EmbeddedStore(work / "data") as store:
+            demo.fill_demo(store, load_preload(REPO_ROOT / "preload_database"))
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("STREAM_ENGINE_")}
+        env.update(STREAM_ENGINE_DATA_DIR=str(work / "data"), STREAM_ENGINE_LOG_DIR=str(work / "logs"))
+        command = [str(Path(sys.executable).parent / "stream-engine"), "serve", "--bind", f"{HOST}:{port}"]
+        server = ServerProcess("stream-engine", command, port, "/health", work / "server.log", env=env,
+                               cwd=REPO_ROOT).start()
+        workers = [p for p in process_tree(server.pid) if p != server.pid]
+        print(f"server pid {server.pid}, workers {workers}; {CLIENTS} clients "
+              f"({CLIENTS // 2} keep-alive), {STALLED} stalled readers in the load phase")
+        base = _phase(port, base_seconds, False, workers)
+        _report("baseline (clients only)", base, None)
+        loaded = _phase(port, args.seconds, True, workers)
+        _report("load (clients + stalled readers)", loaded, base)
+        access = (work / "logs" / "stream_engine.access.log").read_text(errors="replace").splitlines()
+        cut = sum(1 for line in access if STALLED_PATH + " " in line and line.endswith("body=incomplete"))
+        print(f"   stalled readers' responses cut short by the server (send timeout): {cut}")
+        return 1 if loaded["results"].errors or base["results"].errors else 0
+    finally:
+        if server is not None:
+            server.stop()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""What the server owes every connection: a send timeout, a bound per client, honest logs.
+
+* **Send timeout**: a client that stops reading a response for ``SEND_TIMEOUT`` seconds is
+  dropped (the socket's timeout, set per request on gunicorn's socket), so it cannot hold a
+  worker thread, and the store snapshot of its response, for ever.
+* **Bound per client**: at most ``MAX_CLIENT_REQUESTS`` responses in progress per client address
+  in each worker; more are refused with 429 and ``Retry-After``, so one client cannot take every
+  thread. ``/health`` is exempt and never touches the store.
+* **Outcome**: the WSGI environ's ``stream_engine.body`` is ``complete`` once the whole body was
+  handed to the server, else ``incomplete``; the access log prints it, and a body cut short (the
+  client went away, a send timed out, an error while streaming) is also logged at WARNING with
+  its request id and the bytes handed over.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from stream_engine.errors import StreamEngineError
+
+logger = logging.getLogger("stream_engine.web")
+
+BODY_STATE = "stream_engine.body"
+EXEMPT_PATHS = frozenset({"/health"})
+
+
+class TooManyRequests(StreamEngineError):
+    """A client already has as many responses in progress as it may have."""
+
+    status = 429
+
+
+class ClientSlots:
+    """Responses in progress per client address in this worker, bounded by ``limit`` (0: none)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = int(limit)
+        self._lock = threading.Lock()
+        self._busy: Counter[str] = Counter()
+
+    def acquire(self, address: str) -> None:
+        """Take a slot for ``address``, or raise :class:`TooManyRequests`."""
+        if self.limit <= 0:
+            return
+        with self._lock:
+            if self._busy[address] >= self.limit:
+                raise TooManyRequests(
+                    f"this client already has {self.limit} requests in progress on this server "
+                    "process; wait for them to finish (or read their responses) and retry"
+                )
+            self._busy[address] += 1
+
+    def release(self, address: str) -> None:
+        if self.limit <= 0:
+            return
+        with self._lock:
+            self._busy[address] -= 1
+            if self._busy[address] <= 0:
+                del self._busy[address]
+
+    def busy(self, address: str) -> int:
+        with self._lock:
+            return self._busy[address]
+
+
+def set_send_timeout(environ: dict[str, Any], seconds: float) -> None:
+    """Give the request's socket a timeout (gunicorn passes it as ``gunicorn.socket``)."""
+    sock = environ.get("gunicorn.socket")
+    if sock is not None and seconds > 0:
+        try:
+            sock.settimeout(float(seconds))
+        except OSError:
+            pass
+
+
+class TrackedBody:
+    """A WSGI body that records whether it was sent whole and runs ``on_close`` once."""
+
+    def __init__(self, body: Iterable[bytes], environ: dict[str, Any], on_close: Callable[[], None]) -> None:
+        self._body = body
+        self._environ = environ
+        self._on_close: Callable[[], None] | None = on_close
+        self.handed = 0
+        environ[BODY_STATE] = "incomplete"
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._body:
+            self.handed += len(chunk)
+            yield chunk
+        self._environ[BODY_STATE] = "complete"
+
+    def close(self) -> None:
+        inner = getattr(self._body, "close", None)
+        try:
+            if inner is not None:
+                inner()
+        finally:
+            on_close, self._on_close = self._on_close, None
+            if on_close is not None:
+                on_close()
+            if self._environ.get(BODY_STATE) != "complete" and self._environ.get("REQUEST_METHOD") != "HEAD":
+                logger.warning(
+                    "response to %s %s cut short after %d bytes (client went away, send timed out "
+                    "or an error while streaming) [request %s]",
+                    self._environ.get("REQUEST_METHOD"), self._environ.get("PATH_INFO"),
+                    self.handed, self._environ.get("stream_engine.request_id"),
+                )
