@@ -132,3 +132,21 @@ def _get(server: InProcessServer, path: str) -> tuple[int, bytes]:
 
     with urllib.request.urlopen(server.url + path, timeout=60) as response:
         return response.status, response.read()
+
+
+def test_hourly_stream_exports_as_csv(app) -> None:
+    import io
+    import zipfile
+
+    preload = app.context.preload
+    pid = next(p.id for p in preload.stream_parameters(HOURLY.stream) if p.name == "met_netsirr_hourly")
+    body = {"streams": [stream_entry(HOURLY, [pid])], "start": 3.6e9, "stop": 3.8e9}
+    response = Request.blank("/csv", method="POST", body=orjson.dumps(body),
+                             content_type="application/json").get_response(app)
+    assert response.status_int == 200, response.body[:500]
+    with zipfile.ZipFile(io.BytesIO(response.body)) as archive:
+        names = [n for n in archive.namelist() if n.endswith(".csv")]
+        assert names and all("metbk_hourly" in n for n in names)
+        text = archive.read(names[0]).decode()
+    assert "met_netsirr_hourly" in text.splitlines()[0]
+    assert len([line for line in text.splitlines()[1:] if line.strip()]) >= 5
