@@ -16,7 +16,10 @@ Timeouts (gunicorn 27):
   reader stalls. 0 disables both: a response is never cut by the server.
 * ``graceful_timeout``: on ``TERM`` or ``HUP``, busy workers get this long to finish their
   responses before they are killed; idle ones stop at once.
-* ``keepalive``: seconds an idle kept-alive connection is held open.
+* ``keepalive``: seconds an idle kept-alive connection is held open. The clock starts when the
+  last byte is handed to the kernel, not when the client has read it: with 5 s, busy clients
+  still reading a large ``.dods`` sent their next request on a connection the server had just
+  closed (32 resets in 20,000 requests in ``benchmarks/load.py``); 30 s leaves them time.
 * A client that stops reading is dropped after ``SEND_TIMEOUT`` seconds (set per request by the
   application on the socket), and each client address has at most ``MAX_CLIENT_REQUESTS``
   responses in progress per worker (``stream_engine/web/connections.py``).
@@ -51,7 +54,7 @@ workers = _settings.WORKERS
 threads = _settings.THREADS
 timeout = 0
 graceful_timeout = 30
-keepalive = 5
+keepalive = 30
 reuse_port = True
 limit_request_line = 0
 max_requests = 0

@@ -56,7 +56,7 @@ from stream_engine.store.base import (
     WriteResult,
 )
 from stream_engine.store.embedded_chunks import write_bin
-from stream_engine.store.embedded_db import SCHEMA_VERSION, Database, next_generation
+from stream_engine.store.embedded_db import SCHEMA_VERSION, Database
 from stream_engine.store.embedded_jobs import JobTable
 from stream_engine.store.embedded_reads import (
     EmbeddedSnapshot,
@@ -72,6 +72,7 @@ from stream_engine.store.embedded_reads import (
     read_streams,
     stream_row,
 )
+from stream_engine.store.embedded_schema import next_generation
 from stream_engine.store.records import DEPLOYMENT_INFO, TIME_INFO, conform, normalize
 
 __all__ = ["FILENAME", "SCHEMA_VERSION", "EmbeddedStore"]

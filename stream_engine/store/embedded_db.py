@@ -1,8 +1,8 @@
-"""The embedded store's SQLite file: schema, connections, transactions and the change token.
+"""The embedded store's SQLite file: connections, snapshots, transactions and the change token.
 
 :class:`Database` opens connections lazily, one per thread and per process (a connection
 inherited across ``fork`` is never used nor closed in the child), creates the schema on first
-use, and runs each read in one snapshot and each write in one ``BEGIN IMMEDIATE`` transaction,
+use (``embedded_schema.py``), and runs each read in one snapshot and each write in one ``BEGIN IMMEDIATE`` transaction,
 mapping SQLite errors to :class:`~stream_engine.errors.StoreUnavailable` (busy, locked, I/O) and
 :class:`~stream_engine.errors.StoreError` (damaged file, failed commit). What the tables hold is
 described in ``embedded.py``; how chunks are encoded in ``embedded_chunks.py``.
@@ -19,40 +19,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from stream_engine.errors import StoreError, StoreUnavailable
+from stream_engine.store.embedded_schema import SCHEMA, SCHEMA_VERSION, upgrade
 
-SCHEMA_VERSION = 2
-#: Statements taking a file of an older format to this one (``user_version`` -> script).
-_UPGRADES = {
-    1: "ALTER TABLE streams ADD COLUMN generation INTEGER NOT NULL DEFAULT 0; "
-    "ALTER TABLE streams ADD COLUMN modified REAL NOT NULL DEFAULT 0; "
-    "ALTER TABLE assets ADD COLUMN generation INTEGER NOT NULL DEFAULT 0; "
-    "ALTER TABLE assets ADD COLUMN modified REAL NOT NULL DEFAULT 0;",
-}
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS streams (
-    id INTEGER PRIMARY KEY, subsite TEXT NOT NULL, node TEXT NOT NULL, sensor TEXT NOT NULL,
-    method TEXT NOT NULL, stream TEXT NOT NULL, bin_seconds INTEGER NOT NULL,
-    generation INTEGER NOT NULL DEFAULT 0, modified REAL NOT NULL DEFAULT 0,
-    UNIQUE (subsite, node, sensor, method, stream));
-CREATE TABLE IF NOT EXISTS columns (
-    id INTEGER PRIMARY KEY, stream_id INTEGER NOT NULL, name TEXT NOT NULL, dtype TEXT NOT NULL,
-    width INTEGER, UNIQUE (stream_id, name));
-CREATE TABLE IF NOT EXISTS partitions (
-    stream_id INTEGER NOT NULL, bin INTEGER NOT NULL, count INTEGER NOT NULL,
-    first REAL NOT NULL, last REAL NOT NULL, PRIMARY KEY (stream_id, bin)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS chunks (
-    id INTEGER PRIMARY KEY, stream_id INTEGER NOT NULL, bin INTEGER NOT NULL,
-    first_time REAL NOT NULL, first_dep INTEGER NOT NULL,
-    last_time REAL NOT NULL, last_dep INTEGER NOT NULL, count INTEGER NOT NULL,
-    UNIQUE (stream_id, bin, first_time, first_dep));
-CREATE TABLE IF NOT EXISTS chunk_data (
-    chunk_id INTEGER NOT NULL, column_id INTEGER NOT NULL, data BLOB NOT NULL,
-    PRIMARY KEY (chunk_id, column_id));
-CREATE TABLE IF NOT EXISTS assets (
-    refdes TEXT PRIMARY KEY, events TEXT NOT NULL,
-    generation INTEGER NOT NULL DEFAULT 0, modified REAL NOT NULL DEFAULT 0);
-"""
+__all__ = ["SCHEMA_VERSION", "Database"]
 
 # Connections a forked child inherited. Never closed nor garbage-collected in the child: closing
 # an inherited SQLite handle releases the child's own POSIX locks on the file (see SQLite's
@@ -60,19 +29,6 @@ CREATE TABLE IF NOT EXISTS assets (
 _INHERITED: list[sqlite3.Connection] = []
 #: Idle snapshot connections kept per database, so a response does not open a new one.
 _IDLE_SNAPSHOT_CONNECTIONS = 8
-
-
-def next_generation(conn: sqlite3.Connection) -> tuple[int, float]:
-    """The generation and time to stamp on what a write transaction changes.
-
-    Larger than every generation in the file (streams and assets share one counter), so a
-    token never comes back after a change; only call it inside ``BEGIN IMMEDIATE``.
-    """
-    row = conn.execute(
-        "SELECT max(coalesce((SELECT max(generation) FROM streams), 0), "
-        "coalesce((SELECT max(generation) FROM assets), 0))"
-    ).fetchone()
-    return int(row[0]) + 1, time.time()
 
 
 def _file_identity(path: Path) -> tuple[int, int] | None:
@@ -197,11 +153,11 @@ class Database:
             if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
                 # Idempotent (IF NOT EXISTS): another connection may be creating it at the same time.
                 conn.executescript(
-                    f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+                    f"BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
                 )
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version < SCHEMA_VERSION:
-                version = self._upgrade(conn)
+                version = upgrade(conn)
             if version > SCHEMA_VERSION:
                 raise StoreError(
                     f"{self.path} has store format {version}, newer than this Stream Engine "
@@ -216,24 +172,6 @@ class Database:
         if self._identity is None:  # the file this store serves: the first one opened
             self._identity = _file_identity(self.path)
         return conn
-
-    @staticmethod
-    def _upgrade(conn: sqlite3.Connection) -> int:
-        """Bring an older file to :data:`SCHEMA_VERSION` in one transaction; returns its version."""
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-            while version in _UPGRADES:
-                for statement in _UPGRADES[version].split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                version += 1
-            conn.execute(f"PRAGMA user_version = {version}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.rollback()
-            raise
-        return version
 
     def check_file(self) -> None:
         """Raise :class:`StoreUnavailable` if the file is gone or another file took its place.
