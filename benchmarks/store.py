@@ -1,6 +1,8 @@
-"""Embedded store vs a plain NetCDF4 file: ingest rate, full reads, narrow time-range reads.
+"""Embedded store vs a plain NetCDF4 file, and Cassandra vs the embedded store: ingest rate, full
+reads, narrow time-range reads, a cold DAP ``.dods``.
 
-Run: ``.venv/bin/python benchmarks/store.py [--records 1000000] [--big-records 10000000]``.
+Run: ``.venv/bin/python benchmarks/store.py [--records 1000000] [--big-records 10000000]
+[--cassandra HOST:PORT | --no-cassandra]`` (without ``--cassandra`` a node is started for the run).
 Never part of the test suite. Prints a compact table; see benchmarks/README.md.
 """
 
@@ -82,6 +84,8 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--big-records", type=int, default=10_000_000)
     parser.add_argument("--batch", type=int, default=100_000, help="records per write() call")
+    parser.add_argument("--cassandra", metavar="HOST:PORT", help="a running Cassandra node (default: start one)")
+    parser.add_argument("--no-cassandra", action="store_true", help="skip the Cassandra lines (e), (f)")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="se-bench-"))
     rows: list[tuple[str, str]] = []
@@ -97,6 +101,17 @@ def main() -> None:
         r_emb, got = best_of(lambda: store.read(key))
         assert all(np.array_equal(got[k], data[k]) for k in names), "embedded read differs"
         rows.append((f"(b) embedded full read, {len(parts)} bins", rate(n, r_emb)))
+        mid = n // 2
+        window = TimeRange(float(data["time"][mid]), float(data["time"][mid + n // 100]))
+        r_emb_tr, _ = best_of(lambda: store.read(key, ["p0", "p1"], time_range=window), repeat=5)
+        rows.append(("(b) embedded 1% time-range read (2 columns)", rate(n // 100, r_emb_tr)))
+        if not args.no_cassandra:
+            from store_cassandra import cassandra_node, cold_dods, rates
+
+            embedded = {"ingest": w, "read": r_emb, "range": r_emb_tr}
+            with cassandra_node(args.cassandra) as (host, port):
+                rows += rates(n, data, key, host, port, embedded, rate, best_of, args.batch)
+                rows += cold_dods(host, port, tmp)
 
         nc = tmp / "bench.nc"
         wn = netcdf_write(nc, data)

@@ -74,15 +74,23 @@ CASSANDRA_KEYSPACE = "ooi"
 # Consistency level for reads and writes (a cassandra-driver ConsistencyLevel name).
 CASSANDRA_CONSISTENCY = "LOCAL_QUORUM"
 
-# Native protocol version; None lets the driver negotiate.
-CASSANDRA_PROTOCOL_VERSION = None
+# Native protocol version: 5 for Cassandra 4.0 and later, 4 for 3.x; None lets the driver negotiate
+# (it starts above what the server speaks and logs a warning on every new connection).
+CASSANDRA_PROTOCOL_VERSION = 5
 
 # Seconds to wait for a connection and for a query.
 CASSANDRA_CONNECT_TIMEOUT = 10
 CASSANDRA_QUERY_TIMEOUT = 60
 
-# Number of per-bin queries run concurrently.
+# Number of per-bin queries (and per-partition write batches) run concurrently.
 CASSANDRA_CONCURRENCY = 16
+
+# Replication of the keyspace when `stream-engine cassandra schema --apply` creates it.
+CASSANDRA_REPLICATION = {"class": "SimpleStrategy", "replication_factor": 1}
+
+# Rows per result page (reads) and rows per unlogged batch to one partition (writes).
+CASSANDRA_FETCH_SIZE = 50000
+CASSANDRA_BATCH_ROWS = 500
 
 # -- queries and products ------------------------------------------------------------------------
 

@@ -44,7 +44,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dap_handlers import attributes
 from dap_handlers.model import DapDataset, DapVariable
 from dap_handlers.qartod_variables import qartod_variables
 from dap_handlers.qc_variables import qc_variables
@@ -55,6 +54,7 @@ from stream_engine.engine.plan import PRODUCT, RAW
 from stream_engine.engine.resolve import TIME_PARAMETER, resolve
 from stream_engine.engine.versions import ResponseVersion, response_version
 from stream_engine.errors import NotFound
+from stream_engine.outputs import attributes
 from stream_engine.quality.annotations import annotation_attributes, annotations_for
 from stream_engine.quality.legacy_qc import qc_for
 from stream_engine.quality.qartod import qartod_for

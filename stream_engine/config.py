@@ -116,7 +116,7 @@ def _validate(values: Mapping[str, Any]) -> None:
         isinstance(bind, str) and bind.rpartition(":")[2].isdigit() and bool(bind.rpartition(":")[0]),
         "HOST:PORT",
     )
-    for key in ("WORKERS", "THREADS", "CASSANDRA_PORT", "CASSANDRA_CONCURRENCY", "DAP_MAX_RESPONSE_BYTES", "DAP_BLOCK_BYTES", "DAP_COMPUTE_RECORDS", "DAP_COMPUTE_THREADS",
+    for key in ("WORKERS", "THREADS", "CASSANDRA_PORT", "CASSANDRA_CONCURRENCY", "CASSANDRA_FETCH_SIZE", "CASSANDRA_BATCH_ROWS", "DAP_MAX_RESPONSE_BYTES", "DAP_BLOCK_BYTES", "DAP_COMPUTE_RECORDS", "DAP_COMPUTE_THREADS",
                 "UI_HARD_LIMIT", "QUERY_CHUNK_RECORDS", "ESTIMATE_RECORDS_PER_SECOND"):
         _require(v, key, isinstance(v.get(key), int) and not isinstance(v.get(key), bool) and v[key] > 0, "a positive integer")
     for key in ("SEND_TIMEOUT",):
@@ -139,5 +139,7 @@ def _validate(values: Mapping[str, Any]) -> None:
     _require(v, "LOG_LEVEL", v.get("LOG_LEVEL") in ("DEBUG", "INFO", "WARNING", "ERROR"), "DEBUG, INFO, WARNING or ERROR")
     hosts = v.get("CASSANDRA_HOSTS")
     _require(v, "CASSANDRA_HOSTS", isinstance(hosts, list | tuple) and bool(hosts) and all(isinstance(h, str) for h in hosts), "a list of host names")
+    rep = v.get("CASSANDRA_REPLICATION")
+    _require(v, "CASSANDRA_REPLICATION", isinstance(rep, dict) and "class" in rep, "a replication map with a 'class'")
     pv = v.get("CASSANDRA_PROTOCOL_VERSION")
     _require(v, "CASSANDRA_PROTOCOL_VERSION", pv is None or (isinstance(pv, int) and 3 <= pv <= 6), "None or an integer 3..6")

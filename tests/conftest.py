@@ -54,3 +54,6 @@ def ooi_dir() -> Path:
 @pytest.fixture(scope="session")
 def samples_dir(ooi_dir: Path) -> Path:
     return ooi_dir / "samples"
+
+
+from cassandra_node import cassandra_node  # noqa: E402,F401  (session fixture for @pytest.mark.cassandra tests)

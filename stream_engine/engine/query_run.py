@@ -16,9 +16,11 @@ events come from one committed state. It then, before any result leaves:
 ``QUERY_CHUNK_RECORDS`` records (computed window by window with
 :func:`~stream_engine.engine.compute.compute`), named by output name (the preload
 ``netcdf_name``; ``<stream>-<netcdf_name>`` for further streams), so JSON and export writers can
-stream. With ``limit``, each window keeps its share of the limit, chosen by min-max/LTTB
-decimation (``tsdownsample``) of the first requested numeric parameter, so the returned points
-keep the signal's shape over the whole range; ranges much longer than the limit are first
+stream. The primary stream's coordinates (``Plan.positions``: ``lat``/``lon``/``depth`` of a
+fixed platform's deployment, a glider's interpolated GPS position, ``int_ctd_pressure``...) follow
+its parameters under the names DAP serves them by (output variables without a ``parameter``).
+With ``limit``, each window keeps its share of the limit, chosen by min-max/LTTB decimation
+(``tsdownsample``) of the first requested numeric parameter, so the returned points keep the signal's shape over the whole range; ranges much longer than the limit are first
 thinned to every k-th record (at most ``LIMIT_CANDIDATES`` per kept point).
 """
 
@@ -201,6 +203,11 @@ class QueryRun:
             if p.name == TIME or pid == 7:
                 continue
             out.append(OutputVariable(_output_name(p), key, p, p.name, fill_for(p)))
+        taken = {v.name for v in out} | {DEPLOYMENT}
+        for position in self.plan.positions:  # lat/lon/depth..., named as DAP names them
+            if position.name not in taken:
+                out.append(OutputVariable(position.name, key, None, position.name, np.nan))
+                taken.add(position.name)
         return out
 
     def _add_secondary(self, plan: Plan) -> None:

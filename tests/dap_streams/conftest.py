@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from live_server import LiveServer, start_server
@@ -51,20 +52,47 @@ def data_dir(tmp_path_factory, curated, optional_samples) -> Path:
     return folder
 
 
+@pytest.fixture(scope="session", params=["embedded", pytest.param("cassandra", marks=pytest.mark.cassandra)])
+def backend(request) -> str:
+    """Every test that reads the served store runs once per backend, with identical expectations."""
+    return request.param
+
+
 @pytest.fixture(scope="session")
-def engine_store(data_dir, curated, engine_settings) -> Iterator[VirtualStreams]:
-    """The served store, opened in the test process too (the embedded store allows it), as the
-    server sees it: with the virtual streams it computes."""
+def cassandra_filled(request, curated, optional_samples):
+    """The same data as ``data_dir`` in a Cassandra keyspace laid out from the dictionary."""
+    from stream_engine.store.cassandra_admin import apply_schema
+
+    node = request.getfixturevalue("cassandra_node")
+    store = node.store()
+    apply_schema(store, curated)
+    fill_store(store, curated, optional_samples)
+    try:
+        yield node, store
+    finally:
+        store.conn.session().execute(f"DROP KEYSPACE IF EXISTS {store.keyspace}", timeout=120)
+        store.close()
+
+
+@pytest.fixture(scope="session")
+def engine_store(request, backend, data_dir, curated, engine_settings) -> Iterator[Any]:
+    """The served store, opened in the test process too, as the server sees it: with the
+    virtual streams it computes."""
+    if backend == "cassandra":
+        yield VirtualStreams(request.getfixturevalue("cassandra_filled")[1], curated, engine_settings)
+        return
     with EmbeddedStore(data_dir) as store:
         yield VirtualStreams(store, curated, engine_settings)
 
 
 @pytest.fixture(scope="session")
-def live(data_dir, tmp_path_factory) -> Iterator[LiveServer]:
-    log_dir = tmp_path_factory.mktemp("dap_streams_logs")
-    server = start_server(
-        data_dir, log_dir, extra_env={"STREAM_ENGINE_DAP_MAX_RESPONSE_BYTES": str(SIZE_CAP)}
-    )
+def live(request, backend, data_dir, tmp_path_factory) -> Iterator[LiveServer]:
+    log_dir = tmp_path_factory.mktemp(f"dap_streams_logs_{backend}")
+    env = {"STREAM_ENGINE_DAP_MAX_RESPONSE_BYTES": str(SIZE_CAP)}
+    if backend == "cassandra":
+        node, store = request.getfixturevalue("cassandra_filled")
+        env.update(node.settings_env(store.keyspace))
+    server = start_server(data_dir, log_dir, extra_env=env)
     try:
         yield server
     finally:

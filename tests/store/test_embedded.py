@@ -44,8 +44,10 @@ def test_registry_opens_the_configured_backend(tmp_path: Path) -> None:
     with open_store(settings) as store:
         assert isinstance(store, EmbeddedStore)
         assert store.path == tmp_path / "d" / FILENAME
-    with pytest.raises(ConfigError, match="cassandra backend is not available yet"):
-        open_store(settings.replace(STORE="cassandra"))
+    cassandra = open_store(settings.replace(STORE="cassandra", CASSANDRA_KEYSPACE="elsewhere"))
+    assert cassandra.backend == "cassandra" and cassandra.keyspace == "elsewhere"  # connects on first use
+    with pytest.raises(ConfigError, match="STORE"):
+        open_store(settings.replace(STORE="cassandra").__class__({**settings, "STORE": "other"}))
 
 
 def test_columns_and_partitions_read_no_values(tmp_path: Path) -> None:

@@ -22,13 +22,32 @@ from stream_engine import demo
 from stream_engine.errors import STORE_TROUBLE_MESSAGE
 
 
-@pytest.fixture(scope="module")
-def demo_server(tmp_path_factory):
+@pytest.fixture(scope="module", params=["embedded", pytest.param("cassandra", marks=pytest.mark.cassandra)])
+def demo_server(request, tmp_path_factory):
+    """The demo streams served from the embedded store, and from a Cassandra keyspace."""
     root = tmp_path_factory.mktemp("json_api_demo")
-    fill_demo_folder(root / "data", root / "logs")
-    server = start_server(root / "data", root / "logs", threads=2)
+    env = {}
+    if request.param == "cassandra":
+        node = request.getfixturevalue("cassandra_node")
+        env = fill_demo_keyspace(node)
+    else:
+        fill_demo_folder(root / "data", root / "logs")
+    server = start_server(root / "data", root / "logs", threads=2, extra_env=env)
     yield server
     server.stop()
+
+
+def fill_demo_keyspace(node) -> dict[str, str]:
+    """The demo streams in a new keyspace laid out from the dictionary; the server's environment."""
+    from stream_engine.config import load_settings
+    from stream_engine.preload import default_preload
+    from stream_engine.store.cassandra_admin import apply_schema
+
+    preload = default_preload(load_settings(environ={}))
+    with node.store() as store:
+        apply_schema(store, preload)
+        demo.fill_demo(store, preload)
+        return node.settings_env(store.keyspace)
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +127,7 @@ def test_the_multiple_stream_sample_body_interpolates_onto_the_first_stream(samp
     first = particles[0]
     assert set(first) == {"time", "ext_volt0", "echo_sounding-hpies_ies_timestamp",
                           "nutnr_a_sample-nutnr_voltage_int", "nutnr_a_sample-nutnr_current_main",
-                          "nutnr_a_sample-nutnr_fit_base_1", "pk"}
+                          "nutnr_a_sample-nutnr_fit_base_1", "lat", "lon", "pk"}
     volts = {p["time"]: p["ext_volt0"] for p in particles}
     assert volts[CTD_TIMES[CTD_FILL_AT]] is None  # the stored fill value is null
     assert volts[CTD_TIMES[6]] == 1060

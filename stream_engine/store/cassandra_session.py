@@ -1,0 +1,285 @@
+"""Connections to a Cassandra cluster: sessions, prepared statements, paged concurrent queries, errors.
+
+:class:`CassandraConnection` connects lazily and once per process (a driver ``Cluster`` must not
+cross ``fork``: gunicorn forks its workers after the app is loaded), keeps two sessions - one
+returning rows as tuples, one decoding result pages into numpy columns
+(:class:`~stream_engine.store.cassandra_columnar.ColumnarProtocolHandler`) - and turns every
+driver failure into :class:`~stream_engine.errors.StoreUnavailable` (HTTP 503) naming the cluster.
+A cluster that was unreachable is tried again on the next call, so a server recovers by itself
+once the cluster is back; the driver reconnects to nodes that went down and came back.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from cassandra import (
+    ConsistencyLevel,
+    DriverException,
+    OperationTimedOut,
+    ReadTimeout,
+    RequestExecutionException,
+    Unavailable,
+    WriteTimeout,
+)
+from cassandra.cluster import (
+    EXEC_PROFILE_DEFAULT,
+    Cluster,
+    ExecutionProfile,
+    NoHostAvailable,
+    Session,
+)
+from cassandra.concurrent import execute_concurrent
+from cassandra.policies import ExponentialReconnectionPolicy, RoundRobinPolicy
+from cassandra.query import PreparedStatement, SimpleStatement, Statement, tuple_factory
+
+from stream_engine.errors import ConfigError, StoreUnavailable
+from stream_engine.store.cassandra_columnar import ColumnarProtocolHandler
+
+__all__ = ["CassandraConnection", "contact_points"]
+
+# Failures after which an idempotent statement may simply be sent again.
+_TRANSIENT = (WriteTimeout, ReadTimeout, OperationTimedOut, Unavailable)
+
+
+def contact_points(hosts: Sequence[str], port: int) -> list[tuple[str, int]]:
+    """``host`` or ``host:port`` strings as ``(host, port)`` pairs (``port`` where none is named)."""
+    points = []
+    for text in hosts:
+        host, sep, rest = text.strip().rpartition(":")
+        if sep and rest.isdigit() and host and not host.endswith(":"):
+            points.append((host.strip("[]"), int(rest)))
+        else:
+            points.append((text.strip(), port))
+    return points
+
+
+def consistency_level(name: str) -> int:
+    """A ``ConsistencyLevel`` by name (``ONE``, ``LOCAL_QUORUM``, ...), or :class:`ConfigError`."""
+    value = getattr(ConsistencyLevel, str(name).upper(), None)
+    if not isinstance(value, int):
+        known = ", ".join(sorted(ConsistencyLevel.name_to_value))
+        raise ConfigError(f"setting CASSANDRA_CONSISTENCY = {name!r} is not a consistency level; use one of: {known}")
+    return value
+
+
+class CassandraConnection:
+    """One process's connection to the cluster (see the module docstring).
+
+    Parameters
+    ----------
+    hosts, port
+        Contact points (``host`` or ``host:port``) and the default native-protocol port.
+    keyspace
+        The keyspace every query names (statements are fully qualified; no ``USE``).
+    consistency
+        Consistency level name for every read and write.
+    protocol_version
+        Native protocol version, or ``None`` to negotiate.
+    connect_timeout, query_timeout
+        Seconds to wait for a connection, and for one query (each page).
+    concurrency
+        Queries in flight at once for per-bin reads and per-partition write batches.
+    fetch_size
+        Rows per result page.
+    """
+
+    RETRIES = 3
+
+    def __init__(
+        self,
+        hosts: Sequence[str],
+        port: int = 9042,
+        *,
+        keyspace: str,
+        consistency: str = "LOCAL_QUORUM",
+        protocol_version: int | None = None,
+        connect_timeout: float = 10.0,
+        query_timeout: float = 60.0,
+        concurrency: int = 16,
+        fetch_size: int = 50000,
+    ) -> None:
+        self.points = contact_points(hosts, port)
+        self.keyspace = keyspace
+        self.consistency = consistency_level(consistency)
+        self.protocol_version = protocol_version
+        self.connect_timeout = float(connect_timeout)
+        self.query_timeout = float(query_timeout)
+        self.concurrency = int(concurrency)
+        self.fetch_size = int(fetch_size)
+        self._lock = threading.Lock()
+        self._pid = -1
+        self._cluster: Cluster | None = None
+        self._rows: Session | None = None
+        self._columns: Session | None = None
+        self._prepared: dict[tuple[str, bool], PreparedStatement] = {}
+
+    def describe(self) -> str:
+        """``host:port, ...`` of the contact points, for messages."""
+        return ", ".join(f"{h}:{p}" for h, p in self.points)
+
+    # -- sessions ----------------------------------------------------------------------------------
+
+    def _connect(self) -> tuple[Session, Session]:
+        with self._lock:
+            if self._pid == os.getpid() and self._rows is not None and self._columns is not None:
+                return self._rows, self._columns
+            if self._pid != os.getpid():
+                self._cluster, self._rows, self._columns, self._prepared = None, None, None, {}
+            profile = ExecutionProfile(
+                load_balancing_policy=RoundRobinPolicy(),
+                consistency_level=self.consistency,
+                request_timeout=self.query_timeout,
+                row_factory=tuple_factory,
+            )
+            options: dict[str, Any] = {}
+            if self.protocol_version is not None:
+                options["protocol_version"] = self.protocol_version
+            cluster = Cluster(
+                [h for h, _ in self.points],
+                port=self.points[0][1],
+                execution_profiles={EXEC_PROFILE_DEFAULT: profile},
+                connect_timeout=self.connect_timeout,
+                control_connection_timeout=self.connect_timeout,
+                reconnection_policy=ExponentialReconnectionPolicy(0.5, 10.0),
+                **options,
+            )
+            try:
+                rows = cluster.connect()
+                columns = cluster.connect()
+            except BaseException:
+                cluster.shutdown()
+                raise
+            columns.client_protocol_handler = ColumnarProtocolHandler
+            self._cluster, self._rows, self._columns, self._pid = cluster, rows, columns, os.getpid()
+            return rows, columns
+
+    @property
+    def cluster(self) -> Cluster:
+        """The driver ``Cluster`` (connecting first if needed)."""
+        self._connect()
+        assert self._cluster is not None
+        return self._cluster
+
+    def session(self, *, columnar: bool = False) -> Session:
+        """The session returning tuples, or (``columnar``) dicts of numpy columns per page."""
+        rows, columns = self._connect()
+        return columns if columnar else rows
+
+    def prepare(self, cql: str, *, columnar: bool = False) -> PreparedStatement:
+        """A prepared statement, prepared once per process and session."""
+        key = (cql, columnar)
+        statement = self._prepared.get(key)
+        if statement is None:
+            statement = self.session(columnar=columnar).prepare(cql)
+            statement.fetch_size = self.fetch_size
+            statement.is_idempotent = True  # every statement of this store: the driver may retry elsewhere
+            self._prepared[key] = statement
+        return statement
+
+    def forget_prepared(self) -> None:
+        """Drop prepared statements (after a schema change alters a table's columns)."""
+        self._prepared.clear()
+
+    def close(self) -> None:
+        """Shut the cluster connection down (in this process only)."""
+        with self._lock:
+            if self._cluster is not None and self._pid == os.getpid():
+                self._cluster.shutdown()
+            self._cluster, self._rows, self._columns, self._prepared = None, None, None, {}
+
+    # -- running queries ---------------------------------------------------------------------------
+
+    @contextmanager
+    def errors(self, doing: str) -> Iterator[None]:
+        """Turn driver failures while ``doing`` into :class:`StoreUnavailable` naming the cluster."""
+        try:
+            yield
+        except (NoHostAvailable, RequestExecutionException, DriverException, OSError) as exc:
+            raise StoreUnavailable(
+                f"the Cassandra cluster at {self.describe()} (keyspace {self.keyspace!r}) could not "
+                f"{doing}: {type(exc).__name__}: {_short(exc)}. Retry when the cluster is reachable."
+            ) from exc
+
+    def execute(self, cql: str | Statement, params: Sequence[Any] = (), *, doing: str) -> list[Any]:
+        """Run one idempotent statement and return all its rows (tuples); a timeout or too few
+        replicas is retried (up to ``RETRIES`` times) before the failure is raised."""
+        with self.errors(doing):
+            if isinstance(cql, str):
+                statement = self.prepare(cql) if params else SimpleStatement(cql, is_idempotent=True)
+            else:
+                statement = cql
+            for attempt in range(self.RETRIES + 1):
+                try:
+                    return list(self.session().execute(statement, params or None))
+                except _TRANSIENT:
+                    if attempt == self.RETRIES:
+                        raise
+                    time.sleep(0.5 * 2**attempt)
+            raise AssertionError("not reached")
+
+    def concurrent(self, statement: Statement, params: Sequence[Sequence[Any]], *, doing: str) -> None:
+        """Run an idempotent ``statement`` once per parameter tuple, ``concurrency`` at a time."""
+        self._idempotent([(statement, p) for p in params], doing)
+
+    def concurrent_statements(self, statements: Sequence[Statement], *, doing: str) -> None:
+        """Run ready idempotent statements (batches), ``concurrency`` at a time."""
+        self._idempotent([(s, None) for s in statements], doing)
+
+    def _idempotent(self, work: list[tuple[Statement, Any]], doing: str) -> None:
+        """Run statements whose repetition changes nothing; the ones that time out or find too few
+        replicas are sent again (up to ``RETRIES`` rounds) before the failure is raised."""
+        with self.errors(doing):
+            for attempt in range(self.RETRIES + 1):
+                results = execute_concurrent(self.session(), work, concurrency=self.concurrency,
+                                             raise_on_first_error=False)
+                failed = [(item, r.result_or_exc) for item, r in zip(work, results, strict=True) if not r.success]
+                if not failed:
+                    return
+                retry = all(isinstance(exc, _TRANSIENT) for _, exc in failed)
+                if not retry or attempt == self.RETRIES:
+                    raise failed[0][1]
+                work = [item for item, _ in failed]
+                time.sleep(0.5 * 2**attempt)
+
+    def column_pages(self, statement: PreparedStatement, params: Sequence[Sequence[Any]], *, doing: str) -> list[list[dict[str, Any]]]:
+        """Run a columnar ``statement`` once per parameter tuple, concurrently, every page fetched.
+
+        Returns, per parameter tuple in order, its pages (dicts of column -> numpy array or list).
+        """
+        with self.errors(doing):
+            session = self.session(columnar=True)
+            results: list[list[dict[str, Any]]] = [[] for _ in params]
+            for start in range(0, len(params), self.concurrency):
+                batch = range(start, min(start + self.concurrency, len(params)))
+                futures = {i: session.execute_async(statement, params[i]) for i in batch}
+                for i, future in futures.items():
+                    for attempt in range(self.RETRIES + 1):
+                        try:
+                            results[i] = _all_pages(future.result())
+                            break
+                        except _TRANSIENT:
+                            if attempt == self.RETRIES:
+                                raise
+                            time.sleep(0.5 * 2**attempt)
+                            future = session.execute_async(statement, params[i])
+            return results
+
+
+def _all_pages(result: Any) -> list[dict[str, Any]]:
+    pages = []
+    while True:
+        pages.extend(result.current_rows)
+        if not result.has_more_pages:
+            return pages
+        result.fetch_next_page()
+
+
+def _short(exc: BaseException, limit: int = 300) -> str:
+    text = str(exc) or repr(exc)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

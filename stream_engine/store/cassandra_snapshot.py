@@ -1,0 +1,126 @@
+"""A read view of a Cassandra store that sees each stream in one state, without scanning data.
+
+Cassandra has no multi-partition snapshot. :class:`CassandraSnapshot` reads, once per stream and
+per response, the stream's partition index, its columns and its write generation (a ``timeuuid``
+every write sets after its rows and index are stored). Every read of the stream in the response
+uses that index and those columns, and checks afterwards that the generation has not moved: if
+a write to the stream committed meanwhile, the read fails with
+:class:`~stream_engine.errors.StoreUnavailable` (503, retry) instead of mixing two states. Streams
+not written during the response cost one extra single-row read per read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from stream_engine.errors import StoreUnavailable
+from stream_engine.store.base import (
+    ChangeToken,
+    ColumnInfo,
+    IndexRange,
+    Partition,
+    Store,
+    StreamCoverage,
+    StreamKey,
+    TimeRange,
+    WriteResult,
+)
+from stream_engine.store.wrapper import WrapperStore
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from stream_engine.store.cassandra import CassandraStore
+
+__all__ = ["CassandraSnapshot"]
+
+
+class CassandraSnapshot(WrapperStore):
+    """The view :meth:`CassandraStore.snapshot` yields (see the module docstring); read-only."""
+
+    def __init__(self, store: CassandraStore) -> None:
+        super().__init__(store)
+        self.store = store
+        self._state: dict[StreamKey, tuple[Any, list[Partition], dict[str, ColumnInfo]]] = {}
+        self._streams: list[StreamCoverage] | None = None
+        self._assets: dict[str, list[dict[str, Any]]] = {}
+        self._asset_tokens: dict[str, ChangeToken] = {}
+
+    def _stream(self, key: StreamKey) -> tuple[Any, list[Partition], dict[str, ColumnInfo]]:
+        state = self._state.get(key)
+        if state is None:
+            generation = self.store.generation(key)
+            state = (generation, self.store.partitions(key), self.store.columns(key))
+            if self.store.generation(key) != generation:
+                raise StoreUnavailable(f"stream {key} is being written; retry the request in a moment")
+            self._state[key] = state
+        return state
+
+    def streams(self) -> list[StreamCoverage]:
+        # docstring inherited
+        if self._streams is None:
+            self._streams = self.store.streams()
+        return list(self._streams)
+
+    def partitions(self, key: StreamKey) -> list[Partition]:
+        # docstring inherited
+        return list(self._stream(key)[1])
+
+    def columns(self, key: StreamKey) -> dict[str, ColumnInfo]:
+        # docstring inherited
+        return dict(self._stream(key)[2])
+
+    def coverage(self, key: StreamKey) -> StreamCoverage | None:
+        # docstring inherited
+        parts = self.partitions(key)
+        if not parts:
+            return None
+        return StreamCoverage(key, sum(p.count for p in parts), parts[0].first, parts[-1].last)
+
+    def read(
+        self,
+        key: StreamKey,
+        columns: Sequence[str] | None = None,
+        *,
+        time_range: TimeRange | None = None,
+        index_range: IndexRange | None = None,
+    ) -> dict[str, np.ndarray]:
+        # docstring inherited
+        generation, parts, stored = self._stream(key)
+        out = self.store.read_with(key, columns, parts, stored, time_range=time_range, index_range=index_range)
+        if stored and self.store.generation(key) != generation:
+            raise StoreUnavailable(
+                f"stream {key} was written while this response was being read; retry the request")
+        return out
+
+    def stream_token(self, key: StreamKey) -> ChangeToken:
+        """The token of the state this view reads (the generation read with its partition index)."""
+        from stream_engine.store.cassandra import token_of
+
+        return token_of(self._stream(key)[0])
+
+    def asset_token(self, refdes: str) -> ChangeToken:
+        # docstring inherited; read once per view
+        if refdes not in self._asset_tokens:
+            self._asset_tokens[refdes] = self.store.asset_token(refdes)
+        return self._asset_tokens[refdes]
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Store]:
+        """The view itself (already one state per stream)."""
+        yield self
+
+    def asset_events(self, refdes: str) -> list[dict[str, Any]]:
+        # docstring inherited
+        if refdes not in self._assets:
+            self._assets[refdes] = self.store.asset_events(refdes)
+        return list(self._assets[refdes])
+
+    def write(self, key: StreamKey, records: Mapping[str, np.ndarray], *, bin_seconds: int) -> WriteResult:
+        """Refused: a snapshot is read-only."""
+        raise TypeError("a snapshot is read-only; write through the store")
+
+    def close(self) -> None:
+        """Nothing to release: the view shares the store's connection."""

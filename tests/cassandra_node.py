@@ -1,0 +1,110 @@
+"""A real Apache Cassandra node on loopback for the tests marked ``@pytest.mark.cassandra``.
+
+One node per test session, started with ``tools/cassandra/start.sh`` (jars from Maven Central on
+first use, cached) in a folder of its own with free ports, and stopped by its pid file at the end.
+``TEST_STREAM_ENGINE_CASSANDRA_HOSTS=host:port`` uses a running cluster instead.
+
+When Cassandra cannot run: with ``TEST_STREAM_ENGINE_CASSANDRA`` set (CI sets it) the tests fail;
+without it they skip with the reason (no Java 11/17, no mvn on first use, the start failed).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from stream_engine.store.cassandra import CassandraStore
+from stream_engine.store.cassandra_session import CassandraConnection
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TOOLS = REPO_ROOT / "tools" / "cassandra"
+REQUIRED = bool(os.environ.get("TEST_STREAM_ENGINE_CASSANDRA"))
+
+
+def unavailable(reason: str) -> None:
+    """Fail (CI) or skip (elsewhere) a test that needs Cassandra, saying why."""
+    if REQUIRED:
+        pytest.fail(f"TEST_STREAM_ENGINE_CASSANDRA is set but Cassandra cannot run: {reason}", pytrace=False)
+    pytest.skip(f"no Apache Cassandra for this test: {reason} (set TEST_STREAM_ENGINE_CASSANDRA to make this an error)")
+
+
+@dataclass
+class CassandraNode:
+    """A node this session started (``folder`` set) or was given (``folder`` None)."""
+
+    host: str
+    port: int
+    folder: Path | None = None
+    storage_port: int = 7000
+
+    @property
+    def hosts(self) -> list[str]:
+        return [f"{self.host}:{self.port}"]
+
+    def store(self, keyspace: str | None = None, **options: object) -> CassandraStore:
+        """A store on a keyspace of its own (a fresh random name unless given)."""
+        name = keyspace or f"test_{uuid.uuid4().hex[:12]}"
+        options.setdefault("protocol_version", 5)
+        conn = CassandraConnection(self.hosts, self.port, keyspace=name, consistency="ONE", **options)  # type: ignore[arg-type]
+        return CassandraStore(conn)
+
+    def settings_env(self, keyspace: str) -> dict[str, str]:
+        """Environment that points ``stream-engine`` at this node and keyspace."""
+        return {
+            "STREAM_ENGINE_STORE": "cassandra",
+            "STREAM_ENGINE_CASSANDRA_HOSTS": ",".join(self.hosts),
+            "STREAM_ENGINE_CASSANDRA_PORT": str(self.port),
+            "STREAM_ENGINE_CASSANDRA_KEYSPACE": keyspace,
+            "STREAM_ENGINE_CASSANDRA_CONSISTENCY": "ONE",
+        }
+
+    def stop(self) -> None:
+        """Stop the node by its pid file (only a node this session started)."""
+        if self.folder is not None:
+            subprocess.run([str(TOOLS / "stop.sh")], env={**os.environ, "CASS_DIR": str(self.folder)},
+                           capture_output=True, timeout=120, check=False)
+
+
+def start_node(folder: Path, *, addr: str = "127.0.0.1", port: int = 0, storage_port: int | None = None,
+               seeds: str | None = None, heap: str = "384M") -> CassandraNode:
+    """Start a node in ``folder`` with tools/cassandra/start.sh; :func:`unavailable` if it cannot."""
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        unavailable("Java 11 or 17 is not installed (apt-get install openjdk-17-jre-headless)")
+    from live_server import free_port
+
+    storage = storage_port or free_port()
+    env = {**os.environ, "CASS_DIR": str(folder), "CASS_ADDR": addr, "CASS_PORT": str(port),
+           "CASS_STORAGE_PORT": str(storage), "CASS_JMX_PORT": "", "CASS_HEAP": heap}
+    if seeds:
+        env["CASS_SEEDS"] = seeds
+    try:
+        done = subprocess.run([str(TOOLS / "start.sh")], env=env, capture_output=True, text=True, timeout=600)
+    except subprocess.TimeoutExpired:
+        unavailable(f"tools/cassandra/start.sh did not finish in 600 s (node folder {folder})")
+    if done.returncode != 0:
+        unavailable(f"tools/cassandra/start.sh failed: {done.stderr.strip()[-600:]}")
+    return CassandraNode(addr, int(done.stdout.split()[-1]), folder, storage)
+
+
+@pytest.fixture(scope="session")
+def cassandra_node() -> object:
+    """The session's Cassandra node (started on first use, stopped at the end)."""
+    given = os.environ.get("TEST_STREAM_ENGINE_CASSANDRA_HOSTS")
+    if given:
+        host, _, port = given.split(",")[0].rpartition(":")
+        yield CassandraNode(host, int(port))
+        return
+    folder = Path(tempfile.mkdtemp(prefix="stream-engine-cassandra-"))
+    node = start_node(folder / "node1")
+    try:
+        yield node
+    finally:
+        node.stop()
+        shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,83 @@
+"""The Cassandra store: the conformance suite on a real node, plus what only Cassandra does."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from cassandra_node import CassandraNode
+from store_suite import DAY, KEY, T0, StoreSuite, frame
+
+from stream_engine.errors import StoreUnavailable
+from stream_engine.store.base import IndexRange, TimeRange
+from stream_engine.store.cassandra import CassandraStore
+from stream_engine.store.cassandra_schema import METADATA_TABLES
+from stream_engine.store.cassandra_session import CassandraConnection
+
+pytestmark = pytest.mark.cassandra
+
+
+def empty_keyspace(store: CassandraStore) -> None:
+    """Drop the stream tables and delete every row of the store's own tables (cheaper than
+    TRUNCATE or a new keyspace, which are schema operations on every node)."""
+    session = store.conn.session()
+    tables = store.conn.cluster.metadata.keyspaces[store.keyspace].tables
+    for name, table in list(tables.items()):
+        if name not in METADATA_TABLES:
+            session.execute(f"DROP TABLE {store.keyspace}.{name}")
+            continue
+        keys = [c.name for c in table.partition_key]
+        where = " AND ".join(f"{k}=?" for k in keys)
+        delete = session.prepare(f"DELETE FROM {store.keyspace}.{name} WHERE {where}")
+        for row in session.execute(f"SELECT DISTINCT {', '.join(keys)} FROM {store.keyspace}.{name}"):
+            session.execute(delete, row)
+    store.conn.forget_prepared()
+
+
+class TestCassandraStore(StoreSuite):
+    @pytest.fixture
+    def store(self, cassandra_node: CassandraNode):
+        store = cassandra_node.store("suite")
+        store.ensure_schema()
+        empty_keyspace(store)
+        yield store
+        store.close()
+
+    def test_snapshot_sees_one_state_while_others_write(self, store) -> None:
+        """Cassandra keeps no old versions: a view whose stream was written meanwhile keeps its
+        index and token, and refuses to read (503, retry) rather than mix two states."""
+        store.write(KEY, frame(T0 + np.arange(10), a=np.zeros(10)), bin_seconds=DAY)
+        with store.snapshot() as view:
+            token = view.stream_token(KEY)
+            assert view.read(KEY, ["a"])["a"].tolist() == [0.0] * 10
+            store.write(KEY, frame(T0 + np.arange(20), a=np.ones(20)), bin_seconds=DAY)
+            assert view.coverage(KEY).count == 10 and view.stream_token(KEY) == token
+            with pytest.raises(StoreUnavailable, match="retry"):
+                view.read(KEY, ["a"])
+        with store.snapshot() as view:
+            assert view.read(KEY, ["a"])["a"].tolist() == [1.0] * 20
+            assert view.stream_token(KEY) > token
+
+    def test_change_token_moves_on_with_every_commit(self, store) -> None:
+        super().test_change_token_moves_on_with_every_commit(store)
+        before = store.change_token()
+        store.put_asset_events("CE01ISSM-MFD37-03-CTDBPC000", [])
+        assert store.change_token() != before
+
+
+def test_small_batches_and_pages_cross_their_ends(cassandra_node: CassandraNode) -> None:
+    conn = CassandraConnection(cassandra_node.hosts, cassandra_node.port, keyspace="suite_small",
+                               consistency="ONE", fetch_size=3, concurrency=2)
+    with CassandraStore(conn, batch_rows=2) as store:
+        store.ensure_schema()
+        empty_keyspace(store)
+        times = T0 - DAY + np.arange(61) * 3600.0
+        text = np.array([f"r{i}" for i in range(61)], dtype=object)
+        assert store.write(KEY, frame(times, v=np.arange(61.0), s=text), bin_seconds=DAY).inserted == 61
+        got = store.read(KEY)
+        assert got["v"].tolist() == list(range(61)) and got["s"].tolist() == text.tolist()
+        part = store.read(KEY, ["v"], time_range=TimeRange(times[10], times[40]))
+        assert part["v"].tolist() == list(range(10, 40))
+        assert store.read(KEY, ["s"], index_range=IndexRange(5, 55, 4))["s"].tolist() == text[5:55:4].tolist()
+        again = store.write(KEY, frame(times[::2], v=-np.arange(61.0)[::2]), bin_seconds=DAY)
+        assert (again.inserted, again.replaced) == (0, 31)
+        assert store.read(KEY)["v"].tolist() == [-i if i % 2 == 0 else i for i in range(61)]

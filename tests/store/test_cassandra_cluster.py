@@ -1,0 +1,125 @@
+"""A 2-node Cassandra cluster with replication 2 under a running server: one node killed, then
+both stopped, then both back, without restarting the server.
+
+The nodes listen on 127.0.0.2 and 127.0.0.3 (same CQL and storage ports, as a cluster needs),
+apart from the session's node on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from cassandra_node import CassandraNode, start_node, unavailable
+from live_server import http, start_server
+
+from stream_engine.errors import StoreUnavailable
+from stream_engine.store.base import StreamKey
+from stream_engine.store.cassandra import CassandraStore
+from stream_engine.store.cassandra_session import CassandraConnection
+
+pytestmark = [pytest.mark.cassandra, pytest.mark.slow]
+
+KEY = StreamKey("CE02SHSM", "SBD11", "06-METBKA000", "telemetered", "metbk_a_dcl_instrument")
+ADDRESSES = ("127.0.0.2", "127.0.0.3")
+T0 = 3_913_056_000.0
+
+
+def _free_port(addr: str) -> int:
+    with socket.socket() as sock:
+        sock.bind((addr, 0))
+        return int(sock.getsockname()[1])
+
+
+def _pid(node: CassandraNode) -> int:
+    assert node.folder is not None
+    return int((node.folder / "cassandra.pid").read_text())
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    if os.environ.get("TEST_STREAM_ENGINE_CASSANDRA_HOSTS"):
+        unavailable("this test starts its own 2-node cluster; unset TEST_STREAM_ENGINE_CASSANDRA_HOSTS")
+    folder = Path(tempfile.mkdtemp(prefix="stream-engine-cluster-"))
+    port, storage = _free_port(ADDRESSES[0]), _free_port(ADDRESSES[0])
+    seeds = f"{ADDRESSES[0]}:{storage}"
+    nodes: list[CassandraNode] = []
+    try:
+        for i, addr in enumerate(ADDRESSES):
+            nodes.append(start_node(folder / f"node{i + 1}", addr=addr, port=port, storage_port=storage,
+                                    seeds=seeds, heap="256M"))
+        yield nodes, (port, storage, seeds)
+    finally:
+        for node in nodes:
+            node.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _store(port: int, consistency: str) -> CassandraStore:
+    conn = CassandraConnection([f"{a}:{port}" for a in ADDRESSES], port, keyspace="cluster_test", protocol_version=5,
+                               consistency=consistency, connect_timeout=5, query_timeout=10)
+    return CassandraStore(conn, replication={"class": "SimpleStrategy", "replication_factor": 2})
+
+
+def _wait_for(url: str, status: int, seconds: float) -> tuple[int, bytes]:
+    deadline = time.monotonic() + seconds
+    while True:
+        code, _, body = http(url, timeout=30)
+        if code == status or time.monotonic() > deadline:
+            return code, body
+        time.sleep(1)
+
+
+def test_node_loss_cluster_loss_and_recovery(cluster, tmp_path) -> None:
+    nodes, (port, storage, seeds) = cluster
+    times = T0 + np.arange(500) * 60.0
+    records = {"time": times, "deployment": np.ones(500, np.int32), "sea_surface_temperature": np.linspace(10, 12, 500)}
+    env = {"STREAM_ENGINE_STORE": "cassandra", "STREAM_ENGINE_CASSANDRA_HOSTS": ",".join(ADDRESSES),
+           "STREAM_ENGINE_CASSANDRA_PORT": str(port), "STREAM_ENGINE_CASSANDRA_KEYSPACE": "cluster_test",
+           "STREAM_ENGINE_CASSANDRA_CONSISTENCY": "ONE", "STREAM_ENGINE_CASSANDRA_CONNECT_TIMEOUT": "5",
+           "STREAM_ENGINE_CASSANDRA_QUERY_TIMEOUT": "10"}
+    from stream_engine.config import REPO_ROOT
+    from stream_engine.preload import load_preload
+    from stream_engine.store.cassandra_admin import apply_schema
+
+    with _store(port, "ALL") as store:  # both replicas hold every record before a node is lost
+        apply_schema(store, load_preload(REPO_ROOT / "preload_database"))
+        store.write(KEY, records, bin_seconds=86400)
+    server = start_server(tmp_path / "data", tmp_path / "logs", extra_env=env)
+    try:
+        url = f"{server.url}/dap/{KEY.path}.ascii?time"
+        code, _, body = http(url)
+        assert code == 200, body
+        expected = body
+        assert b"time[obs = 500]" in body and b"3913085940.0" in body  # the last record
+
+        os.kill(_pid(nodes[1]), signal.SIGKILL)  # one replica gone: reads at ONE go on
+        code, _, body = http(url, timeout=60)
+        assert (code, body) == (200, expected)
+
+        nodes[0].stop()  # the whole cluster gone: a clear 503 on every interface
+        code, body = _wait_for(url, 503, 60)
+        assert code == 503, body
+        assert b"Cassandra cluster" in body and b"Retry" in body
+        assert http(f"{server.url}/dap/", timeout=60)[0] == 503
+
+        for i, node in enumerate(nodes):  # both back: the same server answers again
+            assert node.folder is not None
+            start_node(node.folder, addr=ADDRESSES[i], port=port, storage_port=storage, seeds=seeds, heap="256M")
+        code, body = _wait_for(url, 200, 120)
+        assert (code, body) == (200, expected)
+    finally:
+        server.stop()
+
+
+def test_unreachable_cluster_is_store_unavailable() -> None:
+    conn = CassandraConnection(["127.0.0.9"], _free_port("127.0.0.1"), keyspace="nowhere", connect_timeout=2)
+    with CassandraStore(conn) as store, pytest.raises(StoreUnavailable, match="127.0.0.9.*could not"):
+        store.partitions(KEY)
