@@ -44,8 +44,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dap_handlers import attributes
 from dap_handlers.model import DapDataset, DapVariable
+from dap_handlers.qartod_variables import qartod_variables
+from dap_handlers.qc_variables import qc_variables
 from dap_handlers.stream_reads import ProductShape, StreamReads
 from stream_engine import assets
 from stream_engine.engine.compute import compute
@@ -54,6 +55,10 @@ from stream_engine.engine.query_run import index_span
 from stream_engine.engine.resolve import TIME_PARAMETER, resolve
 from stream_engine.engine.versions import ResponseVersion, response_version
 from stream_engine.errors import NotFound
+from stream_engine.outputs import attributes
+from stream_engine.quality.annotations import annotation_attributes, annotations_for
+from stream_engine.quality.legacy_qc import qc_for
+from stream_engine.quality.qartod import qartod_for
 from stream_engine.store.base import DEPLOYMENT, TIME, IndexRange, StreamKey, TimeRange
 
 if TYPE_CHECKING:
@@ -232,6 +237,7 @@ def stream_dataset_version(
             stored.append((name, None, columns[name]))
             taken.add(name)
 
+    found = annotations_for(store, key, float(coverage.first), float(coverage.last))
     shapes = {p.name: ProductShape(row, attributes.fill_value(p), p.dtype) for _, p, _, row in products}
     positions = [pos for pos in plan.positions if pos.name not in taken]
     for pos in positions:
@@ -245,6 +251,7 @@ def stream_dataset_version(
         shapes=shapes,
         threads=int(settings["DAP_COMPUTE_THREADS"]),
         cache_token=version.etag,
+        annotations=found,
     )
     n = coverage.count
     variables = [
@@ -290,6 +297,15 @@ def stream_dataset_version(
         products=len(products), unavailable=unavailable, not_stored=not_stored,
         require_deployment=bool(settings["REQUIRE_DEPLOYMENT"]),
     )
+    global_attrs.update(annotation_attributes(found))
+    tested, legacy = qartod_for(store, key), qc_for(store, key)
+    if tested or legacy:
+        served = {p.name: name for name, p, _ in stored if p is not None}
+        served.update({p.name: name for name, p, _, _ in products})
+        by_name = {v.name: v for v in variables}
+        by_parameter = {pn: by_name[vn] for pn, vn in served.items()}
+        variables += qartod_variables(tested, by_parameter, variables[0], OBS)
+        variables += qc_variables(legacy, by_parameter, variables[0], OBS)
     dataset = DapDataset(
         attributes.dataset_id(coverage), variables, global_attrs,
         time_index=lambda start, stop: index_span(store, key, TimeRange(start, stop)),

@@ -52,6 +52,7 @@ from stream_engine.engine.compute import compute
 from stream_engine.engine.compute_inputs import masked_sentinels
 from stream_engine.engine.resolve import TIME_PARAMETER, resolve
 from stream_engine.preload.fill_values import fill_value_for
+from stream_engine.quality.annotations import Annotation, ExclusionMasks, exclusion_masks
 from stream_engine.store.base import DEPLOYMENT, TIME, IndexRange
 from stream_engine.store.records import fill_value
 
@@ -130,6 +131,7 @@ class StreamReads:
         threads: int = 1,
         spool_dir: str | None = None,
         cache_token: str | None = None,
+        annotations: Sequence[Annotation] = (),
     ) -> None:
         self.store = store
         self.preload = preload
@@ -144,6 +146,8 @@ class StreamReads:
         self._deployments: list[assets.Deployment] | None = None
         self.require = bool(settings["REQUIRE_DEPLOYMENT"])
         self._served: dict[tuple[int, int, int], np.ndarray | None] = {}
+        self.annotations = [a for a in annotations if a.exclusion]
+        self._excluded: dict[tuple[int, int, int], ExclusionMasks | None] = {}
         token = cache_token if cache_bytes > 0 else None
         self._shared: WindowCache | None = None
         self._context: tuple[Any, ...] = ()
@@ -181,7 +185,28 @@ class StreamReads:
             if served is not None:
                 values = values.copy()
                 values[~served] = _missing_value(values.dtype, parameter)
+            values = self._without_excluded(values, obs, parameter)
         return values[(slice(None), *key[1:])] if len(key) > 1 else values
+
+    def excluded(self, obs: slice) -> ExclusionMasks | None:
+        """What exclusion annotations remove from the records of ``obs``; ``None``: nothing."""
+        span = (obs.start, obs.stop, obs.step)
+        if span not in self._excluded:
+            self._excluded[span] = (exclusion_masks(self.annotations, self._read([], obs)[TIME])
+                                    if self.annotations else None)
+        return self._excluded[span]
+
+    def _without_excluded(self, values: np.ndarray, obs: slice, parameter: Parameter | None) -> np.ndarray:
+        """``values`` of the records of ``obs`` with what exclusion annotations cover made missing."""
+        masks = self.excluded(obs)
+        if masks is None:
+            return values
+        hide = masks.records if parameter is None else masks.parameter(parameter)
+        if not hide.any():
+            return values
+        values = values.copy()
+        values[hide] = _missing_value(values.dtype, parameter)
+        return values
 
     def served(self, obs: slice) -> np.ndarray | None:
         """Which records of ``obs`` the request serves; ``None`` when all are."""
@@ -220,8 +245,9 @@ class StreamReads:
     def product(self, p: Parameter, group: Sequence[Parameter], key: tuple[slice, ...]) -> np.ndarray:
         """A product's hyperslab; ``group`` are the products computed with it in each window."""
         members = [q for q in group if q.id != p.id]
-        return self._hyperslab(p.name, [q.name for q in members],
-                               lambda: self.plan_for([p.id, *(q.id for q in members)]), key)
+        values = self._hyperslab(p.name, [q.name for q in members],
+                                 lambda: self.plan_for([p.id, *(q.id for q in members)]), key)
+        return self._without_excluded(values, key[0], p)
 
     def position(self, name: str, group: Sequence[str], key: tuple[slice, ...]) -> np.ndarray:
         """A mobile platform's coordinate (``lat``, ``int_ctd_pressure``...) hyperslab; ``group``
@@ -231,7 +257,8 @@ class StreamReads:
             self._position_plan = resolve(self.store, self.preload, self.key, [time_parameter],
                                           self.time_range, settings=self.settings)
         plan = self._position_plan
-        return self._hyperslab(name, [n for n in group if n != name], lambda: plan, key)
+        values = self._hyperslab(name, [n for n in group if n != name], lambda: plan, key)
+        return self._without_excluded(values, key[0], None)
 
     def _hyperslab(self, name: str, others: Sequence[str], plan_of: Callable[[], Plan],
                    key: tuple[slice, ...]) -> np.ndarray:

@@ -264,6 +264,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "their deployments the file lacks); default: add and replace deployments only")
     q.set_defaults(run=cmd_assets_load)
 
+    from stream_engine.quality.cli import add_commands
+
+    add_commands(sub)
+
     p = sub.add_parser("demo", help="fill an empty store with generated demo streams")
     p.add_argument("--force", action="store_true", help="load the demo data even if the store holds data")
     p.set_defaults(run=cmd_demo)

@@ -16,9 +16,11 @@ events come from one committed state. It then, before any result leaves:
 ``QUERY_CHUNK_RECORDS`` records (computed window by window with
 :func:`~stream_engine.engine.compute.compute`), named by output name (the preload
 ``netcdf_name``; ``<stream>-<netcdf_name>`` for further streams), so JSON and export writers can
-stream. With ``limit``, each window keeps its share of the limit, chosen by min-max/LTTB
-decimation (``tsdownsample``) of the first requested numeric parameter, so the returned points
-keep the signal's shape over the whole range; ranges much longer than the limit are first
+stream. The primary stream's coordinates (``Plan.positions``: ``lat``/``lon``/``depth`` of a
+fixed platform's deployment, a glider's interpolated GPS position, ``int_ctd_pressure``...) follow
+its parameters under the names DAP serves them by (output variables without a ``parameter``).
+With ``limit``, each window keeps its share of the limit, chosen by min-max/LTTB decimation
+(``tsdownsample``) of the first requested numeric parameter, so the returned points keep the signal's shape over the whole range; ranges much longer than the limit are first
 thinned to every k-th record (at most ``LIMIT_CANDIDATES`` per kept point).
 """
 
@@ -37,6 +39,10 @@ from stream_engine.engine.plan import ExternalInput, Plan
 from stream_engine.engine.query_plan import plan_query
 from stream_engine.engine.query_provenance import ProvenanceLog
 from stream_engine.errors import NoDataInRange
+from stream_engine.quality.annotations import annotations_for
+from stream_engine.quality.exclusion import ExclusionLog, MaskedColumn, apply_exclusions
+from stream_engine.quality.legacy_qc_query import QueryLegacyQc
+from stream_engine.quality.qartod_query import QueryQartod
 from stream_engine.store.base import DEPLOYMENT, TIME, IndexRange
 
 if TYPE_CHECKING:
@@ -171,8 +177,18 @@ class QueryRun:
         self.variables = self._primary_variables()
         for plan in self.secondary_plans:
             self._add_secondary(plan)
+        first, last = time_range.start, time_range.stop
+        self.annotations = {sq.key: annotations_for(view, sq.key, first, last) for sq in query.streams}
+        self.exclusions = ExclusionLog()
+        self.quality: list[QueryQartod | QueryLegacyQc] = []
+        self._add_quality()
+        self._masked = [MaskedColumn(v.name, v.stream, v.parameter) for v in self.variables[1:]]
         self._windows = self._window_iter()
         self._pending = self._next_nonempty()
+        if self._pending is None and self.exclusions.dropped:
+            raise NoDataInRange(
+                f"every record of {key} in the range is excluded by annotations "
+                f"{sorted(self.exclusions.dropped)}", field="start")
         if self._pending is None:
             raise NoDataInRange(
                 f"all {self.stop_index - self.first_index} records of {key} in the range lie outside "
@@ -187,6 +203,11 @@ class QueryRun:
             if p.name == TIME or pid == 7:
                 continue
             out.append(OutputVariable(_output_name(p), key, p, p.name, fill_for(p)))
+        taken = {v.name for v in out} | {DEPLOYMENT}
+        for position in self.plan.positions:  # lat/lon/depth..., named as DAP names them
+            if position.name not in taken:
+                out.append(OutputVariable(position.name, key, None, position.name, np.nan))
+                taken.add(position.name)
         return out
 
     def _add_secondary(self, plan: Plan) -> None:
@@ -206,6 +227,22 @@ class QueryRun:
             prefix = column[: -len(p.name)]
             self.variables.append(OutputVariable(prefix + _output_name(p), key, p, column, fill_for(p)))
 
+    def _add_quality(self) -> None:
+        """QARTOD (``run_qartod``) and legacy QC (request and stored records) result columns."""
+        key = self.plan.key
+        tested = [(v.name, v.parameter) for v in self.variables[1:] if v.stream == key and v.parameter is not None]
+        legacy = QueryLegacyQc(self.view, key, tested, self._range_compute, self.annotations[key],
+                               self.query.qc_parameters)
+        if self.query.run_qartod:
+            self.quality.append(QueryQartod(self.view, key, tested, self._range_compute, self.annotations[key]))
+        self.quality.append(legacy)
+        for name, fill in (out for q in self.quality for out in q.outputs()):
+            self.variables.append(OutputVariable(name, key, None, name, fill))
+
+    def _range_compute(self, index_range: IndexRange) -> ComputedSlice:
+        return compute(self.view, self.preload, self.plan, index_range=index_range, settings=self.settings,
+                       require_deployment=self.query.require_deployment)
+
     # -- chunks --------------------------------------------------------------------------------
 
     def _window_iter(self) -> Iterator[QueryChunk]:
@@ -223,9 +260,13 @@ class QueryRun:
             computed = compute(self.view, self.preload, self.plan, index_range=IndexRange(start, stop, step),
                                settings=self.settings, require_deployment=self.query.require_deployment)
             self.provenance.add_slice(computed)
-            data = self._chunk_data(computed, last)
+            extra = {name: values for q in self.quality
+                     for name, values in q.columns(IndexRange(start, stop, step), computed.source_index).items()}
+            data = self._chunk_data(computed, last, extra)
             if len(data[TIME]):
                 last = (float(data[TIME][-1]), int(data[DEPLOYMENT][-1]))
+            data = apply_exclusions(data, data[TIME], self.plan.key, self._masked, self.annotations,
+                                    self.exclusions)
             if limit is not None and total > limit:
                 share = round(limit * (stop - self.first_index) / total) - taken
                 data = self._decimated(data, share)
@@ -237,14 +278,15 @@ class QueryRun:
         coverage = self.view.coverage(key)
         return None if coverage is None else (float(coverage.first), float(coverage.last))
 
-    def _chunk_data(self, computed: ComputedSlice, last: tuple[float, int] | None) -> dict[str, np.ndarray]:
+    def _chunk_data(self, computed: ComputedSlice, last: tuple[float, int] | None,
+                    extra: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         times, numbers = computed.time, computed.deployment
         keep = None
         if last is not None and len(times) and times[0] == last[0] and numbers[0] == last[1]:
             keep = slice(1, None)  # the same record as the previous window's last (duplicate time)
-        data = {TIME: times, DEPLOYMENT: numbers}
+        data = {TIME: times, DEPLOYMENT: numbers, **extra}
         for var in self.variables[1:]:
-            if var.stream == self.plan.key:
+            if var.stream == self.plan.key and var.name not in extra:
                 data[var.name] = computed[var.column]
         if self.externals:
             inputs, info = external_inputs(self.externals, times, numbers, self.preload,

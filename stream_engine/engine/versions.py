@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from stream_engine import __version__
+from stream_engine.quality.digest import quality_digest
 
 if TYPE_CHECKING:
     from stream_engine.engine.plan import Plan
@@ -148,6 +149,7 @@ def response_version(
     for name, token in zip([*(k.path for k in keys), *refdeses], tokens, strict=True):
         assert token is not None
         digest.update(f"|{name}={token.generation}".encode())
+    digest.update(quality_digest(store, keys).encode())
     newest = max([code_time, dictionary_time, *(t.modified for t in tokens if t is not None)])
     return ResponseVersion(digest.hexdigest()[:32], datetime.fromtimestamp(newest, UTC))
 

@@ -55,6 +55,7 @@ def export_command(request: str, format_name: str | None, output: Path, settings
         What the export raises (bad body, no data, store unavailable).
     """
     from stream_engine.engine.query import parse_query
+    from stream_engine.engine.virtual import VirtualStreams
     from stream_engine.outputs.export import run_export
     from stream_engine.preload import default_preload
     from stream_engine.store import open_store
@@ -69,7 +70,7 @@ def export_command(request: str, format_name: str | None, output: Path, settings
     if name not in FORMATS:
         raise BadRequest(f"unknown export format {name!r}; use one of {sorted(FORMATS)}")
     progress = _Progress(sys.stderr.isatty())
-    store = open_store(settings)
+    store = VirtualStreams(open_store(settings), preload, settings)
     try:
         result = run_export(store, preload, query, FORMATS[name], output, settings, progress)
     finally:

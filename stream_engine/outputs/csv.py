@@ -3,7 +3,8 @@
 Columns: ``time`` (NTP seconds), ``time_iso8601`` (UTC, milliseconds), ``deployment``, the
 exported parameters in layout order (an array parameter becomes one column per element,
 ``name[0]``, ``name[1]``, ...), then ``lat`` and ``lon`` (the engine's position variables when it
-gives them, else the deployment's location). The header row names each column with its units in
+gives them, else the deployment's location), then the other per-record coordinates (``depth``,
+``int_ctd_pressure``...). The header row names each column with its units in
 parentheses, e.g. ``sea_water_temperature (deg_C)``. A missing value
 (:func:`~stream_engine.preload.fill_values.missing_mask`) is an empty field. Floats are written
 with the shortest text that reads back to the same value (float32 as float32). Fields holding the
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from stream_engine.outputs.layout import LAT, LON, iso_times, time_attributes
+from stream_engine.outputs.layout import LAT, LON, ExportPosition, iso_times, time_attributes
 from stream_engine.outputs.writer import ChunkWriter, DeploymentFile
 from stream_engine.preload.fill_values import missing_mask
 from stream_engine.store.base import DEPLOYMENT, TIME
@@ -66,6 +67,7 @@ class _DelimitedFile(DeploymentFile):
                 width = int(np.prod(values.shape[1:]))
                 header.extend(_heading(f"{variable.name}[{i}]", variable.units) for i in range(width))
         header += [_heading(LAT, "degrees_north"), _heading(LON, "degrees_east")]
+        header += [_heading(p.name, p.units) for p in self._extra_positions]
         self.csv.writerow(header)
 
     def _columns(self, chunk: dict[str, np.ndarray]) -> Iterator[list[str]]:
@@ -88,6 +90,13 @@ class _DelimitedFile(DeploymentFile):
             else:
                 value = None if found is None else getattr(found, name)
                 yield [""] * n if value is None else [repr(float(value))] * n
+        for position in self._extra_positions:
+            yield _texts(np.asarray(chunk[position.name], dtype=np.float64), None)
+
+    @property
+    def _extra_positions(self) -> list[ExportPosition]:
+        """Per-record coordinates besides ``lat``/``lon`` (``depth``, ``int_ctd_pressure``...)."""
+        return [p for p in self.layout.positions if p.name not in (LAT, LON)]
 
     def append(self, chunk: dict[str, np.ndarray]) -> None:
         self.csv.writerows(zip(*self._columns(chunk), strict=True))

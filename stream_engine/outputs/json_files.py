@@ -30,7 +30,8 @@ class _JsonFile(DeploymentFile):
     def open(self, chunk: dict[str, np.ndarray]) -> None:
         key = self.layout.key
         self.key_fields = {name: getattr(key, name) for name in _KEY_FIELDS}
-        self.columns = [_Column(TIME, np.nan), *(_Column(v.name, v.fill) for v in self.layout.variables)]
+        self.columns = [_Column(TIME, np.nan), *(_Column(v.name, v.fill) for v in self.layout.variables),
+                        *(_Column(p.name, np.nan) for p in self.layout.positions)]
         self.handle = open(self.temporary, "wb")  # noqa: SIM115
         self.handle.write(b"[")
 

@@ -9,10 +9,12 @@ product), so an export and the DAP view of the same stream describe a variable i
 Products the plan cannot compute at all are left out and listed, with the reason, in the global
 ``unavailable_parameters`` attribute.
 
-Position variables: when the engine's output carries ``lat``/``lon`` (mobile platforms; the
-fixed-platform position variables of issue 7) they are written as they come; otherwise each
-file gets scalar ``lat``/``lon`` from its deployment's location, so every file is a CF
-``timeSeries`` with a located station.
+Position variables: the coordinates the query's chunks carry (``Plan.positions``: ``lat``/``lon``/
+``depth`` of a fixed platform's deployment, a glider's interpolated GPS position,
+``int_ctd_pressure``...) are written per record with the attributes DAP gives them
+(:attr:`ExportLayout.positions`), and every data variable's ``coordinates`` names them. When the
+plan has no ``lat``/``lon`` (no deployment location), each file gets scalar ``lat``/``lon`` from
+its deployment instead (missing when unknown), so every file is a CF ``timeSeries``.
 """
 
 from __future__ import annotations
@@ -23,14 +25,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dap_handlers import attributes
 from stream_engine.assets import NTP_UNIX_OFFSET
 from stream_engine.engine.plan import PRODUCT, RAW
+from stream_engine.outputs import attributes
 from stream_engine.store.base import DEPLOYMENT, TIME
 
 if TYPE_CHECKING:
     from stream_engine.assets import Deployment
-    from stream_engine.engine.plan import Plan
+    from stream_engine.engine.plan import Plan, PositionInput
     from stream_engine.engine.query_run import OutputVariable
     from stream_engine.preload.model import Parameter, Preload
 
@@ -57,15 +59,16 @@ class ExportVariable:
     provenance: Mapping[str, Any] = field(default_factory=dict)
     ancillary: tuple[str, ...] = ()
 
-    def attributes(self, dtype: np.dtype) -> dict[str, Any]:
-        """Attributes for values of ``dtype`` (``_FillValue`` typed like the data)."""
+    def attributes(self, dtype: np.dtype, coordinates: str = COORDINATES) -> dict[str, Any]:
+        """Attributes for values of ``dtype`` (``_FillValue`` typed like the data), naming
+        ``coordinates`` (:attr:`ExportLayout.coordinates`)."""
         if self.parameter is None:
             attrs: dict[str, Any] = {"long_name": self.name}
         else:
             attrs = attributes.parameter_attributes(self.parameter, dtype.kind)
             if "_FillValue" in attrs:
                 attrs["_FillValue"] = dtype.type(attrs["_FillValue"])
-        attrs["coordinates"] = COORDINATES
+        attrs["coordinates"] = coordinates
         attrs["coverage_content_type"] = self.content_type
         if self.ancillary:
             attrs["ancillary_variables"] = " ".join(self.ancillary)
@@ -92,6 +95,18 @@ class ExportVariable:
 
 
 @dataclass(frozen=True, slots=True)
+class ExportPosition:
+    """A coordinate written per record (float64): its name in the chunks and its attributes."""
+
+    name: str
+    attributes: Mapping[str, Any]
+
+    @property
+    def units(self) -> str:
+        return str(self.attributes.get("units", ""))
+
+
+@dataclass(frozen=True, slots=True)
 class ExportLayout:
     """The variables of an export in writing order, and what the files need besides data."""
 
@@ -100,6 +115,18 @@ class ExportLayout:
     unavailable: tuple[tuple[Parameter, str], ...]
     deployments: tuple[Deployment, ...]
     request_uuid: str = ""
+    positions: tuple[ExportPosition, ...] = ()
+
+    @property
+    def per_record_position(self) -> bool:
+        """Whether ``lat`` and ``lon`` come per record from the chunks (else scalar per file)."""
+        names = {p.name for p in self.positions}
+        return LAT in names and LON in names
+
+    @property
+    def coordinates(self) -> str:
+        """The ``coordinates`` attribute of data variables (CF order: time, lat, lon, vertical)."""
+        return attributes.coordinates([LAT, LON, *(p.name for p in self.positions)])
 
     @property
     def key(self) -> Any:
@@ -185,6 +212,9 @@ def build_layout(preload: Preload, plans: Sequence[Plan], variables: Sequence[Ou
         Written as the ``requestUUID`` global attribute when given.
     """
     primary = plans[0]
+    served = {v.name for v in variables if v.parameter is None and v.stream == primary.key}
+    positions = tuple(ExportPosition(pos.name, _position_attributes(pos, primary))
+                      for pos in primary.positions if pos.name in served)
     by_parameter = {(v.stream, v.parameter.name): v.name for v in variables if v.parameter is not None}
     chosen: list[ExportVariable] = []
     unavailable: list[tuple[Parameter, str]] = []
@@ -203,7 +233,16 @@ def build_layout(preload: Preload, plans: Sequence[Plan], variables: Sequence[Ou
             provenance = {**provenance, "source_stream": var.stream.path,
                           "instrument": var.stream.refdes}
         chosen.append(ExportVariable(var.name, var.parameter, provenance, ancillary))
-    return ExportLayout(primary, tuple(chosen), tuple(unavailable), tuple(deployments), request_uuid)
+    return ExportLayout(primary, tuple(chosen), tuple(unavailable), tuple(deployments), request_uuid,
+                        positions)
+
+
+def _position_attributes(position: PositionInput, plan: Plan) -> dict[str, Any]:
+    """DAP's attributes of a coordinate, plus its ISO 19115 content type."""
+    attrs = attributes.position_attributes(position, plan)
+    attrs["_FillValue"] = np.float64(np.nan)
+    attrs["coverage_content_type"] = "coordinate"
+    return attrs
 
 
 def time_attributes() -> dict[str, Any]:

@@ -63,14 +63,14 @@ class _NetcdfFile(DeploymentFile):
         self.dataset.createDimension(OBS, None)
         self._create(TIME, chunk[TIME], time_attributes())
         self._create(DEPLOYMENT, chunk[DEPLOYMENT].astype(np.int32), deployment_attributes())
+        coordinates = self.layout.coordinates
         for variable in self.layout.variables:
             values = _storable(chunk[variable.name])
-            self._create(variable.name, values, variable.attributes(values.dtype), variable.parameter)
-        if LAT in chunk and LON in chunk:
-            for name in (LAT, LON):
-                self._create(name, chunk[name].astype(np.float64),
-                             {**POSITION_ATTRIBUTES[name], "_FillValue": np.float64(np.nan)})
-        else:
+            self._create(variable.name, values, variable.attributes(values.dtype, coordinates), variable.parameter)
+        for position in self.layout.positions:
+            self._create(position.name, np.asarray(chunk[position.name], dtype=np.float64),
+                         dict(position.attributes))
+        if not self.layout.per_record_position:
             self._scalar_position()
 
     def _dimensions(self, name: str, values: np.ndarray, parameter: Any) -> tuple[str, ...]:
@@ -113,6 +113,8 @@ class _NetcdfFile(DeploymentFile):
         found = self.layout.deployment(self.deployment)
         for name, value in ((LAT, None if found is None else found.lat),
                             (LON, None if found is None else found.lon)):
+            if name in self.dataset.variables:
+                continue
             var = self.dataset.createVariable(name, np.float64, (), fill_value=np.float64(np.nan))
             var.setncatts(POSITION_ATTRIBUTES[name])
             var.assignValue(np.nan if value is None else float(value))
@@ -125,9 +127,8 @@ class _NetcdfFile(DeploymentFile):
         variables[DEPLOYMENT][n0:n1] = chunk[DEPLOYMENT].astype(np.int32)
         for variable in self.layout.variables:
             variables[variable.name][n0:n1] = _storable(chunk[variable.name])
-        for name in (LAT, LON):
-            if name in chunk and variables[name].dimensions:
-                variables[name][n0:n1] = chunk[name]
+        for position in self.layout.positions:
+            variables[position.name][n0:n1] = np.asarray(chunk[position.name], dtype=np.float64)
 
     def finish(self) -> None:
         attrs = self.layout.global_attributes(self.deployment, self.count, self.first, self.last)

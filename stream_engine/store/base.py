@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 TIME = "time"
 DEPLOYMENT = "deployment"
 KEY_COLUMNS = (TIME, DEPLOYMENT)
+#: Kinds of data-quality record a store keeps (:meth:`Store.add_quality_records`).
+QUALITY_KINDS = ("annotation", "qartod", "qc")
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -335,6 +337,37 @@ class Store(ABC):
     def asset_refdeses(self) -> list[str]:
         """Reference designators that have asset events."""
 
+    # -- data-quality records (annotations, QARTOD tests, legacy QC parameters) -----------------
+
+    def add_quality_records(self, kind: str, records: Iterable[Mapping[str, Any]]) -> list[int]:
+        """Add or replace data-quality records of one kind, atomically; returns their ids.
+
+        ``kind`` is one of :data:`QUALITY_KINDS`. Each record is a JSON object; a record whose
+        ``"id"`` is an int replaces the stored record of that id (or is added with it), one
+        without an id gets the next free id (written into the stored record). What the records
+        mean is :mod:`stream_engine.quality`'s business: the store keeps them as given.
+
+        Default: the whole list of a kind kept as the asset events of the reserved name
+        ``"@quality:<kind>"`` (read, merged, written back: two concurrent writers may lose one
+        update, and :meth:`asset_refdeses` lists the reserved names). A backend overrides both
+        quality methods with a table of its own (the embedded store does) to avoid that.
+
+        Raises
+        ------
+        ValueError
+            For an unknown kind, a record that is not a JSON object, or an ``id`` that is not a
+            non-negative int.
+        """
+        stored = {int(r["id"]): r for r in self.quality_records(kind)}
+        merged, ids = merge_quality_records(stored, records)
+        self.put_asset_events(f"@quality:{kind}", [merged[i] for i in sorted(merged)])
+        return ids
+
+    def quality_records(self, kind: str) -> list[dict[str, Any]]:
+        """Every stored data-quality record of ``kind``, by id (see :meth:`add_quality_records`)."""
+        check_quality_kind(kind)
+        return self.asset_events(f"@quality:{kind}")
+
     # -- export jobs -------------------------------------------------------------------------
     # Asynchronous export jobs (stream_engine.jobs) keep their state here so that every server
     # node sharing the store answers for every job. A record is a JSON-serialisable dict with at
@@ -381,3 +414,35 @@ class Store(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def check_quality_kind(kind: str) -> None:
+    if kind not in QUALITY_KINDS:
+        raise ValueError(f"unknown kind of data-quality record {kind!r}; expected one of {QUALITY_KINDS}")
+
+
+def merge_quality_records(
+    stored: dict[int, dict[str, Any]], records: Iterable[Mapping[str, Any]]
+) -> tuple[dict[int, dict[str, Any]], list[int]]:
+    """``stored`` (by id) with ``records`` added or replacing by id; and the ids of ``records``.
+
+    Raises
+    ------
+    ValueError
+        For a record that is not a mapping or whose ``id`` is not a non-negative int.
+    """
+    merged = dict(stored)
+    ids: list[int] = []
+    next_id = max(merged, default=0) + 1
+    for record in records:
+        if not isinstance(record, Mapping):
+            raise ValueError(f"a data-quality record must be a JSON object, got {record!r}")
+        rid = record.get("id")
+        if rid is None:
+            rid = next_id
+        elif isinstance(rid, bool) or not isinstance(rid, int) or rid < 0:
+            raise ValueError(f"a data-quality record's id must be a non-negative integer, got {rid!r}")
+        next_id = max(next_id, rid + 1)
+        merged[rid] = {**dict(record), "id": rid}
+        ids.append(rid)
+    return merged, ids

@@ -54,6 +54,8 @@ from stream_engine.store.base import (
     StreamKey,
     TimeRange,
     WriteResult,
+    check_quality_kind,
+    merge_quality_records,
 )
 from stream_engine.store.embedded_chunks import write_bin
 from stream_engine.store.embedded_db import SCHEMA_VERSION, Database
@@ -67,6 +69,7 @@ from stream_engine.store.embedded_reads import (
     read_column_infos,
     read_exact_columns,
     read_partitions,
+    read_quality_records,
     read_records,
     read_stream_token,
     read_streams,
@@ -363,3 +366,25 @@ class EmbeddedStore(Store):
         with self._db.transaction() as conn:
             return read_asset_refdeses(conn)
 
+    # -- data-quality records ------------------------------------------------------------------
+
+    def add_quality_records(self, kind: str, records: Iterable[Mapping[str, Any]]) -> list[int]:
+        # docstring inherited
+        check_quality_kind(kind)
+        records = list(records)
+        with self._db.transaction(write=True) as conn:
+            top = conn.execute("SELECT MAX(id) FROM quality WHERE kind=?", (kind,)).fetchone()[0]
+            merged, ids = merge_quality_records({} if top is None else {int(top): {}}, records)
+            for rid in dict.fromkeys(ids):
+                try:
+                    text = json.dumps(merged[rid], allow_nan=False)
+                except (TypeError, ValueError) as exc:
+                    raise ValueError(f"data-quality record {rid} cannot be stored as JSON: {exc}") from exc
+                conn.execute("INSERT OR REPLACE INTO quality (kind, id, record) VALUES (?, ?, ?)",
+                             (kind, rid, text))
+        return ids
+
+    def quality_records(self, kind: str) -> list[dict[str, Any]]:
+        # docstring inherited
+        with self._db.transaction() as conn:
+            return read_quality_records(conn, kind)

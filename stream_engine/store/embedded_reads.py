@@ -32,6 +32,7 @@ from stream_engine.store.base import (
     StreamKey,
     TimeRange,
     WriteResult,
+    check_quality_kind,
 )
 from stream_engine.store.embedded_chunks import index_slices, read_into, time_slices
 from stream_engine.store.records import to_output
@@ -188,6 +189,13 @@ def map_sqlite_errors(what: str, call: Callable[[], _T]) -> _T:
         raise StoreError(f"the embedded store {what} is damaged: {exc}; restore it from a backup") from exc
 
 
+def read_quality_records(conn: sqlite3.Connection, kind: str) -> list[dict[str, Any]]:
+    """The data-quality records of ``kind``, by id (see ``Store.quality_records``)."""
+    check_quality_kind(kind)
+    rows = conn.execute("SELECT record FROM quality WHERE kind=? ORDER BY id", (kind,)).fetchall()
+    return [json.loads(r[0]) for r in rows]
+
+
 class EmbeddedSnapshot(Store):
     """A read-only view of the embedded store: one connection inside one read transaction.
 
@@ -262,6 +270,14 @@ class EmbeddedSnapshot(Store):
     def asset_refdeses(self) -> list[str]:
         # docstring inherited
         return self._run(read_asset_refdeses)
+
+    def quality_records(self, kind: str) -> list[dict[str, Any]]:
+        # docstring inherited
+        return self._run(lambda conn: read_quality_records(conn, kind))
+
+    def add_quality_records(self, kind: str, records: Iterable[Mapping[str, Any]]) -> list[int]:
+        # docstring inherited
+        raise TypeError("a store snapshot is read-only; write through the store")
 
     @contextmanager
     def snapshot(self) -> Iterator[Store]:

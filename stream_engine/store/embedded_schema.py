@@ -8,13 +8,15 @@ from __future__ import annotations
 import sqlite3
 import time
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: the ``quality`` table (data-quality records)
 #: Statements taking a file of an older format to this one (``user_version`` -> script).
 _UPGRADES = {
     1: "ALTER TABLE streams ADD COLUMN generation INTEGER NOT NULL DEFAULT 0; "
     "ALTER TABLE streams ADD COLUMN modified REAL NOT NULL DEFAULT 0; "
     "ALTER TABLE assets ADD COLUMN generation INTEGER NOT NULL DEFAULT 0; "
     "ALTER TABLE assets ADD COLUMN modified REAL NOT NULL DEFAULT 0;",
+    2: "CREATE TABLE IF NOT EXISTS quality (kind TEXT NOT NULL, id INTEGER NOT NULL, record TEXT NOT NULL, "
+    "PRIMARY KEY (kind, id));",
 }
 
 SCHEMA = """
@@ -40,6 +42,8 @@ CREATE TABLE IF NOT EXISTS chunk_data (
 CREATE TABLE IF NOT EXISTS assets (
     refdes TEXT PRIMARY KEY, events TEXT NOT NULL,
     generation INTEGER NOT NULL DEFAULT 0, modified REAL NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS quality (
+    kind TEXT NOT NULL, id INTEGER NOT NULL, record TEXT NOT NULL, PRIMARY KEY (kind, id));
 """
 
 

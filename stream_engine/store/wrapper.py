@@ -104,6 +104,14 @@ class WrapperStore(Store):
         # docstring inherited
         return self.inner.asset_refdeses()
 
+    def add_quality_records(self, kind: str, records: Iterable[Mapping[str, Any]]) -> list[int]:
+        # docstring inherited
+        return self.inner.add_quality_records(kind, records)
+
+    def quality_records(self, kind: str) -> list[dict[str, Any]]:
+        # docstring inherited
+        return self.inner.quality_records(kind)
+
     def put_job(self, job_id: str, record: Mapping[str, Any]) -> None:
         self.inner.put_job(job_id, record)
 

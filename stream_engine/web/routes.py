@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from stream_engine.web.views.annotations import AnnotationsView, StreamAnnotationsView
 from stream_engine.web.views.async_fs import AggregateView, AsyncExportView, StatsView
 from stream_engine.web.views.base import View
 from stream_engine.web.views.catalog import (
@@ -73,6 +74,8 @@ ROUTES: tuple[Route, ...] = (
     Route("/particles", ParticlesView),
     Route("/estimate", EstimateView),
     Route("/needs", NeedsView),
+    Route("/annotations", AnnotationsView),
+    Route(f"/annotations/{_STREAM}", StreamAnnotationsView),
     Route("/", RootView, error_format="html"),
     Route("/index.json", RootView),
     Route("/catalog.xml", ThreddsCatalogView, error_format="html"),

@@ -150,3 +150,22 @@ def test_hourly_stream_exports_as_csv(app) -> None:
         text = archive.read(names[0]).decode()
     assert "met_netsirr_hourly" in text.splitlines()[0]
     assert len([line for line in text.splitlines()[1:] if line.strip()]) >= 5
+
+
+def test_hourly_stream_exports_from_the_command_line(app, tmp_path) -> None:
+    """``stream-engine export`` opens the store with its virtual streams, as the server does."""
+    from stream_engine.outputs.command import export_command
+
+    preload = app.context.preload
+    pid = next(p.id for p in preload.stream_parameters(HOURLY.stream) if p.name == "met_netsirr_hourly")
+    request = tmp_path / "request.json"
+    request.write_bytes(orjson.dumps({"streams": [stream_entry(HOURLY, [pid])], "start": 3.6e9, "stop": 3.8e9}))
+    assert export_command(str(request), "csv", tmp_path / "out", app.context.settings) == 0
+    files = sorted((tmp_path / "out").rglob("*metbk_hourly*.csv"))
+    assert files
+    rows = [line for line in files[0].read_text().splitlines()[1:] if line.strip()]
+    assert len(rows) >= 5
+    header = files[0].read_text().splitlines()[0]
+    column = next(i for i, name in enumerate(header.split(",")) if name.startswith("met_netsirr_hourly"))
+    values = np.array([float(r.split(",")[column]) if r.split(",")[column] else np.nan for r in rows])
+    assert np.isfinite(values).any()

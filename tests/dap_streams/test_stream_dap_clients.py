@@ -26,8 +26,8 @@ from stream_servers import (
     engine_values,
 )
 
-from dap_handlers.attributes import fill_value
 from stream_engine import demo
+from stream_engine.outputs.attributes import fill_value
 
 NCDUMP = shutil.which("ncdump")
 PYDAP_PROTOCOL_WARNING = "ignore:PyDAP was unable to determine the DAP protocol:UserWarning"

@@ -106,7 +106,9 @@ def test_netcdf_attributes(ctd_netcdf):
         time = ds.variables["time"]
         assert time.units == "seconds since 1900-01-01 0:0:0" and time.calendar == "gregorian"
         assert list(time.actual_range) == [time[0], time[-1]]
-        assert float(ds.variables["lat"][...]) == LAT and float(ds.variables["lon"][...]) == LON
+        for name, where in (("lat", LAT), ("lon", LON)):  # per record (issue 7's positions)
+            assert ds.variables[name].dimensions == ("obs",)
+            np.testing.assert_array_equal(ds.variables[name][:], np.full(n, where))
         assert ds.geospatial_vertical_max == DEPTH
         salinity = ds.variables["sea_water_practical_salinity"]
         assert salinity.units == "1" and salinity.standard_name == "sea_water_practical_salinity"

@@ -60,7 +60,7 @@ def test_particles_are_the_engines_values_with_a_pk_block(app):
     particles = orjson.loads(response.body)
     expected = _engine(app, [SALINITY, DENSITY])
     assert len(particles) == len(expected.time) > 300
-    assert list(particles[0]) == ["time", "sea_water_practical_salinity", "sea_water_density", "pk"]
+    assert list(particles[0]) == ["time", "sea_water_practical_salinity", "sea_water_density", "lat", "lon", "pk"]
     assert particles[0]["pk"] == {"subsite": "CE07SHSM", "node": "MFD37", "sensor": "03-CTDBPC000",
                                   "method": "recovered_inst", "stream": "ctdbp_cdef_instrument_recovered",
                                   "time": particles[0]["time"], "deployment": 2}
@@ -70,6 +70,9 @@ def test_particles_are_the_engines_values_with_a_pk_block(app):
     np.testing.assert_array_equal(np.array([p["sea_water_density"] for p in particles], np.float32),
                                   expected["density"])
     assert 1020 < particles[0]["sea_water_density"] < 1030
+    for name, where in (("lat", demo.LAT), ("lon", demo.LON)):  # the deployment location, per record
+        np.testing.assert_array_equal([p[name] for p in particles], expected[name])
+        assert (expected[name] == where).all()
 
 
 def test_missing_values_are_null(app):

@@ -127,7 +127,7 @@ def test_the_multiple_stream_sample_body_interpolates_onto_the_first_stream(samp
     first = particles[0]
     assert set(first) == {"time", "ext_volt0", "echo_sounding-hpies_ies_timestamp",
                           "nutnr_a_sample-nutnr_voltage_int", "nutnr_a_sample-nutnr_current_main",
-                          "nutnr_a_sample-nutnr_fit_base_1", "pk"}
+                          "nutnr_a_sample-nutnr_fit_base_1", "lat", "lon", "pk"}
     volts = {p["time"]: p["ext_volt0"] for p in particles}
     assert volts[CTD_TIMES[CTD_FILL_AT]] is None  # the stored fill value is null
     assert volts[CTD_TIMES[6]] == 1060

@@ -44,7 +44,7 @@ def _base_url(request: Request, configured: str) -> str:
 
 def dataset_entry(coverage: StreamCoverage, base: str) -> dict[str, Any]:
     """One line of the index: identity, coverage and the dataset's URLs."""
-    from dap_handlers.attributes import dataset_id, ntp_to_iso
+    from stream_engine.outputs.attributes import dataset_id, ntp_to_iso
 
     key = coverage.key
     url = f"{base}{DAP_ROOT}{key.path}"

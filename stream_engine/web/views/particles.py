@@ -24,6 +24,7 @@ from webob import Response
 from stream_engine.engine.query_provenance import instrument_provenance
 from stream_engine.engine.query_run import open_query
 from stream_engine.outputs.particles import particle_array, particle_document
+from stream_engine.quality.exclusion import exclusion_messages, run_annotations
 from stream_engine.web.views.base import View
 from stream_engine.web.views.query_body import REQUEST_ID_KEY, read_query
 
@@ -36,7 +37,6 @@ logger = logging.getLogger("stream_engine.web")
 
 #: Said in ``provenance_messages`` while the store keeps no file-level (L0) provenance.
 NO_FILE_PROVENANCE = "file-level (L0) provenance is not recorded by this store: 'provenance' is empty"
-NO_ANNOTATIONS = "annotations are not stored yet: 'annotations' is empty"
 
 
 class ClosingBody:
@@ -71,8 +71,8 @@ def _trailer(run: QueryRun, request_id: str) -> dict[str, Any]:
         out["query_parameter_provenance"] = query.describe()
         messages.append(NO_FILE_PROVENANCE)
     if query.include_annotations:
-        out["annotations"] = []
-        messages.append(NO_ANNOTATIONS)
+        out["annotations"] = run_annotations(run)
+    messages.extend(exclusion_messages(run.exclusions))
     out["provenance_messages"] = messages
     out["requestUUID"] = request_id
     return out
