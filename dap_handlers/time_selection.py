@@ -21,9 +21,9 @@ from urllib.parse import unquote
 
 import numpy as np
 
-from dap_handlers.attributes import ntp_to_iso
 from dap_handlers.errors import ConstraintError
 from dap_handlers.model import DapDataset, DapVariable
+from stream_engine.outputs.attributes import ntp_to_iso
 
 TIME = "time"
 _NTP_EPOCH = datetime(1900, 1, 1, tzinfo=UTC)

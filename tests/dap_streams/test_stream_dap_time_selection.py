@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from stream_servers import dap_url, engine_values
 
-from dap_handlers.attributes import ntp_to_iso
 from dap_handlers.time_selection import iso_to_ntp
 from stream_engine import demo
+from stream_engine.outputs.attributes import ntp_to_iso
 
 NCDUMP = shutil.which("ncdump")
 DAY_START, DAY_END = "2019-05-02", "2019-05-03T00:00:00Z"
