@@ -19,6 +19,7 @@ Conventions shared by all backends
 
 from __future__ import annotations
 
+import json
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
@@ -414,6 +415,27 @@ class Store(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def asset_events_json(refdes: str, events: Sequence[Mapping[str, Any]]) -> str:
+    """The JSON text a backend stores for :meth:`Store.put_asset_events`, after checking its
+    arguments.
+
+    Raises
+    ------
+    ValueError
+        ``refdes`` is not a non-empty string, an event is not a mapping, or an event cannot be
+        written as JSON.
+    """
+    if not isinstance(refdes, str) or not refdes:
+        raise ValueError(f"refdes must be a non-empty string, got {refdes!r}")
+    bad = next((e for e in events if not isinstance(e, Mapping)), None)
+    if bad is not None:
+        raise ValueError(f"asset events must be JSON objects (mappings), got {bad!r} for {refdes}")
+    try:
+        return json.dumps([dict(e) for e in events], allow_nan=True)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"asset events of {refdes} cannot be stored as JSON: {exc}") from exc
 
 
 def check_quality_kind(kind: str) -> None:

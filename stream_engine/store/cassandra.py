@@ -43,6 +43,7 @@ from stream_engine.store.base import (
     StreamKey,
     TimeRange,
     WriteResult,
+    asset_events_json,
 )
 from stream_engine.store.cassandra_schema import (
     KEY_COLUMNS,
@@ -414,16 +415,8 @@ class CassandraStore(Store):
 
     def put_asset_events(self, refdes: str, events: Iterable[Mapping[str, Any]]) -> int:
         # docstring inherited
-        if not isinstance(refdes, str) or not refdes:
-            raise ValueError(f"refdes must be a non-empty string, got {refdes!r}")
         events = list(events)
-        bad = next((e for e in events if not isinstance(e, Mapping)), None)
-        if bad is not None:
-            raise ValueError(f"asset events must be JSON objects (mappings), got {bad!r} for {refdes}")
-        try:
-            text = json.dumps([dict(e) for e in events], allow_nan=True)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"asset events of {refdes} cannot be stored as JSON: {exc}") from exc
+        text = asset_events_json(refdes, events)
         self.ensure_schema()
         self.conn.execute(self._q("INSERT INTO {ks}.asset_events (refdes, events, generation) VALUES (?, ?, now())"), (refdes, text),
                           doing=f"store the asset events of {refdes}")

@@ -54,6 +54,7 @@ from stream_engine.store.base import (
     StreamKey,
     TimeRange,
     WriteResult,
+    asset_events_json,
     check_quality_kind,
     merge_quality_records,
 )
@@ -338,16 +339,8 @@ class EmbeddedStore(Store):
 
     def put_asset_events(self, refdes: str, events: Iterable[Mapping[str, Any]]) -> int:
         # docstring inherited
-        if not isinstance(refdes, str) or not refdes:
-            raise ValueError(f"refdes must be a non-empty string, got {refdes!r}")
         events = list(events)
-        bad = next((e for e in events if not isinstance(e, Mapping)), None)
-        if bad is not None:
-            raise ValueError(f"asset events must be JSON objects (mappings), got {bad!r} for {refdes}")
-        try:
-            text = json.dumps([dict(e) for e in events], allow_nan=True)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"asset events of {refdes} cannot be stored as JSON: {exc}") from exc
+        text = asset_events_json(refdes, events)
         with self._db.transaction(write=True) as conn:
             generation, modified = next_generation(conn)
             conn.execute(
