@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from stream_engine.errors import StreamEngineError
+from stream_engine.web.views.base import ClosingBody
 
 logger = logging.getLogger("stream_engine.web")
 
@@ -77,31 +78,26 @@ def set_send_timeout(environ: dict[str, Any], seconds: float) -> None:
             pass
 
 
-class TrackedBody:
-    """A WSGI body that records whether it was sent whole and runs ``on_close`` once."""
+class TrackedBody(ClosingBody):
+    """A :class:`ClosingBody` that also records whether the body was sent whole, and logs a
+    response cut short."""
 
     def __init__(self, body: Iterable[bytes], environ: dict[str, Any], on_close: Callable[[], None]) -> None:
-        self._body = body
+        super().__init__(body, on_close)
         self._environ = environ
-        self._on_close: Callable[[], None] | None = on_close
         self.handed = 0
         environ[BODY_STATE] = "incomplete"
 
     def __iter__(self) -> Iterator[bytes]:
-        for chunk in self._body:
+        for chunk in super().__iter__():
             self.handed += len(chunk)
             yield chunk
         self._environ[BODY_STATE] = "complete"
 
     def close(self) -> None:
-        inner = getattr(self._body, "close", None)
         try:
-            if inner is not None:
-                inner()
+            super().close()
         finally:
-            on_close, self._on_close = self._on_close, None
-            if on_close is not None:
-                on_close()
             if self._environ.get(BODY_STATE) != "complete" and self._environ.get("REQUEST_METHOD") != "HEAD":
                 logger.warning(
                     "response to %s %s cut short after %d bytes (client went away, send timed out "

@@ -25,7 +25,7 @@ from stream_engine.engine.query_provenance import instrument_provenance
 from stream_engine.engine.query_run import open_query
 from stream_engine.outputs.particles import particle_array, particle_document
 from stream_engine.quality.exclusion import exclusion_messages, run_annotations
-from stream_engine.web.views.base import View
+from stream_engine.web.views.base import ClosingBody, View
 from stream_engine.web.views.query_body import REQUEST_ID_KEY, read_query
 
 if TYPE_CHECKING:
@@ -39,25 +39,21 @@ logger = logging.getLogger("stream_engine.web")
 NO_FILE_PROVENANCE = "file-level (L0) provenance is not recorded by this store: 'provenance' is empty"
 
 
-class ClosingBody:
-    """A WSGI body that releases the query (its snapshot) when the server closes it, whether the
-    client read it all, went away, or the body was never started."""
+class _ParticlesBody(ClosingBody):
+    """A :class:`ClosingBody` that releases the query (its snapshot) when the server closes it,
+    and logs an error raised while streaming, after the status line has gone out."""
 
     def __init__(self, chunks: Iterable[bytes], run: QueryRun, request_id: str):
-        self._chunks = chunks
-        self._run = run
+        super().__init__(chunks, run.close)
         self._request_id = request_id
 
     def __iter__(self) -> Iterator[bytes]:
         try:
-            yield from self._chunks
+            yield from super().__iter__()
         except Exception:
             # the status line is gone: log it; the client sees a truncated (invalid) JSON body
             logger.exception("error while streaming /particles [request %s]", self._request_id)
             raise
-
-    def close(self) -> None:
-        self._run.close()
 
 
 def _trailer(run: QueryRun, request_id: str) -> dict[str, Any]:
@@ -90,4 +86,4 @@ class ParticlesView(View):
         else:
             chunks = particle_array(run)
         return Response(status=200, content_type="application/json", charset=None,
-                        app_iter=ClosingBody(chunks, run, request_id))
+                        app_iter=_ParticlesBody(chunks, run, request_id))
