@@ -36,6 +36,9 @@ from stream_engine.store.base import (
     WriteResult,
     asset_events_json,
 )
+from stream_engine.store.cassandra_jobs import CassandraJobTable
+from stream_engine.store.cassandra_msgpack import column_info
+from stream_engine.store.cassandra_quality import CassandraQualityTables
 from stream_engine.store.cassandra_reads import read_records
 from stream_engine.store.cassandra_schema import (
     METADATA_TABLES,
@@ -50,9 +53,6 @@ from stream_engine.store.cassandra_writes import write_records
 
 __all__ = ["CassandraStore", "from_settings"]
 
-
-def _column_info(name: str, dtype: str, width: int | None) -> ColumnInfo:
-    return ColumnInfo(name, dtype, () if width is None else (width,))
 
 class CassandraStore(Store):
     """A :class:`~stream_engine.store.base.Store` in a Cassandra keyspace (see the module docstring).
@@ -77,6 +77,8 @@ class CassandraStore(Store):
         self.batch_rows = int(batch_rows)
         self._ready = False
         self.schema_lock = threading.Lock()  # table creation and changes, one at a time
+        self._jobs = CassandraJobTable(connection, self.keyspace)
+        self._quality = CassandraQualityTables(connection, self.keyspace)
 
     def __repr__(self) -> str:
         return f"CassandraStore({self.conn.describe()!r}, keyspace={self.keyspace!r})"
@@ -141,7 +143,7 @@ class CassandraStore(Store):
         rows = self.conn.execute(
             self._q(f"SELECT name, dtype, width FROM {{ks}}.stream_columns WHERE {KEY_WHERE}"), params,
             doing=f"read the columns of {key}")
-        return int(found[0][0]), {n: _column_info(n, d, w) for n, d, w in rows}
+        return int(found[0][0]), {n: column_info(n, d, w) for n, d, w in rows}
 
     def columns(self, key: StreamKey) -> dict[str, ColumnInfo]:
         # docstring inherited
@@ -248,6 +250,56 @@ class CassandraStore(Store):
         self.ensure_schema()
         rows = self.conn.execute(self._q("SELECT refdes FROM {ks}.asset_events"), doing="list the asset records")
         return sorted(r[0] for r in rows)
+
+    # -- data-quality records ------------------------------------------------------------------------
+    # One table per kind (cassandra_quality.py). Adding records moves the keyspace's change token
+    # but no stream's: a response's version digests the records that apply to its streams.
+
+    def add_quality_records(self, kind: str, records: Iterable[Mapping[str, Any]]) -> list[int]:
+        # docstring inherited
+        self.ensure_schema()
+        ids = self._quality.add(kind, records)
+        self._record_commit()
+        return ids
+
+    def quality_records(self, kind: str) -> list[dict[str, Any]]:
+        # docstring inherited
+        self.ensure_schema()
+        return self._quality.records(kind)
+
+    # -- export jobs -------------------------------------------------------------------------------
+    # In the async_jobs table, changed by lightweight transactions (cassandra_jobs.py); they never
+    # move the change token.
+
+    def put_job(self, job_id: str, record: Mapping[str, Any]) -> None:
+        # docstring inherited
+        self.ensure_schema()
+        self._jobs.put(job_id, record)
+
+    def job(self, job_id: str) -> dict[str, Any] | None:
+        # docstring inherited
+        self.ensure_schema()
+        return self._jobs.get(job_id)
+
+    def update_job(self, job_id: str, changes: Mapping[str, Any]) -> dict[str, Any] | None:
+        # docstring inherited
+        self.ensure_schema()
+        return self._jobs.update(job_id, changes)
+
+    def jobs(self) -> list[dict[str, Any]]:
+        # docstring inherited
+        self.ensure_schema()
+        return self._jobs.all()
+
+    def delete_job(self, job_id: str) -> bool:
+        # docstring inherited
+        self.ensure_schema()
+        return self._jobs.delete(job_id)
+
+    def claim_job(self, limit: int, changes: Mapping[str, Any]) -> dict[str, Any] | None:
+        # docstring inherited
+        self.ensure_schema()
+        return self._jobs.claim(limit, changes)
 
 
 def from_settings(settings: Any) -> CassandraStore:
