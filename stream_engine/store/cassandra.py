@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from stream_engine.store.base import (
+    QUALITY_KINDS,
     ChangeToken,
     ColumnInfo,
     IndexRange,
@@ -104,6 +105,25 @@ class CassandraStore(Store):
                 for statement in metadata_cql(self.keyspace):
                     session.execute(statement)
             self._ready = True
+        self._adopt_quality_asset_events()
+
+    def _adopt_quality_asset_events(self) -> None:
+        """Move data-quality records an earlier version kept as the asset events ``@quality:<kind>``
+        into their tables (once per process: three single-row reads when there are none)."""
+        for kind in QUALITY_KINDS:
+            name = f"@quality:{kind}"
+            records = self.asset_events(name)
+            if records:
+                self._quality.add(kind, records)
+            if records or name in self._asset_rows(name):
+                self.conn.execute(self._q("DELETE FROM {ks}.asset_events WHERE refdes=?"), (name,),
+                                  doing=f"remove the moved records {name}")
+                self._record_commit()
+
+    def _asset_rows(self, refdes: str) -> list[str]:
+        rows = self.conn.execute(self._q("SELECT refdes FROM {ks}.asset_events WHERE refdes=?"), (refdes,),
+                                 doing=f"read the asset record {refdes}")
+        return [r[0] for r in rows]
 
     # -- streams and the partition index -----------------------------------------------------------
 

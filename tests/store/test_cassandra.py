@@ -115,3 +115,16 @@ def test_nodes_claiming_at_once_never_get_the_same_job(cassandra_node: Cassandra
     assert stores[0].change_token() == token
     for store in stores:
         store.close()
+
+
+def test_quality_records_kept_as_asset_events_by_an_earlier_version_move_to_their_table(cassandra_node: CassandraNode) -> None:
+    old = {"id": 4, "subsite": "CE01ISSM", "annotation": "kept by the earlier fallback"}
+    with cassandra_node.store("suite_adopt") as store:
+        store.ensure_schema()
+        empty_keyspace(store)
+        store.put_asset_events("@quality:annotation", [old])  # what the asset-event fallback wrote
+        store.put_asset_events(KEY.refdes, [])
+    with cassandra_node.store("suite_adopt") as store:  # a new process of the new version
+        assert store.quality_records("annotation") == [old]
+        assert store.asset_refdeses() == [KEY.refdes]
+        assert store.add_quality_records("annotation", [{"subsite": "X"}]) == [5]
