@@ -57,7 +57,8 @@ LOG_LEVEL = "INFO"
 # Pid file used by manage-streamng; relative to the repository root.
 PID_FILE = "stream_engine.pid"
 
-# Folder for asynchronous export jobs; relative to the repository root.
+# Folder for asynchronous export jobs; relative to the repository root. Several servers over one
+# Cassandra keyspace must share it (NFS or similar): any of them serves any job's files.
 ASYNC_DIR = "async"
 
 # -- Apache Cassandra backend --------------------------------------------------------------------
