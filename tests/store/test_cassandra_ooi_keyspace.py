@@ -88,26 +88,34 @@ def ooi_keyspace(cassandra_node, ooi_dir, tmp_path_factory):
         cluster.shutdown()
 
 
-def _cli(node, keyspace, *args):
+def _cli(ooi_keyspace, *args):
+    node, keyspace, data, *_ = ooi_keyspace
     env = {k: v for k, v in os.environ.items() if not k.startswith("STREAM_ENGINE_")}
-    env.update(node.settings_env(keyspace), STREAM_ENGINE_LOG_DIR=str(REPO_ROOT / ".pytest-logs"))
+    env.update(node.settings_env(keyspace), STREAM_ENGINE_LOG_DIR=str(data.parent / "cli_logs"))
     return subprocess.run([*stream_engine_command(), "cassandra", *args], env=env, capture_output=True,
                           text=True, timeout=600)
 
 
-def test_reindex_then_serve_the_ooi_rows_as_the_embedded_store_serves_the_file(ooi_keyspace, tmp_path):
-    node, keyspace, data, key, records, columns, width = ooi_keyspace
-    assert _cli(node, keyspace, "schema", "--check").returncode == 1  # no index: not servable yet
-    done = _cli(node, keyspace, "schema", "--apply")
+@pytest.fixture(scope="module")
+def reindexed(ooi_keyspace) -> str:
+    """The keyspace made servable as an operator would: ``schema --apply``, then ``reindex``
+    (its output)."""
+    assert _cli(ooi_keyspace, "schema", "--check").returncode == 1  # no index: not servable yet
+    done = _cli(ooi_keyspace, "schema", "--apply")
     assert done.returncode == 0, done.stderr
-    done = _cli(node, keyspace, "reindex", "nosuchstream")
+    done = _cli(ooi_keyspace, "reindex", "nosuchstream")
     assert done.returncode == 2 and "nosuchstream" in done.stderr
-    done = _cli(node, keyspace, "reindex")
+    done = _cli(ooi_keyspace, "reindex")
     assert done.returncode == 0, done.stderr
+    assert _cli(ooi_keyspace, "schema", "--check").returncode == 0
+    return done.stdout
+
+
+def test_reindex_then_serve_the_ooi_rows_as_the_embedded_store_serves_the_file(ooi_keyspace, reindexed, tmp_path):
+    node, keyspace, data, key, records, columns, width = ooi_keyspace
     n = len(records["time"])
-    assert f"{STREAM}: 2 stream keys, {n + 3} records" in done.stdout
-    assert "provenance, quality_flag" in done.stdout  # not dictionary parameters: reported, not served
-    assert _cli(node, keyspace, "schema", "--check").returncode == 0
+    assert f"{STREAM}: 2 stream keys, {n + 3} records" in reindexed
+    assert "provenance, quality_flag" in reindexed  # not dictionary parameters: reported, not served
 
     with node.store(keyspace) as store:
         assert [s.key for s in store.streams()] == sorted([key, SMALL])
@@ -143,11 +151,9 @@ def test_reindex_then_serve_the_ooi_rows_as_the_embedded_store_serves_the_file(o
             server.stop()
 
 
-def test_writes_to_an_ooi_table_keep_its_msgpack_arrays(ooi_keyspace):
+def test_writes_to_an_ooi_table_keep_its_msgpack_arrays(ooi_keyspace, reindexed):
     node, keyspace, _, key, records, columns, width = ooi_keyspace
     with node.store(keyspace) as store:
-        if not store.streams():
-            pytest.skip("needs the reindex of the test above")
         more = {name: values[:2].copy() for name, values in records.items()}
         more["time"] = more["time"] + 0.25
         store.write(key, more, bin_seconds=store.stored(key)[0])
