@@ -8,7 +8,10 @@ This module holds the store class: the partition index, columns, change tokens a
 assets. Its helpers live beside it, one job each: ``cassandra_tables.py`` (stream tables created
 on demand, row keys, row batches, upsert ids, index bins), ``cassandra_reads.py`` (bins queried
 concurrently into numpy), ``cassandra_writes.py`` (idempotent upserts batched per partition),
-``cassandra_snapshot.py`` (the one-state view), ``cassandra_session.py`` (the connection).
+``cassandra_snapshot.py`` (the one-state view), ``cassandra_session.py`` (the connection),
+``cassandra_jobs.py`` (export-job records, lightweight transactions), ``cassandra_quality.py``
+(annotations, QARTOD tests, QC records), ``cassandra_msgpack.py`` (OOI's msgpack array blobs)
+and ``cassandra_reindex.py`` (indexing a keyspace written by OOI's tools).
 
 Unlike the embedded store, a write spanning several bins is not atomic as a whole: after a
 failure some bins may hold the new records before the partition index counts them.
