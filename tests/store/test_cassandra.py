@@ -128,3 +128,15 @@ def test_quality_records_kept_as_asset_events_by_an_earlier_version_move_to_thei
         assert store.quality_records("annotation") == [old]
         assert store.asset_refdeses() == [KEY.refdes]
         assert store.add_quality_records("annotation", [{"subsite": "X"}]) == [5]
+
+
+def test_a_quality_load_larger_than_one_batch(cassandra_node: CassandraNode) -> None:
+    """Cassandra refuses batches over 50 KiB: a large load goes in several, all of it stored."""
+    from stream_engine.store.cassandra_quality import BATCH_BYTES
+
+    records = [{"subsite": "CE01ISSM", "annotation": f"{i} " + "x" * 2000} for i in range(3 * BATCH_BYTES // 2000)]
+    with cassandra_node.store("suite_big_quality") as store:
+        store.ensure_schema()
+        empty_keyspace(store)
+        assert store.add_quality_records("annotation", records) == list(range(1, len(records) + 1))
+        assert store.quality_records("annotation") == [{**r, "id": i} for i, r in enumerate(records, 1)]
