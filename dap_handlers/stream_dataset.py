@@ -305,7 +305,8 @@ def stream_dataset_version(
         by_name = {v.name: v for v in variables}
         by_parameter = {pn: by_name[vn] for pn, vn in served.items()}
         variables += qartod_variables(tested, by_parameter, variables[0], OBS)
-        variables += qc_variables(legacy, by_parameter, variables[0], OBS)
+        variables += qc_variables(legacy, by_parameter, variables[0], OBS,
+                                  lambda name: by_parameter.get(name) or by_name.get(name))
     dataset = DapDataset(
         attributes.dataset_id(coverage), variables, global_attrs,
         time_index=lambda start, stop: index_span(store, key, TimeRange(start, stop)),

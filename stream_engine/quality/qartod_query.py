@@ -55,6 +55,7 @@ class QueryQartod:
         self.view, self.key, self.annotations = view, key, list(annotations)
         self.compute_range = compute_range
         self.tests: dict[str, SliceTests] = {}
+        self.notes: list[str] = []
         for name, p in tested:
             if p.name in records and p.dtype.kind in "fiu" and not p.is_array and not p.dimensions:
                 self.tests[name] = SliceTests(records[p.name], n, partial(tested_values, view, key, compute_range, self.annotations, p))
@@ -80,19 +81,32 @@ class QueryQartod:
         return out
 
 
-def tested_values(view: Store, key: StreamKey, compute_range: Callable[[IndexRange], ComputedSlice],
-                  annotations: Sequence[Annotation], p: Parameter, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
-    """Times and values (float, NaN where missing or excluded by an annotation) of parameter
-    ``p`` for the records ``[a, b)`` of ``key``, as the tests see them."""
+def tested_columns(view: Store, key: StreamKey, compute_range: Callable[[IndexRange], ComputedSlice],
+                   annotations: Sequence[Annotation], parameters: Sequence[Parameter], a: int,
+                   b: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Times and values (float, NaN where missing or excluded by an annotation; 2-D for array
+    parameters) of ``parameters`` for the records ``[a, b)`` of ``key``, as the tests see them."""
     times = view.read(key, [], index_range=IndexRange(a, b))[TIME]
     computed = compute_range(IndexRange(a, b))
-    values = np.full(len(times), np.nan)
-    if p.name in computed:
-        got = np.asarray(computed[p.name], dtype=np.float64)
-        if p.dtype.kind in "iu" and p.fill_value is not None:
-            got[np.asarray(computed[p.name]) == np.asarray(p.fill_value).astype(p.dtype)] = np.nan
-        values[computed.source_index] = got
     masks = exclusion_masks(annotations, times)
-    if masks is not None:
-        values[masks.parameter(p)] = np.nan
-    return times, values
+    out: dict[str, np.ndarray] = {}
+    for p in parameters:
+        values: np.ndarray = np.full(len(times), np.nan)
+        raw = np.asarray(computed[p.name]) if p.name in computed else None
+        if raw is not None and raw.dtype.kind in "fiub":
+            got = raw.astype(np.float64)
+            if p.dtype.kind in "iu" and p.fill_value is not None:
+                got[raw == np.asarray(p.fill_value).astype(p.dtype)] = np.nan
+            values = np.full((len(times), *got.shape[1:]), np.nan)
+            values[computed.source_index] = got
+        if masks is not None:
+            values[masks.parameter(p)] = np.nan
+        out[p.name] = values
+    return times, out
+
+
+def tested_values(view: Store, key: StreamKey, compute_range: Callable[[IndexRange], ComputedSlice],
+                  annotations: Sequence[Annotation], p: Parameter, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+    """Times and values of parameter ``p`` for the records ``[a, b)`` (see :func:`tested_columns`)."""
+    times, values = tested_columns(view, key, compute_range, annotations, [p], a, b)
+    return times, values[p.name]
