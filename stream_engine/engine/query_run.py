@@ -235,7 +235,8 @@ class QueryRun:
         legacy = QueryLegacyQc(self.view, key, tested, self._compute_with, self.annotations[key],
                                self.query.qc_parameters, self.preload.stream_parameters(key.stream))
         if self.query.run_qartod:
-            self.quality.append(QueryQartod(self.view, key, tested, self._range_compute, self.annotations[key]))
+            self.quality.append(QueryQartod(self.view, key, tested, self._compute_with, self.annotations[key],
+                                            self.preload, self.settings))
         self.quality.append(legacy)
         for name, fill in (out for q in self.quality for out in q.outputs()):
             self.variables.append(OutputVariable(name, key, None, name, fill))
