@@ -15,6 +15,7 @@ from stream_engine.config import REPO_ROOT, load_settings
 from stream_engine.engine.virtual import VirtualStreams
 from stream_engine.ingest import ingest_file
 from stream_engine.preload import load_preload
+from stream_engine.quality.annotations import load_annotations
 from stream_engine.store.embedded import EmbeddedStore
 
 SAMPLE_FILES = (
@@ -23,6 +24,23 @@ SAMPLE_FILES = (
     "metbk_a_dcl_instrument.nc",
 )
 SAMPLE_EVENTS = ("CE05MOAS-GL319-05-CTDGVM000_events.json", "CE02SHSM-SBD11-06-METBKA000_events.json")
+#: Unix ms of 2019-05-05T00:00Z, 2019-05-08T12:00Z, 2019-05-22T00:00Z, 2018-03-01T00:00Z, 2018-03-02T00:00Z.
+MAY_5, MAY_8_NOON, MAY_22, MARCH_2018, MARCH_2_2018 = (
+    1557014400000, 1557316800000, 1558483200000, 1519862400000, 1519948800000)
+#: The fluorometer's annotations (the stream page's timeline): an exclusion of one parameter, an
+#: open-ended note, and one before the stream's data.
+FLUOROMETER_ANNOTATIONS = [
+    {"subsite": demo.FLUOROMETER.subsite, "node": demo.FLUOROMETER.node, "sensor": demo.FLUOROMETER.sensor,
+     "method": None, "stream": demo.FLUOROMETER.stream, "beginDT": MAY_5, "endDT": MAY_8_NOON,
+     "parameters": [1141], "exclusionFlag": True, "qcFlag": "fail", "annotation": "chlorophyll channel fouled",
+     "source": "ops@example.org"},
+    {"subsite": demo.FLUOROMETER.subsite, "node": demo.FLUOROMETER.node, "sensor": demo.FLUOROMETER.sensor,
+     "method": None, "stream": demo.FLUOROMETER.stream, "beginDT": MAY_22, "endDT": None, "parameters": [],
+     "exclusionFlag": False, "qcFlag": "suspect", "annotation": "biofouling <suspected> & growing"},
+    {"subsite": demo.FLUOROMETER.subsite, "node": demo.FLUOROMETER.node, "sensor": demo.FLUOROMETER.sensor,
+     "method": None, "stream": demo.FLUOROMETER.stream, "beginDT": MARCH_2018, "endDT": MARCH_2_2018,
+     "parameters": [], "exclusionFlag": False, "qcFlag": None, "annotation": "bench test"},
+]
 
 
 @pytest.fixture(scope="session")
@@ -39,6 +57,7 @@ def catalog_data(tmp_path_factory, curated, request) -> Path:
         samples = None
     with EmbeddedStore(folder) as store:
         demo.fill_demo(store, curated)
+        load_annotations(store, FLUOROMETER_ANNOTATIONS)
         if samples is not None:
             for name in SAMPLE_FILES:
                 ingest_file(store, curated, samples / name)
