@@ -2,8 +2,8 @@
 from the stored QC parameter records (:mod:`stream_engine.quality.legacy_qc`), lazily per slice.
 
 Each slice is tested with enough records on both sides for the spike and stuck-value windows to
-flag it as the whole stream; the trend and gradient tests judge the records of the slice read (as
-the original judged the records of each request). Arguments naming other variables (a local
+flag it as the whole stream; the trend and gradient tests judge each deployment's records of the
+slice read (as the original judged each deployment's records of a request). Arguments naming other variables (a local
 range's ``dims``, a gradient's ``x``, propagate-flags inputs) read those variables of the dataset
 (by preload or DAP name) over the same records. A function naming a variable the dataset does not
 have (or not one value per record) is skipped: its bit is never set in ``_qc_executed``, and the
@@ -27,6 +27,7 @@ from stream_engine.quality.legacy_qc import (
     names_used,
     run_qc,
 )
+from stream_engine.store.base import DEPLOYMENT
 
 if TYPE_CHECKING:
     from dap_handlers.model import DapVariable
@@ -51,7 +52,10 @@ def _reader(functions: Mapping[str, Mapping[str, Any]], everything: Functions, t
                 return None
             return _as_float(np.asarray(variable.read(slice(a, b))), variable)
 
-        flags, _ = run_qc(functions, v, t, others, core=slice(lo - a, hi - a, obs.step), everything=everything)
+        deployment = lookup(DEPLOYMENT)
+        groups = None if deployment is None else np.asarray(deployment.read(slice(a, b)))
+        flags, _ = run_qc(functions, v, t, others, core=slice(lo - a, hi - a, obs.step), everything=everything,
+                          groups=groups)
         return np.asarray(getattr(flags, which))
 
     return read

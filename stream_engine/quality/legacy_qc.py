@@ -237,16 +237,19 @@ def _flag_stems(functions: Mapping[str, Mapping[str, Any]], everything: Function
 
 def run_qc(functions: Mapping[str, Mapping[str, Any]], values: np.ndarray, times: np.ndarray,
            others: Resolver | None = None, core: slice = slice(None),
-           everything: Functions | None = None) -> tuple[QcFlags, list[str]]:
+           everything: Functions | None = None, groups: np.ndarray | None = None) -> tuple[QcFlags, list[str]]:
     """Run the QC functions of one parameter; returns the flags of ``values[core]`` and a note per
     function not run.
 
-    The records outside ``core`` are context for the windowed tests (spike, stuck value); the
-    tests that judge a whole series (trend, gradient) see only ``core``. ``others`` gives the
-    values of other dataset variables over the same records as ``values``; ``everything`` (all
-    tested parameters' functions) lets a propagate-flags argument name ``<param>_qc_results``.
+    The records outside ``core`` are context for the windowed tests (spike, stuck value). The
+    tests that judge a whole series (trend, gradient) see only ``core``, one deployment at a time
+    when ``groups`` gives each record's deployment (the original ran its QC on each deployment's
+    records of a request). ``others`` gives the values of other dataset variables over the same
+    records as ``values``; ``everything`` (all tested parameters' functions) lets a
+    propagate-flags argument name ``<param>_qc_results``.
     """
-    n = len(values[core])
+    core_index = np.arange(len(values))[core]
+    n = len(core_index)
     executed = np.zeros(n, dtype=np.uint8)
     results = np.zeros(n, dtype=np.uint8)
     notes = []
@@ -255,14 +258,16 @@ def run_qc(functions: Mapping[str, Mapping[str, Any]], values: np.ndarray, times
         stem_values = None if others is None else others(stem)
         if stem_values is not None and np.ndim(stem_values) == 1:
             flags, _ = run_qc(everything[stem], np.asarray(stem_values, dtype=np.float64), times,  # type: ignore[index]
-                              others, core=slice(None))  # one level: no flags of flags
+                              others, core=slice(None), groups=groups)  # one level: no flags of flags
             passed[stem + QC_RESULTS_SUFFIX] = ((flags.results == flags.executed) & (flags.executed > 0)).astype(float)
-    for name, given in sorted(functions.items()):
-        test = QC_TESTS[name]
-        whole = test.context(given) is None if _complete(test, given) else False
-        part = core if whole else slice(None)
+    if groups is None:
+        pieces = [np.arange(n)]
+    else:
+        numbers = np.asarray(groups)[core_index]
+        pieces = [np.flatnonzero(numbers == number) for number in np.unique(numbers)]
 
-        def resolve(value: str, part: slice = part) -> np.ndarray | None:
+    def resolver(part: slice | np.ndarray) -> Resolver:
+        def resolve(value: str) -> np.ndarray | None:
             if value == DATA:
                 return values[part]
             if value == TIME_VALUE:
@@ -273,13 +278,20 @@ def run_qc(functions: Mapping[str, Mapping[str, Any]], values: np.ndarray, times
                 return passed[value][part]
             found = None if others is None else others(value)
             return None if found is None else np.asarray(found)[part]
+        return resolve
 
+    for name, given in sorted(functions.items()):
+        test = QC_TESTS[name]
         try:
-            got = np.asarray(test.run(Arguments(name, given, resolve)))
+            if _complete(test, given) and test.context(given) is None:  # judges a whole series
+                got = np.zeros(n, dtype=np.int8)
+                for positions in pieces:
+                    got[positions] = np.asarray(test.run(Arguments(name, given, resolver(core_index[positions]))))
+            else:
+                got = np.asarray(test.run(Arguments(name, given, resolver(slice(None)))))[core]
         except NotRun as exc:
             notes.append(str(exc))
             continue
-        got = got if whole else got[core]
         executed |= np.uint8(test.bit)
         results[got == 1] |= np.uint8(test.bit)  # any other result counts as a failure
     return QcFlags(executed, results), notes

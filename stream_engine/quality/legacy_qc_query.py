@@ -3,8 +3,9 @@
 For every requested parameter of the primary stream with QC functions, two more result columns:
 ``<name>_qc_executed`` and ``<name>_qc_results`` (:mod:`stream_engine.quality.legacy_qc`). Each
 chunk is tested with enough records on both sides for the spike and stuck-value windows to flag
-it as the whole range; the trend and gradient tests judge each chunk of records on their own (the
-original judged the records of each request and deployment).
+it as the whole range; the trend and gradient tests judge each deployment's records of a chunk on
+their own (the original judged each deployment's records of a request; a chunk is at most
+``QUERY_CHUNK_RECORDS`` records, so a request within that judges as the original did).
 
 Arguments naming other variables (a local range's ``dims``, a gradient's ``x``, a propagate-flags
 input) are the stream's parameters, stored or product, by preload or output name, computed over
@@ -30,7 +31,7 @@ from stream_engine.quality.legacy_qc import (
     run_qc,
 )
 from stream_engine.quality.qartod_query import tested_columns
-from stream_engine.store.base import IndexRange
+from stream_engine.store.base import DEPLOYMENT, IndexRange
 
 if TYPE_CHECKING:
     from stream_engine.engine.computed import ComputedSlice
@@ -128,7 +129,7 @@ class QueryLegacyQc:
                 return None if found is None else values[found.name]
 
             flags, notes = run_qc(functions, values[p.name], times, others, core=slice(lo - a, hi - a, step),
-                                  everything=self.everything)
+                                  everything=self.everything, groups=values[DEPLOYMENT])
             self.notes.extend(f"{name}: {note}" for note in notes if f"{name}: {note}" not in self.notes)
             out[name + EXECUTED] = flags.executed[source_index]
             out[name + RESULTS] = flags.results[source_index]

@@ -21,6 +21,7 @@ from stream_engine.quality.qc_algorithms import (
     stuck_value,
 )
 from stream_engine.store import open_store
+from stream_engine.store.base import StreamKey
 from stream_engine.web.app import create_app
 
 NITRATE = 315
@@ -149,3 +150,69 @@ def test_argument_naming_no_parameter_is_400_in_the_request_and_skipped_when_sto
     assert {p["nutnr_bromide_trace_qc_executed"] for p in document["data"]} == {0}  # not run, not executed
     assert ("nutnr_bromide_trace: dataqc_gradienttest_wrapper not run: x names 'depth_nope', which the dataset "
             "does not hold") in document["provenance_messages"]
+
+
+#: A synthetic stream of two deployments: the first a steady rise, the second level noise.
+SYNTHETIC = StreamKey("CE07SHSM", "MFD37", "03-CTDBPC099", "recovered_inst", "ctdbp_cdef_instrument_recovered")
+SYNTHETIC_TIMES = 3.7e9 + 60.0 * np.arange(1200)
+
+
+def _synthetic_values():
+    rng = np.random.default_rng(11)
+    values = np.empty(1200)
+    values[:600] = 1000 + 2.0 * np.arange(600) + rng.normal(0, 5, 600)
+    values[600:] = 1600 + rng.normal(0, 5, 600)
+    values[900] += 400  # a jump the gradient test fails (then recovers)
+    return np.round(values).astype(np.int32)
+
+
+@pytest.fixture(scope="module", params=[65536, 500])
+def demo_app(request, tmp_path_factory):
+    from json_api_data import fill_demo_folder
+
+    root = tmp_path_factory.mktemp("json_legacy_qc_demo")
+    settings = fill_demo_folder(root / "data", root / "logs").replace(QUERY_CHUNK_RECORDS=request.param)
+    with open_store(settings) as store:
+        store.write(SYNTHETIC, {"time": SYNTHETIC_TIMES, "deployment": np.repeat(np.int32([1, 2]), 600),
+                                "temperature": _synthetic_values()}, bin_seconds=86400)
+    application = create_app(settings)
+    yield application
+    application.context.close()
+
+
+def test_trend_and_gradient_judge_each_deployment_of_a_chunk(demo_app):
+    chunk = demo_app.context.settings["QUERY_CHUNK_RECORDS"]
+    ref = {"subsite": SYNTHETIC.subsite, "node": SYNTHETIC.node, "sensor": SYNTHETIC.sensor}
+
+    def qc(function, argument, value, kind="VECTOR"):
+        return {"qcParameterPK": {"qcId": function, "parameter": argument, "streamParameter": "temperature",
+                                  "refDes": ref}, "valueType": kind, "value": value}
+
+    records = [qc("dataqc_polytrendtest_wrapper", "dat", "data"), qc("dataqc_polytrendtest_wrapper", "t", "time"),
+               qc("dataqc_polytrendtest_wrapper", "ord_n", "1", "FLOAT"),
+               qc("dataqc_polytrendtest_wrapper", "nstd", "3", "FLOAT"),
+               qc("dataqc_gradienttest_wrapper", "dat", "data"), qc("dataqc_gradienttest_wrapper", "x", "time"),
+               qc("dataqc_gradienttest_wrapper", "ddatdx", "2", "FLOAT"),
+               qc("dataqc_gradienttest_wrapper", "toldat", "30", "FLOAT")]
+    body = {"streams": [stream_entry(SYNTHETIC, [193])], "qcParameters": records, "require_deployment": False}
+    response = Request.blank("/particles", method="POST", body=orjson.dumps(body),
+                             content_type="application/json").get_response(demo_app)
+    assert response.status_code == 200, response.body
+    particles = orjson.loads(response.body)
+    times = np.array([p["time"] for p in particles])
+    values = np.array([p["temperature"] for p in particles], dtype=np.float64)
+    np.testing.assert_array_equal(times, SYNTHETIC_TIMES)
+    numbers = np.repeat([1, 2], 600)
+    results = np.array([p["temperature_qc_results"] for p in particles])
+    assert all(p["temperature_qc_executed"] == 8 + 32 for p in particles)
+    expected = np.zeros(len(times), dtype=np.int64)
+    for start in range(0, len(times), chunk):  # each chunk, each deployment in it, on its own
+        for number in (1, 2):
+            sel = np.flatnonzero(numbers[start:start + chunk] == number) + start
+            if len(sel):
+                expected[sel] = (poly_trend(values[sel], times[sel], 1, 3) * 8
+                                 + (gradient(values[sel], times[sel], (-2, 2), np.nan, np.nan, 30) == 1) * 32)
+    np.testing.assert_array_equal(results, expected)
+    if chunk > len(times):  # deployment 1 rises (trend: bit clear), deployment 2 is level (bit set)
+        assert set((results[:600] & 8).tolist()) == {0} and set((results[600:] & 8).tolist()) == {8}
+        assert (results[900] & 32) == 0 and (results[899] & 32) == 32 and (results[901] & 32) == 32
