@@ -12,7 +12,14 @@ from stream_servers import InProcessServer, dap_url, in_process_app
 
 from stream_engine.ingest import ingest_file
 from stream_engine.quality.legacy_qc import load_qc
-from stream_engine.quality.qc_algorithms import global_range, local_range, spike, stuck_value
+from stream_engine.quality.qc_algorithms import (
+    global_range,
+    local_range,
+    poly_trend,
+    spike,
+    stuck_value,
+)
+from stream_engine.store.base import StreamKey
 from stream_engine.store.embedded import EmbeddedStore
 
 netCDF4 = pytest.importorskip("netCDF4")
@@ -99,3 +106,49 @@ def test_arguments_naming_dataset_variables_over_dap(naming):
     assert (executed == 2).all()
     np.testing.assert_array_equal(results, expected * 2)
     np.testing.assert_array_equal(part, expected[3:11] * 2)
+
+
+SYNTHETIC = StreamKey("CE07SHSM", "MFD37", "03-CTDBPC099", "recovered_inst", "ctdbp_cdef_instrument_recovered")
+
+
+def _synthetic_qc(function, argument, value, kind="VECTOR"):
+    return {"qcParameterPK": {"qcId": function, "parameter": argument, "streamParameter": "temperature",
+                              "refDes": {"subsite": SYNTHETIC.subsite, "node": SYNTHETIC.node,
+                                         "sensor": SYNTHETIC.sensor}}, "valueType": kind, "value": value}
+
+
+@pytest.fixture(scope="module")
+def two_deployments(tmp_path_factory, curated) -> Iterator[tuple[InProcessServer, np.ndarray]]:
+    """A stream whose first deployment rises steadily and whose second is level noise."""
+    rng = np.random.default_rng(11)
+    values = np.concatenate([1000 + 2.0 * np.arange(600), 1600 + np.zeros(600)]) + rng.normal(0, 5, 1200)
+    values = np.round(values).astype(np.int32)
+    folder = tmp_path_factory.mktemp("dap_legacy_qc_deployments")
+    with EmbeddedStore(folder / "data") as store:
+        store.write(SYNTHETIC, {"time": 3.7e9 + 60.0 * np.arange(1200), "deployment": np.repeat(np.int32([1, 2]), 600),
+                                "temperature": values}, bin_seconds=86400)
+        load_qc(store, [_synthetic_qc("dataqc_polytrendtest_wrapper", "dat", "data"),
+                        _synthetic_qc("dataqc_polytrendtest_wrapper", "t", "time"),
+                        _synthetic_qc("dataqc_polytrendtest_wrapper", "ord_n", "1", "FLOAT"),
+                        _synthetic_qc("dataqc_polytrendtest_wrapper", "nstd", "3", "FLOAT")])
+        server = InProcessServer(in_process_app(store, curated, folder))
+        try:
+            yield server, values
+        finally:
+            server.close()
+
+
+@pytest.mark.parametrize("start, stop", [(0, 1200), (300, 900), (650, 1200)])
+def test_trend_judges_each_deployment_of_the_slice(two_deployments, start, stop):
+    server, values = two_deployments
+    with netCDF4.Dataset(dap_url(server.url, SYNTHETIC)) as ds:
+        times = np.ma.filled(ds["time"][:], np.nan)
+        assert "qc_not_run" not in ds["temperature_qc_results"].ncattrs()
+        got = ds["temperature_qc_results"][start:stop]
+    expected = []
+    for lo, hi in ((start, min(stop, 600)), (max(start, 600), stop)):
+        if hi > lo:
+            expected.append(poly_trend(values[lo:hi].astype(float), times[lo:hi], 1, 3) * 8)
+    np.testing.assert_array_equal(got, np.concatenate(expected))
+    if start < 600 < stop:
+        assert got[0] == 0 and got[-1] == 8  # the rising deployment has a trend, the level one none
