@@ -5,7 +5,7 @@ For every requested parameter of the primary stream with QC functions, two more 
 chunk is tested with enough records on both sides for the spike and stuck-value windows to flag
 it as the whole range; the trend and gradient tests judge each deployment's records of a chunk on
 their own (the original judged each deployment's records of a request; a chunk is at most
-``QUERY_CHUNK_RECORDS`` records, so a request within that judges as the original did).
+``QUERY_CHUNK_RECORDS`` records, so a request of at most that many judges as the original did).
 
 Arguments naming other variables (a local range's ``dims``, a gradient's ``x``, a propagate-flags
 input) are the stream's parameters, stored or product, by preload or output name, computed over
