@@ -4,7 +4,8 @@
 ``stream-engine export`` share. It opens the query with
 :func:`~stream_engine.engine.query_run.open_query` (one snapshot for everything; chunks of at
 most ``QUERY_CHUNK_RECORDS`` records, so memory does not grow with the export) and hands each
-chunk to the format's writer. With ``include_provenance`` a
+chunk to the format's writer, which writes (compresses) on a thread of its own while the next
+chunk is computed (:class:`~stream_engine.outputs.writer.BackgroundWriter`). With ``include_provenance`` a
 ``<refdes>-<method>-<stream>_provenance.json`` file accompanies the data files, holding what
 ``POST /particles`` returns as provenance: the query, the computed provenance of every product
 (function, version, inputs, calibrations, what could not be computed and why) and the
@@ -38,6 +39,7 @@ from stream_engine.outputs.flags import flag_columns
 from stream_engine.outputs.json_files import JsonWriter
 from stream_engine.outputs.layout import build_layout
 from stream_engine.outputs.netcdf import NetcdfWriter
+from stream_engine.outputs.writer import BackgroundWriter
 from stream_engine.quality.annotations import annotations_for
 from stream_engine.quality.exclusion import run_annotations
 
@@ -51,6 +53,10 @@ WRITERS: dict[str, type[ChunkWriter]] = {"netcdf": NetcdfWriter, "csv": CsvWrite
                                          "json": JsonWriter}
 """Export formats by name."""
 
+EXPORT_WINDOW_FACTOR = 4
+"""Exports compute this many times ``QUERY_CHUNK_RECORDS`` records per window (fewer passes of
+per-window work: reads, calibration tiling, provenance), still a bounded amount of memory."""
+
 Progress = Callable[[int, int], None]
 """``progress(records_done, records_total)`` (records of the primary stream in the range)."""
 
@@ -61,6 +67,14 @@ class ExportResult:
 
     files: tuple[Path, ...]
     records: int
+
+
+def export_settings(settings: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``settings`` with exports' windows: :data:`EXPORT_WINDOW_FACTOR` x ``QUERY_CHUNK_RECORDS``
+    records computed at a time (a window's arrays are written to files and dropped, never kept)."""
+    window = int(settings["QUERY_CHUNK_RECORDS"]) * EXPORT_WINDOW_FACTOR
+    replace = getattr(settings, "replace", None)
+    return replace(QUERY_CHUNK_RECORDS=window) if replace is not None else {**settings, "QUERY_CHUNK_RECORDS": window}
 
 
 def writer_for(format_name: str) -> type[ChunkWriter]:
@@ -116,7 +130,7 @@ def run_export(
     writer_class = writer_for(format_name)
     key = query.primary.key
     try:
-        run = open_query(store, preload, query, settings)
+        run = open_query(store, preload, query, export_settings(settings))
     except NoDataInRange:
         if query.include_annotations:
             folder.mkdir(parents=True, exist_ok=True)
@@ -129,12 +143,14 @@ def run_export(
         layout = build_layout(preload, plans, run.variables,
                               assets.deployments(run.view, query.primary.key.refdes),
                               query.request_uuid or "", flag_columns(run.quality, run.variables))
-        total = run.stop_index - run.first_index
+        total, done = run.stop_index - run.first_index, 0
         with writer_class(folder, layout) as writer:
-            for chunk in run.chunks():
-                writer.write(chunk.data)
-                if progress is not None:
-                    progress(min(writer.records, total), total)
+            with BackgroundWriter(writer) as background:
+                for chunk in run.chunks():
+                    background.write(chunk.data)
+                    done += len(chunk)
+                    if progress is not None:
+                        progress(min(done, total), total)
             files = writer.close()
         if query.include_provenance:
             body = {"requestUUID": query.request_uuid, "query_parameter_provenance": query.describe(),
