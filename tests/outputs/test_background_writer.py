@@ -8,7 +8,11 @@ import threading
 import netCDF4
 import numpy as np
 import pytest
+from conftest import stream_body
 
+from stream_engine.demo import CTD
+from stream_engine.engine.query import parse_query
+from stream_engine.outputs.export import run_export
 from stream_engine.outputs.writer import BackgroundWriter, ChunkWriter, DeploymentFile
 
 
@@ -100,12 +104,6 @@ def test_netcdf_chunks_and_compression(ctd_export_files):
 
 @pytest.fixture(scope="module")
 def ctd_export_files(tmp_path_factory, demo_store, curated, export_settings):
-    from conftest import stream_body
-
-    from stream_engine.demo import CTD
-    from stream_engine.engine.query import parse_query
-    from stream_engine.outputs.export import run_export
-
     query = parse_query(stream_body(CTD, [13]), curated, export_settings)
     folder = tmp_path_factory.mktemp("chunks")
     return [p for p in run_export(demo_store, curated, query, "netcdf", folder, export_settings).files]

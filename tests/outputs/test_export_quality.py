@@ -18,6 +18,7 @@ import netCDF4
 import numpy as np
 import orjson
 import pytest
+from conftest import compliance_failures
 from webob import Request
 
 from stream_engine import demo
@@ -276,8 +277,6 @@ def test_flag_variables_in_netcdf_carry_cf_flag_attributes(flagged):
 
 
 def test_flag_exports_pass_the_compliance_checker(flagged, tmp_path):
-    from conftest import compliance_failures
-
     _, files = flagged
     failures = compliance_failures(files["netcdf"][0], tmp_path)
     assert "cf:1.8" not in failures, failures
