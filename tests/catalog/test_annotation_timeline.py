@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import FLUOROMETER_ANNOTATIONS, MAY_5, MAY_8_NOON, MAY_22
+from catalog_annotations import FLUOROMETER_ANNOTATIONS, MAY_5, MAY_8_NOON, MAY_22
 from html_checks import validate
 from live_server import http
 from test_browser import ARTIFACTS, browser_page, requires_chromium  # noqa: F401 (fixture)
