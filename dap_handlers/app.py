@@ -25,6 +25,7 @@ from dap_handlers.responses.dds import dds_text
 from dap_handlers.responses.dods import dods_chunks, dods_length, header_bytes, variable_length
 from dap_handlers.responses.error import error_text
 from dap_handlers.responses.html import render_page
+from dap_handlers.responses.string_lengths import string_lengths
 from dap_handlers.responses.version import DAP_PROTOCOL, SERVER, help_text, version_json
 from stream_engine.errors import StreamEngineError
 
@@ -188,10 +189,11 @@ def _streamed(chunks: Iterator[bytes], what: str) -> Iterable[bytes]:
 
 def _body(
     kind: str, dataset: DapDataset, query_string: str, max_response_bytes: int, block_bytes: int,
-    where: str = "",
+    where: str = "", version: str | None = None,
 ) -> tuple[Iterable[bytes], int | None]:
     if kind == "das":
-        return _text(das_text(apply_selection(dataset, query_string)))
+        selected = apply_selection(dataset, query_string)
+        return _text(das_text(selected, string_lengths(selected, version, block_bytes)))
     if kind in ("ver", "version"):
         return _text(version_json())
     if kind == "help":
@@ -286,7 +288,8 @@ def handle_dap(
         if request_headers and not_modified(request_headers, last_modified, etag):
             return DapResponse(304, [*validators, *common_headers()], [])
         where = f" [request {request_id}]" if request_id else ""
-        body, length = _body(kind, dataset, query_string, max_response_bytes, block_bytes, where)
+        body, length = _body(kind, dataset, query_string, max_response_bytes, block_bytes, where,
+                             etag)
     except Exception as error:
         return error_response(error, request_id)
     headers = [("Content-Type", content_type)]

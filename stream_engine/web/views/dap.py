@@ -71,6 +71,8 @@ def dataset_entry(coverage: StreamCoverage, base: str) -> dict[str, Any]:
         "dds": url + ".dds",
         "das": url + ".das",
         "info": url + ".info",
+        "dmr": url + ".dmr",
+        "dated": url + "/{start}/{stop}",
     }
 
 
