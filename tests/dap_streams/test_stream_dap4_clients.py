@@ -12,7 +12,21 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
-from stream_servers import ADCP, CHECKS, GLIDER, IDS, KEYS, RENAMED, SLICES, assert_same, dap_url
+from stream_servers import (
+    ADCP,
+    BIG,
+    BIG_DT,
+    BIG_RECORDS,
+    BIG_START,
+    CHECKS,
+    GLIDER,
+    IDS,
+    KEYS,
+    RENAMED,
+    SLICES,
+    assert_same,
+    dap_url,
+)
 
 from stream_engine import demo
 from stream_engine.outputs.attributes import fill_value
@@ -127,3 +141,21 @@ def test_dmr_routes_and_dap4_errors(live):
     assert "dap4.ce=" in ET.fromstring(body).find(f"{DAP4}Message").text
     status, dsr = _get(base + ".dsr")
     assert status == 200 and base.encode() + b".dmr" in dsr
+
+
+def test_dap4_on_ten_million_records_reads_only_what_is_asked(big_server, big_store):
+    base = f"{big_server.url}/dap/{BIG.path}"
+    big_store.reset()
+    for suffix in (".dmr", ".dmr.xml", ".dsr"):
+        assert _get(base + suffix)[0] == 200
+    assert big_store.records[BIG] == 0
+    root = ET.fromstring(_get(base + ".dmr")[1])
+    assert root.find(f"{DAP4}Dimension").get("size") == str(BIG_RECORDS)
+    status, body = _get(base + ".dap?dap4.ce=/time[9999990:3:]")
+    assert status == 200
+    dmr_size = int.from_bytes(body[1:4], "big")
+    data = body[4 + dmr_size:]
+    assert data[0] == 0x05 and int.from_bytes(data[1:4], "big") == 4 * 8  # last, little-endian
+    times = np.frombuffer(data[4:], "<f8")
+    np.testing.assert_array_equal(times, BIG_START + np.arange(9_999_990, BIG_RECORDS, 3) * BIG_DT)
+    assert big_store.records[BIG] <= 10
