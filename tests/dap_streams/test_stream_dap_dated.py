@@ -89,7 +89,8 @@ def test_dds_das_dmr_and_constraints_agree(live, window):
 
 @pytest.mark.parametrize(("path", "status"), [
     ("/2019-05-03/2019-05-02.dds", 400),
-    ("/yesterday/2019-05-02.dds", 400),
+    ("/yesterday/2019-05-02.dds", 404),
+    ("/extra/part", 404),
     ("/2019-05-02/2019-05-03.dmrx", 404),
     ("/2019-05-03/2019-05-02.dmr", 400),
 ])

@@ -117,7 +117,13 @@ def _projection(suffix: str, query_string: str) -> set[str] | None:
 
 def _window(start: str, stop: str) -> TimeWindow:
     """The ``[start, stop)`` window of a dated dataset URL (ISO 8601 dates or date-times)."""
-    first, last = iso_to_ntp(start), iso_to_ntp(stop)
+    try:
+        first, last = iso_to_ntp(start), iso_to_ntp(stop)
+    except ConstraintError as exc:
+        raise NotFound(
+            f"no dataset at .../{start}/{stop}: a dated dataset is <stream URL>/<start>/<stop> "
+            "with ISO 8601 dates or date-times, e.g. .../2019-05-02/2019-05-03"
+        ) from exc
     if last <= first:
         raise ConstraintError(
             f"dated dataset {start}/{stop}: the window must end after it starts "
