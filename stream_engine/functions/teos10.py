@@ -87,7 +87,9 @@ def _columns(*values: Any) -> tuple[tuple[int, ...], list[np.ndarray]]:
     arrays = [as_float(v) for v in values]
     shape = np.broadcast_shapes(*(a.shape for a in arrays))
     flat = [np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1) for a in arrays]
-    return shape, flat
+    # numba compiles read-only arrays as another type: pass writable ones only, so the loops
+    # compiled by warm_up() are the ones every call uses (no compilation inside a request)
+    return shape, [a if a.flags.writeable else a.copy() for a in flat]
 
 
 def _runs(lon: np.ndarray, lat: np.ndarray) -> list[tuple[int, int]] | None:
@@ -129,40 +131,38 @@ def rho(sa: Any, ct: Any, p: Any) -> np.ndarray:
 def sa_from_sp(sp: Any, p: Any, lon: Any, lat: Any) -> np.ndarray:
     """``gsw.SA_from_SP``: Absolute Salinity from practical salinity, p and position."""
     shape, (sp, p, lon, lat) = _columns(sp, p, lon, lat)
+    return _absolute_salinity(sp, p, lon, lat).reshape(shape)
+
+
+def _absolute_salinity(sp: np.ndarray, p: np.ndarray, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """:func:`sa_from_sp` on flat contiguous float64 arrays of one length."""
     out = np.empty(sp.shape, dtype=np.float64)
     runs = _runs(lon, lat)
     if runs is None:
         out[:] = gsw.SA_from_SP(sp, p, lon, lat)
-        return out.reshape(shape)
+        return out
     for start, stop in runs:
         table = saar_table(lon[start], lat[start])
         part = slice(start, stop)
         if table is None:
             out[part] = gsw.SA_from_SP(sp[part], p[part], lon[start], lat[start])
         else:
-            kernels.sa_from_sp_loop(sp[part], p[part], kernels.SAAR_LEVELS, table.upper, table.step, out[part])
-    return out.reshape(shape)
+            kernels.sa_from_sp_loop(sp[part], p[part], kernels.SAAR_LEVELS, kernels.SAAR_LEVEL_INDEX,
+                                    table.upper, table.step, out[part])
+    return out
 
 
 def insitu_density(sp: Any, t: Any, p: Any, lon: Any, lat: Any) -> np.ndarray:
     """In-situ density [kg m-3] from practical salinity, in-situ t [deg C], p [dbar] and position:
-    ``gsw.rho(SA, gsw.CT_from_t(SA, t, p), p)`` with ``SA = gsw.SA_from_SP(SP, p, lon, lat)``."""
+    ``gsw.rho(SA, gsw.CT_from_t(SA, t, p), p)`` with ``SA = gsw.SA_from_SP(SP, p, lon, lat)``.
+
+    Two passes (Absolute Salinity, then density from it): each vectorises on its own, a
+    single loop with the level lookup inside did not.
+    """
     shape, (sp, t, p, lon, lat) = _columns(sp, t, p, lon, lat)
+    sa = _absolute_salinity(sp, p, lon, lat)
     out = np.empty(sp.shape, dtype=np.float64)
-    runs = _runs(lon, lat)
-    if runs is None:
-        sa = np.ascontiguousarray(gsw.SA_from_SP(sp, p, lon, lat), dtype=np.float64)
-        kernels.rho_t_loop(sa, t, p, out)
-        return out.reshape(shape)
-    for start, stop in runs:
-        table = saar_table(lon[start], lat[start])
-        part = slice(start, stop)
-        if table is None:
-            sa = np.ascontiguousarray(gsw.SA_from_SP(sp[part], p[part], lon[start], lat[start]), dtype=np.float64)
-            kernels.rho_t_loop(sa, t[part], p[part], out[part])
-        else:
-            kernels.density_loop(sp[part], t[part], p[part], kernels.SAAR_LEVELS, table.upper, table.step,
-                                 out[part])
+    kernels.rho_t_loop(sa, t, p, out)
     return out.reshape(shape)
 
 
@@ -174,7 +174,6 @@ def warm_up() -> None:
     rho(one, 10.0, 100.0)
     sa_from_sp(one, 100.0, -124.0, 44.0)
     insitu_density(one, 10.0, 100.0, -124.0, 44.0)
-    kernels.rho_t_loop(one, one, one, np.empty(2))
 
 
 __all__ = ["MAX_POSITIONS", "SaarTable", "ct_from_t", "insitu_density", "rho", "sa_from_sp", "saar_table",

@@ -345,55 +345,42 @@ SAAR_LEVELS = np.array([
 ])
 
 
+def _level_index() -> np.ndarray:
+    """``gsw_util_indx``'s level for every whole decibar up to the deepest level: the levels
+    being whole decibars, the level below ``p`` (``levels[k] < p <= levels[k + 1]``, moved up
+    one where ``p`` is a level) is the number of levels ``<= floor(p)`` after the first, at most
+    the last interval's."""
+    whole = np.arange(int(SAAR_LEVELS[-1]) + 1, dtype=np.float64)
+    count = np.searchsorted(SAAR_LEVELS[1:], whole, side="right")
+    return np.minimum(count, len(SAAR_LEVELS) - 2).astype(np.int64)
+
+
+#: :func:`_level_index` (a lookup instead of a search, so the loops stay branch-free).
+SAAR_LEVEL_INDEX = _level_index()
+assert np.array_equal(SAAR_LEVELS, np.round(SAAR_LEVELS))
+
+
 @numba.njit(**INLINE)
-def saar_one(p: float, levels: np.ndarray, upper: np.ndarray, step: np.ndarray) -> float:
+def saar_one(p: float, levels: np.ndarray, index: np.ndarray, upper: np.ndarray, step: np.ndarray) -> float:
     """SAAR at pressure ``p`` from one position's values at the standard ``levels``.
 
     ``upper[k]`` is the atlas value at level ``k`` and ``step[k]`` the difference to the next
     level (0 where that level has no value), both as ``gsw_saar`` forms them at this position;
-    the level search and the interpolation weight are ``gsw_saar``'s (``gsw_util_indx``).
-    Pressures beyond the deepest level take its value, as ``gsw_saar`` clips them.
+    the level (``index``: :data:`SAAR_LEVEL_INDEX`) and the interpolation weight are
+    ``gsw_saar``'s. Pressures below the deepest level take its value, as ``gsw_saar`` clips
+    them; negative pressures extrapolate from the first interval, as there.
     """
-    n = levels.shape[0]
-    if p != p:
-        return math.nan
-    if p > levels[n - 1]:
-        p = levels[n - 1]
-    if p > levels[0] and p < levels[n - 1]:
-        lo = 0
-        hi = n - 1
-        while hi - lo > 1:
-            mid = (hi + lo) >> 1
-            if p > levels[mid]:
-                lo = mid
-            else:
-                hi = mid
-        k = lo
-        if p == levels[k + 1]:
-            k += 1
-    elif p <= levels[0]:
-        k = 0
-    else:
-        k = n - 2
-    t1 = (p - levels[k]) / (levels[k + 1] - levels[k])
+    last = levels[levels.shape[0] - 1]
+    q = last if p > last else p
+    inside = q >= 0.0 and q <= last  # False for NaN: any index will do, t1 is NaN
+    k = index[int(q) if inside else 0]
+    t1 = (q - levels[k]) / (levels[k + 1] - levels[k])
     return upper[k] + t1 * step[k]
 
 
 @numba.njit(**JIT)
-def sa_from_sp_loop(sp: np.ndarray, p: np.ndarray, levels: np.ndarray, upper: np.ndarray,
-                    step: np.ndarray, out: np.ndarray) -> None:
+def sa_from_sp_loop(sp: np.ndarray, p: np.ndarray, levels: np.ndarray, index: np.ndarray,
+                    upper: np.ndarray, step: np.ndarray, out: np.ndarray) -> None:
     """``gsw.SA_from_SP`` at one position outside the Baltic, from its SAAR table."""
     for i in range(out.shape[0]):
-        out[i] = UPS * sp[i] * (1.0 + saar_one(p[i], levels, upper, step))
-
-
-@numba.njit(**JIT)
-def density_loop(sp: np.ndarray, t: np.ndarray, p: np.ndarray, levels: np.ndarray, upper: np.ndarray,
-                 step: np.ndarray, out: np.ndarray) -> None:
-    """In-situ density from practical salinity, t and p at one position outside the Baltic:
-    ``gsw.rho(SA, gsw.CT_from_t(SA, t, p), p)`` with ``SA = gsw.SA_from_SP(SP, p, lon, lat)``,
-    in one pass (each intermediate still rounded to float64 as gsw rounds it)."""
-    for i in range(out.shape[0]):
-        q = p[i]
-        sa = UPS * sp[i] * (1.0 + saar_one(q, levels, upper, step))
-        out[i] = 1.0 / specvol_one(sa, ct_from_t_one(sa, t[i], q), q)
+        out[i] = UPS * sp[i] * (1.0 + saar_one(p[i], levels, index, upper, step))

@@ -172,5 +172,13 @@ def test_prepare_kernels_compiles_every_loop_before_requests():
 
     prepare_kernels()
     for loop in (kernels.sp_from_c_loop, kernels.ct_from_t_loop, kernels.rho_loop, kernels.rho_t_loop,
-                 kernels.sa_from_sp_loop, kernels.density_loop):
+                 kernels.sa_from_sp_loop):
         assert loop.signatures, loop
+    # inputs as the engine passes them (read-only, float32, 0-d, strided) compile nothing new
+    compiled = {loop: len(loop.signatures) for loop in (kernels.sp_from_c_loop, kernels.rho_t_loop,
+                                                         kernels.sa_from_sp_loop)}
+    values = np.linspace(30.0, 35.0, 100).astype(np.float32)
+    values.flags.writeable = False
+    ctd.ctd_density(values, values[::-1], np.arange(200.0)[::2], np.float64(44.6), -124.3)
+    ctd.ctd_pracsal(values / 10, values, values)
+    assert {loop: len(loop.signatures) for loop in compiled} == compiled
