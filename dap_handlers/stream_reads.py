@@ -312,10 +312,12 @@ class StreamReads:
         def one(span: tuple[int, int]) -> dict[str, np.ndarray]:
             start, stop = span
             out = compute(self.store, self.preload, plan, index_range=IndexRange(start, stop),
-                          settings=self.settings, require_deployment=self.require, use_cache=False)
+                          settings=self.settings, require_deployment=self.require, use_cache=False,
+                          deployments=deployments, argument_provenance=False)
             return {name: _expanded(out[name], out.source_index, stop - start, self.shapes[name])
                     for name in wanted if name in out}
 
+        deployments = self._deployments_of_stream()  # parsed once per request, not per window
         if self.threads == 1 or len(spans) < 2:
             return map(one, spans)
         return _pool(self.threads).map(one, spans)

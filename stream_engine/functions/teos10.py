@@ -86,10 +86,7 @@ def _columns(*values: Any) -> tuple[tuple[int, ...], list[np.ndarray]]:
     """The broadcast shape and each value as a contiguous flat float64 array of that size."""
     arrays = [as_float(v) for v in values]
     shape = np.broadcast_shapes(*(a.shape for a in arrays))
-    flat = [np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1) for a in arrays]
-    # numba compiles read-only arrays as another type: pass writable ones only, so the loops
-    # compiled by warm_up() are the ones every call uses (no compilation inside a request)
-    return shape, [a if a.flags.writeable else a.copy() for a in flat]
+    return shape, [np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1) for a in arrays]
 
 
 def _runs(lon: np.ndarray, lat: np.ndarray) -> list[tuple[int, int]] | None:
@@ -167,13 +164,35 @@ def insitu_density(sp: Any, t: Any, p: Any, lon: Any, lat: Any) -> np.ndarray:
 
 
 def warm_up() -> None:
-    """Load every kernel from the on-disk cache, compiling what is not cached yet (seconds)."""
-    one = np.array([35.0, 1.0])
-    sp_from_c(42.0, 15.0, 0.0 * one)
-    ct_from_t(one, 10.0, 100.0)
-    rho(one, 10.0, 100.0)
-    sa_from_sp(one, 100.0, -124.0, 44.0)
-    insitu_density(one, 10.0, 100.0, -124.0, 44.0)
+    """Load every kernel loop from the on-disk cache, compiling what is not cached yet (seconds),
+    then let no loop compile again in this process.
+
+    Each loop is compiled for read-only inputs (a writable array converts to that type, so one
+    compiled version serves both, without copying the engine's read-only arrays) and a writable
+    output; afterwards a call never compiles: inputs are always flat contiguous float64 arrays
+    (:func:`_columns`), which that version takes.
+    """
+    def frozen(values: list[float]) -> np.ndarray:
+        array = np.array(values, dtype=np.float64)
+        array.flags.writeable = False
+        return array
+
+    one, two = frozen([35.0, 1.0]), frozen([10.0, 100.0])
+    out = np.empty(2)
+    kernels.sp_from_c_loop(one, two, two, out)
+    kernels.ct_from_t_loop(one, two, two, out)
+    kernels.rho_loop(one, two, two, out)
+    kernels.rho_t_loop(one, two, two, out)
+    table = saar_table(-124.0, 44.0)
+    assert table is not None
+    kernels.sa_from_sp_loop(one, two, kernels.SAAR_LEVELS, kernels.SAAR_LEVEL_INDEX, table.upper, table.step, out)
+    for loop in LOOPS:
+        loop.disable_compile()
+
+
+#: Every compiled loop this module calls.
+LOOPS = (kernels.sp_from_c_loop, kernels.ct_from_t_loop, kernels.rho_loop, kernels.rho_t_loop,
+         kernels.sa_from_sp_loop)
 
 
 __all__ = ["MAX_POSITIONS", "SaarTable", "ct_from_t", "insitu_density", "rho", "sa_from_sp", "saar_table",

@@ -168,15 +168,12 @@ def test_shapes_and_scalars():
 
 def test_prepare_kernels_compiles_every_loop_before_requests():
     from stream_engine.engine.kernels import prepare_kernels
-    from stream_engine.functions import teos10_kernels as kernels
 
     prepare_kernels()
-    for loop in (kernels.sp_from_c_loop, kernels.ct_from_t_loop, kernels.rho_loop, kernels.rho_t_loop,
-                 kernels.sa_from_sp_loop):
+    for loop in teos10.LOOPS:
         assert loop.signatures, loop
     # inputs as the engine passes them (read-only, float32, 0-d, strided) compile nothing new
-    compiled = {loop: len(loop.signatures) for loop in (kernels.sp_from_c_loop, kernels.rho_t_loop,
-                                                         kernels.sa_from_sp_loop)}
+    compiled = {loop: len(loop.signatures) for loop in teos10.LOOPS}
     values = np.linspace(30.0, 35.0, 100).astype(np.float32)
     values.flags.writeable = False
     ctd.ctd_density(values, values[::-1], np.arange(200.0)[::2], np.float64(44.6), -124.3)
