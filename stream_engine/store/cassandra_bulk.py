@@ -44,7 +44,13 @@ from stream_engine.store.cassandra_tables import (
     row_batches,
 )
 from stream_engine.store.cassandra_values import serialize
-from stream_engine.store.records import DEPLOYMENT_INFO, TIME_INFO, fill_array, pad_width, sort_unique
+from stream_engine.store.records import (
+    DEPLOYMENT_INFO,
+    TIME_INFO,
+    fill_array,
+    pad_width,
+    sort_unique,
+)
 
 if TYPE_CHECKING:
     from stream_engine.store.cassandra import CassandraStore
@@ -53,6 +59,9 @@ __all__ = ["derive_rows", "write_bins"]
 
 #: Rounds of read-merge-switch for bins another writer switched first.
 CAS_ROUNDS = 5
+#: Chunk cells (up to 512 KiB each) in flight at once: enough to keep a node busy without
+#: filling the connection's socket buffer.
+CHUNK_WRITES = 4
 _NIL = np.zeros(1, dtype="|V16")[0]
 
 
@@ -176,7 +185,8 @@ def _store_versions(store: CassandraStore, table: ChunkTable, key: StreamKey, co
                     after: dict[str, ColumnInfo], work: dict[int, _BinWrite]) -> None:
     """Write every bin's new chunk version and, when the store writes rows, the new records' rows."""
     params = [p for b, w in work.items() for p in table.insert_params(key, b, w.version, w.merged)]
-    store.conn.concurrent(table.insert_statement(), params, doing=f"write the chunks of {key}")
+    store.conn.concurrent(table.insert_statement(), params, doing=f"write the chunks of {key}",
+                          concurrency=CHUNK_WRITES)
     if store.write_rows:
         batches = []
         insert = insert_statement(store.conn, store.keyspace, key, list(after))

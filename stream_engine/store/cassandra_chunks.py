@@ -40,11 +40,12 @@ from stream_engine.errors import StoreUnavailable
 from stream_engine.store.base import ColumnInfo, Partition, StreamKey
 from stream_engine.store.cassandra_session import CassandraConnection
 from stream_engine.store.embedded_chunks import decode, encode
-from stream_engine.store.records import STRING_DTYPE, fill_array, pad_width
+from stream_engine.store.records import fill_array, pad_width
 
 __all__ = [
     "CHUNK_BYTES",
     "CHUNK_TABLE",
+    "INDEX_COLUMNS",
     "ID_INFO",
     "BinState",
     "ChunkTable",
@@ -52,12 +53,6 @@ __all__ = [
 ]
 
 CHUNK_TABLE = "column_chunks"
-#: ``METADATA_TABLES`` body of the chunk table.
-CHUNK_TABLE_BODY = (
-    "subsite text, node text, sensor text, method text, stream text, bin bigint, version timeuuid, "
-    "name text, chunk int, count int, data blob, "
-    "PRIMARY KEY ((subsite, node, sensor, method, stream, bin), version, name, chunk)"
-)
 #: Columns of ``partition_metadata`` naming a bin's visible chunk version and the version whose
 #: records all have OOI rows.
 INDEX_COLUMNS = {"chunk_version": "timeuuid", "rows_version": "timeuuid"}

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from stream_engine.store.cassandra import CassandraStore
+    from stream_engine.store.cassandra_chunks import BinState
 
 __all__ = ["CassandraSnapshot", "token_of"]
 
@@ -53,16 +54,16 @@ class CassandraSnapshot(WrapperStore):
     def __init__(self, store: CassandraStore) -> None:
         super().__init__(store)
         self.store = store
-        self._state: dict[StreamKey, tuple[Any, list[Partition], dict[str, ColumnInfo]]] = {}
+        self._state: dict[StreamKey, tuple[Any, list[BinState], dict[str, ColumnInfo]]] = {}
         self._streams: list[StreamCoverage] | None = None
         self._assets: dict[str, list[dict[str, Any]]] = {}
         self._asset_tokens: dict[str, ChangeToken] = {}
 
-    def _stream(self, key: StreamKey) -> tuple[Any, list[Partition], dict[str, ColumnInfo]]:
+    def _stream(self, key: StreamKey) -> tuple[Any, list[BinState], dict[str, ColumnInfo]]:
         state = self._state.get(key)
         if state is None:
             generation = self.store.generation(key)
-            state = (generation, self.store.partitions(key), self.store.columns(key))
+            state = (generation, self.store.bin_states(key), self.store.columns(key))
             if self.store.generation(key) != generation:
                 raise StoreUnavailable(f"stream {key} is being written; retry the request in a moment")
             self._state[key] = state
@@ -76,7 +77,7 @@ class CassandraSnapshot(WrapperStore):
 
     def partitions(self, key: StreamKey) -> list[Partition]:
         # docstring inherited
-        return list(self._stream(key)[1])
+        return [s.partition for s in self._stream(key)[1]]
 
     def columns(self, key: StreamKey) -> dict[str, ColumnInfo]:
         # docstring inherited
@@ -98,8 +99,8 @@ class CassandraSnapshot(WrapperStore):
         index_range: IndexRange | None = None,
     ) -> dict[str, np.ndarray]:
         # docstring inherited
-        generation, parts, stored = self._stream(key)
-        out = self.store.read_with(key, columns, parts, stored, time_range=time_range, index_range=index_range)
+        generation, states, stored = self._stream(key)
+        out = self.store.read_with(key, columns, states, stored, time_range=time_range, index_range=index_range)
         if stored and self.store.generation(key) != generation:
             raise StoreUnavailable(
                 f"stream {key} was written while this response was being read; retry the request")
