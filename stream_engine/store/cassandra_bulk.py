@@ -13,11 +13,12 @@ For every bin a write touches (records already normalized, conformed and split b
    first and last, as a lightweight transaction conditional on the version read in 1: a write
    that raced with another writer of the same bin starts again from 1 rather than losing the
    other writer's records;
-5. the superseded version is deleted.
+5. every older version of the bin is deleted (the superseded one, and any an interrupted write
+   left unswitched).
 
 Only then is the stream's generation moved on (the caller). A write interrupted anywhere leaves
 every bin either as it was or switched whole; writing the same records again completes it (the
-merge is idempotent, unused versions are deleted by the next write of their bin).
+merge is idempotent, and the switch deletes the versions it left).
 
 With ``CASSANDRA_WRITE_ROWS`` off, step 3 skips the rows: ingest runs at the chunk rate and the
 rows stay derivable - :func:`derive_rows` writes the rows of every bin whose ``rows_version``
@@ -90,8 +91,8 @@ def write_bins(store: CassandraStore, key: StreamKey, columns: dict[str, np.ndar
         work = _merge_bins(store, table, key, columns, after, todo, states)
         _store_versions(store, table, key, columns, after, work)
         done, lost = _switch(store, key, work)
-        table.drop(key, [(b, w.state.version) for b, w in done.items() if w.state is not None and w.state.version]
-                   + [(b, w.version) for b, w in lost.items()])
+        table.drop(key, [(b, w.version) for b, w in done.items()], older=True)
+        table.drop(key, [(b, w.version) for b, w in lost.items()])
         for w in done.values():
             inserted += w.hi - w.lo - w.replaced
             replaced += w.replaced

@@ -17,9 +17,10 @@ Table ``column_chunks``, one Cassandra partition per bin::
 
 A bin's chunks are written under a new ``version`` (a ``timeuuid``) and only become visible when
 the bin's row of ``partition_metadata`` names that version (``chunk_version``) in the same
-single-row update that sets its count, first and last: no reader ever sees half a bin. The
-superseded version is deleted afterwards; a reader still holding it finds fewer records than the
-index promised and fails with 503 (retry) instead of returning a mix. A bin whose
+single-row update that sets its count, first and last: no reader ever sees half a bin. Every
+older version of the bin (the superseded one, and any an interrupted write left unswitched) is
+deleted afterwards; a reader still holding the superseded one finds fewer records than the index
+promised and fails with 503 (retry) instead of returning a mix. A bin whose
 ``chunk_version`` is null lives in the row table only (a keyspace written by OOI's tools) and is
 read from the rows.
 
@@ -171,11 +172,13 @@ class ChunkTable:
         with self.conn.errors("prepare the chunk insert"):
             return self.conn.prepare(cql)
 
-    def drop(self, key: StreamKey, versions: Sequence[tuple[int, uuid.UUID]]) -> None:
-        """Delete chunk versions ``(bin, version)`` (superseded, or never made visible)."""
+    def drop(self, key: StreamKey, versions: Sequence[tuple[int, uuid.UUID]], *, older: bool = False) -> None:
+        """Delete chunk versions ``(bin, version)`` (never made visible), or with ``older`` every
+        version of the bin made before ``version`` (the visible one): the superseded version and
+        any left by an interrupted write."""
         if not versions:
             return
-        cql = f"DELETE FROM {self.keyspace}.{CHUNK_TABLE} WHERE {_PK} AND version=?"
+        cql = f"DELETE FROM {self.keyspace}.{CHUNK_TABLE} WHERE {_PK} AND version{'<' if older else '='}?"
         with self.conn.errors(f"drop old chunks of {key}"):
             statement = self.conn.prepare(cql)
         self.conn.concurrent(statement, [(*self._pk(key, b), v) for b, v in versions],
