@@ -217,7 +217,8 @@ def _switch(store: CassandraStore, key: StreamKey,
     conn = store.conn
     cql = (f"UPDATE {store.keyspace}.partition_metadata SET count=?, first=?, last=?, chunk_version=?, "
            f"rows_version=? WHERE {KEY_WHERE} AND bin=? IF chunk_version=?")
-    done, lost = {}, {}
+    done: dict[int, _BinWrite] = {}
+    lost: dict[int, _BinWrite] = {}
     for bin_, w in work.items():
         before = w.state.version if w.state is not None else None
         rows_done = store.write_rows and (w.state is None or w.state.rows_complete)

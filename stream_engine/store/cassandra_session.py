@@ -281,8 +281,9 @@ def _transient(exc: BaseException) -> bool:
     if isinstance(exc, _TRANSIENT):
         return True
     errors = getattr(exc, "errors", None)
-    return isinstance(exc, NoHostAvailable) and bool(errors) and all(
-        isinstance(e, ConnectionBusy) for e in errors.values())
+    if not isinstance(exc, NoHostAvailable) or not isinstance(errors, dict) or not errors:
+        return False
+    return all(isinstance(e, ConnectionBusy) for e in errors.values())
 
 
 def _all_pages(result: Any) -> list[dict[str, Any]]:
