@@ -37,7 +37,7 @@ from stream_engine.store.base import (
     asset_events_json,
 )
 from stream_engine.store.cassandra_chunk_reads import read_stream
-from stream_engine.store.cassandra_chunks import INDEX_COLUMNS, BinState
+from stream_engine.store.cassandra_chunks import INDEX_COLUMNS, BinCache, BinState
 from stream_engine.store.cassandra_schema import (
     METADATA_TABLES,
     check_identifier,
@@ -225,10 +225,12 @@ class CassandraStore(Store):
         *,
         time_range: TimeRange | None = None,
         index_range: IndexRange | None = None,
+        cache: BinCache | None = None,
     ) -> dict[str, np.ndarray]:
-        """:meth:`read` with the partition index and stored columns already known (snapshots)."""
+        """:meth:`read` with the partition index and stored columns already known, and the bins
+        a response already read in ``cache`` (snapshots)."""
         return read_stream(self.conn, self.keyspace, key, columns, states, stored,
-                           time_range=time_range, index_range=index_range)
+                           time_range=time_range, index_range=index_range, cache=cache)
 
     # -- writing -----------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from stream_engine.store.base import DEPLOYMENT, TIME, ColumnInfo, IndexRange, StreamKey, TimeRange
-from stream_engine.store.cassandra_chunks import BinState, ChunkTable
+from stream_engine.store.cassandra_chunks import BinCache, BinState, ChunkTable
 from stream_engine.store.cassandra_reads import read_bins
 from stream_engine.store.cassandra_session import CassandraConnection
 from stream_engine.store.cassandra_tables import index_bins, wanted_columns
@@ -33,9 +33,11 @@ def read_stream(
     *,
     time_range: TimeRange | None = None,
     index_range: IndexRange | None = None,
+    cache: BinCache | None = None,
 ) -> dict[str, np.ndarray]:
     """The records of ``key`` a :meth:`~stream_engine.store.base.Store.read` asks for, given the
-    stream's partition index with chunk versions (``states``) and its ``stored`` columns."""
+    stream's partition index with chunk versions (``states``) and its ``stored`` columns; chunk
+    bins already in ``cache`` (the response's, see :class:`BinCache`) are not fetched again."""
     if time_range is not None and index_range is not None:
         raise ValueError("give at most one of time_range and index_range")
     if isinstance(columns, str):
@@ -47,25 +49,26 @@ def read_stream(
     by_bin = {s.bin: s for s in states}
     if index_range is not None:
         bins, skip = index_bins([s.partition for s in states], index_range)
-        out = _read(conn, keyspace, key, [by_bin[b] for b in bins], infos, None)
+        out = _read(conn, keyspace, key, [by_bin[b] for b in bins], infos, None, cache)
         picked = slice(index_range.start - skip, max(index_range.stop - skip, 0), index_range.step)
         out = {n: v[picked] for n, v in out.items()}
     else:
         chosen = [s for s in states
                   if time_range is None or time_range.overlaps(s.partition.first, s.partition.last)]
-        out = _read(conn, keyspace, key, chosen, infos, time_range)
+        out = _read(conn, keyspace, key, chosen, infos, time_range, cache)
     return {name: to_output(out[name]) for name in wanted}
 
 
 def _read(conn: CassandraConnection, keyspace: str, key: StreamKey, states: Sequence[BinState],
-          infos: list[ColumnInfo], time_range: TimeRange | None) -> dict[str, np.ndarray]:
-    """``infos`` columns of the records of ``states`` (within ``time_range``), bins in order."""
+          infos: list[ColumnInfo], time_range: TimeRange | None, cache: BinCache | None) -> dict[str, np.ndarray]:
+    """``infos`` columns of the records of ``states`` (within ``time_range``), bins in order, in
+    arrays of their own (never views of cached ones)."""
     chunked = [s for s in states if s.version is not None]
     rows = [s.bin for s in states if s.version is None]
     if not chunked:
         return read_bins(conn, keyspace, key, rows, infos, time_range)
     pieces: dict[int, dict[str, np.ndarray]] = {}
-    for state, values in zip(chunked, ChunkTable(conn, keyspace).read(key, chunked, infos), strict=True):
+    for state, values in zip(chunked, ChunkTable(conn, keyspace).read(key, chunked, infos, cache), strict=True):
         if time_range is not None and not (time_range.start <= state.partition.first
                                            and state.partition.last < time_range.stop):
             lo, hi = np.searchsorted(values[TIME], [time_range.start, time_range.stop], side="left").tolist()
@@ -77,5 +80,5 @@ def _read(conn: CassandraConnection, keyspace: str, key: StreamKey, states: Sequ
     if not ordered:
         return {i.name: fill_array(i, 0) for i in infos}
     if len(ordered) == 1:
-        return ordered[0]
+        return {name: np.array(values) for name, values in ordered[0].items()}
     return {i.name: np.concatenate([p[i.name] for p in ordered]) for i in infos}

@@ -30,8 +30,10 @@ Besides the stream's columns, each version keeps the OOI row ``id`` of each reco
 
 from __future__ import annotations
 
+import threading
 import uuid
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +46,7 @@ from stream_engine.store.embedded_chunks import decode, encode
 from stream_engine.store.records import fill_array, pad_width
 
 __all__ = [
+    "BinCache",
     "CHUNK_BYTES",
     "CHUNK_TABLE",
     "INDEX_COLUMNS",
@@ -64,6 +67,9 @@ _PAGE_CELLS = 16
 #: The OOI row id of each record, kept beside the columns (16 raw UUID bytes).
 ID_INFO = ColumnInfo("id", "|V16")
 _PK = "subsite=? AND node=? AND sensor=? AND method=? AND stream=? AND bin=?"
+#: Name of the one empty cell every version holds (its count: the bin's records), read with any
+#: column so that a version deleted under a reader is told from a column the version lacks.
+_MARKER = "\x00"
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +115,39 @@ def _column(cells: list[tuple[int, bytes]], info: ColumnInfo, count: int) -> np.
     return pad_width(out, info) if info.shape else out
 
 
+class BinCache:
+    """Decoded columns of bins read by one response (a snapshot view), so the blocks a DAP
+    response reads one after the other fetch each bin's cells once; bounded in bytes, the least
+    recently used column of a bin leaves first. Keyed by chunk version: never stale."""
+
+    def __init__(self, max_bytes: int = 64 * 1024 * 1024) -> None:
+        self.max_bytes = int(max_bytes)
+        self._items: OrderedDict[Hashable, np.ndarray] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> np.ndarray | None:
+        with self._lock:
+            values = self._items.get(key)
+            if values is not None:
+                self._items.move_to_end(key)
+            return values
+
+    def put(self, key: Hashable, values: np.ndarray) -> None:
+        size = values.nbytes if values.dtype.kind != "O" else values.size * 64
+        if size > self.max_bytes:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._bytes -= old.nbytes if old.dtype.kind != "O" else old.size * 64
+            self._items[key] = values
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                _, dropped = self._items.popitem(last=False)
+                self._bytes -= dropped.nbytes if dropped.dtype.kind != "O" else dropped.size * 64
+
+
 class ChunkTable:
     """Reading, writing and dropping chunk versions of the ``column_chunks`` table."""
 
@@ -119,8 +158,10 @@ class ChunkTable:
     def _pk(self, key: StreamKey, bin_: int) -> tuple[Any, ...]:
         return key.subsite, key.node, key.sensor, key.method, key.stream, int(bin_)
 
-    def read(self, key: StreamKey, states: Sequence[BinState], infos: Sequence[ColumnInfo]) -> list[dict[str, np.ndarray]]:
-        """The ``infos`` columns of each bin of ``states`` (all with a version), concurrently.
+    def read(self, key: StreamKey, states: Sequence[BinState], infos: Sequence[ColumnInfo],
+             cache: BinCache | None = None) -> list[dict[str, np.ndarray]]:
+        """The ``infos`` columns of each bin of ``states`` (all with a version), concurrently;
+        columns found in ``cache`` are not fetched again, the ones fetched are put there.
 
         Raises
         ------
@@ -130,40 +171,55 @@ class ChunkTable:
         """
         if not states:
             return []
+        out: list[dict[str, np.ndarray]] = []
+        fetch: list[tuple[BinState, list[ColumnInfo]]] = []
+        for state in states:
+            known = {}
+            for info in infos:
+                hit = cache.get((key, state.bin, state.version, info)) if cache is not None else None
+                if hit is not None:
+                    known[info.name] = hit
+            out.append(known)
+            if len(known) < len(infos):
+                fetch.append((state, [i for i in infos if i.name not in known]))
+        if not fetch:
+            return out
         cql = (f"SELECT name, chunk, count, data FROM {self.keyspace}.{CHUNK_TABLE} "
                f"WHERE {_PK} AND version=? AND name IN ?")
         with self.conn.errors(f"read the chunks of {key}"):
             statement = self.conn.prepare(cql, columnar=True)
             statement.fetch_size = _PAGE_CELLS
-        names = [i.name for i in infos]
-        params = [(*self._pk(key, s.bin), s.version, names) for s in states]
+        params = [(*self._pk(key, s.bin), s.version, [_MARKER, *(i.name for i in wanted)]) for s, wanted in fetch]
         found = self.conn.column_pages(statement, params, doing=f"read the chunks of {key}")
-        out = []
-        for state, pages in zip(states, found, strict=True):
+        columns_of = {s.bin: columns for s, columns in zip(states, out, strict=True)}
+        for (state, wanted), pages in zip(fetch, found, strict=True):
             cells: dict[str, list[tuple[int, int, bytes]]] = {}
             for page in pages:
                 for name, chunk, n, data in zip(page["name"], page["chunk"], page["count"], page["data"], strict=True):
                     cells.setdefault(name, []).append((int(chunk), int(n), data))
             count = state.partition.count
-            columns = {}
-            for info in infos:
-                got = sorted(cells.get(info.name, []))
-                columns[info.name] = _column([(n, data) for _, n, data in got], info, count)
-                if got and len(columns[info.name]) != count:
-                    raise StoreUnavailable(
-                        f"stream {key} was written while this response was being read; retry the request")
-            if not cells and count:
+            if [n for _, n, _ in cells.pop(_MARKER, [])] != [count]:
                 raise StoreUnavailable(
                     f"stream {key} was written while this response was being read; retry the request")
-            out.append(columns)
+            for info in wanted:
+                got = sorted(cells.get(info.name, []))
+                values = _column([(n, data) for _, n, data in got], info, count)
+                if len(values) != count:
+                    raise StoreUnavailable(
+                        f"stream {key} was written while this response was being read; retry the request")
+                if cache is not None:
+                    cache.put((key, state.bin, state.version, info), values)
+                columns_of[state.bin][info.name] = values
         return out
 
     def insert_params(self, key: StreamKey, bin_: int, version: uuid.UUID,
                       columns: dict[str, np.ndarray]) -> list[tuple[Any, ...]]:
         """Parameters of :meth:`insert_statement` storing ``columns`` (one bin, sorted) as ``version``."""
         pk = self._pk(key, bin_)
-        return [(*pk, version, name, i, n, bytes(blob))
-                for name, values in columns.items() for i, (n, blob) in enumerate(chunk_cells(values))]
+        total = len(next(iter(columns.values())))
+        return [(*pk, version, _MARKER, 0, total, b""), *(
+            (*pk, version, name, i, n, bytes(blob))
+            for name, values in columns.items() for i, (n, blob) in enumerate(chunk_cells(values)))]
 
     def insert_statement(self) -> Any:
         """The prepared insert of one cell."""

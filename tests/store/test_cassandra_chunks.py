@@ -8,13 +8,14 @@ import uuid
 
 import numpy as np
 import pytest
+import test_cassandra
 from cassandra_node import CassandraNode
 from store_suite import DAY, KEY, T0, frame
-import test_cassandra
 from test_cassandra import empty_keyspace
 
 from stream_engine.errors import StoreUnavailable
 from stream_engine.store import cassandra_bulk
+from stream_engine.store.base import IndexRange
 from stream_engine.store.cassandra import CassandraStore
 from stream_engine.store.cassandra_chunks import CHUNK_TABLE
 from stream_engine.store.cassandra_reads import read_bins
@@ -270,3 +271,23 @@ def test_rows_deferred_then_derived(cassandra_node: CassandraNode) -> None:
     store.write(KEY, {k: v[:50] for k, v in records.items()}, bin_seconds=DAY)
     _assert_same(_rows(store), store.read(KEY))
     store.close()
+
+
+def test_a_response_fetches_each_bin_once(store: CassandraStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    times = T0 + np.arange(2000) * 60.0  # two bins
+    store.write(KEY, frame(times, a=np.arange(2000.0), b=-np.arange(2000.0)), bin_seconds=DAY)
+    fetched: list[list[str]] = []
+    real = store.conn.column_pages
+
+    def counting(statement, params, *, doing):
+        fetched.extend(p[-1] for p in params if "chunks" in doing)
+        return real(statement, params, doing=doing)
+
+    monkeypatch.setattr(store.conn, "column_pages", counting)
+    with store.snapshot() as view:
+        blocks = [view.read_columns(KEY, ["a"], index_range=IndexRange(lo, lo + 250))["a"]
+                  for lo in range(0, 2000, 250)]
+        assert np.concatenate(blocks).tolist() == list(range(2000))
+        assert len(fetched) == 2  # one fetch per bin, not per block
+        assert view.read(KEY, ["b"], index_range=IndexRange(1500, 1510))["b"].tolist() == [-float(i) for i in range(1500, 1510)]
+        assert len(fetched) == 3 and fetched[-1][1:] == ["b"]  # only the new column of the one bin needed
