@@ -159,9 +159,10 @@ class ChunkTable:
         return key.subsite, key.node, key.sensor, key.method, key.stream, int(bin_)
 
     def read(self, key: StreamKey, states: Sequence[BinState], infos: Sequence[ColumnInfo],
-             cache: BinCache | None = None) -> list[dict[str, np.ndarray]]:
+             cache: BinCache | None = None, also: Sequence[ColumnInfo] = ()) -> list[dict[str, np.ndarray]]:
         """The ``infos`` columns of each bin of ``states`` (all with a version), concurrently;
-        columns found in ``cache`` are not fetched again, the ones fetched are put there.
+        columns found in ``cache`` are not fetched again, the ones fetched are put there, with
+        the columns ``also`` names fetched in the same queries (for the response's next reads).
 
         Raises
         ------
@@ -181,7 +182,9 @@ class ChunkTable:
                     known[info.name] = hit
             out.append(known)
             if len(known) < len(infos):
-                fetch.append((state, [i for i in infos if i.name not in known]))
+                extra = [i for i in also if cache is not None and cache.get((key, state.bin, state.version, i)) is None]
+                needed = {i.name: i for i in infos if i.name not in known} | {i.name: i for i in extra}
+                fetch.append((state, list(needed.values())))
         if not fetch:
             return out
         cql = (f"SELECT name, chunk, count, data FROM {self.keyspace}.{CHUNK_TABLE} "
@@ -209,7 +212,8 @@ class ChunkTable:
                         f"stream {key} was written while this response was being read; retry the request")
                 if cache is not None:
                     cache.put((key, state.bin, state.version, info), values)
-                columns_of[state.bin][info.name] = values
+                if info in infos:
+                    columns_of[state.bin][info.name] = values
         return out
 
     def insert_params(self, key: StreamKey, bin_: int, version: uuid.UUID,
