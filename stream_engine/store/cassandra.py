@@ -4,14 +4,21 @@ Layout (``cassandra_schema.py``): one table per stream, one row per record, part
 ``(subsite, node, sensor, bin)`` and clustering ``method, time, deployment, id``; the partition
 index, stream columns, assets and change generations in tables of their own.
 
+Beside the OOI rows, every bin Stream Engine writes is kept as **column chunks**
+(``cassandra_chunks.py``): a few large cells per column, made visible by switching the bin's
+partition-index row to the new chunk version. Reads use the chunks where a bin has them and the
+rows elsewhere (a keyspace written by OOI's tools), so either kind of keyspace is served as it is.
+
 This module holds the store class: the partition index, columns, change tokens and snapshots,
 assets. Its helpers live beside it, one job each: ``cassandra_tables.py`` (stream tables created
-on demand, row keys, row batches, upsert ids, index bins), ``cassandra_reads.py`` (bins queried
-concurrently into numpy), ``cassandra_writes.py`` (idempotent upserts batched per partition),
+on demand, row keys, row batches, index bins), ``cassandra_writes.py`` (checking a write, then
+the bulk path of ``cassandra_bulk.py``: merge, chunk version, rows, switch), ``cassandra_chunk_reads.py``
+(per-bin dispatch), ``cassandra_reads.py`` (row bins queried concurrently into numpy),
 ``cassandra_snapshot.py`` (the one-state view), ``cassandra_session.py`` (the connection).
 
-Unlike the embedded store, a write spanning several bins is not atomic as a whole: after a
-failure some bins may hold the new records before the partition index counts them.
+Unlike the embedded store, a write spanning several bins is not atomic as a whole: each bin is
+switched whole, so after a failure some bins may show the new records and others not yet;
+writing the same records again completes it.
 """
 
 from __future__ import annotations
