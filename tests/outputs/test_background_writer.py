@@ -53,7 +53,7 @@ def _writer_threads() -> list[threading.Thread]:
 
 def test_chunks_are_written_in_order_then_the_thread_ends(tmp_path):
     with _Writer(tmp_path, layout=_Layout()) as writer:
-        with BackgroundWriter(writer, depth=2) as background:
+        with BackgroundWriter(writer) as background:
             for chunk in _chunks(7):
                 background.write(chunk)
         paths = writer.close()
