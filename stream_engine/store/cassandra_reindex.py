@@ -9,7 +9,8 @@ needs from the stream tables themselves, for every stream key found in them:
   are msgpack lists (OOI's encoding, :mod:`~stream_engine.store.cassandra_msgpack`), their width
   the longest list found. Stream keys this store already describes keep their columns.
 * ``partition_metadata``: per bin, the number of distinct ``(time, deployment)`` keys (a key
-  stored under two ids counts once, as reads return it once), the first and the last time.
+  stored under two ids counts once, as reads return it once), the first and the last time; the
+  bin's column chunks, if any, are set aside (its rows are the truth after a reindex).
 * ``stream_metadata``: the dictionary's bin size, and a new write generation (so every cached
   response of the stream is recomputed), then the keyspace's change token.
 
@@ -158,7 +159,9 @@ def _write_index(store: CassandraStore, key: StreamKey, bin_seconds: int, stored
                  doing=f"record stream {key}")
     with conn.errors(f"record the columns of {key}"):
         columns = conn.prepare(f"UPDATE {ks}.stream_columns SET name=?, dtype=?, width=? WHERE {KEY_WHERE} AND position=?")
-        index = conn.prepare(f"UPDATE {ks}.partition_metadata SET count=?, first=?, last=? WHERE {KEY_WHERE} AND bin=?")
+        # chunk_version=null: the rows counted are the truth for the bin (cassandra_chunks.py)
+        index = conn.prepare(f"UPDATE {ks}.partition_metadata SET count=?, first=?, last=?, chunk_version=null "
+                             f"WHERE {KEY_WHERE} AND bin=?")
     conn.concurrent(columns, [(i.name, dtype_text(i), i.shape[0] if i.shape else None, *params, pos)
                               for pos, i in enumerate(stored.values())], doing=f"record the columns of {key}")
     rows = []
