@@ -3,9 +3,19 @@
 Used by ``stream-engine serve`` (foreground) and ``manage-streamng start`` (which adds
 ``--daemon --pid <PID_FILE>`` on gunicorn's command line). Command-line options win over this file.
 
-Worker model: ``gthread`` workers (``WORKERS`` processes x ``THREADS`` threads). The WSGI app is
-imported in each worker after the fork (no ``preload_app``), so every worker opens its own store
-connection, and a ``HUP`` (``manage-streamng reload``) starts workers on freshly imported code.
+Worker model: ``gthread`` workers (``WORKERS`` processes x ``THREADS`` threads), as the class
+``stream_engine.web.worker.StreamEngineWorker``, which answers ``/health`` in its accepting thread
+(never queued behind data requests), bounds each client address's idle connections
+(``MAX_CLIENT_IDLE_CONNECTIONS``) and hands its listening socket over cleanly when it stops. The
+WSGI app is imported in each worker after the fork (no ``preload_app``), so every worker opens its
+own store connection, and a ``HUP`` (``manage-streamng reload``) starts workers on freshly
+imported code (the master imports only the worker class's module, which uses nothing else of
+Stream Engine, and imports it afresh on ``HUP``).
+
+Memory per worker is bounded by ``COMPUTE_CACHE_BYTES + DAP_CACHE_BYTES`` (the caches, full
+after a while under varied load) plus what the requests in progress hold (at most ``THREADS``
+of them, each bounded by ``DAP_COMPUTE_RECORDS`` windows and ``DAP_BLOCK_BYTES`` blocks) plus the
+code and dictionary (about 150 MiB); see README "Running a server".
 
 Timeouts (gunicorn 27):
 
@@ -49,7 +59,7 @@ os.makedirs(_settings.path("LOG_DIR"), exist_ok=True)
 
 wsgi_app = "stream_engine.web.app:create_app()"
 bind = [_settings.BIND]
-worker_class = "gthread"
+worker_class = "stream_engine.web.worker.StreamEngineWorker"
 workers = _settings.WORKERS
 threads = _settings.THREADS
 timeout = 0

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import json
 import os
 import shutil
 import socket
@@ -66,11 +67,14 @@ def _cpu_ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])
 
 
-def _rss_mib(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
+def _rss_mib(pid: int, field: str = "VmRSS") -> float:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return 0.0
 
 
@@ -140,19 +144,25 @@ def _stalled(number: int, port: int, stop: threading.Event) -> None:
             sock.close()
 
 
-def _health(port: int, stop: threading.Event, latencies: list[float], errors: list[str]) -> None:
+def _health(port: int, stop: threading.Event, latencies: list[float], errors: list[str],
+            states: list[tuple[float, dict]]) -> None:
+    """Probe ``/health`` twice a second (a new connection each time, so both workers answer);
+    keep each answer's worker state (memory, cache bytes) with the time it was taken."""
+    start = time.monotonic()
     while not stop.is_set():
         t0 = time.perf_counter()
         try:
             conn = http.client.HTTPConnection(HOST, port, timeout=30, source_address=("127.0.8.1", 0))
             conn.request("GET", "/health")
             response = conn.getresponse()
-            response.read()
+            body = response.read()
             conn.close()
             if response.status != 200:
                 errors.append(f"/health: {response.status}")
             latencies.append(time.perf_counter() - t0)
-        except OSError as exc:
+            worker = json.loads(body).get("worker", {})
+            states.append((time.monotonic() - start, worker))
+        except (OSError, ValueError) as exc:
             errors.append(f"/health: {exc}")
         time.sleep(0.5)
 
@@ -164,24 +174,27 @@ def _phase(port: int, seconds: float, stalled: bool, workers: list[int]) -> dict
                for i in range(CLIENTS)]
     health: list[float] = []
     health_errors: list[str] = []
+    states: list[tuple[float, dict]] = []
     if stalled:
         threads += [threading.Thread(target=_stalled, args=(i, port, stop), daemon=True)
                     for i in range(STALLED)]
-    threads.append(threading.Thread(target=_health, args=(port, stop, health, health_errors), daemon=True))
+    threads.append(threading.Thread(target=_health, args=(port, stop, health, health_errors, states),
+                                    daemon=True))
     cpu0 = {w: _cpu_ticks(w) for w in workers}
-    memory: list[tuple[float, float]] = []
+    memory: list[tuple[float, dict[int, float], dict[int, float]]] = []
     start = time.monotonic()
     for t in threads:
         t.start()
     while time.monotonic() - start < seconds:
         time.sleep(min(5.0, seconds))
-        memory.append((time.monotonic() - start, sum(_rss_mib(w) for w in workers)))
+        memory.append((time.monotonic() - start, {w: _rss_mib(w) for w in workers},
+                       {w: _rss_mib(w, "RssAnon") for w in workers}))
     stop.set()
     for t in threads:
         t.join(timeout=150)
     cpu = {w: _cpu_ticks(w) - cpu0[w] for w in workers}
     return {"seconds": time.monotonic() - start, "results": results, "health": health,
-            "health_errors": health_errors, "cpu": cpu, "memory": memory}
+            "health_errors": health_errors, "cpu": cpu, "memory": memory, "states": states}
 
 
 def _report(name: str, phase: dict, base: dict | None) -> None:
@@ -206,12 +219,35 @@ def _report(name: str, phase: dict, base: dict | None) -> None:
     total = sum(phase["cpu"].values()) or 1
     shares = ", ".join(f"{w}: {100 * c / total:.0f}%" for w, c in sorted(phase["cpu"].items()))
     print(f"   worker CPU share: {shares}")
-    mem = phase["memory"]
-    if mem:
-        first = [m for t, m in mem if t <= 60] or [mem[0][1]]
-        last = [m for t, m in mem if t >= mem[-1][0] - 60] or [mem[-1][1]]
-        print(f"   workers' RSS: first minute {np.mean(first):.0f} MiB, last minute {np.mean(last):.0f} MiB, "
-              f"peak {max(m for _, m in mem):.0f} MiB")
+    _report_memory(phase["memory"], phase["states"])
+
+
+def _report_memory(mem: list[tuple[float, dict[int, float], dict[int, float]]],
+                   states: list[tuple[float, dict]]) -> None:
+    """Each worker's memory per minute: ``VmRSS``, ``RssAnon`` (its private part), the bytes its
+    bounded caches hold and (under ``--tracemalloc``) the bytes Python allocations hold, the
+    last two as its ``/health`` answers said."""
+    if not mem:
+        return
+    workers = sorted(mem[0][1])
+    print("   per worker and minute, MiB: RSS / RssAnon / caches held / traced (means over the minute)")
+    minutes = int(mem[-1][0] // 60) + 1
+    for minute in range(minutes):
+        inside = [(r, a) for t, r, a in mem if minute * 60 < t <= (minute + 1) * 60]
+        if not inside:
+            continue
+        cells = []
+        for w in workers:
+            told = [s for t, s in states if minute * 60 < t <= (minute + 1) * 60 and s.get("pid") == w]
+            caches = [(s["cache_bytes"]["compute"] + s["cache_bytes"]["dap"]) / 2**20 for s in told
+                      if "cache_bytes" in s]
+            traced = [s["traced_mib"] for s in told if "traced_mib" in s]
+            cells.append(f"{np.mean([r[w] for r, _ in inside]):5.0f} / {np.mean([a[w] for _, a in inside]):4.0f}"
+                         f" / {np.mean(caches) if caches else float('nan'):4.0f}"
+                         f" / {np.mean(traced) if traced else float('nan'):4.0f}")
+        print(f"     minute {minute + 1:2d}:  " + "   |   ".join(cells))
+    peak = {w: max(r[w] for _, r, _ in mem) for w in workers}
+    print("     peak RSS: " + "  ".join(f"{peak[w]:.0f}" for w in workers))
 
 
 def main() -> int:
@@ -220,6 +256,15 @@ def main() -> int:
     parser.add_argument("--baseline-seconds", type=float, default=None,
                         help="length of the baseline phase (default: a fifth of --seconds, 60 s at most)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument("--compute-cache-mib", type=float, default=None,
+                        help="COMPUTE_CACHE_BYTES per worker in MiB (default: the setting's default)")
+    parser.add_argument("--dap-cache-mib", type=float, default=None,
+                        help="DAP_CACHE_BYTES per worker in MiB (default: the setting's default)")
+    parser.add_argument("--tracemalloc", action="store_true",
+                        help="run the server under PYTHONTRACEMALLOC (slower; /health then reports "
+                             "the bytes Python allocations hold)")
+    parser.add_argument("--malloc-arena-max", type=int, default=None,
+                        help="MALLOC_ARENA_MAX for the server (glibc; default: the server's own)")
     args = parser.parse_args()
     base_seconds = args.baseline_seconds or min(60.0, args.seconds / 5)
     work = Path(tempfile.mkdtemp(prefix="load-", dir=REPO_ROOT / "benchmarks"))
@@ -230,12 +275,23 @@ def main() -> int:
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("STREAM_ENGINE_")}
         env.update(STREAM_ENGINE_DATA_DIR=str(work / "data"), STREAM_ENGINE_LOG_DIR=str(work / "logs"))
+        for option, setting in ((args.compute_cache_mib, "COMPUTE_CACHE_BYTES"),
+                                (args.dap_cache_mib, "DAP_CACHE_BYTES")):
+            if option is not None:
+                env[f"STREAM_ENGINE_{setting}"] = str(int(option * 1024 * 1024))
+        if args.tracemalloc:
+            env["PYTHONTRACEMALLOC"] = "1"
+        if args.malloc_arena_max is not None:
+            env["MALLOC_ARENA_MAX"] = str(args.malloc_arena_max)
         command = [str(Path(sys.executable).parent / "stream-engine"), "serve", "--bind", f"{HOST}:{port}"]
         server = ServerProcess("stream-engine", command, port, "/health", work / "server.log", env=env,
                                cwd=REPO_ROOT).start()
         workers = [p for p in process_tree(server.pid) if p != server.pid]
         print(f"server pid {server.pid}, workers {workers}; {CLIENTS} clients "
               f"({CLIENTS // 2} keep-alive), {STALLED} stalled readers in the load phase")
+        print("settings: " + ", ".join(f"{k}={v}" for k, v in sorted(env.items())
+                                        if k.startswith(("STREAM_ENGINE_", "MALLOC_", "PYTHONTRACE"))
+                                        and not k.endswith("_DIR")))
         base = _phase(port, base_seconds, False, workers)
         _report("baseline (clients only)", base, None)
         loaded = _phase(port, args.seconds, True, workers)

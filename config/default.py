@@ -36,6 +36,11 @@ SEND_TIMEOUT = 60
 # Retry-After); keeps one client from taking every thread. 0: no bound. /health is exempt.
 MAX_CLIENT_REQUESTS = 4
 
+# Idle connections (kept alive, or opened and not used yet) one client address may hold in each
+# worker process; a new connection beyond it closes that client's oldest idle one, so one client
+# cannot fill the worker's 1000 connections. 0: no bound.
+MAX_CLIENT_IDLE_CONNECTIONS = 32
+
 # Public base URL used in links and catalog pages; empty means "derive from the request".
 BASE_URL = ""
 

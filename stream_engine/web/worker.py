@@ -1,0 +1,267 @@
+"""Stream Engine's gunicorn worker: ``gthread``, plus what a busy server owes every client.
+
+gunicorn's ``gthread`` worker accepts connections in its main thread and hands each request to a
+pool of ``THREADS`` threads. This subclass (``worker_class`` in ``gunicorn_config.py``) keeps that
+model and adds three things in the accepting thread:
+
+* **/health without waiting.** A connection is looked at (``MSG_PEEK``) when its request has
+  arrived; a plain ``GET``/``HEAD /health`` is answered right there from the application's
+  :class:`~stream_engine.web.health.HealthMonitor` (a cached store check, no data read) with this
+  worker's state, instead of queueing behind data requests for a pool thread. Anything else goes
+  to the pool untouched. Such answers carry ``X-Request-ID`` but are not written to the access
+  log (probes every few seconds would drown it).
+* **A bound on idle connections per client address.** Connections that have no request in
+  progress (kept alive, or opened and not yet used) count against their client's
+  ``MAX_CLIENT_IDLE_CONNECTIONS``; a new connection beyond it closes that client's oldest idle
+  one, so one client cannot fill ``worker_connections`` with idle sockets. A connection that
+  has not sent its request waits in the poller, not in a pool thread (gunicorn would hold a
+  thread for up to 5 s per such connection).
+* **A clean hand-over on reload and stop.** With ``reuse_port`` each worker has its own
+  listening socket, and the kernel keeps routing new connections to it until it is closed;
+  gunicorn's worker stops accepting when told to stop but closes the socket only when it exits
+  (seconds later), and the connections queued meanwhile are reset. This worker, when it stops,
+  takes every connection already queued on its socket, closes the socket at once (new
+  connections go to the other workers' sockets) and serves what it took, with
+  ``Connection: close``.
+"""
+
+from __future__ import annotations
+
+import errno
+import re
+import selectors
+import socket
+import time
+import uuid
+from functools import partial
+from itertools import chain
+from typing import Any
+
+from gunicorn.workers.gthread import STOP_KEEPALIVE_LINGER, TConn, ThreadWorker
+
+_HEALTH_REQUEST = re.compile(rb"(GET|HEAD) /health(?:\?[^ \r\n]*)? HTTP/1\.([01])\r\n")
+_PEEK_BYTES = 8192
+_HEADERS_END = b"\r\n\r\n"
+
+
+class _Outcome:
+    NO_DATA = "no data"
+    CLOSED = "closed"
+    NOT_HEALTH = "not health"
+    ANSWERED_KEEP = "answered, keep alive"
+    ANSWERED_CLOSE = "answered, close"
+
+
+def _wants_close(version: bytes, headers: bytes) -> bool:
+    fields = headers.lower()
+    if version == b"0":
+        return b"connection: keep-alive" not in fields
+    return b"connection: close" in fields
+
+
+def _has_body(headers: bytes) -> bool:
+    fields = headers.lower()
+    if b"transfer-encoding:" in fields:
+        return True
+    found = re.search(rb"content-length:\s*(\d+)", fields)
+    return found is not None and int(found.group(1)) > 0
+
+
+class StreamEngineWorker(ThreadWorker):
+    """gunicorn's ``gthread`` worker with a fast ``/health``, a per-client idle bound and a
+    clean hand-over of its listening socket when it stops (module docstring)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.in_pool = 0
+        self.health_answers = 0
+        self.idle_closed = 0
+        self.handed_over = 0
+
+    # -- what the application decides ------------------------------------------------------
+
+    @property
+    def idle_per_client(self) -> int:
+        """``MAX_CLIENT_IDLE_CONNECTIONS`` of the application (0: no bound)."""
+        return int(getattr(self.wsgi, "idle_connections_per_client", 0) or 0)
+
+    def state(self) -> dict[str, Any]:
+        """This worker's connections and requests, for ``/health``."""
+        queue = getattr(self.tpool, "_work_queue", None)
+        return {
+            "state": "serving" if self.alive else "stopping",
+            "threads": self.cfg.threads,
+            "requests_in_progress": self.in_pool,
+            "requests_queued": queue.qsize() if queue is not None else None,
+            "connections": self.nr_conns,
+            "idle_connections": len(self.keepalived_conns) + len(self.pending_conns),
+            "worker_connections": self.worker_connections,
+            "idle_connections_per_client": self.idle_per_client,
+            "requests_served": self.nr,
+            "health_answers": self.health_answers,
+            "idle_connections_closed": self.idle_closed,
+        }
+
+    # -- the pool --------------------------------------------------------------------------
+
+    def enqueue_req(self, conn: TConn) -> None:
+        self.in_pool += 1
+        super().enqueue_req(conn)
+
+    def finish_request(self, conn: TConn, fs: Any) -> None:
+        self.in_pool -= 1
+        super().finish_request(conn, fs)
+
+    # -- new connections and connections becoming readable ---------------------------------
+
+    def accept(self, listener: socket.socket) -> None:
+        try:
+            client_sock, client_addr = listener.accept()
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+                raise
+            return
+        self._adopt(client_sock, client_addr, listener)
+
+    def _adopt(self, client_sock: socket.socket, client_addr: Any, listener: socket.socket) -> None:
+        self.nr_conns += 1
+        conn = TConn(self.cfg, client_sock, client_addr, listener.getsockname())
+        self._bound_idle(conn)
+        self._dispatch(conn)
+
+    def on_client_socket_readable(self, conn: TConn, client: socket.socket) -> None:
+        self.poller.unregister(client)
+        self.keepalived_conns.remove(conn)
+        self._dispatch(conn)
+
+    def on_pending_socket_readable(self, conn: TConn, client: socket.socket) -> None:
+        self.poller.unregister(client)
+        self.pending_conns.remove(conn)
+        self._dispatch(conn)
+
+    def _dispatch(self, conn: TConn) -> None:
+        """Answer ``/health`` here, hand any other request to the pool, park a silent socket."""
+        outcome = self._answer_health(conn)
+        if outcome is _Outcome.NOT_HEALTH:
+            conn.data_ready = True
+            self.enqueue_req(conn)
+        elif outcome is _Outcome.NO_DATA:
+            self._park(conn, self.pending_conns, self.on_pending_socket_readable)
+        elif outcome is _Outcome.ANSWERED_KEEP and len(self.keepalived_conns) < self.max_keepalived:
+            self._park(conn, self.keepalived_conns, self.on_client_socket_readable)
+        else:
+            self.nr_conns -= 1
+            conn.close()
+
+    def _park(self, conn: TConn, waiting: Any, callback: Any) -> None:
+        """Wait in the poller (kept alive, or not yet used) until the socket is readable."""
+        conn.sock.setblocking(False)
+        conn.set_timeout()
+        if not self.alive:
+            conn.timeout = min(conn.timeout, time.monotonic() + STOP_KEEPALIVE_LINGER)
+        waiting.append(conn)
+        self.poller.register(conn.sock, selectors.EVENT_READ, partial(callback, conn))
+
+    # -- /health in the accepting thread ---------------------------------------------------
+
+    def _answer_health(self, conn: TConn) -> str:
+        answer = getattr(self.wsgi, "health_answer", None)
+        if self.cfg.is_ssl or conn.is_http2 or answer is None:
+            return _Outcome.NOT_HEALTH
+        if conn.parser is not None and conn.parser.unreader.buf.getvalue():
+            return _Outcome.NOT_HEALTH  # bytes already read by the parser: let it go on
+        try:
+            head = conn.sock.recv(_PEEK_BYTES, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            return _Outcome.NO_DATA
+        except OSError:
+            return _Outcome.CLOSED
+        if not head:
+            return _Outcome.CLOSED
+        request = _HEALTH_REQUEST.match(head)
+        end = head.find(_HEADERS_END)
+        if request is None or end < 0 or _has_body(head[request.end():end]):
+            return _Outcome.NOT_HEALTH
+        keep = self.alive and bool(self.cfg.keepalive) and not _wants_close(
+            request.group(2), head[request.end():end])
+        try:
+            conn.sock.recv(end + len(_HEADERS_END), socket.MSG_DONTWAIT)
+            self.health_answers += 1
+            status, body = answer(self.state())
+            wire = self._health_response(status, body, request.group(1) == b"HEAD", keep)
+            sent = conn.sock.send(wire, socket.MSG_DONTWAIT)
+        except OSError:
+            return _Outcome.CLOSED
+        if sent < len(wire):
+            return _Outcome.CLOSED  # a few hundred bytes not taken by an idle socket: give up
+        return _Outcome.ANSWERED_KEEP if keep else _Outcome.ANSWERED_CLOSE
+
+    @staticmethod
+    def _health_response(status: int, body: bytes, head: bool, keep: bool) -> bytes:
+        reason = "OK" if status == 200 else "Service Unavailable"
+        lines = [
+            f"HTTP/1.1 {status} {reason}",
+            f"Date: {time.strftime('%a, %d %b %Y %H:%M:%S GMT', time.gmtime())}",
+            "Server: stream-engine",
+            "Content-Type: application/json",
+            f"Content-Length: {len(body)}",
+            "Cache-Control: no-store",
+            f"X-Request-ID: {uuid.uuid4()}",
+            f"Connection: {'keep-alive' if keep else 'close'}",
+        ]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (b"" if head else body)
+
+    # -- idle connections per client -------------------------------------------------------
+
+    def _bound_idle(self, conn: TConn) -> None:
+        """Close the oldest idle connections of ``conn``'s client beyond the bound (``conn``,
+        not used yet, counts as idle)."""
+        limit = self.idle_per_client
+        if limit <= 0 or len(self.keepalived_conns) + len(self.pending_conns) < limit:
+            return
+        address = _address(conn)
+        idle = [c for c in chain(self.pending_conns, self.keepalived_conns) if _address(c) == address]
+        idle.sort(key=lambda c: c.timeout)
+        surplus = idle[: max(len(idle) + 1 - limit, 0)]
+        for oldest in surplus:
+            (self.pending_conns if oldest in self.pending_conns else self.keepalived_conns).remove(oldest)
+            try:
+                self.poller.unregister(oldest.sock)
+            except (OSError, KeyError, ValueError):
+                pass
+            self.nr_conns -= 1
+            self.idle_closed += 1
+            oldest.close()
+        if surplus:
+            self.log.info("client %s: closed %d idle connection(s) beyond its bound of %d",
+                          address, len(surplus), limit)
+
+    # -- stopping: hand the listening socket over ------------------------------------------
+
+    def set_accept_enabled(self, enabled: bool) -> None:
+        super().set_accept_enabled(enabled)
+        if not enabled and not self.alive and self.cfg.reuse_port:
+            self._hand_over_listeners()
+
+    def _hand_over_listeners(self) -> None:
+        """Take every connection queued on this worker's own sockets (``reuse_port``), then close
+        them, so the kernel sends new connections to the other workers' sockets and none is reset
+        here. (Sockets shared with other workers are left to them.)"""
+        for listener in self.sockets:
+            listener.setblocking(False)
+            while True:
+                try:
+                    client_sock, client_addr = listener.accept()
+                except OSError:
+                    break
+                self.handed_over += 1
+                self._adopt(client_sock, client_addr, listener)
+            listener.close()
+        if self.handed_over:
+            self.log.info("stopping: served %d connection(s) still queued on the listening socket",
+                          self.handed_over)
+
+
+def _address(conn: TConn) -> Any:
+    client = conn.client
+    return client[0] if isinstance(client, tuple | list) and client else client
