@@ -19,10 +19,11 @@ model and adds three things in the accepting thread:
 * **A clean hand-over on reload and stop.** With ``reuse_port`` each worker has its own
   listening socket, and the kernel keeps routing new connections to it until it is closed;
   gunicorn's worker stops accepting when told to stop but closes the socket only when it exits
-  (seconds later), and the connections queued meanwhile are reset. This worker, when it stops,
-  takes every connection already queued on its socket, closes the socket at once (new
-  connections go to the other workers' sockets) and serves what it took, with
-  ``Connection: close``.
+  (seconds later), and the connections queued meanwhile are reset (48 failed requests in
+  ``tests/ops/test_reload_under_load.py``). This worker, when it stops, goes on accepting for
+  a second (its replacements bind their sockets meanwhile), then takes every connection still
+  queued, closes the socket (new connections go to the other workers' sockets) and serves what
+  it took, with ``Connection: close``.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ from gunicorn.workers.gthread import STOP_KEEPALIVE_LINGER, TConn, ThreadWorker
 _HEALTH_REQUEST = re.compile(rb"(GET|HEAD) /health(?:\?[^ \r\n]*)? HTTP/1\.([01])\r\n")
 _PEEK_BYTES = 8192
 _HEADERS_END = b"\r\n\r\n"
+#: Seconds a stopping worker goes on accepting on its own (``reuse_port``) socket before closing it.
+HAND_OVER_SECONDS = 1.0
 
 
 class _Outcome:
@@ -239,16 +242,27 @@ class StreamEngineWorker(ThreadWorker):
     # -- stopping: hand the listening socket over ------------------------------------------
 
     def set_accept_enabled(self, enabled: bool) -> None:
-        super().set_accept_enabled(enabled)
-        if not enabled and not self.alive and self.cfg.reuse_port:
+        if not enabled and not self.alive and self.cfg.reuse_port and self._accepting:
             self._hand_over_listeners()
+        super().set_accept_enabled(enabled)
 
     def _hand_over_listeners(self) -> None:
-        """Take every connection queued on this worker's own sockets (``reuse_port``), then close
-        them, so the kernel sends new connections to the other workers' sockets and none is reset
-        here. (Sockets shared with other workers are left to them.)"""
+        """Stop listening without resetting anyone (``reuse_port``: the sockets are this
+        worker's own).
+
+        Go on accepting (and answering with ``Connection: close``) for :data:`HAND_OVER_SECONDS`,
+        long enough for the workers that replace this one (forked just before it was told to
+        stop) to have bound their sockets; then take every connection still queued, and close
+        the sockets, so the kernel sends new connections to the other workers' sockets.
+        """
+        deadline = time.monotonic() + HAND_OVER_SECONDS
+        while (left := deadline - time.monotonic()) > 0:
+            self.notify()
+            self.wait_for_and_dispatch_events(timeout=min(left, 0.2))
+            self.murder_keepalived()
+            self.murder_pending()
         for listener in self.sockets:
-            listener.setblocking(False)
+            self.poller.unregister(listener)
             while True:
                 try:
                     client_sock, client_addr = listener.accept()
@@ -257,9 +271,9 @@ class StreamEngineWorker(ThreadWorker):
                 self.handed_over += 1
                 self._adopt(client_sock, client_addr, listener)
             listener.close()
-        if self.handed_over:
-            self.log.info("stopping: served %d connection(s) still queued on the listening socket",
-                          self.handed_over)
+        self._accepting = False
+        self.log.info("stopping: listening socket closed after serving %d connection(s) that "
+                      "arrived meanwhile", self.handed_over)
 
 
 def _address(conn: TConn) -> Any:
