@@ -82,6 +82,7 @@ access_log_format = (
     "body=%({stream_engine.body}e)s"
 )
 
+_malloc_arenas = _settings.MALLOC_ARENAS
 del _settings
 # The master must not keep the engine's modules: workers fork from it, and after an upgrade a
 # HUP has to give them the new code (and the new version), not the master's copies.
@@ -99,6 +100,21 @@ def when_ready(server) -> None:
         server.log.info(message)
         if not server.cfg.daemon:
             print(message, flush=True)
+
+
+def post_fork(server, worker) -> None:
+    """Bound the worker's glibc malloc arenas (``MALLOC_ARENAS``) before its threads start."""
+    if _malloc_arenas <= 0:
+        return
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt  # glibc; musl and macOS have none: nothing to bound
+    except (OSError, AttributeError):
+        return
+    m_arena_max = -8  # glibc malloc.h
+    if mallopt(m_arena_max, int(_malloc_arenas)) != 1:
+        server.log.warning("could not bound malloc arenas to %s (mallopt failed)", _malloc_arenas)
 
 
 def on_starting(server) -> None:

@@ -122,7 +122,7 @@ def _validate(values: Mapping[str, Any]) -> None:
     for key in ("SEND_TIMEOUT",):
         val = v.get(key)
         _require(v, key, isinstance(val, int | float) and not isinstance(val, bool) and val > 0, "a positive number of seconds")
-    for key in ("MAX_CLIENT_REQUESTS", "MAX_CLIENT_IDLE_CONNECTIONS"):
+    for key in ("MAX_CLIENT_REQUESTS", "MAX_CLIENT_IDLE_CONNECTIONS", "MALLOC_ARENAS"):
         val = v.get(key)
         _require(v, key, isinstance(val, int) and not isinstance(val, bool) and val >= 0,
                  "a whole number, 0 or more (0: no bound)")

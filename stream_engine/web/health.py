@@ -7,7 +7,8 @@ The answer has to stay quick while every request thread is busy computing, and m
   store), checked in a background thread at most every :data:`CHECK_INTERVAL` seconds and cached
   in between, so a probe never waits for the store (nor for a slow Cassandra node). A check
   that has not returned after :data:`STUCK_AFTER` seconds counts as a failure.
-* **The process**: its id, uptime, resident memory and the bytes its bounded caches hold
+* **The process**: its id, uptime, resident memory (as of the last store check: no file is
+  read while answering) and the bytes its bounded caches hold
   (``COMPUTE_CACHE_BYTES``, ``DAP_CACHE_BYTES``); the gunicorn worker class
   (:mod:`stream_engine.web.worker`) adds its connections, requests in progress and queued, and
   whether it is stopping (reload).
@@ -89,9 +90,11 @@ class HealthMonitor:
         self._last: StoreCheck | None = None
         self._running_since: float | None = None
         self._first = threading.Event()
+        self._rss_mib: float | None = None
 
     def _check(self) -> None:
         began = time.monotonic()
+        self._rss_mib = resident_mib()  # read here, not in the thread that answers probes
         ok, message = True, None
         try:
             self.context.store.change_token()
@@ -135,7 +138,7 @@ class HealthMonitor:
         """What this process holds: id, uptime, resident memory, cache bytes (and, when the
         process runs under ``PYTHONTRACEMALLOC``, the bytes Python allocations hold)."""
         state = {"pid": os.getpid(), "uptime_seconds": round(time.monotonic() - self.started, 1),
-                 "rss_mib": resident_mib(), "cache_bytes": cache_bytes(self.context.settings)}
+                 "rss_mib": self._rss_mib, "cache_bytes": cache_bytes(self.context.settings)}
         if tracemalloc.is_tracing():
             state["traced_mib"] = round(tracemalloc.get_traced_memory()[0] / 2**20, 1)
         return state

@@ -9,7 +9,9 @@ model and adds three things in the accepting thread:
   :class:`~stream_engine.web.health.HealthMonitor` (a cached store check, no data read) with this
   worker's state, instead of queueing behind data requests for a pool thread. Anything else goes
   to the pool untouched. Such answers carry ``X-Request-ID`` but are not written to the access
-  log (probes every few seconds would drown it).
+  log (probes every few seconds would drown it). The answer makes as few system calls as it
+  can (each one gives the GIL away, and getting it back from busy request threads is what
+  makes this thread slow under load): no file is read, the store check runs elsewhere.
 * **A bound on idle connections per client address.** Connections that have no request in
   progress (kept alive, or opened and not yet used) count against their client's
   ``MAX_CLIENT_IDLE_CONNECTIONS``; a new connection beyond it closes that client's oldest idle
@@ -29,6 +31,7 @@ model and adds three things in the accepting thread:
 from __future__ import annotations
 
 import errno
+import random
 import re
 import selectors
 import socket
@@ -38,7 +41,12 @@ from functools import partial
 from itertools import chain
 from typing import Any
 
-from gunicorn.workers.gthread import STOP_KEEPALIVE_LINGER, TConn, ThreadWorker
+from gunicorn.workers.gthread import (
+    DEFAULT_WORKER_DATA_TIMEOUT,
+    STOP_KEEPALIVE_LINGER,
+    TConn,
+    ThreadWorker,
+)
 
 _HEALTH_REQUEST = re.compile(rb"(GET|HEAD) /health(?:\?[^ \r\n]*)? HTTP/1\.([01])\r\n")
 _PEEK_BYTES = 8192
@@ -160,6 +168,8 @@ class StreamEngineWorker(ThreadWorker):
         """Wait in the poller (kept alive, or not yet used) until the socket is readable."""
         conn.sock.setblocking(False)
         conn.set_timeout()
+        if waiting is self.pending_conns:  # a request may take a moment to arrive, even with keepalive 0
+            conn.timeout = max(conn.timeout, time.monotonic() + DEFAULT_WORKER_DATA_TIMEOUT)
         if not self.alive:
             conn.timeout = min(conn.timeout, time.monotonic() + STOP_KEEPALIVE_LINGER)
         waiting.append(conn)
@@ -209,7 +219,7 @@ class StreamEngineWorker(ThreadWorker):
             "Content-Type: application/json",
             f"Content-Length: {len(body)}",
             "Cache-Control: no-store",
-            f"X-Request-ID: {uuid.uuid4()}",
+            f"X-Request-ID: {uuid.UUID(int=random.getrandbits(128), version=4)}",  # no syscall
             f"Connection: {'keep-alive' if keep else 'close'}",
         ]
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (b"" if head else body)
