@@ -2,7 +2,7 @@
 
 gunicorn's ``gthread`` worker accepts connections in its main thread and hands each request to a
 pool of ``THREADS`` threads. This subclass (``worker_class`` in ``gunicorn_config.py``) keeps that
-model and adds three things in the accepting thread:
+model and adds, in the accepting thread:
 
 * **/health without waiting.** A connection is looked at (``MSG_PEEK``) when its request has
   arrived; a plain ``GET``/``HEAD /health`` is answered right there from the application's
@@ -18,6 +18,11 @@ model and adds three things in the accepting thread:
   one, so one client cannot fill ``worker_connections`` with idle sockets. A connection that
   has not sent its request waits in the poller, not in a pool thread (gunicorn would hold a
   thread for up to 5 s per such connection).
+* **Closing without blocking.** gunicorn closes a connection gracefully (FIN, then read until
+  the client hangs up, up to 2 s) in the accepting thread itself; under load, clients slow to
+  hang up held that thread for seconds, so nothing was accepted nor /health answered (p99
+  3.9 s, max 14 s in ``benchmarks/load.py`` with the first version of this worker). Here the
+  closing socket waits in the poller.
 * **A clean hand-over on reload and stop.** With ``reuse_port`` each worker has its own
   listening socket, and the kernel keeps routing new connections to it until it is closed;
   gunicorn's worker stops accepting when told to stop but closes the socket only when it exits
@@ -37,6 +42,7 @@ import selectors
 import socket
 import time
 import uuid
+from collections import deque
 from functools import partial
 from itertools import chain
 from typing import Any
@@ -51,6 +57,10 @@ from gunicorn.workers.gthread import (
 _HEALTH_REQUEST = re.compile(rb"(GET|HEAD) /health(?:\?[^ \r\n]*)? HTTP/1\.([01])\r\n")
 _PEEK_BYTES = 8192
 _HEADERS_END = b"\r\n\r\n"
+#: Seconds a closed connection waits for the client to hang up (gunicorn's close_graceful: 2 s).
+LINGER_SECONDS = 2.0
+#: Bytes read from a closing connection before it is closed regardless (as gunicorn: 64 KiB).
+LINGER_MAX_BYTES = 65536
 #: Seconds a stopping worker goes on accepting on its own (``reuse_port``) socket before closing it.
 HAND_OVER_SECONDS = 1.0
 
@@ -78,6 +88,21 @@ def _has_body(headers: bytes) -> bool:
     return found is not None and int(found.group(1)) > 0
 
 
+class _Conn(TConn):
+    """A gunicorn connection whose graceful close lingers in the worker's poller instead of
+    blocking the thread that closes it."""
+
+    def __init__(self, worker: StreamEngineWorker, *args: Any) -> None:
+        super().__init__(*args)
+        self.worker = worker
+
+    def close(self, graceful: bool = False) -> None:
+        if graceful:
+            self.worker.linger(self)
+        else:
+            super().close()
+
+
 class StreamEngineWorker(ThreadWorker):
     """gunicorn's ``gthread`` worker with a fast ``/health``, a per-client idle bound and a
     clean hand-over of its listening socket when it stops (module docstring)."""
@@ -88,6 +113,7 @@ class StreamEngineWorker(ThreadWorker):
         self.health_answers = 0
         self.idle_closed = 0
         self.handed_over = 0
+        self.closing: deque[_Conn] = deque()
 
     # -- what the application decides ------------------------------------------------------
 
@@ -106,6 +132,7 @@ class StreamEngineWorker(ThreadWorker):
             "requests_queued": queue.qsize() if queue is not None else None,
             "connections": self.nr_conns,
             "idle_connections": len(self.keepalived_conns) + len(self.pending_conns),
+            "closing_connections": len(self.closing),
             "worker_connections": self.worker_connections,
             "idle_connections_per_client": self.idle_per_client,
             "requests_served": self.nr,
@@ -136,7 +163,7 @@ class StreamEngineWorker(ThreadWorker):
 
     def _adopt(self, client_sock: socket.socket, client_addr: Any, listener: socket.socket) -> None:
         self.nr_conns += 1
-        conn = TConn(self.cfg, client_sock, client_addr, listener.getsockname())
+        conn = _Conn(self, self.cfg, client_sock, client_addr, listener.getsockname())
         self._bound_idle(conn)
         self._dispatch(conn)
 
@@ -223,6 +250,55 @@ class StreamEngineWorker(ThreadWorker):
             f"Connection: {'keep-alive' if keep else 'close'}",
         ]
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (b"" if head else body)
+
+    # -- closing without blocking ---------------------------------------------------------
+
+    def linger(self, conn: TConn) -> None:
+        """Close ``conn`` as RFC 9112 section 9.6 asks (send FIN, read what the client still
+        sends until it closes, at most :data:`LINGER_SECONDS`), without waiting for it here.
+
+        gunicorn does this in the accepting thread, blocking it up to 2 s per connection: under
+        load, while clients were slow to hang up, nothing was accepted (nor /health answered)
+        for seconds at a time. Here the socket waits in the poller like any other.
+        """
+        try:
+            conn.sock.shutdown(socket.SHUT_WR)
+            conn.sock.setblocking(False)
+            self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._drain_closing, conn))
+        except (OSError, ValueError, KeyError):
+            TConn.close(conn)
+            return
+        conn.timeout = time.monotonic() + LINGER_SECONDS
+        conn.drained = 0
+        self.closing.append(conn)
+
+    def _drain_closing(self, conn: TConn, client: socket.socket) -> None:
+        try:
+            data = conn.sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        conn.drained += len(data)
+        if not data or conn.drained >= LINGER_MAX_BYTES:
+            self._closed(conn)
+
+    def _closed(self, conn: TConn) -> None:
+        try:
+            self.poller.unregister(conn.sock)
+        except (OSError, KeyError, ValueError):
+            pass
+        try:
+            self.closing.remove(conn)
+        except ValueError:
+            pass
+        TConn.close(conn)
+
+    def murder_pending(self) -> None:
+        super().murder_pending()
+        now = time.monotonic()
+        while self.closing and (self.closing[0].timeout <= now or not self.alive and self.nr_conns == 0):
+            self._closed(self.closing[0])
 
     # -- idle connections per client -------------------------------------------------------
 

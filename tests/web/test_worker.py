@@ -136,3 +136,18 @@ def test_idle_connections_beyond_the_bound_close_the_clients_oldest(one_thread_s
 def test_gunicorn_uses_the_stream_engine_worker() -> None:
     config = (REPO_ROOT / "gunicorn_config.py").read_text()
     assert 'worker_class = "stream_engine.web.worker.StreamEngineWorker"' in config
+
+
+def test_a_closed_connection_lingers_in_the_poller_not_in_the_accepting_thread(one_thread_server) -> None:
+    server = one_thread_server
+    sock = _connect(server, "127.0.0.4")
+    sock.sendall(b"GET /version HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    received = b""
+    while chunk := sock.recv(65536):  # the response, then the server's FIN
+        received += chunk
+    assert received.startswith(b"HTTP/1.1 200") and received.endswith(b"}")
+    # the client has not hung up: the server waits for it without holding its accepting thread
+    status, _, body = _health(server)
+    assert status == 200 and body["worker"]["closing_connections"] == 1
+    sock.close()
+    _wait_for(lambda: _health(server)[2]["worker"]["closing_connections"] == 0, "the socket closed")
