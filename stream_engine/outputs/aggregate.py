@@ -7,6 +7,8 @@ files by everything before ``_<start>-<end>`` (one deployment of one stream), co
 group in time order into one file named for the whole span, block by block (memory holds one
 block of records), writes ``status.json`` (each sub-job's status or failure) and ``status.txt``
 (``complete``). NetCDF files are concatenated along ``obs``; CSV/TSV files keep one header.
+The sub-jobs' provenance and annotation files (``..._annotations_<start>-<stop>.json``) are
+merged into one of each per stream (:func:`~stream_engine.outputs.companions.merge_companions`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from stream_engine.outputs.companions import merge_companions, sub_job_companions
 
 BLOCK_RECORDS = 65536
 _DATA_NAME = re.compile(r"^(?P<group>deployment\d{4}_.+)_(?P<start>\d{8}T[\d.]+)-(?P<end>\d{8}T[\d.]+)\.(?P<ext>nc|csv|tsv)$")
@@ -134,6 +138,7 @@ def aggregate_folder(folder: Path, write_status: bool = True) -> dict[str, Any]:
         for part in parts:
             part.unlink()
         os.replace(temporary, target)
+    merge_companions(sub_job_companions(folder), folder)
     files = sorted(p.name for p in folder.iterdir() if p.is_file() and _DATA_NAME.match(p.name))
     body = {"status": statuses, "files": files}
     if write_status:

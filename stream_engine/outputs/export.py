@@ -4,11 +4,16 @@
 ``stream-engine export`` share. It opens the query with
 :func:`~stream_engine.engine.query_run.open_query` (one snapshot for everything; chunks of at
 most ``QUERY_CHUNK_RECORDS`` records, so memory does not grow with the export) and hands each
-chunk to the format's writer. With ``include_provenance`` a
+chunk to the format's writer, which writes (compresses) on a thread of its own while the next
+chunk is computed (:class:`~stream_engine.outputs.writer.BackgroundWriter`). With ``include_provenance`` a
 ``<refdes>-<method>-<stream>_provenance.json`` file accompanies the data files, holding what
 ``POST /particles`` returns as provenance: the query, the computed provenance of every product
 (function, version, inputs, calibrations, what could not be computed and why) and the
-deployment events with their calibrations.
+deployment events with their calibrations. With ``include_annotations`` a
+``<refdes>-<method>-<stream>_annotations.json`` file holds ``{"annotations": [...]}``: the
+annotation records of every stream of the query that meet its range (those whose exclusions
+removed records from the files too). As the original, it is written even when the range holds no
+data (the annotations may say why), before :class:`~stream_engine.errors.NoDataInRange` is raised.
 """
 
 from __future__ import annotations
@@ -18,16 +23,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from stream_engine import assets
 from stream_engine.engine.query_provenance import instrument_provenance
 from stream_engine.engine.query_run import open_query
-from stream_engine.errors import BadRequest
+from stream_engine.errors import BadRequest, NoDataInRange
+from stream_engine.outputs.companions import (
+    ANNOTATIONS,
+    PROVENANCE,
+    annotations_document,
+    companion_name,
+    write_json,
+)
 from stream_engine.outputs.csv import CsvWriter, TsvWriter
+from stream_engine.outputs.flags import flag_columns
 from stream_engine.outputs.json_files import JsonWriter
 from stream_engine.outputs.layout import build_layout
 from stream_engine.outputs.netcdf import NetcdfWriter
+from stream_engine.outputs.writer import BackgroundWriter
+from stream_engine.quality.annotations import annotations_for
+from stream_engine.quality.exclusion import run_annotations
 
 if TYPE_CHECKING:
     from stream_engine.engine.query import Query
@@ -39,6 +53,10 @@ WRITERS: dict[str, type[ChunkWriter]] = {"netcdf": NetcdfWriter, "csv": CsvWrite
                                          "json": JsonWriter}
 """Export formats by name."""
 
+EXPORT_WINDOW_FACTOR = 4
+"""Exports compute this many times ``QUERY_CHUNK_RECORDS`` records per window (fewer passes of
+per-window work: reads, calibration tiling, provenance), still a bounded amount of memory."""
+
 Progress = Callable[[int, int], None]
 """``progress(records_done, records_total)`` (records of the primary stream in the range)."""
 
@@ -49,6 +67,14 @@ class ExportResult:
 
     files: tuple[Path, ...]
     records: int
+
+
+def export_settings(settings: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``settings`` with exports' windows: :data:`EXPORT_WINDOW_FACTOR` x ``QUERY_CHUNK_RECORDS``
+    records computed at a time (a window's arrays are written to files and dropped, never kept)."""
+    window = int(settings["QUERY_CHUNK_RECORDS"]) * EXPORT_WINDOW_FACTOR
+    replace = getattr(settings, "replace", None)
+    return replace(QUERY_CHUNK_RECORDS=window) if replace is not None else {**settings, "QUERY_CHUNK_RECORDS": window}
 
 
 def writer_for(format_name: str) -> type[ChunkWriter]:
@@ -67,6 +93,7 @@ def run_export(
     folder: Path,
     settings: Mapping[str, Any],
     progress: Progress | None = None,
+    span: str = "",
 ) -> ExportResult:
     """Export ``query`` as ``format_name`` files into ``folder`` (created if needed).
 
@@ -84,6 +111,10 @@ def run_export(
         Engine settings (what :func:`~stream_engine.engine.query_run.open_query` reads).
     progress
         Called after each chunk.
+    span
+        Added to the names of the provenance and annotation files
+        (``..._annotations_<span>.json``): a sub-job's time span, so sub-jobs sharing a folder
+        do not overwrite each other's.
 
     Returns
     -------
@@ -97,26 +128,44 @@ def run_export(
         Unknown format.
     """
     writer_class = writer_for(format_name)
-    with open_query(store, preload, query, settings) as run:
+    key = query.primary.key
+    try:
+        run = open_query(store, preload, query, export_settings(settings))
+    except NoDataInRange:
+        if query.include_annotations:
+            folder.mkdir(parents=True, exist_ok=True)
+            write_json(folder / companion_name(key, ANNOTATIONS, span),
+                       annotations_document(_stored_annotations(store, query)))
+        raise
+    with run:
         folder.mkdir(parents=True, exist_ok=True)
         plans = [run.plan, *run.secondary_plans]
         layout = build_layout(preload, plans, run.variables,
                               assets.deployments(run.view, query.primary.key.refdes),
-                              query.request_uuid or "")
-        total = run.stop_index - run.first_index
+                              query.request_uuid or "", flag_columns(run.quality, run.variables))
+        total, done = run.stop_index - run.first_index, 0
         with writer_class(folder, layout) as writer:
-            for chunk in run.chunks():
-                writer.write(chunk.data)
-                if progress is not None:
-                    progress(min(writer.records, total), total)
+            with BackgroundWriter(writer) as background:
+                for chunk in run.chunks():
+                    background.write(chunk.data)
+                    done += len(chunk)
+                    if progress is not None:
+                        progress(min(done, total), total)
             files = writer.close()
         if query.include_provenance:
-            key = query.primary.key
-            path = folder / f"{key.refdes}-{key.method}-{key.stream}_provenance.json"
             body = {"requestUUID": query.request_uuid, "query_parameter_provenance": query.describe(),
                     "computed_provenance": run.provenance.computed_provenance(),
                     "instrument_provenance": instrument_provenance(run.view, query)}
-            path.write_bytes(orjson.dumps(body, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY,
-                                          default=str))
-            files.append(path)
+            files.append(write_json(folder / companion_name(key, PROVENANCE, span), body))
+        if query.include_annotations:
+            files.append(write_json(folder / companion_name(key, ANNOTATIONS, span),
+                                    annotations_document(run_annotations(run))))
         return ExportResult(tuple(files), writer.records)
+
+
+def _stored_annotations(store: Store, query: Query) -> list[dict[str, Any]]:
+    """The annotation records of the query's streams meeting its range, read on one snapshot."""
+    time_range = query.time_range
+    with store.snapshot() as view:
+        return [dict(a.record) for sq in query.streams
+                for a in annotations_for(view, sq.key, time_range.start, time_range.stop)]

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from stream_engine.assets import Deployment
     from stream_engine.engine.plan import Plan, PositionInput
     from stream_engine.engine.query_run import OutputVariable
+    from stream_engine.outputs.flags import FlagColumn
     from stream_engine.preload.model import Parameter, Preload
 
 LAT, LON = "lat", "lon"
@@ -58,12 +59,16 @@ class ExportVariable:
     parameter: Parameter | None
     provenance: Mapping[str, Any] = field(default_factory=dict)
     ancillary: tuple[str, ...] = ()
+    flag: Mapping[str, Any] = field(default_factory=dict)
 
     def attributes(self, dtype: np.dtype, coordinates: str = COORDINATES) -> dict[str, Any]:
-        """Attributes for values of ``dtype`` (``_FillValue`` typed like the data), naming
-        ``coordinates`` (:attr:`ExportLayout.coordinates`)."""
+        """Attributes for values of ``dtype`` (``_FillValue``, ``flag_values`` and ``flag_masks``
+        typed like the data), naming ``coordinates`` (:attr:`ExportLayout.coordinates`)."""
         if self.parameter is None:
             attrs: dict[str, Any] = {"long_name": self.name}
+            for name, value in self.flag.items():
+                typed = isinstance(value, np.ndarray) and dtype.kind in "iu"
+                attrs[name] = value.astype(dtype) if typed else value
         else:
             attrs = attributes.parameter_attributes(self.parameter, dtype.kind)
             if "_FillValue" in attrs:
@@ -81,6 +86,8 @@ class ExportVariable:
         other bookkeeping the instrument or the pipeline adds."""
         units = self.units
         named = self.parameter.name if self.parameter is not None else self.name
+        if self.flag:
+            return "qualityInformation"
         if units.startswith("seconds since") or named.endswith("_timestamp"):
             return "auxiliaryInformation"
         return "physicalMeasurement"
@@ -191,7 +198,8 @@ def _provenance(var: OutputVariable, plans: Sequence[Plan]) -> tuple[dict[str, A
 
 
 def build_layout(preload: Preload, plans: Sequence[Plan], variables: Sequence[OutputVariable],
-                 deployments: Sequence[Deployment], request_uuid: str = "") -> ExportLayout:
+                 deployments: Sequence[Deployment], request_uuid: str = "",
+                 flags: Mapping[str, FlagColumn] | None = None) -> ExportLayout:
     """The layout of an export of a query's output variables.
 
     Parameters
@@ -210,7 +218,12 @@ def build_layout(preload: Preload, plans: Sequence[Plan], variables: Sequence[Ou
         globals).
     request_uuid
         Written as the ``requestUUID`` global attribute when given.
+    flags
+        The quality flag columns among ``variables`` (:func:`~stream_engine.outputs.flags.flag_columns`),
+        exported after the variable each flags, which names them in ``ancillary_variables``.
+        Other output variables without a parameter are coordinates (``positions``) or left out.
     """
+    flags = flags or {}
     primary = plans[0]
     served = {v.name for v in variables if v.parameter is None and v.stream == primary.key}
     positions = tuple(ExportPosition(pos.name, _position_attributes(pos, primary))
@@ -218,6 +231,9 @@ def build_layout(preload: Preload, plans: Sequence[Plan], variables: Sequence[Ou
     by_parameter = {(v.stream, v.parameter.name): v.name for v in variables if v.parameter is not None}
     chosen: list[ExportVariable] = []
     unavailable: list[tuple[Parameter, str]] = []
+    flagged: dict[str, list[str]] = {}
+    for name, column in flags.items():
+        flagged.setdefault(column.tested, []).append(name)
     for var in variables:
         if var.name in (TIME, DEPLOYMENT, LAT, LON) or var.parameter is None:
             continue
@@ -227,12 +243,14 @@ def build_layout(preload: Preload, plans: Sequence[Plan], variables: Sequence[Ou
             unavailable.append((var.parameter, reason))
             continue
         provenance, inputs = _provenance(var, plans)
-        ancillary = tuple(dict.fromkeys(by_parameter[(var.stream, name)] for name in inputs
-                                        if (var.stream, name) in by_parameter))
+        ancillary = tuple(dict.fromkeys([*(by_parameter[(var.stream, name)] for name in inputs
+                                           if (var.stream, name) in by_parameter),
+                                         *flagged.get(var.name, ())]))
         if var.stream != primary.key:
             provenance = {**provenance, "source_stream": var.stream.path,
                           "instrument": var.stream.refdes}
         chosen.append(ExportVariable(var.name, var.parameter, provenance, ancillary))
+        chosen.extend(ExportVariable(name, None, flag=flags[name].attributes) for name in flagged.get(var.name, ()))
     return ExportLayout(primary, tuple(chosen), tuple(unavailable), tuple(deployments), request_uuid,
                         positions)
 

@@ -4,7 +4,10 @@ One file per deployment: dimension ``obs`` (unlimited, so chunks are appended as
 computed; memory holds one chunk, never a whole file), ``time`` (float64 NTP seconds, CF units),
 ``deployment``, then the exported parameters, 2-D ``(obs, <dim>)`` for array parameters, strings
 as variable-length strings, booleans as ``int8``, unsigned integers widened to signed. Every data variable is compressed (zlib level 1,
-byte shuffle) in chunks of about :data:`CHUNK_RECORDS` records. Names, attributes and provenance
+byte shuffle) in chunks of about :data:`CHUNK_RECORDS` records. Each variable's HDF5 chunk cache
+holds only :data:`CACHED_CHUNKS` chunks, fully written ones leaving first, so a chunk is
+compressed once, as soon as it is complete, inside the write that completes it (on the export's
+writer thread, while the next records are computed) rather than all at close. Names, attributes and provenance
 come from the :class:`~stream_engine.outputs.layout.ExportLayout`; files are written under a
 temporary name and renamed to ``deployment%04d_<refdes>-<method>-<stream>_<start>-<end>.nc``
 when closed, so a file with its final name is always complete.
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import netCDF4
 import numpy as np
 
 from stream_engine.outputs.layout import (
@@ -27,7 +31,9 @@ from stream_engine.outputs.writer import ChunkWriter, DeploymentFile
 from stream_engine.store.base import DEPLOYMENT, TIME
 
 OBS = "obs"
-CHUNK_RECORDS = 16384
+CHUNK_RECORDS = 65536
+#: HDF5 chunks kept uncompressed per variable: the one being filled and one more.
+CACHED_CHUNKS = 2
 COMPRESSION: dict[str, Any] = {"compression": "zlib", "complevel": 1, "shuffle": True}
 
 
@@ -56,13 +62,11 @@ class _NetcdfFile(DeploymentFile):
     suffix = ".nc"
 
     def open(self, chunk: dict[str, np.ndarray]) -> None:
-        import netCDF4
-
         self.dataset = netCDF4.Dataset(self.temporary, "w", format="NETCDF4")
         self.dataset.set_auto_mask(False)
         self.dataset.createDimension(OBS, None)
         self._create(TIME, chunk[TIME], time_attributes())
-        self._create(DEPLOYMENT, chunk[DEPLOYMENT].astype(np.int32), deployment_attributes())
+        self._create(DEPLOYMENT, chunk[DEPLOYMENT].astype(np.int32, copy=False), deployment_attributes())
         coordinates = self.layout.coordinates
         for variable in self.layout.variables:
             values = _storable(chunk[variable.name])
@@ -105,6 +109,9 @@ class _NetcdfFile(DeploymentFile):
         options = {} if kind == "O" else {**COMPRESSION, "chunksizes": chunks}
         var = self.dataset.createVariable(name, _netcdf_type(values), dims,
                                           fill_value=fill if kind in "iuf" else None, **options)
+        if options:
+            chunk_bytes = int(np.prod(chunks, dtype=np.int64)) * values.dtype.itemsize
+            var.set_var_chunk_cache(size=CACHED_CHUNKS * chunk_bytes, nelems=31, preemption=1.0)
         if kind == "O":
             attrs.pop("_FillValue", None)
         var.setncatts(attrs)
@@ -124,7 +131,7 @@ class _NetcdfFile(DeploymentFile):
         n1 = n0 + len(chunk[TIME])
         variables = self.dataset.variables
         variables[TIME][n0:n1] = chunk[TIME]
-        variables[DEPLOYMENT][n0:n1] = chunk[DEPLOYMENT].astype(np.int32)
+        variables[DEPLOYMENT][n0:n1] = chunk[DEPLOYMENT].astype(np.int32, copy=False)
         for variable in self.layout.variables:
             variables[variable.name][n0:n1] = _storable(chunk[variable.name])
         for position in self.layout.positions:

@@ -6,13 +6,13 @@ in its own process (each opens its own store and dictionary, reads through its o
 into its own sub-folder, then moves the data files together and merges them per deployment
 (:func:`~stream_engine.outputs.aggregate.aggregate_folder`), so the result is the same files one
 export gives. With provenance, ``<refdes>-<method>-<stream>_provenance.json`` holds each
-slice's provenance document under ``slices``.
+slice's provenance document under ``slices``; with annotations,
+``<refdes>-<method>-<stream>_annotations.json`` every slice's annotation records, each once.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import shutil
 from collections.abc import Callable, Mapping
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from stream_engine.errors import NoDataInRange
 from stream_engine.outputs.aggregate import aggregate_folder
+from stream_engine.outputs.companions import is_companion, merge_companions
 from stream_engine.outputs.export import ExportResult
 
 if TYPE_CHECKING:
@@ -109,23 +110,19 @@ def run_split_export(
     if records == 0:
         shutil.rmtree(folder, ignore_errors=True)
         raise NoDataInRange(f"no records of {query.primary.key} in the requested range")
-    provenance: list[Any] = []
+    companions: list[Path] = []
     for part in parts:
         if not part.is_dir():
             continue
         for path in sorted(part.iterdir()):
-            if path.name.endswith("_provenance.json"):
-                provenance.append(json.loads(path.read_text()))
-                path.unlink()
+            if is_companion(path):
+                companions.append(path)
             else:
                 path.replace(folder / path.name)
-        part.rmdir()
+    merged = merge_companions(companions, folder, query.request_uuid)
+    for part in parts:
+        if part.is_dir():
+            part.rmdir()
     aggregate_folder(folder, write_status=False)
-    files = sorted(p for p in folder.iterdir() if p.is_file())
-    if query.include_provenance:
-        key = query.primary.key
-        target = folder / f"{key.refdes}-{key.method}-{key.stream}_provenance.json"
-        target.write_text(json.dumps({"requestUUID": query.request_uuid, "slices": provenance}, indent=2,
-                                     default=str))
-        files.append(target)
-    return ExportResult(tuple(files), records)
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p not in merged)
+    return ExportResult(tuple([*files, *merged]), records)

@@ -7,11 +7,17 @@ them), splits each chunk by deployment and appends every part to that deployment
 and renamed to their OOI name (which holds the first and last time, known only at the end) by
 :meth:`ChunkWriter.close`; :meth:`ChunkWriter.abort` removes them. A format is one
 ``DeploymentFile`` subclass.
+
+:class:`BackgroundWriter` runs a writer on a thread of its own, so an export computes its next
+chunk while the last one is compressed and written (numpy, gsw, zlib and netCDF-C release the
+GIL); at most ``depth`` chunks wait between the two, so memory stays bounded.
 """
 
 from __future__ import annotations
 
 import os
+import queue
+import threading
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -86,9 +92,10 @@ def split_by_deployment(chunk: Mapping[str, np.ndarray]) -> list[tuple[int, dict
     numbers = np.asarray(chunk[DEPLOYMENT])
     if len(numbers) == 0:
         return []
-    distinct = list(dict.fromkeys(numbers.tolist()))
-    if len(distinct) == 1:
-        return [(int(distinct[0]), dict(chunk))]
+    if numbers[0] == numbers[-1] and bool((numbers == numbers[0]).all()):
+        return [(int(numbers[0]), dict(chunk))]
+    found, first = np.unique(numbers, return_index=True)
+    distinct = found[np.argsort(first)].tolist()
     return [(int(n), {name: values[numbers == n] for name, values in chunk.items()}) for n in distinct]
 
 
@@ -147,3 +154,62 @@ class ChunkWriter:
     def __exit__(self, exc_type: object, *exc: object) -> None:
         if exc_type is not None:
             self.abort()
+
+
+class BackgroundWriter:
+    """Feeds a :class:`ChunkWriter` from a thread of its own (see the module docstring).
+
+    Use as a context manager inside the writer's own ``with``: leaving it (normally or by an
+    exception) waits until the thread has written or dropped every chunk handed over, so the
+    writer can then be closed or aborted safely. An error raised while writing is raised again
+    by the next :meth:`write` or by :meth:`finish`.
+
+    Parameters
+    ----------
+    writer
+        The writer to feed.
+    depth
+        Chunks that may wait for the thread.
+    """
+
+    def __init__(self, writer: ChunkWriter, depth: int = 1):
+        self.writer = writer
+        self._queue: queue.Queue[Mapping[str, np.ndarray] | None] = queue.Queue(maxsize=max(1, depth))
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="export-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (chunk := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self.writer.write(chunk)
+                except BaseException as exc:  # handed to the producing thread
+                    self._error = exc
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def write(self, chunk: Mapping[str, np.ndarray]) -> None:
+        """Hand a chunk to the thread (waits while ``depth`` chunks are waiting)."""
+        self._raise()
+        self._queue.put(chunk)
+
+    def finish(self) -> None:
+        """Wait until every chunk is written; raises what writing raised."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        self._raise()
+
+    def __enter__(self) -> BackgroundWriter:
+        return self
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is None:
+            self.finish()
+        elif self._thread.is_alive():
+            self._error = self._error or RuntimeError("export abandoned")
+            self._queue.put(None)
+            self._thread.join()

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from stream_engine.errors import StoreUnavailable
 from stream_engine.store.base import (
+    NEVER_WRITTEN,
     ChangeToken,
     ColumnInfo,
     IndexRange,
@@ -34,7 +35,16 @@ if TYPE_CHECKING:
 
     from stream_engine.store.cassandra import CassandraStore
 
-__all__ = ["CassandraSnapshot"]
+__all__ = ["CassandraSnapshot", "token_of"]
+
+_UUID_EPOCH = 0x01B21DD213814000  # 1970-01-01 in 100 ns intervals since 1582-10-15 (the UUID clock)
+
+
+def token_of(generation: Any) -> ChangeToken:
+    """A ``timeuuid`` generation as a :class:`ChangeToken` (its 100 ns clock; ``None``: never written)."""
+    if generation is None:
+        return NEVER_WRITTEN
+    return ChangeToken(int(generation.time), (generation.time - _UUID_EPOCH) / 1e7)
 
 
 class CassandraSnapshot(WrapperStore):
@@ -97,8 +107,6 @@ class CassandraSnapshot(WrapperStore):
 
     def stream_token(self, key: StreamKey) -> ChangeToken:
         """The token of the state this view reads (the generation read with its partition index)."""
-        from stream_engine.store.cassandra import token_of
-
         return token_of(self._stream(key)[0])
 
     def asset_token(self, refdes: str) -> ChangeToken:

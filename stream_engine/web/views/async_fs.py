@@ -3,14 +3,17 @@
 * ``POST /netcdf-fs``, ``/csv-fs``, ``/tab-fs``, ``/particles-fs`` (JSON particle files): the
   request body plus ``directory`` (relative to
   ``ASYNC_DIR``; as the original, only its last two path components are used). The export's
-  files go into that folder with ``<start>-<stop>-status.txt`` (``complete``); the answer is
+  files go into that folder with ``<start>-<stop>-status.txt`` (``complete``), and the provenance
+  / annotation files asked for as ``..._provenance_<start>-<stop>.json`` /
+  ``..._annotations_<start>-<stop>.json`` (the annotations even when the range holds no data);
+  the answer is
   ``{"code": 200, "message": "[<paths>]"}``. On failure ``<start>-<stop>-failure.json``
   (``{"code", "message": "Request for particles failed for the following reason: ...",
   "requestUUID"}``) is written as the original did, and, unlike the original, the response
   carries the real HTTP status.
 * ``POST /aggregate`` (``{"async_job": <folder>}``): merges the sub-jobs' files in the folder
-  (:func:`~stream_engine.outputs.aggregate.aggregate_folder`), writes ``status.json`` and
-  ``status.txt``.
+  (:func:`~stream_engine.outputs.aggregate.aggregate_folder`; the provenance and annotation files
+  into one of each per stream), writes ``status.json`` and ``status.txt``.
 * ``POST /stats`` (``{"async_job"}`` or ``{"directory"}``): ``{"size": bytes, "time": ms}``.
 
 A ``directory`` with ``.`` or ``..`` components, or none, is refused (400); an unknown folder
@@ -71,7 +74,7 @@ class AsyncExportView(ExportView):
         stem = f"{compact_time(query.start)}-{compact_time(query.stop)}"
         try:
             result = run_export(context.store, context.preload, query, self.format_name, folder,
-                                context.settings)
+                                context.settings, span=stem)
         except Exception as exc:
             status, reason = (exc.status, str(exc)) if isinstance(exc, StreamEngineError) else (500, UNEXPECTED_MESSAGE)
             failure = {"code": status, "requestUUID": query.request_uuid,

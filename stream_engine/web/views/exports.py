@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING, ClassVar
 
 from webob import Response
 
+# Loaded with the routes, i.e. when a worker starts: the first export then does not pay for
+# importing and registering every algorithm family (gsw, numexpr ...) inside its response time.
+import stream_engine.functions  # noqa: F401
 from stream_engine.outputs.bundle import zip_stream
 from stream_engine.outputs.export import run_export
 from stream_engine.web.views.base import View

@@ -1,0 +1,164 @@
+"""Stream tables of the Cassandra store: creating them on demand, row keys, row batches, upsert ids.
+
+Helpers of :class:`~stream_engine.store.cassandra.CassandraStore` that know the OOI row layout
+(``cassandra_schema.py``) but not the store: the ``WHERE`` clauses of a stream key and of one
+partition, creating or widening a stream's table, the insert statement and its unlogged
+single-partition batches of already serialized rows, the ``id`` each upserted record takes, and
+which bins an index range needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from cassandra.query import BatchStatement, BatchType, BoundStatement, PreparedStatement
+
+from stream_engine.errors import NotFound
+from stream_engine.store.base import DEPLOYMENT, TIME, ColumnInfo, IndexRange, Partition, StreamKey
+from stream_engine.store.cassandra_schema import (
+    KEY_COLUMNS,
+    METADATA_TABLES,
+    TableSpec,
+    check_identifier,
+    cql_type,
+    quote,
+    stream_table_cql,
+)
+from stream_engine.store.cassandra_session import CassandraConnection
+from stream_engine.store.cassandra_values import NIL_UUID
+
+__all__ = [
+    "KEY_WHERE",
+    "ROW_WHERE",
+    "ensure_stream_table",
+    "index_bins",
+    "insert_statement",
+    "key_params",
+    "record_ids",
+    "row_batches",
+    "wanted_columns",
+]
+
+# The WHERE clause of one stream key in the store's own tables, and of one partition of a stream table.
+KEY_WHERE = "subsite=? AND node=? AND sensor=? AND method=? AND stream=?"
+ROW_WHERE = "subsite=? AND node=? AND sensor=? AND bin=? AND method=?"
+
+
+def key_params(key: StreamKey) -> tuple[str, str, str, str, str]:
+    """The values :data:`KEY_WHERE` binds for ``key`` (``TypeError`` if it is not a :class:`StreamKey`)."""
+    if not isinstance(key, StreamKey):
+        raise TypeError(f"key must be a StreamKey, got {key!r}")
+    return key.subsite, key.node, key.sensor, key.method, key.stream
+
+
+def ensure_stream_table(conn: CassandraConnection, keyspace: str, key: StreamKey,
+                        infos: Mapping[str, ColumnInfo]) -> None:
+    """Create the stream's table, or add the columns it lacks.
+
+    Raises
+    ------
+    ValueError
+        Before any change, if the stream name or a column name cannot be used, or a column exists
+        with another CQL type than ``infos`` needs.
+    """
+    name = check_identifier(key.stream, "stream name")
+    if name in METADATA_TABLES:
+        raise ValueError(f"stream name {name!r} is one of the store's own tables; choose another")
+    wanted = {c: cql_type(i) for c, i in infos.items() if c not in (TIME, DEPLOYMENT)}
+    clash = [c for c in wanted if c in KEY_COLUMNS]
+    if clash:
+        raise ValueError(f"column {clash[0]!r} is a key column of the OOI layout; rename it")
+    with conn.errors(f"update the table of stream {key}"):
+        meta = conn.cluster.metadata.keyspaces.get(keyspace)
+        table = None if meta is None else meta.tables.get(name)
+        if table is None:
+            conn.session().execute(stream_table_cql(keyspace, TableSpec(name, wanted)))
+            conn.forget_prepared()
+            return
+        have = {c: str(m.cql_type).lower() for c, m in table.columns.items()}
+        for column, kind in wanted.items():
+            if column in have and have[column] != kind:
+                raise ValueError(
+                    f"column {column!r} of stream table {keyspace}.{name} is {have[column]}; "
+                    f"cannot store {infos[column].dtype} values in it (they need {kind})"
+                )
+        missing = [c for c in wanted if c not in have]
+        for column in missing:
+            conn.session().execute(f"ALTER TABLE {keyspace}.{name} ADD {quote(column)} {wanted[column]}")
+        if missing:
+            conn.forget_prepared()
+
+
+def insert_statement(conn: CassandraConnection, keyspace: str, key: StreamKey, names: list[str]) -> PreparedStatement:
+    """The prepared insert of one row of ``key``'s table: the key columns, then ``names`` (time and
+    deployment among them are key columns)."""
+    data = [n for n in names if n not in (TIME, DEPLOYMENT)]
+    cols = ", ".join([*KEY_COLUMNS, *(quote(n) for n in data)])
+    marks = ", ".join("?" * (len(KEY_COLUMNS) + len(data)))
+    with conn.errors(f"prepare the insert of {key}"):
+        return conn.prepare(f"INSERT INTO {keyspace}.{key.stream} ({cols}) VALUES ({marks})")
+
+
+def row_batches(insert: PreparedStatement, rows: list[tuple[bytes, ...]], size: int,
+                consistency: int) -> list[BatchStatement]:
+    """Unlogged batches of at most ``size`` rows (of one partition) of already serialized values."""
+    out = []
+    for start in range(0, len(rows), size):
+        batch = BatchStatement(batch_type=BatchType.UNLOGGED, consistency_level=consistency)
+        batch.is_idempotent = True  # the same rows with the same ids: safe to send again
+        first = BoundStatement(insert)
+        first.values = list(rows[start])
+        batch.add(first)  # sets the routing key (the partition) from the first row
+        for row in rows[start + 1 : start + size]:
+            batch._add_statement_and_params(True, insert.query_id, row)
+        out.append(batch)
+    return out
+
+
+def record_ids(t: np.ndarray, d: np.ndarray, old_t: np.ndarray, old_d: np.ndarray,
+               old_ids: list[Any]) -> tuple[list[Any], int]:
+    """The ``id`` of each record to write (the stored one where its key exists, else the nil UUID),
+    and how many records replace a stored one."""
+    ids: list[Any] = [NIL_UUID] * len(t)
+    if not len(old_t):
+        return ids, 0
+    stored = {(a, b): i for a, b, i in zip(old_t.tolist(), old_d.tolist(), old_ids, strict=True)}
+    replaced = 0
+    for j, k in enumerate(zip(t.tolist(), d.tolist(), strict=True)):
+        found = stored.get(k)
+        if found is not None:
+            ids[j] = found
+            replaced += 1
+    return ids, replaced
+
+
+def wanted_columns(key: StreamKey, stored: dict[str, ColumnInfo], columns: Sequence[str] | None) -> list[str]:
+    """The columns a read returns: time, deployment, then ``columns`` (every stored one if ``None``).
+
+    Raises
+    ------
+    NotFound
+        If the stream has no column of that name.
+    """
+    if columns is None:
+        return list(stored) if stored else [TIME, DEPLOYMENT]
+    names = [TIME, DEPLOYMENT, *(c for c in columns if c not in (TIME, DEPLOYMENT))]
+    missing = [c for c in names if c not in stored and c not in (TIME, DEPLOYMENT)]
+    if missing:
+        raise NotFound(
+            f"stream {key} has no column {missing[0]!r}; stored columns: "
+            + (", ".join(sorted(stored)) or "none (the stream holds no data)"))
+    return list(dict.fromkeys(names))
+
+
+def index_bins(parts: list[Partition], index_range: IndexRange) -> tuple[list[int], int]:
+    """Bins holding records ``index_range`` selects, and the index of the first record of the first one."""
+    bins, skip, offset = [], None, 0
+    for p in parts:
+        if offset + p.count > index_range.start and offset < index_range.stop:
+            bins.append(p.bin)
+            skip = offset if skip is None else skip
+        offset += p.count
+    return bins, (skip or 0)
