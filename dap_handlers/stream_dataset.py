@@ -59,6 +59,7 @@ from stream_engine.outputs import attributes
 from stream_engine.quality.annotations import annotation_attributes, annotations_for
 from stream_engine.quality.legacy_qc import qc_for
 from stream_engine.quality.qartod import qartod_for
+from stream_engine.quality.qartod_inputs import ExternalFinder
 from stream_engine.store.base import DEPLOYMENT, TIME, IndexRange, StreamKey, TimeRange
 
 if TYPE_CHECKING:
@@ -304,8 +305,12 @@ def stream_dataset_version(
         served.update({p.name: name for name, p, _, _ in products})
         by_name = {v.name: v for v in variables}
         by_parameter = {pn: by_name[vn] for pn, vn in served.items()}
-        variables += qartod_variables(tested, by_parameter, variables[0], OBS)
-        variables += qc_variables(legacy, by_parameter, variables[0], OBS)
+        def lookup(name: str) -> DapVariable | None:
+            return by_parameter.get(name) or by_name.get(name)
+
+        finder = ExternalFinder(store, preload, key, settings)
+        variables += qartod_variables(tested, by_parameter, variables[0], OBS, lookup, finder, variables[1])
+        variables += qc_variables(legacy, by_parameter, variables[0], OBS, lookup)
     dataset = DapDataset(
         attributes.dataset_id(coverage), variables, global_attrs,
         time_index=lambda start, stop: index_span(store, key, TimeRange(start, stop)),

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 FORMATS = {"png": "image/png", "svg": "image/svg+xml"}
 WIDTH_INCHES, HEIGHT_INCHES, DPI = 10.0, 4.2, 100
+#: Where the axes sit in the figure, as fractions of its width (the annotation timeline aligns to them).
+AXES_LEFT, AXES_RIGHT = 0.09, 0.98
 
 
 def _dates(ntp: np.ndarray) -> np.ndarray:
@@ -45,7 +47,7 @@ def render(series: Series, title: str, fmt: str = "png") -> bytes:
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(WIDTH_INCHES, HEIGHT_INCHES), dpi=DPI)
-    figure.subplots_adjust(left=0.09, right=0.98, top=0.88, bottom=0.14)  # constrained layout: 2x slower
+    figure.subplots_adjust(left=AXES_LEFT, right=AXES_RIGHT, top=0.88, bottom=0.14)  # constrained layout: 2x slower
     axes = figure.subplots()
     x, y = _with_gaps(series.time, series.values)
     axes.plot(_dates(x), y, color="#0b4f9c", linewidth=0.9)

@@ -26,7 +26,7 @@ thinned to every k-th record (at most ``LIMIT_CANDIDATES`` per kept point).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -38,6 +38,7 @@ from stream_engine.engine.compute_inputs import external_inputs, fill_for
 from stream_engine.engine.plan import ExternalInput, Plan
 from stream_engine.engine.query_plan import plan_query
 from stream_engine.engine.query_provenance import ProvenanceLog
+from stream_engine.engine.resolve import resolve
 from stream_engine.errors import NoDataInRange
 from stream_engine.quality.annotations import annotations_for
 from stream_engine.quality.exclusion import ExclusionLog, MaskedColumn, apply_exclusions
@@ -231,13 +232,26 @@ class QueryRun:
         """QARTOD (``run_qartod``) and legacy QC (request and stored records) result columns."""
         key = self.plan.key
         tested = [(v.name, v.parameter) for v in self.variables[1:] if v.stream == key and v.parameter is not None]
-        legacy = QueryLegacyQc(self.view, key, tested, self._range_compute, self.annotations[key],
-                               self.query.qc_parameters)
+        legacy = QueryLegacyQc(self.view, key, tested, self._compute_with, self.annotations[key],
+                               self.query.qc_parameters, self.preload.stream_parameters(key.stream))
         if self.query.run_qartod:
-            self.quality.append(QueryQartod(self.view, key, tested, self._range_compute, self.annotations[key]))
+            self.quality.append(QueryQartod(self.view, key, tested, self._compute_with, self.annotations[key],
+                                            self.preload, self.settings))
         self.quality.append(legacy)
         for name, fill in (out for q in self.quality for out in q.outputs()):
             self.variables.append(OutputVariable(name, key, None, name, fill))
+
+    def _compute_with(self, parameter_ids: Sequence[int]) -> Callable[[IndexRange], ComputedSlice]:
+        """Computes the primary stream over an index range with further parameters (those the
+        quality tests read), planned once."""
+        missing = [pid for pid in parameter_ids if pid not in self.plan.requested]
+        if not missing:
+            return self._range_compute
+        plan = resolve(self.view, self.preload, self.plan.key, [*self.plan.requested, *missing],
+                       self.query.time_range, settings=self.settings)
+        return lambda index_range: compute(self.view, self.preload, plan, index_range=index_range,
+                                           settings=self.settings,
+                                           require_deployment=self.query.require_deployment)
 
     def _range_compute(self, index_range: IndexRange) -> ComputedSlice:
         return compute(self.view, self.preload, self.plan, index_range=index_range, settings=self.settings,

@@ -1,130 +1,72 @@
-"""The original's data-QC tests (OOI DPS 1341-1000x), and running QC parameter records.
-
-The algorithms follow the OOI Data Product Specifications as ion-functions implemented them
-(``ion_functions.qc.qc_functions`` and its C extensions); each returns 1 where a value passes and 0
-where it fails:
-
-* global range (DPS 1341-10004): ``dat_min <= dat <= dat_max``;
-* spike (1341-10006): each value against the mean of its ``L - 1`` peers (a window of ``L``
-  values centred on it, shifted inside the series at its ends): a spike deviates from that mean
-  by more than ``N * max(range of the peers, acc)``;
-* trend (1341-10007): a polynomial of order ``ord_n`` fitted to ``dat`` over ``t``; every value
-  fails when the residual's standard deviation times ``nstd`` is below that of ``dat``;
-* stuck value (1341-10008): ``num`` successive values within ``reso`` of the last of them all fail.
+"""The original's legacy QC: ``.QCParameterRecord`` records and running them into bitmasks.
 
 Records are ``.QCParameterRecord`` JSON as OOI's QC service returned them (one argument per record:
 ``qcParameterPK.qcId`` the function, ``.parameter`` the argument, ``.streamParameter`` the tested
-parameter; ``value`` with ``valueType``; ``"data"`` is the tested values, ``"time"`` the times).
+parameter; ``value`` with ``valueType``). A ``VECTOR`` value names per-record values: ``"data"``
+the tested values, ``"time"`` the times, any other name a parameter of the dataset (stored or
+product, by preload or variable name). A ``LIST`` value is a list, as the service wrote it
+(``"[0 2 1 8]"``) or as JSON (``[[0, 2], [1, 8]]``, names quoted). The algorithms are in
+:mod:`stream_engine.quality.qc_algorithms`; here each function's arguments are gathered:
+
+========================================  ====  =============================================
+``qcId``                                  bit   arguments
+========================================  ====  =============================================
+``dataqc_globalrangetest_minmax``         1     ``dat``, ``dat_min``, ``dat_max``
+``dataqc_localrangetest_wrapper``         2     ``dat``, ``datlim`` (LIST, ``m`` x 2),
+                                                ``datlimz`` (LIST, ``m`` x ``k``), ``dims``
+                                                (LIST of ``k`` names: ``month`` is the month
+                                                of the time, any other a dataset parameter)
+``dataqc_spiketest_wrapper``              4     ``dat``, ``acc``, ``N``, ``L``
+``dataqc_polytrendtest_wrapper``          8     ``dat``, ``t``, ``ord_n``, ``nstd``
+``dataqc_stuckvaluetest_wrapper``         16    ``x``, ``reso``, ``num``
+``dataqc_gradienttest_wrapper``           32    ``dat``, ``x``, ``ddatdx`` (a bound ``d`` for
+                                                ``[-d, d]`` or a LIST of two), ``toldat``;
+                                                optional ``mindx``, ``startdat``
+``dataqc_propagateflags_wrapper``         128   any argument names, each a VECTOR naming a
+                                                flag variable (1 good): a dataset parameter, or
+                                                ``<param>_qc_results`` (1 where every legacy
+                                                test run on ``param`` passed)
+========================================  ====  =============================================
+
 As the original did, for each tested parameter ``<param>_qc_executed`` has the bit of every test
-run set and ``<param>_qc_results`` the bit of every test the record passed; the bits are the
-``qcflag`` column of the preload's ``ParameterFunctions`` (global range 1, spike 4, trend 8,
-stuck value 16).
+run set and ``<param>_qc_results`` the bit of every test the record passed (any result other than
+1 fails: the original forced them to 0); the bits are the ``qcflag`` column of the preload's
+``ParameterFunctions``. A function whose arguments are incomplete, or name what the dataset does
+not hold, is not run nor marked executed, with a note saying why.
 """
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
+from stream_engine.quality.qc_algorithms import ntp_month
+from stream_engine.quality.qc_tests import (
+    PROPAGATE,
+    QC_TESTS,
+    Arguments,
+    NotRun,
+    QcTest,
+    Resolver,
+    flatten,
+)
 from stream_engine.quality.records_file import store_checked
 
 if TYPE_CHECKING:
     from stream_engine.store.base import Store, StreamKey
 
 KIND = "qc"
-#: Records a block of the spike test computes at once (its windows are ``L`` values each).
-_SPIKE_BLOCK = 65536
-
-
-def global_range(dat: np.ndarray, dat_min: float, dat_max: float) -> np.ndarray:
-    """DPS global range test: 1 inside ``[min, max]`` (either order), 0 outside or missing."""
-    lo, hi = min(dat_min, dat_max), max(dat_min, dat_max)
-    dat = np.asarray(dat, dtype=np.float64)
-    return ((dat >= lo) & (dat <= hi)).astype(np.int8)
-
-
-def spike(dat: np.ndarray, acc: float, n: float, window: int) -> np.ndarray:
-    """DPS spike test over windows of ``window`` values (ion-functions' ``spike``): 0 at spikes.
-
-    A series shorter than the window passes whole, as the C implementation leaves it.
-    """
-    dat = np.asarray(dat, dtype=np.float64)
-    length, window = len(dat), int(window)
-    out = np.ones(length, dtype=np.int8)
-    if window < 2 or length < window:
-        return out
-    half = window // 2
-    windows = sliding_window_view(dat, window)
-    for lo in range(0, length, _SPIKE_BLOCK):
-        index = np.arange(lo, min(length, lo + _SPIKE_BLOCK))
-        start = np.clip(index - half, 0, length - window)
-        values = windows[start]
-        focus = index - start
-        peers = np.ones(values.shape, dtype=bool)
-        peers[np.arange(len(index)), focus] = False
-        peer_values = values[peers].reshape(len(index), window - 1)
-        spread = np.maximum(peer_values.max(axis=1) - peer_values.min(axis=1), acc)
-        deviation = np.abs(dat[index] - peer_values.mean(axis=1))
-        out[index[deviation > n * spread]] = 0
-    return out
-
-
-def poly_trend(dat: np.ndarray, t: np.ndarray, ord_n: float, nstd: float) -> np.ndarray:
-    """DPS trend test: all 0 when a polynomial of order ``ord_n`` explains the series (residual
-    standard deviation times ``nstd`` below the series'), else all 1. Fitted on finite values."""
-    dat = np.asarray(dat, dtype=np.float64)
-    t = np.asarray(t, dtype=np.float64)
-    order, factor = int(round(abs(ord_n))), int(abs(nstd))
-    good = np.isfinite(dat) & np.isfinite(t)
-    if good.sum() <= order:
-        return np.ones(len(dat), dtype=np.int8)
-    x, y = t[good], dat[good]
-    fitted = np.polyval(np.polyfit(x - x[0], y, order), x - x[0])
-    trend = np.std(y - fitted) * factor < np.std(y)
-    return np.full(len(dat), 0 if trend else 1, dtype=np.int8)
-
-
-def stuck_value(x: np.ndarray, reso: float, num: float) -> np.ndarray:
-    """DPS stuck value test: 0 for ``num`` (default 10) successive values all within ``reso`` of
-    the last of them; a series shorter than ``num`` fails whole, as ion-functions returns."""
-    x = np.asarray(x, dtype=np.float64)
-    count = abs(int(num)) or 10
-    if len(x) < count:
-        return np.zeros(len(x), dtype=np.int8)
-    if count == 1:
-        return np.zeros(len(x), dtype=np.int8)
-    windows = sliding_window_view(x, count)
-    stuck = (np.abs(windows[:, :-1] - windows[:, -1:]) < reso).all(axis=1)
-    covered = np.convolve(stuck.astype(np.int64), np.ones(count, dtype=np.int64))[: len(x)] > 0
-    return np.where(covered, 0, 1).astype(np.int8)
-
-
-@dataclass(frozen=True, slots=True)
-class QcTest:
-    """A legacy QC function: its bit, its arguments (in order) and the algorithm."""
-
-    bit: int
-    arguments: tuple[str, ...]
-    run: Callable[..., np.ndarray]
-    #: Records of context needed on each side of a slice, from the arguments (``None``: the test
-    #: looks at the whole series it is given, so its result depends on the slice).
-    context: Callable[[Mapping[str, Any]], int | None]
-
-
-QC_TESTS: dict[str, QcTest] = {
-    "dataqc_globalrangetest_minmax": QcTest(0b1, ("dat", "dat_min", "dat_max"), global_range, lambda a: 0),
-    "dataqc_spiketest_wrapper": QcTest(0b100, ("dat", "acc", "N", "L"), spike, lambda a: int(a["L"])),
-    "dataqc_polytrendtest_wrapper": QcTest(0b1000, ("dat", "t", "ord_n", "nstd"), poly_trend, lambda a: None),
-    "dataqc_stuckvaluetest_wrapper": QcTest(0b10000, ("x", "reso", "num"), stuck_value,
-                                            lambda a: abs(int(a["num"])) or 10),
-}
-#: The tested series and the times, as a record's ``value`` names them.
-DATA, TIME_VALUE = "data", "time"
+#: The tested series, the times and the month of the times, as a record's ``value`` names them.
+DATA, TIME_VALUE, MONTH = "data", "time", "month"
+#: Names a VECTOR or ``dims`` may hold without naming a dataset parameter.
+BUILTIN_NAMES = (DATA, TIME_VALUE, MONTH)
+QC_RESULTS_SUFFIX = "_qc_results"
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,11 +80,43 @@ class QcArgument:
     function: str
     argument: str
     parameter: str
-    value: float | str
+    value: float | str | list[Any]
     record: Mapping[str, Any]
 
     def applies_to(self, key: StreamKey) -> bool:
         return all(getattr(self, f) in (None, getattr(key, f)) for f in ("subsite", "node", "sensor"))
+
+
+def _list_value(raw: Any) -> list[Any]:
+    """A LIST value: a JSON array, or a string holding one or the service's ``[a b c]``."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError:
+            tokens = [t for t in re.split(r"[\s,\[\]]+", raw) if t]
+            raw = tokens
+    if not isinstance(raw, list):
+        raw = [raw]
+
+    def item(v: Any) -> Any:
+        if isinstance(v, list):
+            return [item(x) for x in v]
+        if isinstance(v, bool) or v is None:
+            raise ValueError(f"list item {v!r} is neither a number nor a name")
+        try:
+            number = float(v)
+        except (TypeError, ValueError):
+            if isinstance(v, str) and v:
+                return v
+            raise ValueError(f"list item {v!r} is neither a number nor a name") from None
+        if not math.isfinite(number):
+            raise ValueError(f"list item {v!r} is not a finite number")
+        return number
+
+    out = [item(v) for v in raw]
+    if not out:
+        raise ValueError("an empty LIST")
+    return out
 
 
 def parse_qc(record: Mapping[str, Any]) -> QcArgument:
@@ -161,16 +135,17 @@ def parse_qc(record: Mapping[str, Any]) -> QcArgument:
     function, argument, parameter = pk.get("qcId"), pk.get("parameter"), pk.get("streamParameter")
     if function not in QC_TESTS:
         raise ValueError(f"qcParameterPK.qcId {function!r} is not one of {sorted(QC_TESTS)}")
-    if argument not in QC_TESTS[function].arguments:
+    allowed = QC_TESTS[function].arguments
+    if not isinstance(argument, str) or not argument or (allowed is not None and argument not in allowed):
         raise ValueError(f"qcParameterPK.parameter {argument!r} is not an argument of {function} "
-                         f"{QC_TESTS[function].arguments}")
+                         f"{allowed or '(any name)'}")
     if not isinstance(parameter, str) or not parameter:
         raise ValueError("qcParameterPK.streamParameter must name the tested parameter")
     refdes = pk.get("refDes") or {}
     if not isinstance(refdes, Mapping):
         raise ValueError(f"qcParameterPK.refDes must be an object, got {refdes!r}")
     kind, raw = record.get("valueType"), record.get("value")
-    value: float | str
+    value: float | str | list[Any]
     if kind in ("FLOAT", "INT"):
         try:
             value = float(raw)  # type: ignore[arg-type]
@@ -178,17 +153,21 @@ def parse_qc(record: Mapping[str, Any]) -> QcArgument:
             raise ValueError(f"value {raw!r} is not a number ({kind})") from None
         if not math.isfinite(value):
             raise ValueError(f"value {raw!r} is not a finite number")
-    elif kind in ("VECTOR", "LIST"):
+    elif kind == "VECTOR":
         if not isinstance(raw, str) or not raw:
-            raise ValueError(f"value of a {kind} must name a parameter, 'data' or 'time', got {raw!r}")
+            raise ValueError(f"value of a VECTOR must name a parameter, 'data' or 'time', got {raw!r}")
         value = raw
+    elif kind == "LIST":
+        value = raw if isinstance(raw, str) and raw and not raw.lstrip().startswith("[") else _list_value(raw)
     else:
         raise ValueError(f"valueType must be FLOAT, INT, LIST or VECTOR, got {kind!r}")
+    if function == PROPAGATE and not isinstance(value, str):
+        raise ValueError(f"the arguments of {PROPAGATE} name flag variables, got {raw!r}")
     rid = record.get("id", 0)
     return QcArgument(
         id=rid if isinstance(rid, int) and not isinstance(rid, bool) else 0,
         subsite=refdes.get("subsite") or None, node=refdes.get("node") or None,
-        sensor=refdes.get("sensor") or None, function=str(function), argument=str(argument),
+        sensor=refdes.get("sensor") or None, function=str(function), argument=argument,
         parameter=parameter, value=value, record=dict(record))
 
 
@@ -203,13 +182,28 @@ def load_qc(store: Store, records: Iterable[Mapping[str, Any]]) -> list[int]:
     return store_checked(store, KIND, records, parse_qc, ".QCParameterRecord")
 
 
-def qc_for(store: Store, key: StreamKey, extra: Sequence[Mapping[str, Any]] = ()) -> dict[str, dict[str, dict[str, Any]]]:
+Functions = dict[str, dict[str, dict[str, Any]]]
+
+
+def qc_for(store: Store, key: StreamKey, extra: Sequence[Mapping[str, Any]] = ()) -> Functions:
     """The QC functions to run on ``key``: ``{parameter: {function: {argument: value}}}`` from the
     stored records that apply to it and ``extra`` (a request's ``qcParameters``, which win)."""
-    out: dict[str, dict[str, dict[str, Any]]] = {}
+    out: Functions = {}
     stored = [parse_qc(r) for r in store.quality_records(KIND)]
     for arg in [a for a in stored if a.applies_to(key)] + [parse_qc(r) for r in extra]:
         out.setdefault(arg.parameter, {}).setdefault(arg.function, {})[arg.argument] = arg.value
+    return out
+
+
+def names_used(functions: Mapping[str, Mapping[str, Any]]) -> set[str]:
+    """Variable names the arguments of ``functions`` (one parameter's) refer to, beyond
+    ``data``, ``time`` and ``month`` (``<param>_qc_results`` included as written)."""
+    out: set[str] = set()
+    for given in functions.values():
+        for value in given.values():
+            for item in [value] if isinstance(value, str) else flatten(value):
+                if isinstance(item, str) and item not in BUILTIN_NAMES:
+                    out.add(item)
     return out
 
 
@@ -221,58 +215,91 @@ class QcFlags:
     results: np.ndarray
 
 
-def context_needed(functions: Mapping[str, Mapping[str, Any]]) -> int:
-    """Records needed on each side of a slice for the windowed tests to flag it as the whole."""
+def context_needed(functions: Mapping[str, Mapping[str, Any]], everything: Functions | None = None) -> int:
+    """Records needed on each side of a slice for the windowed tests to flag it as the whole
+    (including those of parameters whose ``_qc_results`` a propagate-flags argument names)."""
     needed = 0
     for name, given in functions.items():
         try:
             needed = max(needed, QC_TESTS[name].context(given) or 0)
         except (KeyError, TypeError, ValueError):
             continue  # incomplete: run_qc says why it does not run
+    for stem in _flag_stems(functions, everything):
+        needed = max(needed, context_needed(everything[stem]))  # type: ignore[index]
     return needed
 
 
+def _flag_stems(functions: Mapping[str, Mapping[str, Any]], everything: Functions | None) -> list[str]:
+    names = [v for v in functions.get(PROPAGATE, {}).values() if isinstance(v, str)]
+    return [n[: -len(QC_RESULTS_SUFFIX)] for n in names if n.endswith(QC_RESULTS_SUFFIX)
+            and everything is not None and n[: -len(QC_RESULTS_SUFFIX)] in everything]
+
+
 def run_qc(functions: Mapping[str, Mapping[str, Any]], values: np.ndarray, times: np.ndarray,
-           others: Callable[[str], np.ndarray | None] | None = None,
-           core: slice = slice(None)) -> tuple[QcFlags, list[str]]:
+           others: Resolver | None = None, core: slice = slice(None),
+           everything: Functions | None = None, groups: np.ndarray | None = None) -> tuple[QcFlags, list[str]]:
     """Run the QC functions of one parameter; returns the flags of ``values[core]`` and a note per
     function not run.
 
-    The records outside ``core`` are context for the windowed tests (spike, stuck value); the
-    trend test, which judges a whole series, sees only ``core``. A function whose arguments are
-    incomplete (or name a variable ``others`` does not know) is not run and not marked executed,
-    as the original skipped it.
+    The records outside ``core`` are context for the windowed tests (spike, stuck value). The
+    tests that judge a whole series (trend, gradient) see only ``core``, one deployment at a time
+    when ``groups`` gives each record's deployment (the original ran its QC on each deployment's
+    records of a request). ``others`` gives the values of other dataset variables over the same
+    records as ``values``; ``everything`` (all tested parameters' functions) lets a
+    propagate-flags argument name ``<param>_qc_results``.
     """
-    n = len(values[core])
+    core_index = np.arange(len(values))[core]
+    n = len(core_index)
     executed = np.zeros(n, dtype=np.uint8)
     results = np.zeros(n, dtype=np.uint8)
     notes = []
+    passed: dict[str, np.ndarray] = {}
+    for stem in _flag_stems(functions, everything):
+        stem_values = None if others is None else others(stem)
+        if stem_values is not None and np.ndim(stem_values) == 1:
+            flags, _ = run_qc(everything[stem], np.asarray(stem_values, dtype=np.float64), times,  # type: ignore[index]
+                              others, core=slice(None), groups=groups)  # one level: no flags of flags
+            passed[stem + QC_RESULTS_SUFFIX] = ((flags.results == flags.executed) & (flags.executed > 0)).astype(float)
+    if groups is None:
+        pieces = [np.arange(n)]
+    else:
+        numbers = np.asarray(groups)[core_index]
+        pieces = [np.flatnonzero(numbers == number) for number in np.unique(numbers)]
+
+    def resolver(part: slice | np.ndarray) -> Resolver:
+        def resolve(value: str) -> np.ndarray | None:
+            if value == DATA:
+                return values[part]
+            if value == TIME_VALUE:
+                return times[part]
+            if value == MONTH:
+                return ntp_month(times[part])
+            if value in passed:
+                return passed[value][part]
+            found = None if others is None else others(value)
+            return None if found is None else np.asarray(found)[part]
+        return resolve
+
     for name, given in sorted(functions.items()):
         test = QC_TESTS[name]
-        missing = [a for a in test.arguments if a not in given]
-        if missing:
-            notes.append(f"{name} not run: no value for {', '.join(missing)}")
-            continue
-        whole = test.context(given) is not None
-        part = slice(None) if whole else core
-        args = []
-        for a in test.arguments:
-            value = given[a]
-            if value == DATA:
-                args.append(values[part])
-            elif value == TIME_VALUE:
-                args.append(times[part])
-            elif isinstance(value, str):
-                found = None if others is None else others(value)
-                if found is None:
-                    notes.append(f"{name} not run: {a} names {value!r}, which the request does not hold")
-                    break
-                args.append(found[part])
+        try:
+            if _complete(test, given) and test.context(given) is None:  # judges a whole series
+                got = np.zeros(n, dtype=np.int8)
+                for positions in pieces:
+                    got[positions] = np.asarray(test.run(Arguments(name, given, resolver(core_index[positions]))))
             else:
-                args.append(value)
-        else:
-            flags = np.asarray(test.run(*args))
-            flags = flags[core] if whole else flags
-            executed |= np.uint8(test.bit)
-            results[flags == 1] |= np.uint8(test.bit)  # any other result counts as a failure
+                got = np.asarray(test.run(Arguments(name, given, resolver(slice(None)))))[core]
+        except NotRun as exc:
+            notes.append(str(exc))
+            continue
+        executed |= np.uint8(test.bit)
+        results[got == 1] |= np.uint8(test.bit)  # any other result counts as a failure
     return QcFlags(executed, results), notes
+
+
+def _complete(test: QcTest, given: Mapping[str, Any]) -> bool:
+    try:
+        test.context(given)
+    except (KeyError, TypeError, ValueError):
+        return False
+    return True

@@ -3,8 +3,14 @@
 For every requested parameter of the primary stream with QC functions, two more result columns:
 ``<name>_qc_executed`` and ``<name>_qc_results`` (:mod:`stream_engine.quality.legacy_qc`). Each
 chunk is tested with enough records on both sides for the spike and stuck-value windows to flag
-it as the whole range; the trend test judges each chunk of records on its own (the original judged
-the records of each request).
+it as the whole range; the trend and gradient tests judge each deployment's records of a chunk on
+their own (the original judged each deployment's records of a request; a chunk is at most
+``QUERY_CHUNK_RECORDS`` records, so a request of at most that many judges as the original did).
+
+Arguments naming other variables (a local range's ``dims``, a gradient's ``x``, a propagate-flags
+input) are the stream's parameters, stored or product, by preload or output name, computed over
+the same records. A name the stream does not have is the request's error (400) when the request's
+``qcParameters`` wrote it; from a stored record the function is skipped with a provenance note.
 """
 
 from __future__ import annotations
@@ -15,9 +21,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from stream_engine.errors import InvalidQuery
-from stream_engine.quality.legacy_qc import context_needed, qc_for, run_qc
-from stream_engine.quality.qartod_query import tested_values
-from stream_engine.store.base import IndexRange
+from stream_engine.quality.legacy_qc import (
+    BUILTIN_NAMES,
+    QC_RESULTS_SUFFIX,
+    context_needed,
+    names_used,
+    parse_qc,
+    qc_for,
+    run_qc,
+)
+from stream_engine.quality.qartod_query import tested_columns
+from stream_engine.store.base import DEPLOYMENT, IndexRange
 
 if TYPE_CHECKING:
     from stream_engine.engine.computed import ComputedSlice
@@ -26,33 +40,69 @@ if TYPE_CHECKING:
     from stream_engine.store.base import Store, StreamKey
 
 EXECUTED, RESULTS = "_qc_executed", "_qc_results"
+#: Computes the primary stream over an index range with the given further parameters (preload ids).
+ComputeWith = Callable[[Sequence[int]], Callable[[IndexRange], "ComputedSlice"]]
+
+
+def _by_name(parameters: Sequence[Parameter]) -> dict[str, Parameter]:
+    out: dict[str, Parameter] = {}
+    for p in parameters:
+        out.setdefault(p.name, p)
+        out.setdefault(p.netcdf_name or p.name, p)
+    return out
 
 
 class QueryLegacyQc:
-    """Legacy QC columns of one query's primary stream (see :class:`QueryQartod
-    <stream_engine.quality.qartod_query.QueryQartod>` for the parameters).
+    """Legacy QC columns of one query's primary stream.
+
+    Parameters
+    ----------
+    view, key, tested, annotations
+        As :class:`~stream_engine.quality.qartod_query.QueryQartod`.
+    compute_with
+        Computes the primary stream with further parameters (those QC arguments name).
+    requested
+        The request's ``qcParameters``.
+    parameters
+        The primary stream's parameters (what argument names may refer to).
 
     Raises
     ------
     InvalidQuery
-        A ``qcParameters`` entry of the request is malformed (field ``qcParameters[n]``).
+        A ``qcParameters`` entry is malformed or names a variable the stream does not have
+        (field ``qcParameters[n]``).
     """
 
     def __init__(self, view: Store, key: StreamKey, tested: Sequence[tuple[str, Parameter]],
-                 compute_range: Callable[[IndexRange], ComputedSlice], annotations: Sequence[Annotation],
-                 requested: Sequence[Mapping[str, Any]]) -> None:
+                 compute_with: ComputeWith, annotations: Sequence[Annotation],
+                 requested: Sequence[Mapping[str, Any]], parameters: Sequence[Parameter]) -> None:
+        known = _by_name(parameters)
         for n, record in enumerate(requested):
             try:
-                qc_for(view, key, [record])
+                parsed = parse_qc(record)
             except ValueError as exc:
                 raise InvalidQuery(f"qcParameters[{n}]: {exc}", field=f"qcParameters[{n}]") from None
-        functions = qc_for(view, key, requested)
+            for name in names_used({parsed.function: {parsed.argument: parsed.value}}):
+                stem = name[: -len(QC_RESULTS_SUFFIX)] if name.endswith(QC_RESULTS_SUFFIX) else name
+                if stem not in known:
+                    raise InvalidQuery(
+                        f"qcParameters[{n}]: {parsed.argument} of {parsed.function} names {name!r}, which is "
+                        f"neither 'data', 'time', 'month' nor a parameter of stream {key.stream}",
+                        field=f"qcParameters[{n}]")
+        self.everything = qc_for(view, key, requested)
         coverage = view.coverage(key)
         self.n = 0 if coverage is None else coverage.count
         self.view, self.key, self.annotations = view, key, list(annotations)
-        self.compute_range = compute_range
-        self.functions = {name: (p, functions[p.name]) for name, p in tested
-                          if p.name in functions and p.dtype.kind in "fiu" and not p.is_array}
+        self.functions = {name: (p, self.everything[p.name]) for name, p in tested
+                          if p.name in self.everything and p.dtype.kind in "fiu" and not p.is_array}
+        self.others: dict[str, Parameter] = {}
+        for _, (_, functions) in self.functions.items():
+            for name in names_used(functions):
+                stem = name[: -len(QC_RESULTS_SUFFIX)] if name.endswith(QC_RESULTS_SUFFIX) else name
+                if stem in known and stem not in BUILTIN_NAMES:
+                    self.others[stem] = known[stem]
+        ids = sorted({p.id for p, _ in self.functions.values()} | {p.id for p in self.others.values()})
+        self.compute_range = compute_with(ids)
         self.notes: list[str] = []
 
     def outputs(self) -> list[tuple[str, Any]]:
@@ -67,11 +117,20 @@ class QueryLegacyQc:
         lo, step = index_range.start, index_range.step
         hi = lo + (index_range.stop - 1 - lo) // step * step + 1
         for name, (p, functions) in self.functions.items():
-            pad = context_needed(functions)
+            pad = context_needed(functions, self.everything)
             a, b = max(0, lo - pad), min(self.n, hi + pad)
-            times, values = tested_values(self.view, self.key, self.compute_range, self.annotations, p, a, b)
-            flags, notes = run_qc(functions, values, times, core=slice(lo - a, hi - a, step))
-            self.notes.extend(n for n in notes if n not in self.notes)
+            wanted = [p, *(q for q in self.others.values() if q.id != p.id)]
+            times, values = tested_columns(self.view, self.key, self.compute_range, self.annotations, wanted, a, b)
+            known = _by_name(wanted)
+
+            def others(name: str, values: dict[str, np.ndarray] = values,
+                       known: dict[str, Parameter] = known) -> np.ndarray | None:
+                found = known.get(name)
+                return None if found is None else values[found.name]
+
+            flags, notes = run_qc(functions, values[p.name], times, others, core=slice(lo - a, hi - a, step),
+                                  everything=self.everything, groups=values[DEPLOYMENT])
+            self.notes.extend(f"{name}: {note}" for note in notes if f"{name}: {note}" not in self.notes)
             out[name + EXECUTED] = flags.executed[source_index]
             out[name + RESULTS] = flags.results[source_index]
         return out

@@ -124,7 +124,7 @@ def parse_qartod(record: Mapping[str, Any]) -> QartodRecord:
     config = _object(record.get("qcConfig"), "qcConfig")
     if not config or not all(isinstance(t, dict) and t for t in config.values()):
         raise ValueError(f"qcConfig must map a module (e.g. 'qartod') to its tests, got {config!r}")
-    _dry_run(config)
+    _dry_run(_column_config(config, 0))  # per-column spans (2-D parameters): the first column
     rid = record.get("id", 0)
     return QartodRecord(
         id=rid if isinstance(rid, int) and not isinstance(rid, bool) else 0,
@@ -200,40 +200,94 @@ def context_needed(records: Sequence[QartodRecord]) -> tuple[int, float]:
 
 @dataclass(frozen=True, slots=True)
 class QartodResult:
-    """Flags of one parameter: the aggregate per record, each test's, and the tests' names."""
+    """Flags of one parameter: the aggregate per record (per record and column for a 2-D
+    parameter), each test's digits, the tests' names and why any record was not run."""
 
     results: np.ndarray
     executed: np.ndarray
     tests: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+
+
+#: Test arguments that, for a 2-D parameter, may hold one value per column (a list of spans).
+PER_COLUMN = ("suspect_span", "fail_span")
+
+
+def _column_config(config: Mapping[str, Any], column: int) -> dict[str, Any]:
+    """The configuration for one column of a 2-D parameter: per-column spans picked (as the
+    original did for the gross range test), everything else as given."""
+    out: dict[str, Any] = {}
+    for module, tests in config.items():
+        out[module] = {}
+        for name, kwargs in tests.items():
+            picked = dict(kwargs) if isinstance(kwargs, Mapping) else kwargs
+            if isinstance(picked, dict):
+                for arg in PER_COLUMN:
+                    span = picked.get(arg)
+                    if isinstance(span, list) and span and isinstance(span[0], list | tuple):
+                        picked[arg] = span[min(column, len(span) - 1)]
+            out[module][name] = picked
+    return out
 
 
 def run_qartod(records: Sequence[QartodRecord], times: np.ndarray, values: np.ndarray,
                extra: Mapping[str, np.ndarray] | None = None) -> QartodResult:
     """Run the tests of ``records`` on ``values`` at ``times`` (NTP s), with ``ioos_qc``.
 
-    ``extra`` supplies further inputs by parameter name (``zinp``, ...). Values that are not
+    ``extra`` supplies the further inputs by the names the records give (``zinp``, ``lat`` ...);
+    a record naming one it lacks is not run (noted). A 2-D ``values`` (records x columns) is tested
+    column by column, with that column of any 2-D input and per-column spans. Values that are not
     finite are masked (flag 9), as ioos_qc does for masked input.
     """
     times = np.asarray(times, dtype=np.float64)
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim == 2:
+        columns = [_run_column(records, times, values[:, j], extra, j) for j in range(values.shape[1])]
+        if not columns:
+            return QartodResult(np.full(values.shape, 2, np.uint8), np.full(values.shape, "", "U1"), ())
+        width = max(c.executed.dtype.itemsize // 4 for c in columns) or 1
+        return QartodResult(np.column_stack([c.results for c in columns]),
+                            np.column_stack([c.executed.astype(f"U{width}") for c in columns]),
+                            columns[0].tests, columns[0].notes)
+    return _run_column(records, times, values, extra, None)
+
+
+def _run_column(records: Sequence[QartodRecord], times: np.ndarray, values: np.ndarray,
+                extra: Mapping[str, np.ndarray] | None, column: int | None) -> QartodResult:
     stamps = ((times - NTP_UNIX_OFFSET) * 1e6).astype("datetime64[us]")
-    inp = np.ma.masked_invalid(np.asarray(values, dtype=np.float64))
+    inp = np.ma.masked_invalid(values)
     flags: list[np.ndarray] = []
     names: list[str] = []
+    notes: list[str] = []
     for record in records:
         kwargs: dict[str, Any] = {"inp": inp, "tinp": stamps}
+        lacking = []
         for arg, name in record.inputs.items():
-            if arg not in ("inp", "tinp") and extra is not None and name in extra:
-                kwargs[arg] = np.ma.masked_invalid(np.asarray(extra[name], dtype=np.float64))
+            if arg in ("inp", "tinp"):
+                continue
+            found = None if extra is None else extra.get(name)
+            if found is None:
+                lacking.append(f"{arg} ({name!r})")
+                continue
+            found = np.asarray(found, dtype=np.float64)
+            if found.ndim == 2:
+                found = found[:, column if column is not None and column < found.shape[1] else 0]
+            kwargs[arg] = np.ma.masked_invalid(found)
+        if lacking:
+            notes.append(f"QARTOD record {record.id} on {record.parameter} not run: no {', '.join(lacking)} "
+                         "(neither a parameter of the stream nor of a co-located stream)")
+            continue
+        config = record.config if column is None else _column_config(record.config, column)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            out = _qc_config(record.config).run(**kwargs)
+            out = _qc_config(config).run(**kwargs)
         for module, tests in out.items():
             for test, result in tests.items():
                 names.append(f"{module}.{test}")
                 flags.append(np.ma.filled(result, MISSING_FLAG).astype(np.uint8))
     if not flags:
         empty = np.full(len(times), 2, dtype=np.uint8)
-        return QartodResult(empty, np.full(len(times), "", dtype="U1"), ())
+        return QartodResult(empty, np.full(len(times), "", dtype="U1"), (), tuple(notes))
     stacked = np.vstack(flags)
     executed = np.array(["".join(map(str, column)) for column in stacked.T], dtype=f"U{len(flags)}")
-    return QartodResult(stacked.max(axis=0), executed, tuple(names))
+    return QartodResult(stacked.max(axis=0), executed, tuple(names), tuple(notes))

@@ -7,7 +7,8 @@ the context grows fourfold until it holds them or reaches the stream's ends.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -16,8 +17,26 @@ from stream_engine.quality.qartod import QartodRecord, QartodResult, context_nee
 #: Records read on each side of a slice at first.
 FIRST_CONTEXT = 16
 
-#: ``read(a, b)``: times (NTP s) and values (float, NaN = missing) of records ``[a, b)``.
-Reader = Callable[[int, int], tuple[np.ndarray, np.ndarray]]
+
+@dataclass(frozen=True, slots=True)
+class SliceData:
+    """What the tests of one parameter see over a record range: times (NTP s), values (float,
+    NaN = missing; 2-D for an array parameter) and the further inputs by the records' names."""
+
+    times: np.ndarray
+    values: np.ndarray
+    inputs: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+
+#: ``read(a, b)``: the :class:`SliceData` of records ``[a, b)``.
+Reader = Callable[[int, int], SliceData]
+
+
+def _finite_count(values: np.ndarray) -> int:
+    """Finite values of the column with fewest (every column of a 2-D parameter needs them)."""
+    if not len(values):
+        return 0
+    return int(np.isfinite(values.reshape(len(values), -1)).sum(axis=0).min())
 
 
 class SliceTests:
@@ -30,7 +49,7 @@ class SliceTests:
     n
         Records in the stream.
     read
-        Reads times and values of a record index range.
+        Reads the tested data of a record index range.
     """
 
     def __init__(self, records: Sequence[QartodRecord], n: int, read: Reader) -> None:
@@ -41,9 +60,9 @@ class SliceTests:
         self._done: dict[tuple[int, int, int], QartodResult] = {}
 
     def _enough(self, t: np.ndarray, v: np.ndarray, lo: int, hi: int, a: int, b: int) -> bool:
-        before_ok = a == 0 or (int(np.isfinite(v[: lo - a]).sum()) >= self.neighbours
+        before_ok = a == 0 or (_finite_count(v[: lo - a]) >= self.neighbours
                                and (self.seconds == 0 or t[lo - a] - t[0] > self.seconds))
-        after_ok = b == self.n or int(np.isfinite(v[hi - a:]).sum()) >= self.neighbours
+        after_ok = b == self.n or _finite_count(v[hi - a:]) >= self.neighbours
         return before_ok and after_ok
 
     def result(self, start: int, stop: int, step: int = 1) -> QartodResult:
@@ -54,11 +73,11 @@ class SliceTests:
             pad = FIRST_CONTEXT if self.neighbours or self.seconds else 0
             while True:
                 a, b = max(0, lo - pad), min(self.n, hi + pad)
-                t, v = self.read(a, b)
-                if pad == 0 or self._enough(t, v, lo, hi, a, b):
+                data = self.read(a, b)
+                if pad == 0 or self._enough(data.times, data.values, lo, hi, a, b):
                     break
                 pad *= 4
-            whole = run_qartod(self.records, t, v)
+            whole = run_qartod(self.records, data.times, data.values, data.inputs)
             cut = slice(lo - a, hi - a, step)
-            self._done[span] = QartodResult(whole.results[cut], whole.executed[cut], whole.tests)
+            self._done[span] = QartodResult(whole.results[cut], whole.executed[cut], whole.tests, whole.notes)
         return self._done[span]

@@ -70,6 +70,10 @@ class Urls:
         """A quick-look plot image (``fmt`` ``png`` or ``svg``)."""
         return self._query(f"{self.stream(key)}/plot.{fmt}", query)
 
+    def annotations(self, key: StreamKey) -> str:
+        """The stream's annotation records as JSON (``GET /annotations/<stream>``)."""
+        return f"{self.base}/annotations/{_joined(key.path.split('/'))}"
+
     def export(self, key: StreamKey) -> str:
         """Where the stream page's request form posts."""
         return f"{self.stream(key)}/export"

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from catalog_annotations import FLUOROMETER_ANNOTATIONS
 from live_server import LiveServer, start_server
 
 from stream_engine import demo
@@ -15,6 +16,7 @@ from stream_engine.config import REPO_ROOT, load_settings
 from stream_engine.engine.virtual import VirtualStreams
 from stream_engine.ingest import ingest_file
 from stream_engine.preload import load_preload
+from stream_engine.quality.annotations import load_annotations
 from stream_engine.store.embedded import EmbeddedStore
 
 SAMPLE_FILES = (
@@ -39,6 +41,7 @@ def catalog_data(tmp_path_factory, curated, request) -> Path:
         samples = None
     with EmbeddedStore(folder) as store:
         demo.fill_demo(store, curated)
+        load_annotations(store, FLUOROMETER_ANNOTATIONS)
         if samples is not None:
             for name in SAMPLE_FILES:
                 ingest_file(store, curated, samples / name)

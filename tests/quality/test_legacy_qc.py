@@ -1,5 +1,6 @@
 """The original's data-QC tests against the DPS test values (as ion-functions' tests give them),
-the OOI sample QC records (``qc.json``) parsed and run on the nitrate sample."""
+the OOI sample QC records (``qc.json``) parsed and run on the nitrate sample, and records whose
+arguments name other variables."""
 
 from __future__ import annotations
 
@@ -10,14 +11,15 @@ import netCDF4
 import numpy as np
 import pytest
 
-from stream_engine.quality.legacy_qc import (
-    QC_TESTS,
+from stream_engine.quality.legacy_qc import QC_TESTS, load_qc, parse_qc, qc_for, run_qc
+from stream_engine.quality.qc_algorithms import (
     global_range,
-    load_qc,
-    parse_qc,
+    gradient,
+    local_range,
+    modulus,
+    ntp_month,
     poly_trend,
-    qc_for,
-    run_qc,
+    propagate_flags,
     spike,
     stuck_value,
 )
@@ -112,3 +114,125 @@ def test_bad_records_refused():
     with pytest.raises(ValueError, match="not a number"):
         parse_qc({"qcParameterPK": {"qcId": "dataqc_stuckvaluetest_wrapper", "parameter": "num",
                                     "streamParameter": "p"}, "valueType": "FLOAT", "value": "many"})
+
+
+def test_local_range_dps_values():
+    dat = np.array([3.5166, 8.3083, 5.8526, 5.4972, 9.1719, 2.8584, 7.5720, 7.5373, 3.8045, 5.6782])
+    z = np.array([0.1517, 0.1079, 1.0616, 1.5583, 1.8680, 0.2598, 1.1376, 0.9388, 0.0238, 0.6742])
+    datlim = np.array([[0, 2], [0, 2], [1, 8], [1, 9], [1, 10]])
+    datlimz = np.array([0, 0.5, 1, 1.5, 2])
+    np.testing.assert_array_equal(local_range(dat, z, datlim, datlimz), [0, 0, 1, 1, 1, 0, 1, 0, 0, 0])
+    # the table's order does not matter; a location outside the table fails
+    order = [3, 0, 4, 1, 2]
+    np.testing.assert_array_equal(local_range(dat, z, datlim[order], datlimz[order]), [0, 0, 1, 1, 1, 0, 1, 0, 0, 0])
+    assert local_range(np.array([1.0]), np.array([2.5]), datlim, datlimz).tolist() == [0]
+
+
+# ion-functions' test of its wrapper: limits on a (pressure, month) grid, times in June 2013
+WRAPPER_TIMES = 3580144703.7555027 + np.arange(10.0)
+
+
+def _pressure_month_table():
+    pressure_grid, month_grid = np.meshgrid(np.arange(0, 150, 10), np.arange(11))
+    points = np.column_stack([pressure_grid.ravel(), month_grid.ravel()]).astype(float)
+    datlim = np.column_stack([points[:, 0] + points[:, 1] + 10, points[:, 0] + points[:, 1] + 20])
+    return points, datlim
+
+
+def test_local_range_by_pressure_and_month_dps_wrapper_values():
+    pressure = np.random.default_rng(7).random(10) * 2 + 33.0
+    assert (ntp_month(WRAPPER_TIMES) == 5).all()  # June, 0-based as ion-functions' ntp_to_month
+    dat = ntp_month(WRAPPER_TIMES) + pressure + np.arange(16, 26)
+    points, datlim = _pressure_month_table()
+    expected = [1, 1, 1, 1, 1, 0, 0, 0, 0, 0]
+    z = np.column_stack([pressure, ntp_month(WRAPPER_TIMES)])
+    np.testing.assert_array_equal(local_range(dat, z, datlim, points), expected)
+    # the same through a record set naming pressure and the month of the time
+    functions = {"dataqc_localrangetest_wrapper": {
+        "dat": "data", "dims": ["pressure", "month"], "datlim": datlim.tolist(), "datlimz": points.ravel().tolist()}}
+    flags, notes = run_qc(functions, dat, WRAPPER_TIMES, {"pressure": pressure}.get)
+    assert notes == []
+    assert (flags.executed == 2).all()
+    np.testing.assert_array_equal(flags.results, np.array(expected) * 2)
+
+
+def test_gradient_dps_values():
+    dat = np.array([3, 5, 98, 99, 4.0])
+    x = np.array([1, 2, 3, 4, 5.0])
+    np.testing.assert_array_equal(gradient(dat, x, (-50, 50), np.nan, np.nan, 5.0), [1, 1, 0, 0, 1])
+    np.testing.assert_array_equal(gradient(dat, x, (-50, 50), np.nan, 100.0, 5.0), [0, 0, 1, 1, 0])
+    np.testing.assert_array_equal(gradient(dat, np.array([1, 2, 3, 3.1, 5]), (-50, 50), 0.2, np.nan, 5.0),
+                                  [1, 1, 0, -99, 1])
+    # ion-functions' own cases beyond the DPS: several skipped runs
+    np.testing.assert_array_equal(gradient(dat, np.array([1, 2, 2.1, 2.2, 5]), (-50, 50), 0.9, np.nan, 5.0),
+                                  [1, 1, -99, -99, 1])
+    np.testing.assert_array_equal(gradient(np.full(10, 2.0), np.arange(10.0), (-2, 2), 2.0, np.nan, 5.0),
+                                  [1, -99, -99, 1, -99, -99, 1, -99, -99, 1])
+    # missing values are not scanned (and fail); the scan goes on over them
+    np.testing.assert_array_equal(gradient(np.array([3, np.nan, 5, 98, 4.0]), x, (-50, 50), 0, np.nan, 5.0),
+                                  [1, 0, 1, 0, 1])
+
+
+def test_propagate_flags_dps_values():
+    cases = [([[0], [0]], [0]), ([[1], [0]], [0]), ([[0], [1]], [0]), ([[1], [1]], [1]),
+             ([[0, 0, 1, 1], [0, 1, 0, 1]], [0, 0, 0, 1]),
+             ([[0, 0, 1, 1, 1, 0, 1], [0, 1, 0, 0, 1, 1, 1], [1, 0, 0, 1, 0, 1, 1]], [0, 0, 0, 0, 0, 0, 1])]
+    for inflags, expected in cases:
+        np.testing.assert_array_equal(propagate_flags(np.array(inflags, dtype=np.int8)), expected)
+
+
+def test_modulus_dps_values():
+    np.testing.assert_array_equal(modulus(np.array([-10, 0, 10, 350, 360, 370]), 360), [350, 0, 10, 350, 0, 10])
+
+
+def _record(function, argument, value, kind="VECTOR", parameter="temp"):
+    return {"qcParameterPK": {"qcId": function, "parameter": argument, "streamParameter": parameter,
+                              "refDes": {"subsite": "S", "node": "N", "sensor": "X"}},
+            "valueType": kind, "value": value}
+
+
+def test_list_values_as_the_service_wrote_them_and_as_json():
+    assert parse_qc(_record("dataqc_localrangetest_wrapper", "datlim", "[0 2 1 8]", "LIST")).value == [0, 2, 1, 8]
+    assert parse_qc(_record("dataqc_localrangetest_wrapper", "datlim", [[0, 2], [1, 8]], "LIST")).value == [
+        [0, 2], [1, 8]]
+    assert parse_qc(_record("dataqc_localrangetest_wrapper", "dims", "[pressure month]", "LIST")).value == [
+        "pressure", "month"]
+    assert parse_qc(_record("dataqc_localrangetest_wrapper", "dims", '["pressure"]', "LIST")).value == ["pressure"]
+    with pytest.raises(ValueError, match="name flag variables"):
+        parse_qc(_record("dataqc_propagateflags_wrapper", "a", "1", "FLOAT"))
+
+
+def test_gradient_and_propagate_through_records_naming_other_variables():
+    times = 3.6e9 + np.arange(8.0)
+    temp = np.array([10, 10.5, 30, 30, 11, 11.2, 11, 10.9])
+    pressure = np.array([1, 2, 3, 4, 5, 6, 7, 8.0])
+    salinity = np.array([33, 33, 33, 50, 33, 33, 33, 33.0])
+    records = [
+        _record("dataqc_gradienttest_wrapper", "dat", "data"),
+        _record("dataqc_gradienttest_wrapper", "x", "pressure"),
+        _record("dataqc_gradienttest_wrapper", "ddatdx", "5", "FLOAT"),
+        _record("dataqc_gradienttest_wrapper", "toldat", "1", "FLOAT"),
+        _record("dataqc_globalrangetest_minmax", "dat", "data", parameter="salinity"),
+        _record("dataqc_globalrangetest_minmax", "dat_min", "0", "FLOAT", parameter="salinity"),
+        _record("dataqc_globalrangetest_minmax", "dat_max", "42", "FLOAT", parameter="salinity"),
+        _record("dataqc_propagateflags_wrapper", "a", "salinity_qc_results"),
+        _record("dataqc_propagateflags_wrapper", "b", "flag"),
+    ]
+    everything = {}
+    for r in map(parse_qc, records):
+        everything.setdefault(r.parameter, {}).setdefault(r.function, {})[r.argument] = r.value
+    flag = np.array([1, 1, 1, 1, 1, 1, 0, 1.0])
+    known = {"pressure": pressure, "salinity": salinity, "flag": flag}
+    flags, notes = run_qc(everything["temp"], temp, times, known.get, everything=everything)
+    assert notes == []
+    assert (flags.executed == 32 + 128).all()
+    expected_gradient = gradient(temp, pressure, (-5, 5), np.nan, np.nan, 1)
+    np.testing.assert_array_equal(expected_gradient, [1, 1, 0, 0, 1, 1, 1, 1])
+    expected_propagate = propagate_flags(np.vstack([global_range(salinity, 0, 42), flag]))
+    np.testing.assert_array_equal(expected_propagate, [1, 1, 1, 0, 1, 1, 0, 1])
+    np.testing.assert_array_equal(flags.results, expected_gradient * 32 + expected_propagate.astype(int) * 128)
+    # a name the dataset does not hold: the function is not run, and the note says why
+    flags, notes = run_qc(everything["temp"], temp, times, {"salinity": salinity, "pressure": pressure}.get,
+                          everything=everything)
+    assert (flags.executed == 32).all()
+    assert notes == ["dataqc_propagateflags_wrapper not run: b names 'flag', which the dataset does not hold"]

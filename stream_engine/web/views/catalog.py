@@ -14,15 +14,18 @@ asset events and the dictionary, through one store snapshot; none reads stored d
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from webob.exc import HTTPMovedPermanently
 
+from stream_engine.catalog.annotation_timeline import annotation_timeline
 from stream_engine.catalog.describe import describe_stream, ntp_to_iso, stream_identity
 from stream_engine.catalog.times import ntp_to_input, parse_time
 from stream_engine.catalog.tree import LEVELS, Folder, filter_streams, folder
 from stream_engine.engine.versions import stream_version, streams_version
 from stream_engine.errors import BadRequest, NotFound
+from stream_engine.quality.annotations import annotations_for
 from stream_engine.store.base import StreamKey
 from stream_engine.web.pages import html_page, json_twin
 from stream_engine.web.urls import Urls
@@ -210,6 +213,15 @@ def _plot_request(request: Request, data: dict[str, Any], urls: Urls, key: Strea
     return state
 
 
+def _plotted_range(plot: dict[str, Any], data: dict[str, Any]) -> tuple[float, float]:
+    """The quick-look's time range (the stream's coverage when the form's times are unusable)."""
+    try:
+        start, stop = parse_time(plot["start"], "start"), parse_time(plot["stop"], "stop")
+    except BadRequest:
+        return float(data["first"]), float(data["last"])
+    return (start, stop) if stop > start else (float(data["first"]), float(data["last"]))
+
+
 class StreamPageView(CatalogView):
     """A stream's page; the last path segment is ``<stream>`` or ``<stream>.json``."""
 
@@ -226,6 +238,7 @@ class StreamPageView(CatalogView):
             if unchanged is not None:
                 return unchanged
             data = describe_stream(view, self.context.preload, key, settings=self.context.settings)
+            found = annotations_for(view, key, -math.inf, math.inf)
         data["breadcrumb"] = breadcrumb(tuple(key.path.split("/")), urls)
         data["breadcrumb"][-1]["url"] = urls.stream(key)
         data["urls"] = {
@@ -239,6 +252,10 @@ class StreamPageView(CatalogView):
                 if item["stream"]:
                     item["stream_url"] = urls.stream(StreamKey.from_path(item["stream"]))
         plot = _plot_request(request, data, urls, key)
+        data["annotations"] = annotation_timeline(found, *_plotted_range(plot, data), {
+            ident: p.netcdf_name or p.name for p in self.context.preload.stream_parameters(key.stream)
+            for ident in (p.id, p.name)})
+        data["urls"]["annotations"] = urls.annotations(key)
         return self.respond(
             request, data, as_json=as_json, version=version,
             templates=[f"stream-{key.stream}.html", "stream.html"],

@@ -71,6 +71,7 @@ def _trailer(run: QueryRun, request_id: str) -> dict[str, Any]:
     if query.include_annotations:
         out["annotations"] = run_annotations(run)
     messages.extend(exclusion_messages(run.exclusions))
+    messages.extend(note for q in run.quality for note in q.notes)  # QC tests not run, and why
     out["provenance_messages"] = messages
     out["requestUUID"] = request_id
     return out
