@@ -149,6 +149,10 @@ DAP_BLOCK_BYTES = 4 * 1024 * 1024
 # .dods response and repeated requests reuse them until the store changes (0 turns it off).
 DAP_CACHE_BYTES = 64 * 1024 * 1024
 
+# Disk (bytes) that computed DAP product windows may take in the embedded store's folder
+# (dap-windows/ beside the database), shared by all worker processes, so a repeat served by another worker is not computed again (0 turns it off).
+DAP_SHARED_CACHE_BYTES = 512 * 1024 * 1024
+
 # Records per DAP computation window (bounds the algorithms' float64 temporaries, ~150 B/record).
 DAP_COMPUTE_RECORDS = 65536
 

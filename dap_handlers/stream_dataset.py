@@ -253,6 +253,9 @@ def stream_dataset_version(
         threads=int(settings["DAP_COMPUTE_THREADS"]),
         cache_token=version.etag,
         annotations=found,
+        shared_dir=store.local_folder(),
+        shared_bytes=int(settings.get("DAP_SHARED_CACHE_BYTES", 0) or 0),
+        shared_stamp=None if version.last_modified is None else version.last_modified.timestamp(),
     )
     n = coverage.count
     variables = [

@@ -40,12 +40,14 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from dap_handlers.dtypes import dap_type
 from dap_handlers.product_windows import PendingWindows, WindowCache, shared_windows
+from dap_handlers.shared_windows import SharedWindows, shared_windows_in
 from stream_engine import assets
 from stream_engine.engine.calibrate import record_deployments, served_records
 from stream_engine.engine.compute import compute
@@ -115,6 +117,12 @@ class StreamReads:
         The version of everything the stream's values depend on
         (:func:`~stream_engine.engine.versions.response_version`); windows are shared across
         requests only under a token, so ``None`` means no cross-request cache.
+    shared_dir, shared_bytes, shared_stamp
+        The store's folder (:meth:`~stream_engine.store.base.Store.local_folder`) and the bound
+        of the windows shared with the other worker processes there
+        (:mod:`dap_handlers.shared_windows`, setting ``DAP_SHARED_CACHE_BYTES``; only under a
+        ``cache_token``, not at all with ``None`` or 0), and the newest modification time of
+        what the stream's values depend on (part of the keys).
     """
 
     def __init__(
@@ -132,6 +140,9 @@ class StreamReads:
         spool_dir: str | None = None,
         cache_token: str | None = None,
         annotations: Sequence[Annotation] = (),
+        shared_dir: Path | None = None,
+        shared_bytes: int = 0,
+        shared_stamp: float | None = None,
     ) -> None:
         self.store = store
         self.preload = preload
@@ -156,6 +167,12 @@ class StreamReads:
             self._context = (token, key, preload.source, len(preload.parameters),
                              len(preload.functions), time_range,
                              *(settings.get(k) for k in _SETTINGS_USED))
+        self._disk: SharedWindows | None = None
+        if token is not None and shared_dir is not None:
+            self._disk = shared_windows_in(shared_dir, int(shared_bytes))
+            # the newest commit time of what the values depend on: a store deleted and made
+            # again reaches the same generations, never the same times
+            self._context = (*self._context, shared_stamp)
         self._pending = PendingWindows(int(cache_bytes) // 4, spool_dir)
         #: Windows computed so far and products computed in them, for tests and logs.
         self.computations: list[tuple[int, int, tuple[str, ...]]] = []
@@ -287,10 +304,15 @@ class StreamReads:
         for span in spans:
             values = self._pending.take((name, span))
             if self._shared is not None:
+                key = self._cache_key(name, span)
                 if values is None:
-                    values = self._shared.get(self._cache_key(name, span))
+                    values = self._shared.get(key)
+                    if values is None and self._disk is not None:
+                        values = self._disk.get(key, span[1] - span[0])  # another worker's
+                        if values is not None:
+                            self._shared.put(key, values)
                 else:
-                    self._shared.put(self._cache_key(name, span), values)
+                    self._keep(key, values)
             if values is None:
                 missing.append(span)
             else:
@@ -301,10 +323,17 @@ class StreamReads:
             self.computations.append((*span, tuple(computed)))
             found[span] = computed.pop(name)
             if self._shared is not None:
-                self._shared.put(self._cache_key(name, span), found[span])
+                self._keep(self._cache_key(name, span), found[span])
             for other, values in computed.items():
                 self._pending.put((other, span), values)
         return [found[span] for span in spans]
+
+    def _keep(self, key: tuple[Any, ...], values: np.ndarray) -> None:
+        """A computed window into this worker's cache and the one shared with the others."""
+        assert self._shared is not None
+        self._shared.put(key, values)
+        if self._disk is not None:
+            self._disk.put(key, values)
 
     def _compute(
         self, plan: Plan, wanted: Sequence[str], spans: list[tuple[int, int]]
@@ -312,10 +341,12 @@ class StreamReads:
         def one(span: tuple[int, int]) -> dict[str, np.ndarray]:
             start, stop = span
             out = compute(self.store, self.preload, plan, index_range=IndexRange(start, stop),
-                          settings=self.settings, require_deployment=self.require, use_cache=False)
+                          settings=self.settings, require_deployment=self.require, use_cache=False,
+                          deployments=deployments, argument_provenance=False)
             return {name: _expanded(out[name], out.source_index, stop - start, self.shapes[name])
                     for name in wanted if name in out}
 
+        deployments = self._deployments_of_stream()  # parsed once per request, not per window
         if self.threads == 1 or len(spans) < 2:
             return map(one, spans)
         return _pool(self.threads).map(one, spans)

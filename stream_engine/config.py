@@ -132,7 +132,7 @@ def _validate(values: Mapping[str, Any]) -> None:
     for key in ("MAX_DEPTH_VARIANCE", "MAX_INTERPOLATION_GAP", "CASSANDRA_CONNECT_TIMEOUT", "CASSANDRA_QUERY_TIMEOUT"):
         val = v.get(key)
         _require(v, key, isinstance(val, int | float) and not isinstance(val, bool) and val > 0, "a positive number")
-    for key in ("COMPUTE_CACHE_BYTES", "DAP_CACHE_BYTES"):
+    for key in ("COMPUTE_CACHE_BYTES", "DAP_CACHE_BYTES", "DAP_SHARED_CACHE_BYTES"):
         cache = v.get(key)
         _require(v, key, isinstance(cache, int) and not isinstance(cache, bool) and cache >= 0,
                  "a whole number of bytes, 0 or more (0 turns the cache off)")

@@ -9,6 +9,7 @@ deployment changes at the right record.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -178,7 +179,7 @@ def tile_calibration(
         return TiledCalibration(name, None, available, sorted(missing), used, outside)
     first = np.asarray(groups[0][1], dtype=np.float64)
     if (not missing and outside == 0 and all(t is None for _, _, t in groups)
-            and all(np.array_equal(np.asarray(v, dtype=np.float64), first) for _, v, _ in groups)):
+            and all(np.array_equal(np.asarray(v, dtype=np.float64), first) for _, v, _ in groups[1:])):
         return TiledCalibration(name, first, available, [], used, 0, constant=True)
     values = np.full((n, *first.shape), np.nan, dtype=np.float64)
     for idx, value, tiled in groups:
@@ -202,7 +203,7 @@ def _in_force(dep: assets.Deployment, name: str, first: float, last: float) -> l
     entries = dep.calibrations.get(name)
     if not entries:
         return None
-    starts = np.array([e.start for e in entries], dtype=np.float64)
-    lo, hi = (max(int(np.searchsorted(starts, t, side="right")) - 1, 0) for t in (first, last))
+    starts = [e.start for e in entries]  # a few entries: bisect beats numpy's per-call cost
+    lo, hi = (max(bisect.bisect_right(starts, t) - 1, 0) for t in (first, last))
     return [(entries[i].start if math.isfinite(entries[i].start) else None, entries[i].value)
             for i in range(lo, hi + 1)]

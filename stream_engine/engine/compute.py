@@ -46,7 +46,7 @@ unavailable products are all missing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -111,11 +111,13 @@ def _algorithm(step: ProductStep) -> Any:
 
 class _Run:
     def __init__(self, store: Store, preload: Preload, plan: Plan, settings: Mapping[str, Any], require: bool,
-                 use_cache: bool = True):
+                 use_cache: bool = True, deployments: Sequence[assets.Deployment] | None = None,
+                 argument_provenance: bool = True):
         self.store, self.preload, self.plan = store, preload, plan
         self.settings, self.require = settings, require
         self.max_gap = float(settings["MAX_INTERPOLATION_GAP"])
-        self.deps = assets.deployments(store, plan.key.refdes)
+        self.deps = list(deployments) if deployments is not None else assets.deployments(store, plan.key.refdes)
+        self.argument_provenance = argument_provenance
         self.cache: ProductCache = shared_cache(settings) if use_cache else _NO_CACHE
         self.cache_held: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self.columns: dict[str, np.ndarray] = {}
@@ -124,6 +126,9 @@ class _Run:
         self.cals: dict[str, TiledCalibration] = {}
         self.ext_prov: dict[str, dict[str, Any]] = {}
         self.avail: dict[str, np.ndarray] = {}
+        #: Products available on every record (their ``avail`` mask need not be combined).
+        self.complete: set[str] = set()
+        self.gaps: dict[str, np.ndarray | None] = {}
         self.groups: list[RecordGroup] | None = None
 
     def select(self, raw: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, Any]]:
@@ -209,7 +214,8 @@ class _Run:
         prov: dict[str, Any] = {
             "parameter_id": step.parameter_id, "function": step.function,
             "function_type": step.function_type, "version": step.version,
-            "arguments": {a.name: self._arg_prov(a) for a in step.arguments},
+            "arguments": ({a.name: self._arg_prov(a) for a in step.arguments}
+                          if self.argument_provenance else {}),
             "status": "ok", "errors": [], "notes": list(step.notes),
         }
         mask = np.ones(n, dtype=bool)
@@ -217,11 +223,13 @@ class _Run:
         for arg in step.arguments:
             if arg.kind in (CALIBRATION, LOCATION):
                 tiled = self.calibration(arg.calibration or "")
-                mask &= tiled.available
+                if not tiled.constant:  # a constant coefficient is available on every record
+                    mask &= tiled.available
                 if tiled.reason:
                     reasons.append(tiled.reason)
             elif arg.column in self.avail:
-                mask &= self.avail[arg.column]
+                if arg.column not in self.complete:
+                    mask &= self.avail[arg.column]
                 if arg.column in self.failed:
                     reasons.append(f"input {arg.column}: {self.failed[arg.column]}")
         if n and not mask.any():
@@ -247,6 +255,8 @@ class _Run:
         out = self._without_missing_inputs(step, p, out)
         self.inputs[step.name] = as_input(out, p)
         self.avail[step.name] = mask
+        if mask.all():
+            self.complete.add(step.name)
         return prov
 
     def _missing(self, step: ProductStep, p: Any, n: int) -> np.ndarray:
@@ -268,7 +278,10 @@ class _Run:
         for arg in step.arguments:
             if arg.kind in (CALIBRATION, LOCATION, CONSTANT, DEFAULT) or arg.name in tolerated:
                 continue
-            gaps = missing_records(self.inputs.get(arg.column or ""), n)
+            column = arg.column or ""
+            if column not in self.gaps:  # an input's gaps are found once, not once per step
+                self.gaps[column] = missing_records(self.inputs.get(column), n)
+            gaps = self.gaps[column]
             if gaps is not None and gaps.any():
                 missing = gaps if missing is None else missing | gaps
         if missing is None:
@@ -367,6 +380,8 @@ def compute(
     settings: Mapping[str, Any] | None = None,
     require_deployment: bool | None = None,
     use_cache: bool = True,
+    deployments: Sequence[assets.Deployment] | None = None,
+    argument_provenance: bool = True,
 ) -> ComputedSlice:
     """Compute the plan's requested parameters for a slice of the primary stream.
 
@@ -386,6 +401,13 @@ def compute(
         ``False``: the primary stream's products neither come from nor go into the product cache
         (for callers that keep their own results, such as the DAP layer; saves the cache's
         memory and its evidence comparisons). Streams supplying external inputs still use it.
+    deployments
+        The primary stream's deployments (:func:`stream_engine.assets.deployments` of its
+        reference designator, read through the same ``store``), for callers that compute many
+        slices of one response: saves parsing the asset events again for each.
+    argument_provenance
+        ``False``: each product's provenance leaves out ``arguments`` (the sources and values
+        of every argument), for callers that use only the values.
 
     Returns
     -------
@@ -403,16 +425,17 @@ def compute(
     if time_range is None and index_range is None:
         time_range = plan.time_range
     return _compute(store, preload, plan, time_range, index_range, settings, require, writable=True,
-                    use_cache=use_cache)
+                    use_cache=use_cache, deployments=deployments, argument_provenance=argument_provenance)
 
 
 def _compute(
     store: Store, preload: Preload, plan: Plan, time_range: TimeRange | None, index_range: IndexRange | None,
     settings: Mapping[str, Any], require: bool, *, writable: bool, use_cache: bool = True,
+    deployments: Sequence[assets.Deployment] | None = None, argument_provenance: bool = True,
 ) -> ComputedSlice:
     """:func:`compute` with settled arguments; ``writable=False`` (for sub-plans, whose values
     are only interpolated) may return read-only arrays held by the product cache."""
-    run = _Run(store, preload, plan, settings, require, use_cache)
+    run = _Run(store, preload, plan, settings, require, use_cache, deployments, argument_provenance)
     raw = store.read(plan.key, list(plan.raw_columns), time_range=time_range, index_range=index_range)
     for name in plan.raw_columns:
         if name in raw:

@@ -3,7 +3,7 @@
 Formulas from the OOI Data Product Specifications TEMPWAT (DCN 1341-00010), PRESWAT (1341-00020),
 CONDWAT (1341-00030), PRACSAL (1341-00040), DENSITY (1341-00050) and the coastal glider DPS
 (1341-20001), and the Sea-Bird SBE 16plus V2 / SBE 37-IM / SBE 52-MP calibration equations as
-ion-functions implements them. TEOS-10 quantities come from ``gsw``.
+ion-functions implements them. TEOS-10 quantities are gsw's, computed by compiled kernels.
 
 Speed: a cold DAP request is compute-bound here (``benchmarks/functions.py``). The calibration
 polynomials are evaluated in Horner form with in-place float64 numpy operations in two to four
@@ -21,15 +21,16 @@ they oversubscribed the 2 cores (pressure in DAP windows: 54M with 2 numexpr thr
 105M for numpy). Choosing numexpr by array size is not an option either: a record's value must
 not depend on the window it was computed in (the DAP layer's windows are checked bit-exact
 against the engine's whole-range answers). So this module leaves numexpr's process-wide thread
-setting alone. The TEOS-10 functions are gsw's own, each called once on contiguous float64
-arrays cast once per algorithm; they are ~85% of the density chain's time.
+setting alone. The TEOS-10 functions are :mod:`stream_engine.functions.teos10`'s compiled kernels,
+bit-identical to gsw's (gsw stays the reference of the tests and the fallback), with Absolute
+Salinity looked up once per deployment position instead of once per record.
 """
 
 from __future__ import annotations
 
-import gsw
 import numpy as np
 
+from stream_engine.functions import teos10
 from stream_engine.functions.arrays import FLOAT, as_float, as_floats, as_operand, horner, scratch
 from stream_engine.functions.registry import algorithm
 
@@ -294,7 +295,7 @@ def ctd_pracsal(c, t, p) -> np.ndarray:
     t, p = as_floats(t, p)
     (c_ms_cm,) = scratch(c, t, p)
     np.multiply(c, 10.0, out=c_ms_cm, dtype=FLOAT)
-    return np.asarray(gsw.SP_from_C(c_ms_cm, t, p, out=c_ms_cm), dtype=np.float64)
+    return teos10.sp_from_c(c_ms_cm, t, p)
 
 
 @algorithm(OWNER, "ctd_density", version="1.0")
@@ -304,7 +305,4 @@ def ctd_density(SP, t, p, lat, lon) -> np.ndarray:
     Absolute salinity from practical salinity at the position (``lat``, ``lon`` in degrees),
     conservative temperature from in-situ temperature.
     """
-    SP, t, p, lat, lon = as_floats(SP, t, p, lat, lon)
-    sa = gsw.SA_from_SP(SP, p, lon, lat)
-    ct = gsw.CT_from_t(sa, t, p)
-    return np.asarray(gsw.rho(sa, ct, p), dtype=np.float64)
+    return teos10.insitu_density(SP, t, p, lon, lat)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import gsw
 import numpy as np
 
+from stream_engine.functions import teos10
 from stream_engine.functions.arrays import as_float, as_floats, coefficient_rows
 from stream_engine.functions.registry import algorithm
 
@@ -95,9 +96,9 @@ def do2_salinity_correction(DO, P, T, SP, lat, lon, *, sref=0.0, pref=0.0) -> np
         Reference pressure of the potential density used to convert per volume to per mass [dbar].
     """
     DO, P, T, SP, lat, lon, sref, pref = as_floats(DO, P, T, SP, lat, lon, sref, pref)
-    sa = gsw.SA_from_SP(SP, P, lon, lat)
-    ct = gsw.CT_from_t(sa, T, P)
-    potential_density = gsw.rho(sa, ct, pref)
+    sa = teos10.sa_from_sp(SP, P, lon, lat)
+    ct = teos10.ct_from_t(sa, T, P)
+    potential_density = teos10.rho(sa, ct, pref)
     oxygen = 1000.0 * DO / potential_density
     oxygen = (1.0 + 0.032 * P / 1000.0) * oxygen
     ts = _scaled_temperature(T)
@@ -108,7 +109,7 @@ def do2_salinity_correction(DO, P, T, SP, lat, lon, *, sref=0.0, pref=0.0) -> np
 
 def _sbe43_oxygen(raw, offset, Soc, A, B, C, E, P, T, SP, lat, lon) -> np.ndarray:
     """Sea-Bird SBE 43 equation [umol/kg] for a voltage [V] or a frequency [Hz] signal."""
-    sa = gsw.SA_from_SP(SP, P, lon, lat)
+    sa = teos10.sa_from_sp(SP, P, lon, lat)
     potential_density = gsw.pot_rho_t_exact(sa, T, P, 0.0)
     temp_k = T + 273.15
     ts = np.log((298.15 - T) / temp_k)

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import numpy as np
 
 TIME = "time"
@@ -249,6 +251,14 @@ class Store(ABC):
         """
         got = self.read(key, columns, index_range=index_range)
         return {name: got[name] for name in columns}
+
+    def local_folder(self) -> Path | None:
+        """The folder on this machine that holds the store's files (``None`` for a remote store).
+
+        Caches of values computed from the store that must survive a process (the DAP layer's
+        windows shared by worker processes) live there, beside the data they derive from.
+        """
+        return None
 
     def change_token(self) -> Hashable | None:
         """A value that changes whenever anything is committed to the store, by any process.

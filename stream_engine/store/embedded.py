@@ -153,6 +153,10 @@ class EmbeddedStore(Store):
         """This thread's connection (autocommit); tests use it to look inside the file."""
         return self._db.connection()
 
+    def local_folder(self) -> Path:
+        # docstring inherited
+        return self.path.parent
+
     def change_token(self) -> tuple[int, int]:
         """A value that changes whenever anything was committed to the store since the last call.
 

@@ -14,6 +14,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -258,6 +259,10 @@ class EmbeddedSnapshot(Store):
     def stream_token(self, key: StreamKey) -> ChangeToken:
         # docstring inherited
         return self._run(lambda conn: read_stream_token(conn, key))
+
+    def local_folder(self) -> Path:
+        # docstring inherited
+        return Path(self._name).parent
 
     def asset_token(self, refdes: str) -> ChangeToken:
         # docstring inherited

@@ -26,6 +26,8 @@ from stream_engine.store.base import (
 )
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import numpy as np
 
 
@@ -69,6 +71,10 @@ class WrapperStore(Store):
     def change_token(self) -> Hashable | None:
         # docstring inherited
         return self.inner.change_token()
+
+    def local_folder(self) -> Path | None:
+        # docstring inherited
+        return self.inner.local_folder()
 
     def stream_token(self, key: StreamKey) -> ChangeToken | None:
         # docstring inherited

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from webob import Request
 
+from stream_engine.engine.kernels import prepare_kernels
 from stream_engine.logs import configure_logging
 from stream_engine.web.connections import (
     EXEMPT_PATHS,
@@ -152,4 +153,5 @@ def create_app(settings: Settings | None = None, routes: Iterable[Route] | None 
 
         settings = load_settings()
     configure_logging(settings)
+    prepare_kernels()  # compiled TEOS-10 kernels loaded before the first request, not in it
     return StreamEngineApp(settings, ROUTES if routes is None else routes)

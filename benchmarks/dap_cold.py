@@ -1,0 +1,263 @@
+"""Cold DAP products against their baselines, in one run: how near the hardware a first request is.
+
+On ``dap.py``'s CTD stream (``dap_support/data.py``: raw SBE 16plus counts of two deployments,
+their calibrations, and a NetCDF4 file that also holds the products):
+
+* **cold** ``.dods`` of density and of practical salinity from ``stream-engine serve`` (one worker,
+  started fresh for each cold request, so nothing computed is in memory), with 1 and with 2
+  compute threads (``DAP_COMPUTE_THREADS``);
+* (a) **baseline**: read the same raw counts from the NetCDF4 file with netCDF4, apply the same
+  calibrations (numpy) and compute the product with gsw, float32 between steps as the engine
+  stores L1 products, encoded big-endian as DAP sends it; in this process;
+* (b) **pydap** 3.5.9's stock server serving the precomputed products from the file (first
+  request on a fresh server);
+* **bare kernels**: the engine's own algorithms (SBE polynomials, compiled TEOS-10 kernels) on the
+  same records already in memory, in the same windows (``DAP_COMPUTE_RECORDS``), one thread and
+  two: what a request cannot go below;
+* **repeat** requests: on the same worker (its window cache), and on another, freshly started
+  worker process (the window cache shared through the data folder);
+* a **1 GB-class** ``.dods`` of the stored raw variables, and a mixed one (raw + products), cold
+  on both servers.
+
+Every Stream Engine response is decoded and compared with the baseline's values (float32 bits).
+Run: ``.venv/bin/python benchmarks/dap_cold.py [--records 10000000] [--quick]``; it needs the
+pydap venv that ``dap.py`` creates. Results are ratios measured in this run; the machine's load
+average is printed at the start and the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+import dap  # noqa: E402
+from dap_support import data  # noqa: E402
+from dap_support.load import Download, dods_array, download  # noqa: E402
+from dap_support.servers import ServerProcess, free_port  # noqa: E402
+
+from stream_engine import demo  # noqa: E402
+from stream_engine.functions import ctd  # noqa: E402
+
+PRODUCTS = {"density": "sea_water_density", "salinity": "sea_water_practical_salinity"}
+RAW_VARS = ("time", "deployment", "internal_timestamp", "driver_timestamp", "ingestion_timestamp",
+            "ctd_time", "temperature", "conductivity", "pressure", "pressure_temp")
+WINDOW = 65536
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def read_raw(nc_path: Path) -> dict[str, np.ndarray]:
+    import netCDF4
+
+    with netCDF4.Dataset(nc_path) as nc:
+        nc.set_auto_mask(False)
+        return {name: nc.variables[name][:] for name in ("deployment", "temperature", "conductivity",
+                                                         "pressure", "pressure_temp")}
+
+
+def _calibration(number: int) -> dict[str, float]:
+    return {k[3:]: v for k, v in demo.CTD_CALIBRATIONS[number - 1].items()}
+
+
+def _l1(raw: dict[str, np.ndarray], part: slice, c: dict[str, float]) -> tuple[np.ndarray, ...]:
+    """Temperature, pressure, conductivity (float32, as the engine keeps L1 products)."""
+    t1 = ctd.ctd_sbe16plus_tempwat(raw["temperature"][part], c["a0"], c["a1"], c["a2"], c["a3"]).astype(np.float32)
+    p1 = ctd.ctd_sbe16plus_preswat(
+        raw["pressure"][part], raw["pressure_temp"][part], c["ptempa0"], c["ptempa1"], c["ptempa2"],
+        c["ptca0"], c["ptca1"], c["ptca2"], c["ptcb0"], c["ptcb1"], c["ptcb2"], c["pa0"], c["pa1"], c["pa2"],
+    ).astype(np.float32)
+    c1 = ctd.ctd_sbe16plus_condwat(raw["conductivity"][part], t1, p1, c["g"], c["h"], c["i"], c["j"],
+                                   c["cpcor"], c["ctcor"]).astype(np.float32)
+    return t1, p1, c1
+
+
+def _parts(raw: dict[str, np.ndarray]) -> list[tuple[slice, int]]:
+    deployment = raw["deployment"]
+    edges = [0, *(np.flatnonzero(deployment[1:] != deployment[:-1]) + 1).tolist(), len(deployment)]
+    return [(slice(a, b), int(deployment[a])) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+
+
+def baseline(nc_path: Path, product: str) -> tuple[float, np.ndarray]:
+    """(a): netCDF4 read + numpy calibrations + gsw, big-endian float32 bytes; (seconds, values)."""
+    import gsw
+
+    t0 = time.perf_counter()
+    raw = read_raw(nc_path)
+    out = []
+    for part, number in _parts(raw):
+        t1, p1, c1 = _l1(raw, part, _calibration(number))
+        sp = gsw.SP_from_C(c1.astype(np.float64) * 10.0, t1, p1).astype(np.float32)
+        if product == "salinity":
+            out.append(sp)
+            continue
+        sa = gsw.SA_from_SP(sp, p1, demo.LON, demo.LAT)
+        out.append(gsw.rho(sa, gsw.CT_from_t(sa, t1, p1), p1).astype(np.float32))
+    values = np.concatenate(out)
+    values.astype(">f4").tobytes()
+    return time.perf_counter() - t0, values
+
+
+def bare_kernels(raw: dict[str, np.ndarray], product: str, threads: int) -> float:
+    """The engine's algorithms alone on in-memory counts, in DAP windows; seconds."""
+    def window(job: tuple[slice, int]) -> None:
+        part, number = job
+        t1, p1, c1 = _l1(raw, part, _calibration(number))
+        sp = ctd.ctd_pracsal(c1, t1, p1).astype(np.float32)
+        if product == "density":
+            ctd.ctd_density(sp, t1, p1, demo.LAT, demo.LON).astype(">f4")
+        else:
+            sp.astype(">f4")
+
+    jobs = []
+    for part, number in _parts(raw):
+        for lo in range(part.start, part.stop, WINDOW):
+            jobs.append((slice(lo, min(lo + WINDOW, part.stop)), number))
+    t0 = time.perf_counter()
+    if threads == 1:
+        for job in jobs:
+            window(job)
+    else:
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(window, jobs))
+    return time.perf_counter() - t0
+
+
+class Servers:
+    """Fresh Stream Engine or pydap servers on the benchmark's data, one at a time."""
+
+    def __init__(self, work: Path, pydap: Path) -> None:
+        self.work, self.pydap = work, pydap
+        self.count = 0
+
+    def engine(self, compute_threads: int) -> ServerProcess:
+        self.count += 1
+        port = free_port()
+        env = dap.se_env(self.work, 1, 4)
+        env["STREAM_ENGINE_DAP_COMPUTE_THREADS"] = str(compute_threads)
+        return ServerProcess("stream engine", [str(dap.SE_BIN), "serve", "--bind", f"127.0.0.1:{port}"], port,
+                             "/version", self.work / f"se-{self.count}.log", env=env, cwd=dap.ROOT)
+
+    def pydap_server(self) -> ServerProcess:
+        self.count += 1
+        port = free_port()
+        return ServerProcess("pydap", [str(self.pydap), "--data", str(self.work / "data"), "--bind", "127.0.0.1",
+                                       "--port", str(port), "--workers", "1", "--threads", "1",
+                                       "--worker-class", "gthread"],
+                             port, "/", self.work / f"pydap-{self.count}.log", cwd=self.work)
+
+
+def get(server: ServerProcess, path: str, keep: bool = False) -> Download:
+    got = download(server.port, path, keep=keep, timeout=1800)
+    if got.status != 200:
+        raise SystemExit(f"GET {path} answered {got.status}; see {server.log}")
+    return got
+
+
+def compare(body: bytes | None, want: np.ndarray) -> str:
+    got = dods_array(body or b"")
+    if got.shape != want.shape:
+        return f"{got.size} values, expected {want.size}"
+    same = got.astype(np.float32).view(np.uint32) == want.astype(np.float32).view(np.uint32)
+    same |= np.isnan(got) & np.isnan(want)
+    return "all values bit-identical to the baseline" if same.all() else f"{(~same).sum()} values differ"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--records", type=int, default=10_000_000)
+    ap.add_argument("--quick", action="store_true", help="1,000,000 records")
+    ap.add_argument("--keep", action="store_true", help="keep the work folder")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.records = 1_000_000
+    pydap = dap.pydap_script(True)
+    dap.WORK.mkdir(exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="dap-cold-", dir=dap.WORK))
+    (work / "data").mkdir()
+    try:
+        return run(args, work, pydap)
+    finally:
+        if args.keep:
+            log(f"work folder kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, work: Path, pydap: Path) -> int:
+    log(f"load average at the start: {Path('/proc/loadavg').read_text().split()[:3]} (2 cores, shared)")
+    nc_path, events = work / "data" / dap.FILE_NAME, work / "events.json"
+    data.write_netcdf(nc_path, args.records)
+    data.write_asset_events(events, args.records)
+    env = dap.se_env(work, 1, 4)
+    dap.run([str(dap.SE_BIN), "ingest", str(nc_path)], env, "stream-engine ingest", 7200)
+    dap.run([str(dap.SE_BIN), "assets", "load", str(events)], env, "stream-engine assets load", 600)
+    log(f"{args.records:,} records ingested")
+    raw = read_raw(nc_path)
+    servers = Servers(work, pydap)
+    rows: list[tuple[str, float, float, str]] = []
+    results: dict[str, float] = {}
+    for name, var in PRODUCTS.items():
+        base_s, want = baseline(nc_path, name)
+        k1 = bare_kernels(raw, name, 1)
+        k2 = bare_kernels(raw, name, 2)
+        log(f"{name}: baseline (netCDF4 + gsw) {base_s:.2f}s; bare kernels {k1:.2f}s (1 thread), {k2:.2f}s (2)")
+        cold: dict[int, float] = {}
+        for threads in (1, 2):
+            with servers.engine(threads) as server:
+                first = get(server, f"{dap.OUR_PATH}.dods?{var}", keep=True)
+                cold[threads] = first.seconds
+                log(f"  stream engine, {threads} compute thread(s): cold {first.seconds:.2f}s "
+                    f"({first.nbytes / 1e6:.0f} MB); {compare(first.body, want)}")
+                if threads == 2:
+                    again = get(server, f"{dap.OUR_PATH}.dods?{var}")
+                    results[f"{name} repeat same worker"] = again.seconds
+            if threads == 2:
+                with servers.engine(threads) as other:
+                    results[f"{name} repeat other worker"] = get(other, f"{dap.OUR_PATH}.dods?{var}").seconds
+        with servers.pydap_server() as server:
+            pydap_s = get(server, f"{dap.PYDAP_PATH}.dods?{var}").seconds
+        rows += [
+            (f"cold {name} vs baseline (a), 2 threads", base_s, cold[2], ">= 3x" if name == "density" else ""),
+            (f"cold {name} vs pydap precomputed (b), 2 threads", pydap_s, cold[2],
+             ">= 0.5x" if name == "salinity" else ""),
+            (f"bare kernels (1 thread) / whole request (1 thread), {name}", k1, cold[1], ">= 0.77 (<= 1.3x)"),
+            (f"cold {name}: 2 compute threads vs 1", cold[1], cold[2], ">= 1.7x"),
+            (f"bare kernels: 2 threads vs 1, {name}", k1, k2, "(hardware)"),
+            (f"repeat {name}, same worker vs cold", cold[2], results[f"{name} repeat same worker"], ""),
+            (f"repeat {name}, other worker vs cold", cold[2], results[f"{name} repeat other worker"], ""),
+        ]
+    for label, variables in (("stored raw variables", RAW_VARS),
+                             ("mixed: raw + 2 products", (*RAW_VARS, *PRODUCTS.values()))):
+        projection = ",".join(variables)
+        with servers.engine(2) as server:
+            ours = get(server, f"{dap.OUR_PATH}.dods?{projection}")
+        with servers.pydap_server() as server:
+            theirs = get(server, f"{dap.PYDAP_PATH}.dods?{projection}")
+        log(f"{label}: stream engine {ours.nbytes / 1e6:,.0f} MB in {ours.seconds:.2f}s, "
+            f"pydap {theirs.nbytes / 1e6:,.0f} MB in {theirs.seconds:.2f}s")
+        rows.append((f"cold .dods of {label}, MB/s vs pydap", theirs.seconds, ours.seconds,
+                     ">= 2x" if label.startswith("stored") else "(reported)"))
+    log("")
+    log(f"{'comparison (ratio = reference time / stream engine time)':<62} {'ref s':>8} {'ours s':>8} "
+        f"{'ratio':>7}  target")
+    for label, ref, ours, target in rows:
+        log(f"{label:<62} {ref:>8.2f} {ours:>8.2f} {ref / ours:>7.2f}  {target}")
+    log(f"load average at the end: {Path('/proc/loadavg').read_text().split()[:3]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
