@@ -6,7 +6,8 @@ Used by ``stream-engine serve`` (foreground) and ``manage-streamng start`` (whic
 Worker model: ``gthread`` workers (``WORKERS`` processes x ``THREADS`` threads), as the class
 ``stream_engine.web.worker.StreamEngineWorker``, which answers ``/health`` in its accepting thread
 (never queued behind data requests), bounds each client address's idle connections
-(``MAX_CLIENT_IDLE_CONNECTIONS``) and hands its listening socket over cleanly when it stops. The
+(``MAX_CLIENT_IDLE_CONNECTIONS``), closes connections without blocking and spreads connections
+evenly over the workers. The
 WSGI app is imported in each worker after the fork (no ``preload_app``), so every worker opens its
 own store connection, and a ``HUP`` (``manage-streamng reload``) starts workers on freshly
 imported code (the master imports only the worker class's module, which uses nothing else of
@@ -34,12 +35,15 @@ Timeouts (gunicorn 27):
   application on the socket), and each client address has at most ``MAX_CLIENT_REQUESTS``
   responses in progress per worker (``stream_engine/web/connections.py``).
 
-Connections are spread across workers by the kernel: ``reuse_port`` gives every worker its own
-``SO_REUSEPORT`` listening socket (gunicorn 27 binds them in the workers), so keep-alive clients
-no longer pile onto whichever worker wins the accept race (32 keep-alive clients once left one
-worker with 8x the other's CPU time). Because the master then does not bind, ``on_starting``
-checks the address first, so a port held by another program stops the start at once with a
-message naming ``STREAM_ENGINE_BIND``.
+Connections are spread across workers by the worker class, not the kernel: every worker accepts
+from the one socket the master binds (``reuse_port = False``), so a ``HUP`` reload never drops a
+connection (with ``reuse_port`` each worker had a socket of its own, and connections queued on a
+stopping worker's socket were reset: 48 failed requests in ``tests/ops/test_reload_under_load.py``,
+while a booting worker's socket took connections it could not serve yet); and each worker takes
+new connections only while it holds at most one more than the least loaded worker (a table
+shared through the master: ``on_starting``, ``post_fork``, ``child_exit`` below), so kept-alive
+clients do not pile onto one worker. ``on_starting`` also checks the address first, so a port
+held by another program stops the start at once with a message naming ``STREAM_ENGINE_BIND``.
 
 ``limit_request_line = 0`` lets gunicorn read request lines up to its 1 MB ceiling, so long
 DAP constraint expressions (many variables) arrive; the application answers lines over 64 KiB
@@ -65,7 +69,7 @@ threads = _settings.THREADS
 timeout = 0
 graceful_timeout = 30
 keepalive = 30
-reuse_port = True
+reuse_port = False
 limit_request_line = 0
 max_requests = 0
 preload_app = False
@@ -103,7 +107,12 @@ def when_ready(server) -> None:
 
 
 def post_fork(server, worker) -> None:
-    """Bound the worker's glibc malloc arenas (``MALLOC_ARENAS``) before its threads start."""
+    """Give the worker its slot in the connection table; bound its glibc malloc arenas
+    (``MALLOC_ARENAS``) before its threads start."""
+    from stream_engine.web.worker import join_balance
+
+    if hasattr(worker, "balance"):
+        join_balance(worker, getattr(server, "connection_table", None))
     if _malloc_arenas <= 0:
         return
     import ctypes
@@ -117,9 +126,28 @@ def post_fork(server, worker) -> None:
         server.log.warning("could not bound malloc arenas to %s (mallopt failed)", _malloc_arenas)
 
 
+def pre_fork(server, worker) -> None:
+    """Mark the worker's slot in the connection table as booting (before old workers stop)."""
+    from stream_engine.web.worker import booting_in_balance
+
+    booting_in_balance(worker, getattr(server, "connection_table", None))
+
+
+def child_exit(server, worker) -> None:
+    """Free an exited worker's slot in the connection table (after a crash too)."""
+    from stream_engine.web.worker import leave_balance
+
+    leave_balance(worker, getattr(server, "connection_table", None))
+
+
 def on_starting(server) -> None:
-    """Stop at once, naming the setting, when another program holds the address."""
+    """Make the connection table the workers share; stop at once, naming the setting, when
+    another program holds the address."""
     import socket
+
+    from stream_engine.web.worker import new_balance
+
+    server.connection_table = new_balance()
 
     for address in server.cfg.bind:
         if address.startswith(("unix:", "fd://")):

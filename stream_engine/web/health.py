@@ -14,7 +14,9 @@ The answer has to stay quick while every request thread is busy computing, and m
   whether it is stopping (reload).
 
 200 with ``"status": "ok"`` when the store answers, 503 with ``"status": "unavailable"`` (and the
-path-free store message) when it does not. The gunicorn worker answers ``/health`` in its
+path-free store message) when it does not; 200 with ``"status": "starting"`` while a new worker's
+first check (it opens the store and loads the dictionary) has not returned, for up to
+:data:`FIRST_STUCK_AFTER` seconds. The gunicorn worker starts that check before it accepts. The gunicorn worker answers ``/health`` in its
 accepting thread (see :mod:`stream_engine.web.worker`); in-process and through the route table
 the same answer comes from :class:`~stream_engine.web.views.version.HealthView`.
 """
@@ -44,8 +46,10 @@ logger = logging.getLogger("stream_engine.web")
 CHECK_INTERVAL = 2.0
 #: Seconds the first probe of a process waits for the first check.
 FIRST_CHECK_WAIT = 1.0
-#: A check running longer than this counts as a failed one.
+#: A check running longer than this counts as a failed one ...
 STUCK_AFTER = 10.0
+#: ... and a process's first one (which opens the store and loads the dictionary) this long.
+FIRST_STUCK_AFTER = 60.0
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
@@ -110,28 +114,27 @@ class HealthMonitor:
             self._running_since = None
         self._first.set()
 
-    def store_check(self) -> StoreCheck:
+    def store_check(self, wait: float = FIRST_CHECK_WAIT) -> StoreCheck | None:
         """The latest store check; starts a new one in the background when it is stale.
 
-        Never waits for the store, except that a process's very first probe waits up to
-        :data:`FIRST_CHECK_WAIT` seconds for the first check.
+        Never waits for the store, except that until the process's first check has returned,
+        a caller waits up to ``wait`` seconds for it; ``None`` if it is still running then.
         """
         now = time.monotonic()
         with self._lock:
             last, running = self._last, self._running_since
             stale = last is None or now - last.finished >= self.interval
             if stale and running is None:
-                self._running_since = now
+                running = self._running_since = now
                 threading.Thread(target=self._check, name="health-check", daemon=True).start()
-        if last is None:
-            self._first.wait(FIRST_CHECK_WAIT)
+        if last is None and wait > 0:
+            self._first.wait(wait)
             with self._lock:
                 last, running = self._last, self._running_since
-        if running is not None and now - running > STUCK_AFTER:
+        limit = STUCK_AFTER if last is not None else FIRST_STUCK_AFTER
+        if running is not None and now - running > limit:
             return StoreCheck(False, f"the store check has not returned for {now - running:.0f} s",
                               now, now - running)
-        if last is None:
-            return StoreCheck(False, "the store check has not returned yet", now, 0.0)
         return last
 
     def process_state(self) -> dict[str, Any]:
@@ -153,12 +156,19 @@ class HealthMonitor:
         """
         check = self.store_check()
         now = time.monotonic()
+        if check is None:  # a new worker opening its store: no verdict yet, and no reason to fail
+            status, store = "starting", {"ok": None, "message": "the first store check of this "
+                                         "worker is still running", "checked_seconds_ago": None,
+                                         "check_ms": None}
+        else:
+            status = "ok" if check.ok else "unavailable"
+            store = {"ok": check.ok, "message": check.message,
+                     "checked_seconds_ago": round(max(now - check.finished, 0.0), 3),
+                     "check_ms": round(check.seconds * 1e3, 2)}
         body = {
-            "status": "ok" if check.ok else "unavailable",
+            "status": status,
             "version": __version__,
-            "store": {"backend": self.context.settings.STORE, "ok": check.ok, "message": check.message,
-                      "checked_seconds_ago": round(max(now - check.finished, 0.0), 3),
-                      "check_ms": round(check.seconds * 1e3, 2)},
+            "store": {"backend": self.context.settings.STORE, **store},
             "worker": {**self.process_state(), **(worker or {})},
         }
-        return (200 if check.ok else 503), orjson.dumps(body)
+        return (503 if status == "unavailable" else 200), orjson.dumps(body)

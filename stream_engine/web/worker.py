@@ -23,23 +23,27 @@ model and adds, in the accepting thread:
   hang up held that thread for seconds, so nothing was accepted nor /health answered (p99
   3.9 s, max 14 s in ``benchmarks/load.py`` with the first version of this worker). Here the
   closing socket waits in the poller.
-* **A clean hand-over on reload and stop.** With ``reuse_port`` each worker has its own
-  listening socket, and the kernel keeps routing new connections to it until it is closed;
-  gunicorn's worker stops accepting when told to stop but closes the socket only when it exits
-  (seconds later), and the connections queued meanwhile are reset (48 failed requests in
-  ``tests/ops/test_reload_under_load.py``). This worker, when it stops, goes on accepting for
-  a second (its replacements bind their sockets meanwhile), then takes every connection still
-  queued, closes the socket (new connections go to the other workers' sockets) and serves what
-  it took, with ``Connection: close``.
+* **Connections spread evenly over the workers.** All workers accept from the one listening
+  socket the master holds (so a reload never drops a connection: the socket outlives every
+  worker generation, and a booting worker takes nothing before it can serve). Left alone, kept-
+  alive clients pile onto whichever worker wins the accept race (32 kept-alive clients once
+  gave one worker 8x the other's CPU time); so each worker publishes its open connections in a
+  table shared through the master (:func:`new_balance`), and takes new connections only while
+  it holds at most :data:`SPREAD_SLACK` more than the least loaded serving worker. The same
+  table tells a worker stopping for a reload whether a new one serves yet: until one does, it
+  goes on accepting (gunicorn's would stop at once, and nobody accepted while the new workers
+  loaded the application).
 """
 
 from __future__ import annotations
 
 import errno
+import mmap
 import random
 import re
 import selectors
 import socket
+import struct
 import time
 import uuid
 from collections import deque
@@ -61,8 +65,13 @@ _HEADERS_END = b"\r\n\r\n"
 LINGER_SECONDS = 2.0
 #: Bytes read from a closing connection before it is closed regardless (as gunicorn: 64 KiB).
 LINGER_MAX_BYTES = 65536
-#: Seconds a stopping worker goes on accepting on its own (``reuse_port``) socket before closing it.
-HAND_OVER_SECONDS = 1.0
+#: Slots of the shared table of open connections per worker (workers alive at once: far fewer).
+SLOTS = 256
+#: How many more open connections than the least loaded serving worker a worker may hold and
+#: still accept (32 kept-alive clients over 2 workers: 17/15 at worst).
+SPREAD_SLACK = 1
+#: A slot's value while its worker loads the application (``-1``: no worker serving there).
+BOOTING = -2
 
 
 class _Outcome:
@@ -104,15 +113,18 @@ class _Conn(TConn):
 
 
 class StreamEngineWorker(ThreadWorker):
-    """gunicorn's ``gthread`` worker with a fast ``/health``, a per-client idle bound and a
-    clean hand-over of its listening socket when it stops (module docstring)."""
+    """gunicorn's ``gthread`` worker with a fast ``/health``, a per-client idle bound,
+    non-blocking closes and connections spread evenly over the workers (module docstring)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.in_pool = 0
         self.health_answers = 0
         self.idle_closed = 0
-        self.handed_over = 0
+        #: The master's table of open connections per serving worker, and this worker's slot
+        #: (:func:`join_balance`); ``None``: no balancing (take every connection offered).
+        self.balance: mmap.mmap | None = None
+        self.slot = 0
         self.closing: deque[_Conn] = deque()
 
     # -- what the application decides ------------------------------------------------------
@@ -140,6 +152,12 @@ class StreamEngineWorker(ThreadWorker):
             "idle_connections_closed": self.idle_closed,
         }
 
+    def run(self) -> None:
+        start = getattr(self.wsgi, "start_health_checks", None)
+        if start is not None:
+            start()
+        super().run()
+
     # -- the pool --------------------------------------------------------------------------
 
     def enqueue_req(self, conn: TConn) -> None:
@@ -160,6 +178,8 @@ class StreamEngineWorker(ThreadWorker):
                 raise
             return
         self._adopt(client_sock, client_addr, listener)
+        if self.balance is not None and not self._fair():
+            ThreadWorker.set_accept_enabled(self, False)  # ahead of the others: let them take the next
 
     def _adopt(self, client_sock: socket.socket, client_addr: Any, listener: socket.socket) -> None:
         self.nr_conns += 1
@@ -325,41 +345,81 @@ class StreamEngineWorker(ThreadWorker):
             self.log.info("client %s: closed %d idle connection(s) beyond its bound of %d",
                           address, len(surplus), limit)
 
-    # -- stopping: hand the listening socket over ------------------------------------------
+    # -- spreading connections over the workers -------------------------------------------
+
+    def _publish(self, count: int) -> None:
+        if self.balance is not None:
+            struct.pack_into("q", self.balance, self.slot * 8, count)
+
+    def _table(self) -> tuple[int, ...]:
+        return struct.unpack_from(f"{SLOTS}q", self.balance) if self.balance is not None else ()
+
+    def _fair(self) -> bool:
+        """Whether this worker may take a connection: it holds at most :data:`SPREAD_SLACK` more
+        open connections than the least loaded serving worker (as they published them); a
+        stopping worker bridging to its replacements takes any."""
+        if self.balance is None or not self.alive:
+            return True
+        self._publish(self.nr_conns)
+        serving = [c for c in self._table() if c >= 0]
+        return self.nr_conns <= min(serving, default=self.nr_conns) + SPREAD_SLACK
+
+    def _awaiting_replacement(self) -> bool:
+        """A worker is booting (a reload) and none serves yet besides this stopping one."""
+        table = self._table()
+        return BOOTING in table and not any(c >= 0 for c in table)
 
     def set_accept_enabled(self, enabled: bool) -> None:
-        if not enabled and not self.alive and self.cfg.reuse_port and self._accepting:
-            self._hand_over_listeners()
+        if not self.alive:
+            self._publish(-1)  # stopping: no longer one of the serving workers
+            if not enabled and self._accepting:
+                self._bridge()
+        elif enabled and not self._fair():
+            enabled = False  # the loop asks again at its next turn (at least once a second)
         super().set_accept_enabled(enabled)
 
-    def _hand_over_listeners(self) -> None:
-        """Stop listening without resetting anyone (``reuse_port``: the sockets are this
-        worker's own).
-
-        Go on accepting (and answering with ``Connection: close``) for :data:`HAND_OVER_SECONDS`,
-        long enough for the workers that replace this one (forked just before it was told to
-        stop) to have bound their sockets; then take every connection still queued, and close
-        the sockets, so the kernel sends new connections to the other workers' sockets.
-        """
-        deadline = time.monotonic() + HAND_OVER_SECONDS
-        while (left := deadline - time.monotonic()) > 0:
+    def _bridge(self) -> None:
+        """On a reload, go on accepting (answering with ``Connection: close``) until a new
+        worker serves, at most ``graceful_timeout``: gunicorn's old workers stop accepting at
+        once, and nobody accepted while the new ones loaded the application."""
+        deadline = time.monotonic() + self.cfg.graceful_timeout
+        while self._awaiting_replacement() and time.monotonic() < deadline:
             self.notify()
-            self.wait_for_and_dispatch_events(timeout=min(left, 0.2))
+            self.wait_for_and_dispatch_events(timeout=0.2)
             self.murder_keepalived()
             self.murder_pending()
-        for listener in self.sockets:
-            self.poller.unregister(listener)
-            while True:
-                try:
-                    client_sock, client_addr = listener.accept()
-                except OSError:
-                    break
-                self.handed_over += 1
-                self._adopt(client_sock, client_addr, listener)
-            listener.close()
-        self._accepting = False
-        self.log.info("stopping: listening socket closed after serving %d connection(s) that "
-                      "arrived meanwhile", self.handed_over)
+
+    def wait_for_and_dispatch_events(self, timeout: float) -> None:
+        if self.alive:
+            self._publish(self.nr_conns)
+        super().wait_for_and_dispatch_events(timeout)
+
+
+def new_balance() -> mmap.mmap:
+    """The shared table of open connections per serving worker (made by the master before any
+    fork, so every worker, of every generation, maps the same memory); ``-1``: not serving."""
+    table = mmap.mmap(-1, SLOTS * 8)
+    table.write(struct.pack(f"{SLOTS}q", *([-1] * SLOTS)))
+    return table
+
+
+def booting_in_balance(worker: Any, table: mmap.mmap | None) -> None:
+    """Mark a worker about to be forked as booting in ``table`` (gunicorn ``pre_fork``, in the
+    master: before it tells the old workers of a reload to stop)."""
+    if table is not None and hasattr(worker, "age"):
+        struct.pack_into("q", table, (worker.age % SLOTS) * 8, BOOTING)
+
+
+def join_balance(worker: StreamEngineWorker, table: mmap.mmap | None) -> None:
+    """Give a forked worker its slot of ``table`` (gunicorn ``post_fork``)."""
+    worker.balance = table
+    worker.slot = worker.age % SLOTS
+
+
+def leave_balance(worker: Any, table: mmap.mmap | None) -> None:
+    """Free an exited worker's slot (gunicorn ``child_exit``, in the master: also after a crash)."""
+    if table is not None and hasattr(worker, "age"):
+        struct.pack_into("q", table, (worker.age % SLOTS) * 8, -1)
 
 
 def _address(conn: TConn) -> Any:
