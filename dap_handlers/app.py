@@ -25,6 +25,7 @@ from dap_handlers.responses.dds import dds_text
 from dap_handlers.responses.dods import dods_chunks, dods_length, header_bytes, variable_length
 from dap_handlers.responses.error import error_text
 from dap_handlers.responses.html import render_page
+from dap_handlers.responses.string_lengths import string_lengths
 from dap_handlers.responses.version import DAP_PROTOCOL, SERVER, help_text, version_json
 from stream_engine.errors import StreamEngineError
 
@@ -64,7 +65,8 @@ class DapResponse:
         return next((v for k, v in self.headers if k.lower() == name), None)
 
 
-def _common_headers() -> list[tuple[str, str]]:
+def common_headers() -> list[tuple[str, str]]:
+    """The server headers every DAP response carries."""
     return [
         ("XDODS-Server", f"dods/{DAP_PROTOCOL}"),
         ("XOPeNDAP-Server", SERVER),
@@ -73,12 +75,12 @@ def _common_headers() -> list[tuple[str, str]]:
     ]
 
 
-def error_response(error: BaseException, request_id: str | None = None) -> DapResponse:
-    """A DAP ``Error {}`` response for an exception.
+def describe_error(error: BaseException, request_id: str | None = None) -> tuple[int, int, str]:
+    """The HTTP status, libdap error code and client message for an exception.
 
-    Client errors (status below 500) are answered with their message. Server-side ones (store
-    missing or damaged, bugs) are logged at ERROR with the request id and the full details;
-    the client gets a message without internals (no paths, no traceback) and the request id.
+    Client errors (status below 500) keep their message. Server-side ones (store missing or
+    damaged, bugs) are logged at ERROR with the request id and the full details; the client
+    gets a message without internals (no paths, no traceback) and the request id.
     """
     where = f" [request {request_id}]" if request_id else ""
     if isinstance(error, StreamEngineError):
@@ -93,12 +95,18 @@ def error_response(error: BaseException, request_id: str | None = None) -> DapRe
         message = "internal server error; it has been logged, please report it if it persists"
     if request_id and status >= 500:
         message = f"{message} (request {request_id})"
+    return status, code, message
+
+
+def error_response(error: BaseException, request_id: str | None = None) -> DapResponse:
+    """A DAP ``Error {}`` response for an exception (see :func:`describe_error`)."""
+    status, code, message = describe_error(error, request_id)
     body = error_text(code, message).encode("utf-8")
     headers = [
         ("Content-Type", TEXT),
         ("Content-Description", "dods_error"),
         ("Content-Length", str(len(body))),
-        *_common_headers(),
+        *common_headers(),
     ]
     return DapResponse(status, headers, [body])
 
@@ -107,9 +115,10 @@ def _quoted_etag(etag: str) -> str:
     return etag if etag.startswith(('"', 'W/"')) else f'"{etag}"'
 
 
-def _not_modified(
+def not_modified(
     headers: Mapping[str, str], last_modified: datetime | None, etag: str | None
 ) -> bool:
+    """Whether a conditional request (``If-None-Match``, ``If-Modified-Since``) is satisfied."""
     lowered = {k.lower(): v for k, v in headers.items()}
     if_none_match = lowered.get("if-none-match")
     if if_none_match is not None:
@@ -129,7 +138,8 @@ def _not_modified(
     return int(last_modified.timestamp()) <= int(since_time.timestamp())
 
 
-def _validators(last_modified: datetime | None, etag: str | None) -> list[tuple[str, str]]:
+def validator_headers(last_modified: datetime | None, etag: str | None) -> list[tuple[str, str]]:
+    """``Last-Modified`` and ``ETag`` headers for the validators that are known."""
     headers = []
     if last_modified is not None:
         if last_modified.tzinfo is None:
@@ -179,10 +189,11 @@ def _streamed(chunks: Iterator[bytes], what: str) -> Iterable[bytes]:
 
 def _body(
     kind: str, dataset: DapDataset, query_string: str, max_response_bytes: int, block_bytes: int,
-    where: str = "",
+    where: str = "", version: str | None = None,
 ) -> tuple[Iterable[bytes], int | None]:
     if kind == "das":
-        return _text(das_text(apply_selection(dataset, query_string)))
+        selected = apply_selection(dataset, query_string)
+        return _text(das_text(selected, string_lengths(selected, version, block_bytes)))
     if kind in ("ver", "version"):
         return _text(version_json())
     if kind == "help":
@@ -273,11 +284,12 @@ def handle_dap(
             parse_query(query_string)
         elif kind not in ("ver", "version", "help", "html", "info"):
             apply_constraint(dataset, query_string)
-        validators = _validators(last_modified, etag)
-        if request_headers and _not_modified(request_headers, last_modified, etag):
-            return DapResponse(304, [*validators, *_common_headers()], [])
+        validators = validator_headers(last_modified, etag)
+        if request_headers and not_modified(request_headers, last_modified, etag):
+            return DapResponse(304, [*validators, *common_headers()], [])
         where = f" [request {request_id}]" if request_id else ""
-        body, length = _body(kind, dataset, query_string, max_response_bytes, block_bytes, where)
+        body, length = _body(kind, dataset, query_string, max_response_bytes, block_bytes, where,
+                             etag)
     except Exception as error:
         return error_response(error, request_id)
     headers = [("Content-Type", content_type)]
@@ -286,5 +298,5 @@ def handle_dap(
     if length is not None:
         headers.append(("Content-Length", str(length)))
     headers.extend(validators)
-    headers.extend(_common_headers())
+    headers.extend(common_headers())
     return DapResponse(200, headers, body)

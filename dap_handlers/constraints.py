@@ -217,6 +217,18 @@ def apply_constraint(dataset: DapDataset, query_string: str) -> DapDataset:
     projections, window = parse_query(query_string)
     if window is not None:
         dataset = window_dataset(dataset, window)
+    return project(dataset, projections)
+
+
+def project(dataset: DapDataset, projections: list[Projection]) -> DapDataset:
+    """The dataset restricted to ``projections`` (all of it when there are none): the projected
+    variables as lazy subsets, in declaration order; shared by the DAP2 and DAP4 constraints.
+
+    Raises
+    ------
+    ConstraintError, NoSuchVariable
+        As :func:`apply_constraint`.
+    """
     if not projections:
         return dataset
     chosen: dict[str, tuple[slice, ...]] = {}

@@ -22,7 +22,7 @@ from urllib.parse import unquote
 import numpy as np
 
 from dap_handlers.errors import ConstraintError
-from dap_handlers.model import DapDataset, DapVariable
+from dap_handlers.model import DapDataset, DapVariable, TimeIndex
 from stream_engine.outputs.attributes import ntp_to_iso
 
 TIME = "time"
@@ -121,11 +121,12 @@ def window_dataset(dataset: DapDataset, window: TimeWindow) -> DapDataset:
     """
     if dataset.time_index is None or TIME not in dataset:
         raise ConstraintError(f"dataset {dataset.name!r} does not support selections on time")
+    time_index = dataset.time_index
     dimension = dataset[TIME].dims[0]
     if window.stop <= window.start:
         first = stop = 0
     else:
-        first, stop = dataset.time_index(window.start, window.stop)
+        first, stop = time_index(window.start, window.stop)
     cut = slice(first, stop)
     variables = [
         v.subset((cut,)) if v.ndim and v.dims[0] == dimension else v for v in dataset.variables
@@ -143,4 +144,19 @@ def window_dataset(dataset: DapDataset, window: TimeWindow) -> DapDataset:
             attributes["time_coverage_start"] = ntp_to_iso(low)
         if "time_coverage_end" in attributes:
             attributes["time_coverage_end"] = ntp_to_iso(high)
-    return dataset.replace_variables(variables, attributes)
+    return DapDataset(dataset.name, variables, attributes,
+                      _window_index(time_index, window, first, stop))
+
+
+def _window_index(outer: TimeIndex, window: TimeWindow, first: int, stop: int) -> TimeIndex:
+    """The time index of a windowed dataset: positions counted from its first record, times
+    outside the window holding none (so a dated dataset takes further selections)."""
+
+    def inner(start: float, end: float) -> tuple[int, int]:
+        if max(start, window.start) >= min(end, window.stop):
+            return 0, 0
+        low, high = outer(max(start, window.start), min(end, window.stop))
+        low, high = min(max(low, first), stop), min(max(high, first), stop)
+        return low - first, max(low, high) - first
+
+    return inner

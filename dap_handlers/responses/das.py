@@ -8,7 +8,8 @@ else its decimal text as String), numpy scalars and arrays keep their dtype's DA
 (:mod:`dap_handlers.dtypes`). ``_FillValue``, ``missing_value``, ``valid_min``, ``valid_max``
 and ``valid_range`` are written in their variable's DAP type (exactly for integer types, rounded
 like the data for float types), as CF and netCDF-C require. ``None`` values are left out. Unsigned variables (Byte, UInt16, UInt32) get
-``_Unsigned = "true"`` and int64/uint64 ones ``dap_source_type``, unless already present.
+``_Unsigned = "true"`` and int64/uint64 ones ``dap_source_type``, unless already present; String
+variables get ``_Encoding = "utf-8"`` and, given their longest value, ``Int32 DODS.strlen N``.
 """
 
 from __future__ import annotations
@@ -125,8 +126,17 @@ def _attribute_lines(
 STRING_ENCODING_ATTRIBUTE = "_Encoding"
 
 
-def _variable_attributes(variable: DapVariable) -> Mapping[str, Any]:
+#: Sizes a String's char dimension in netCDF-C. Written as one dotted name: netCDF-C's DAS
+#: merge moves every ``DODS {...}`` container (THREDDS's form) to the dataset, where the string
+#: length is never looked at; a variable's own ``DODS.strlen`` attribute is (and stays hidden).
+STRLEN_ATTRIBUTE = "DODS.strlen"
+
+
+def _variable_attributes(variable: DapVariable, strlen: int | None) -> Mapping[str, Any]:
     extra: dict[str, Any] = {}
+    if strlen is not None:
+        # netCDF-C cuts strings to 64 bytes unless told the length of the longest one
+        extra[STRLEN_ATTRIBUTE] = np.int32(max(1, strlen))
     if is_wide_integer(variable.dtype):
         extra[SOURCE_TYPE_ATTRIBUTE] = str(variable.dtype)
     elif variable.dtype.kind in "ub":
@@ -138,14 +148,19 @@ def _variable_attributes(variable: DapVariable) -> Mapping[str, Any]:
     return {**variable.attributes, **missing} if missing else variable.attributes
 
 
-def das_text(dataset: DapDataset) -> str:
-    """The DAS of the whole dataset (a constraint does not change it), ending with a newline."""
+def das_text(dataset: DapDataset, string_lengths: Mapping[str, int] | None = None) -> str:
+    """The DAS of the whole dataset (a constraint does not change it), ending with a newline.
+
+    ``string_lengths`` (longest UTF-8 value of String variables) become ``Int32 DODS.strlen N``
+    hints, which netCDF-C needs to read strings longer than 64 bytes whole."""
+    lengths = string_lengths or {}
     lines = ["Attributes {", f"{INDENT}{GLOBAL_CONTAINER} {{"]
     lines.extend(_attribute_lines(dataset.attributes, 2, None))
     lines.append(f"{INDENT}}}")
     for variable in dataset.variables:
         lines.append(f"{INDENT}{dap_name(variable.name)} {{")
-        lines.extend(_attribute_lines(_variable_attributes(variable), 2, variable))
+        lines.extend(_attribute_lines(
+            _variable_attributes(variable, lengths.get(variable.name)), 2, variable))
         lines.append(f"{INDENT}}}")
     lines.append("}")
     return "\n".join(lines) + "\n"

@@ -26,7 +26,9 @@ Constraint expressions select variables and index ranges (stops are inclusive):
   dataset.dods?time[0:99],temperature[0:99]      first 100 values
   dataset.ascii?temperature[0:10:1000]           every tenth value of the first 1001
   dataset.dods?spectra[5][0:31]                  one row of a 2-D variable
-Selections (&time>...) and server-side functions are not supported.
+Selections on time (&time>=2019-05-01&time<2019-05-02) pick a window by date;
+server-side functions are not supported. DAP4: .dmr and .dap take
+?dap4.ce=/time[0:99];/temperature[0:99] (.dap also dap4.checksum=true); .dsr lists them.
 """
 
 

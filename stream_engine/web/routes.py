@@ -21,7 +21,7 @@ from stream_engine.web.views.catalog import (
     RootView,
     StreamPageView,
 )
-from stream_engine.web.views.dap import DapDatasetView, DapIndexView
+from stream_engine.web.views.dap import DapDatasetView, DapDatedView, DapIndexView
 from stream_engine.web.views.export import DownloadView, ExportFormView, ExportJobPage
 from stream_engine.web.views.exports import ExportView
 from stream_engine.web.views.jobs import JobFileView, JobsView, JobView
@@ -95,6 +95,7 @@ ROUTES: tuple[Route, ...] = (
     Route("/dap/", DapIndexView, error_format="html"),
     Route("/dap.json", DapIndexView),
     Route(f"/dap/{_STREAM}", DapDatasetView, error_format="dap"),
+    Route(f"/dap/{_STREAM}/{{start}}/{{stop}}", DapDatedView, error_format="dap"),
     Route("/dap/{path:path}/", DapFolderView, error_format="html"),
     Route("/dap/{path:path}.json", DapFolderView),
     Route("/netcdf", ExportView.of("netcdf")),

@@ -8,6 +8,7 @@ from wsgiref.simple_server import WSGIRequestHandler
 import numpy as np
 
 from dap_handlers.app import handle_dap
+from dap_handlers.dap4.service import DAP4_KINDS, handle_dap4
 from dap_handlers.model import DapDataset, DapVariable
 
 N_OBS = 5000
@@ -75,7 +76,8 @@ class QuietHandler(WSGIRequestHandler):
 
 
 class DapTestServer:
-    """A WSGI app serving one dataset at ``/dap/<name>.<ext>``, recording request URLs."""
+    """A WSGI app serving one dataset at ``/dap/<name>.<ext>`` (DAP2 and DAP4), recording
+    request URLs."""
 
     def __init__(self, dataset: DapDataset, max_response_bytes: int = 500_000_000) -> None:
         self.dataset = dataset
@@ -86,8 +88,8 @@ class DapTestServer:
     def __call__(self, environ, start_response):
         path, query = environ["PATH_INFO"], environ.get("QUERY_STRING", "")
         self.requests.append(path + ("?" + query if query else ""))
-        stem, _, suffix = path.rpartition(".")
-        if stem != f"/dap/{self.dataset.name}":
+        stem, suffix = f"/dap/{self.dataset.name}", path.removeprefix(f"/dap/{self.dataset.name}.")
+        if not path.startswith(stem + "."):
             start_response("404 Not Found", [("Content-Type", "text/plain")])
             return [b"not found"]
         headers = {
@@ -95,15 +97,11 @@ class DapTestServer:
             for key, value in environ.items()
             if key.startswith("HTTP_")
         }
-        response = handle_dap(
-            self.dataset,
-            suffix,
-            query,
-            max_response_bytes=self.max_response_bytes,
-            last_modified=LAST_MODIFIED,
-            etag="v1",
-            request_headers=headers,
-            block_bytes=64 * 1024,
-        )
+        common = {"max_response_bytes": self.max_response_bytes, "last_modified": LAST_MODIFIED,
+                  "etag": "v1", "request_headers": headers, "block_bytes": 64 * 1024}
+        if suffix in DAP4_KINDS:
+            response = handle_dap4(self.dataset, suffix, query, dataset_url=self.url, **common)
+        else:
+            response = handle_dap(self.dataset, suffix, query, **common)
         start_response(f"{response.status} DAP", response.headers)
         return response.body_iter

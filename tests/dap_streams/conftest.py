@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 from live_server import LiveServer, start_server
 from stream_servers import (
+    CHECKS,
     SIZE_CAP,
     CountingStore,
     InProcessServer,
+    engine_values,
     fill_store,
     in_process_app,
     write_big_stream,
@@ -115,3 +117,18 @@ def big_server(big_store, curated, tmp_path_factory) -> Iterator[InProcessServer
         yield server
     finally:
         server.close()
+
+
+_oracles: dict = {}
+
+
+@pytest.fixture
+def stream(request, engine_store, curated, engine_settings, optional_samples):
+    """(key, the engine's values, parameters by name) of the stream a client test is given."""
+    key = request.param
+    if CHECKS[key][1] and optional_samples is None:
+        pytest.skip("OOI samples not available")
+    if key not in _oracles:
+        _oracles[key] = engine_values(engine_store, curated, engine_settings, key)
+    params = {p.name: p for p in curated.stream_parameters(key.stream)}
+    return key, _oracles[key], params

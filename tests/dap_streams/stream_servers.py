@@ -187,3 +187,26 @@ def in_process_app(store: Any, preload: Any, tmp_path: Path, **overrides: Any) -
     app.context._store = store
     app.context._preload = preload
     return app
+
+
+#: Per stream: preload names checked through every client (products first), and whether the
+#: stream comes from the OOI samples.
+CHECKS = {
+    demo.OPTODE: (("dissolved_oxygen", "dosta_abcdjm_cspp_tc_oxygen", "calibrated_phase",
+                   "product_number"), False),
+    demo.FLUOROMETER: (("optical_backscatter", "fluorometric_chlorophyll_a", "raw_signal_chl"),
+                       False),
+    demo.CTD: (("practical_salinity", "density", "ctdbp_seawater_temperature", "temperature"),
+               False),
+    GLIDER: (("sci_water_pressure_dbar", "depth", "sci_water_pressure"), True),
+    METBK: (("ct_depth", "barometric_pressure", "air_temperature"), True),
+    ADCP: (("velocity_beam1", "echo_intensity_beam2", "heading", "pitch"), True),
+}
+KEYS = list(CHECKS)
+IDS = [k.stream for k in KEYS]
+#: DAP names that differ from the preload name (``netcdf_name``).
+RENAMED = {
+    (GLIDER, "sci_water_pressure_dbar"): "sea_water_pressure",
+    (demo.CTD, "practical_salinity"): "sea_water_practical_salinity",
+    (demo.CTD, "ctdbp_seawater_temperature"): "sea_water_temperature",
+}

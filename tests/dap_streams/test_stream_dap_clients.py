@@ -17,13 +17,15 @@ import numpy as np
 import pytest
 from stream_servers import (
     ADCP,
+    CHECKS,
     GLIDER,
-    METBK,
+    IDS,
+    KEYS,
+    RENAMED,
     SLICES,
     assert_same,
     dap_url,
     decoded,
-    engine_values,
 )
 
 from stream_engine import demo
@@ -31,42 +33,6 @@ from stream_engine.outputs.attributes import fill_value
 
 NCDUMP = shutil.which("ncdump")
 PYDAP_PROTOCOL_WARNING = "ignore:PyDAP was unable to determine the DAP protocol:UserWarning"
-
-#: Per stream: preload names checked through every client (products first), and whether the
-#: stream comes from the OOI samples.
-CHECKS = {
-    demo.OPTODE: (("dissolved_oxygen", "dosta_abcdjm_cspp_tc_oxygen", "calibrated_phase",
-                   "product_number"), False),
-    demo.FLUOROMETER: (("optical_backscatter", "fluorometric_chlorophyll_a", "raw_signal_chl"),
-                       False),
-    demo.CTD: (("practical_salinity", "density", "ctdbp_seawater_temperature", "temperature"),
-               False),
-    GLIDER: (("sci_water_pressure_dbar", "depth", "sci_water_pressure"), True),
-    METBK: (("ct_depth", "barometric_pressure", "air_temperature"), True),
-    ADCP: (("velocity_beam1", "echo_intensity_beam2", "heading", "pitch"), True),
-}
-KEYS = list(CHECKS)
-IDS = [k.stream for k in KEYS]
-#: DAP names that differ from the preload name (``netcdf_name``).
-RENAMED = {
-    (GLIDER, "sci_water_pressure_dbar"): "sea_water_pressure",
-    (demo.CTD, "practical_salinity"): "sea_water_practical_salinity",
-    (demo.CTD, "ctdbp_seawater_temperature"): "sea_water_temperature",
-}
-
-_oracles: dict = {}
-
-
-@pytest.fixture
-def stream(request, engine_store, curated, engine_settings, optional_samples):
-    key = request.param
-    if CHECKS[key][1] and optional_samples is None:
-        pytest.skip("OOI samples not available")
-    if key not in _oracles:
-        _oracles[key] = engine_values(engine_store, curated, engine_settings, key)
-    params = {p.name: p for p in curated.stream_parameters(key.stream)}
-    return key, _oracles[key], params
-
 
 def _check_names(key, names):
     for (k, parameter), dap_name in RENAMED.items():

@@ -41,10 +41,28 @@ def _get(app, path):
 def test_metadata_reads_no_data(tmp_path, counting, curated):
     app = in_process_app(counting, curated, tmp_path)
     for coverage in counting.streams():
-        for suffix in (".dds", ".das", ".html", ".info", ".ver", ""):
+        for suffix in (".dds", ".html", ".info", ".ver", "", ".dmr", ".dmr.xml", ".dsr"):
             _get(app, f"/dap/{coverage.key.path}{suffix}")
         _get(app, f"/dap/{coverage.key.path}.dds?time[0:{min(9, coverage.count - 1)}]")
     assert counting.reads == {}
+
+
+def test_das_reads_only_string_columns_once(tmp_path, counting, curated):
+    """The DAS gives each String variable its longest length (``DODS.strlen``, which netCDF-C
+    needs): it reads those columns, once per dataset version, and nothing else."""
+    app = in_process_app(counting, curated, tmp_path)
+    for coverage in counting.streams():
+        strings = {name for name, info in counting.columns(coverage.key).items()
+                   if info.dtype.startswith(("<U", "|U", "|S", "|O", "O"))}
+        counting.reset()
+        _get(app, f"/dap/{coverage.key.path}.das")
+        read = {column for _, columns, _ in counting.calls for column in columns}
+        assert read <= strings | {"time", "deployment"}, (coverage.key, read - strings)
+        if not strings:
+            assert counting.reads == {}
+        before = counting.reads[coverage.key]
+        _get(app, f"/dap/{coverage.key.path}.das")
+        assert counting.reads[coverage.key] == before
 
 
 def test_products_of_one_request_are_computed_once(tmp_path, counting, curated, engine_settings):

@@ -15,6 +15,7 @@ asset events and the dictionary, through one store snapshot; none reads stored d
 from __future__ import annotations
 
 import math
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from webob.exc import HTTPMovedPermanently
@@ -213,6 +214,12 @@ def _plot_request(request: Request, data: dict[str, Any], urls: Urls, key: Strea
     return state
 
 
+def _first_day(data: dict[str, Any]) -> str:
+    """``/<day>/<next day>``: the dated sub-dataset of the coverage's first day."""
+    first = date.fromisoformat(str(data["time_coverage_start"])[:10])
+    return f"/{first.isoformat()}/{(first + timedelta(days=1)).isoformat()}"
+
+
 def _plotted_range(plot: dict[str, Any], data: dict[str, Any]) -> tuple[float, float]:
     """The quick-look's time range (the stream's coverage when the form's times are unusable)."""
     try:
@@ -245,7 +252,7 @@ class StreamPageView(CatalogView):
             "page": urls.stream(key), "json": urls.stream_json(key), "dap": urls.dap(key),
             "dap_form": urls.dap(key, ".html"), "das": urls.dap(key, ".das"),
             "dds": urls.dap(key, ".dds"), "thredds": urls.thredds(tuple(key.path.split("/")[:4])),
-            "export": urls.export(key),
+            "export": urls.export(key), "dap_day": urls.dap(key, _first_day(data)),
         }
         for p in data["parameters"]:
             for item in p.get("inputs", ()):

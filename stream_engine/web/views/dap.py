@@ -1,12 +1,16 @@
-"""``/dap/``: every stored stream mounted as a virtual OPeNDAP (DAP2) dataset.
+"""``/dap/``: every stored stream mounted as a virtual OPeNDAP (DAP2 and DAP4) dataset.
 
 * ``GET /dap/`` lists the datasets (HTML), ``GET /dap.json`` is its JSON twin;
 * ``GET /dap/{subsite}/{node}/{sensor}/{method}/{stream}.{dds,das,dods,ascii,asc,html,info,ver,
-  help}`` answers the DAP2 request (the bare URL answers with the ``.html`` request form).
+  help}`` answers the DAP2 request (the bare URL answers with the ``.html`` request form), and
+  ``.{dmr,dmr.xml,dap,dsr,dsr.xml}`` the DAP4 one;
+* ``GET /dap/<stream path>/<start>/<stop>[.<response>]`` is the dated sub-dataset of the records
+  in ``[start, stop)``, for clients that cannot pass a constraint.
 
 The view only finds the stream, builds its dataset (:mod:`dap_handlers.stream_dataset`) and
-hands it to :func:`dap_handlers.app.handle_dap`, which checks the constraint, bounds, size cap
-and conditional headers before any data flows; the body is streamed as the encoders produce it.
+hands it to :func:`dap_handlers.app.handle_dap` (or :func:`dap_handlers.dap4.service.handle_dap4`),
+which checks the constraint, bounds, size cap and conditional headers before any data flows;
+the body is streamed as the encoders produce it.
 Everything is read through one store snapshot, held until the body is sent or the client goes
 away, so a response never mixes two states of the store.
 """
@@ -19,12 +23,15 @@ from webob import Response
 
 from dap_handlers.app import handle_dap
 from dap_handlers.constraints import parse_constraint
+from dap_handlers.dap4.ce import parse_dap4_query
+from dap_handlers.dap4.service import DAP4_KINDS, dap4_error_response, handle_dap4
 from dap_handlers.errors import ConstraintError
 from dap_handlers.responses.html import default_environment
 from dap_handlers.stream_dataset import stream_coverage, stream_dataset_version
+from dap_handlers.time_selection import TimeWindow, iso_to_ntp, window_dataset
 from stream_engine import __version__
 from stream_engine.engine.versions import streams_version
-from stream_engine.errors import NotFound
+from stream_engine.errors import NotFound, StreamEngineError
 from stream_engine.store.base import StreamKey
 from stream_engine.web.validators import for_html, not_modified, with_validators
 from stream_engine.web.views.base import ClosingBody, View, json_response, snapshot_scope
@@ -66,6 +73,8 @@ def dataset_entry(coverage: StreamCoverage, base: str) -> dict[str, Any]:
         "dds": url + ".dds",
         "das": url + ".das",
         "info": url + ".info",
+        "dmr": url + ".dmr",
+        "dated": url + "/{start}/{stop}",
     }
 
 
@@ -98,7 +107,13 @@ class DapIndexView(View):
 
 
 def _projection(suffix: str, query_string: str) -> set[str] | None:
-    """Names a data request projects (``None``: all, or unparseable: handle_dap reports it)."""
+    """Names a data request projects (``None``: all, or unparseable: the handler reports it)."""
+    if suffix == "dap":
+        try:
+            names = {name for name, _ in parse_dap4_query(query_string).variables}
+        except StreamEngineError:
+            return None
+        return names or None
     if suffix not in DATA_SUFFIXES:
         return set()
     try:
@@ -110,41 +125,78 @@ def _projection(suffix: str, query_string: str) -> set[str] | None:
     return {p.name.partition(".")[0] for p in projections}
 
 
+def _window(start: str, stop: str) -> TimeWindow:
+    """The ``[start, stop)`` window of a dated dataset URL (ISO 8601 dates or date-times)."""
+    try:
+        first, last = iso_to_ntp(start), iso_to_ntp(stop)
+    except ConstraintError as exc:
+        raise NotFound(
+            f"no dataset at .../{start}/{stop}: a dated dataset is <stream URL>/<start>/<stop> "
+            "with ISO 8601 dates or date-times, e.g. .../2019-05-02/2019-05-03"
+        ) from exc
+    if last <= first:
+        raise ConstraintError(
+            f"dated dataset {start}/{stop}: the window must end after it starts "
+            "(start inclusive, stop exclusive, e.g. .../2019-05-02/2019-05-03)"
+        )
+    return TimeWindow(first, last)
+
+
 class DapDatasetView(View):
-    """One stream as a DAP2 dataset; the last path segment is ``<stream>[.<response>]``."""
+    """One stream as a DAP dataset; the last path segment is ``<stream>[.<response>]``; DAP2
+    responses go to :func:`~dap_handlers.app.handle_dap`, DAP4 ones (``.dmr``, ``.dap``,
+    ``.dsr``) to :func:`~dap_handlers.dap4.service.handle_dap4`."""
 
     def get(
         self, request: Request, subsite: str, node: str, sensor: str, method: str, stream: str
     ) -> Response:
         name, _, suffix = stream.partition(".")
-        suffix = suffix or "html"
+        return self.answer(request, (subsite, node, sensor, method, name), suffix or "html")
+
+    def answer(self, request: Request, parts: tuple[str, str, str, str, str], suffix: str,
+               dated: tuple[str, str] | None = None) -> Response:
+        """The response of one dataset, cut to the ``dated`` window (start, stop) if given."""
         try:
-            key = StreamKey(subsite, node, sensor, method, name)
+            key = StreamKey(*parts)
         except TypeError as exc:
             raise NotFound(f"not a stream path: {request.path_info!r}; see /dap/") from exc
         preload, settings = self.context.preload, self.context.settings
+        base = _base_url(request, settings.BASE_URL)
+        dataset_url = f"{base}{DAP_ROOT}{key.path}" + ("" if dated is None else "/" + "/".join(dated))
+        kind = suffix.lower()
         stack, view = snapshot_scope(self.context.store)
+        request_id = request.environ.get("stream_engine.request_id")
         try:
+            window = None if dated is None else _window(*dated)
             coverage = stream_coverage(view, preload, key)
             dataset, version = stream_dataset_version(
                 view,
                 preload,
                 key,
                 settings=settings,
-                projection=_projection(suffix.lower(), request.query_string),
+                projection=_projection(kind, request.query_string),
                 coverage=coverage,
             )
-            answer = handle_dap(
-                dataset,
-                suffix,
-                request.query_string,
-                max_response_bytes=settings.DAP_MAX_RESPONSE_BYTES,
-                last_modified=version.last_modified,
-                etag=version.etag,
-                request_headers=dict(request.headers),
-                block_bytes=settings.DAP_BLOCK_BYTES,
-                request_id=request.environ.get("stream_engine.request_id"),
-            )
+            if window is not None:
+                dataset = window_dataset(dataset, window)
+            common: dict[str, Any] = {
+                "max_response_bytes": settings.DAP_MAX_RESPONSE_BYTES,
+                "last_modified": version.last_modified,
+                "etag": version.etag,
+                "request_headers": dict(request.headers),
+                "block_bytes": settings.DAP_BLOCK_BYTES,
+                "request_id": request_id,
+            }
+            if kind in DAP4_KINDS:
+                answer = handle_dap4(dataset, suffix, request.query_string,
+                                     dataset_url=dataset_url, **common)
+            else:
+                answer = handle_dap(dataset, suffix, request.query_string, **common)
+        except Exception as error:
+            stack.close()
+            if kind not in DAP4_KINDS:
+                raise
+            answer = dap4_error_response(error, request_id)
         except BaseException:
             stack.close()
             raise
@@ -154,3 +206,18 @@ class DapDatasetView(View):
                             app_iter=answer.body_iter)
         return Response(status=answer.status, headerlist=list(answer.headers),
                         app_iter=ClosingBody(answer.body_iter, stack.close))
+
+
+class DapDatedView(DapDatasetView):
+    """A dated sub-dataset, ``/dap/<stream path>/<start>/<stop>[.<response>]``: the stream's
+    records in ``[start, stop)`` (ISO 8601 dates or date-times, UTC unless they say otherwise)
+    as a dataset of its own, for clients that cannot pass a constraint. Its ``obs`` is the
+    window's size, and its DDS, DAS, DMR and data all describe the window."""
+
+    def get(  # type: ignore[override]
+        self, request: Request, subsite: str, node: str, sensor: str, method: str, stream: str,
+        start: str, stop: str,
+    ) -> Response:
+        stop, _, suffix = stop.partition(".")
+        return self.answer(request, (subsite, node, sensor, method, stream), suffix or "html",
+                           dated=(start, stop))
