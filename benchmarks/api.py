@@ -46,7 +46,7 @@ sys.path.insert(0, str(HERE))
 import numpy as np  # noqa: E402
 import orjson  # noqa: E402
 from dap_support import data  # noqa: E402
-from dap_support.servers import HOST, MemorySampler, ServerProcess, free_port  # noqa: E402
+from dap_support.servers import HOST, MemorySampler, ServerProcess, free_port, process_tree  # noqa: E402
 
 WORK = HERE / ".work"
 SE_BIN = Path(sys.executable).parent / "stream-engine"
@@ -114,6 +114,20 @@ def se_env(work: Path) -> dict[str, str]:
                STREAM_ENGINE_PID_FILE=str(work / "stream_engine.pid"), STREAM_ENGINE_WORKERS="1",
                STREAM_ENGINE_THREADS="2", STREAM_ENGINE_LOG_LEVEL="WARNING")
     return env
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds used so far by ``pid`` and its live descendants."""
+    import os
+
+    total = 0
+    for member in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def post(port: int, path: str, body: dict, *, keep: bool = False, timeout: float = 1800.0) -> Timed:
@@ -288,15 +302,27 @@ def phase_netcdf(ctx: Context, table: Table) -> None:
     quarter_body = {**particles_body(), "stop": data.START + records / 4}
     _, _, quarter = on_fresh_server(ctx, "/netcdf", quarter_body)
     base_cold, base_cached, cold, cached = [], [], [], []
+    cpu: dict[str, list[float]] = {"base_cold": [], "base_cached": [], "cold": [], "cached": []}
     memory = None
     for round_number in range(max(1, ctx.args.repeat)):
-        first, second = baseline_netcdf(ctx.nc_path, out), baseline_netcdf(ctx.nc_path, out)
+        before = time.process_time()
+        first = baseline_netcdf(ctx.nc_path, out)
+        middle = time.process_time()
+        second = baseline_netcdf(ctx.nc_path, out)
+        cpu["base_cold"].append(middle - before)
+        cpu["base_cached"].append(time.process_time() - middle)
         base_cold.append(first.seconds)
         base_cached.append(second.seconds)
-        timed, server, sampled = on_fresh_server(ctx, "/netcdf", particles_body())
-        memory = memory or sampled
+        server = ctx.restart()
+        used = tree_cpu_seconds(server.pid)
+        with MemorySampler(server.pid) as sampler:
+            timed = post(server.port, "/netcdf", particles_body())
+        memory = memory or sampler.result
+        cpu["cold"].append(tree_cpu_seconds(server.pid) - used)
         cold.append(timed.seconds)
+        used = tree_cpu_seconds(server.pid)
         again = post(server.port, "/netcdf", particles_body(), keep=round_number == 0)
+        cpu["cached"].append(tree_cpu_seconds(server.pid) - used)
         cached.append(again.seconds)
         if round_number == 0:
             log(f"  {check_netcdf_zip(again.body or b'', ctx.nc_path, records)}")
@@ -309,6 +335,10 @@ def phase_netcdf(ctx: Context, table: Table) -> None:
               records / median(cold) / 1e3, ">= 1.5x")
     table.add("NetCDF cached: records/s (thousands), median", records / median(base_cached) / 1e3,
               records / median(cached) / 1e3, ">= 1.5x")
+    table.add("  CPU seconds, cold (baseline process / server), median", median(cpu["base_cold"]),
+              median(cpu["cold"]), "(ratio = baseline / server)", invert=True)
+    table.add("  CPU seconds, cached (baseline process / server), median", median(cpu["base_cached"]),
+              median(cpu["cached"]), "(ratio = baseline / server)", invert=True)
     assert memory is not None
     table.add("NetCDF server peak RSS (MiB): 1/4 of the records vs all", quarter.peak_tree_rss,
               memory.peak_tree_rss, "bounded (ratio near 1)")

@@ -43,9 +43,10 @@ sys.path.insert(0, str(HERE))
 
 import dap  # noqa: E402
 from dap_support import data  # noqa: E402
-from dap_support.load import Download, dods_array, download  # noqa: E402
+from dap_support.load import Download, dods_array, download, request_rate  # noqa: E402
 from dap_support.servers import ServerProcess, free_port  # noqa: E402
 
+from dap_handlers.shared_windows import FOLDER  # noqa: E402
 from stream_engine import demo  # noqa: E402
 from stream_engine.functions import ctd  # noqa: E402
 
@@ -142,7 +143,11 @@ class Servers:
         self.work, self.pydap = work, pydap
         self.count = 0
 
-    def engine(self, compute_threads: int) -> ServerProcess:
+    def engine(self, compute_threads: int, keep_shared: bool = False) -> ServerProcess:
+        """A fresh server; unless ``keep_shared``, with the windows other workers shared removed
+        (a cold request then computes everything)."""
+        if not keep_shared:
+            shutil.rmtree(self.work / "store" / FOLDER, ignore_errors=True)
         self.count += 1
         port = free_port()
         env = dap.se_env(self.work, 1, 4)
@@ -225,7 +230,7 @@ def run(args: argparse.Namespace, work: Path, pydap: Path) -> int:
                     again = get(server, f"{dap.OUR_PATH}.dods?{var}")
                     results[f"{name} repeat same worker"] = again.seconds
             if threads == 2:
-                with servers.engine(threads) as other:
+                with servers.engine(threads, keep_shared=True) as other:
                     results[f"{name} repeat other worker"] = get(other, f"{dap.OUR_PATH}.dods?{var}").seconds
         with servers.pydap_server() as server:
             pydap_s = get(server, f"{dap.PYDAP_PATH}.dods?{var}").seconds
@@ -250,6 +255,17 @@ def run(args: argparse.Namespace, work: Path, pydap: Path) -> int:
             f"pydap {theirs.nbytes / 1e6:,.0f} MB in {theirs.seconds:.2f}s")
         rows.append((f"cold .dods of {label}, MB/s vs pydap", theirs.seconds, ours.seconds,
                      ">= 2x" if label.startswith("stored") else "(reported)"))
+    for ext in ("dds", "das"):
+        with servers.engine(2) as server:
+            ours_rate = request_rate(server.port, f"{dap.OUR_PATH}.{ext}", threads=8, max_requests=3000,
+                                     max_seconds=10.0)
+        with servers.pydap_server() as server:
+            theirs_rate = request_rate(server.port, f"{dap.PYDAP_PATH}.{ext}", threads=8, max_requests=3000,
+                                       max_seconds=10.0)
+        log(f".{ext}: stream engine {ours_rate.per_second:.0f} req/s ({ours_rate.failed} failed), "
+            f"pydap {theirs_rate.per_second:.0f} req/s ({theirs_rate.failed} failed), 8 clients, 1 worker each")
+        rows.append((f".{ext} requests/s vs pydap (inverse rates)", 1 / max(theirs_rate.per_second, 1e-9),
+                     1 / max(ours_rate.per_second, 1e-9), ">= 3x" if ext == "dds" else ""))
     log("")
     log(f"{'comparison (ratio = reference time / stream engine time)':<62} {'ref s':>8} {'ours s':>8} "
         f"{'ratio':>7}  target")

@@ -9,6 +9,7 @@ Never part of the test suite. Prints a compact table; see benchmarks/README.md.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -79,6 +80,43 @@ def rate(n: int, seconds: float) -> str:
     return f"{n / seconds / 1e6:8.2f} M rec/s  ({seconds * 1000:8.1f} ms)"
 
 
+def netcdf_and_big(tmp: Path, data: dict[str, np.ndarray], names: list[str],
+                   r_emb: float, big_n: int) -> list[tuple[str, str]]:
+    """Lines (c) (embedded vs a plain NetCDF4 file) and (d) (10M records, time/index ranges)."""
+    rows: list[tuple[str, str]] = []
+    n = len(data["time"])
+    nc = tmp / "bench.nc"
+    wn = netcdf_write(nc, data)
+    rows.append(("(c) netCDF4 write (no compression)", rate(n, wn)))
+    r_nc, got = best_of(lambda: netcdf_read(nc, names, mask=True))
+    assert all(np.array_equal(np.asarray(got[k]), data[k]) for k in names), "netCDF4 read differs"
+    rows.append(("(c) netCDF4 full read (default auto-mask)", rate(n, r_nc)))
+    r_raw, _ = best_of(lambda: netcdf_read(nc, names, mask=False))
+    rows.append(("(c) netCDF4 full read (set_auto_mask(False))", rate(n, r_raw)))
+    rows.append(("    read ratio embedded/netCDF4 (default)  [target >= 1.0]", f"{r_nc / r_emb:8.2f} x"))
+    rows.append(("    read ratio embedded/netCDF4 (raw)", f"{r_raw / r_emb:8.2f} x"))
+    del got
+
+    big = records(big_n, hz=10.0, params=2, seed=1)
+    big_key = StreamKey("BENCH01", "NODE01", "01-ADCPTA000", "streamed", "bench_10hz")
+    big_store = EmbeddedStore(tmp / "embedded-big")
+    w = ingest(big_store, big_key, big, 1_000_000)
+    rows.append((f"(d) embedded ingest {big_n:,} x 3 cols, batches of 1,000,000", rate(big_n, w)))
+    r_full, _ = best_of(lambda: big_store.read(big_key, ["p0", "p1"]), repeat=2)
+    rows.append((f"(d) full read, {len(big_store.partitions(big_key))} bins", rate(big_n, r_full)))
+    mid = big_n // 2
+    window = TimeRange(float(big["time"][mid]), float(big["time"][mid + big_n // 100]))
+    r_tr, got = best_of(lambda: big_store.read(big_key, ["p0", "p1"], time_range=window), repeat=5)
+    assert len(got["time"]) == big_n // 100, len(got["time"])
+    rows.append(("(d) 1% time-range read", rate(big_n // 100, r_tr)))
+    rows.append(("    time-range / full read  [target <= 3%]", f"{100 * r_tr / r_full:8.2f} %"))
+    sub = IndexRange(mid, mid + big_n // 100)
+    r_ix, got = best_of(lambda: big_store.read(big_key, ["p0", "p1"], index_range=sub), repeat=5)
+    rows.append(("(d) 1% index-range read", f"{100 * r_ix / r_full:8.2f} % of full read"))
+    big_store.close()
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=1_000_000)
@@ -86,6 +124,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100_000, help="records per write() call")
     parser.add_argument("--cassandra", metavar="HOST:PORT", help="a running Cassandra node (default: start one)")
     parser.add_argument("--no-cassandra", action="store_true", help="skip the Cassandra lines (e), (f)")
+    parser.add_argument("--only-cassandra", action="store_true", help="skip the NetCDF and 10M lines (c), (d)")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="se-bench-"))
     rows: list[tuple[str, str]] = []
@@ -109,46 +148,20 @@ def main() -> None:
             from store_cassandra import cassandra_node, cold_dods, rates
 
             embedded = {"ingest": w, "read": r_emb, "range": r_emb_tr}
-            with cassandra_node(args.cassandra) as (host, port):
+            with cassandra_node(args.cassandra) as (host, port, what):
+                rows.append((f"    cassandra: {what}; load average at start {os.getloadavg()[0]:.1f}", ""))
                 rows += rates(n, data, key, host, port, embedded, rate, best_of, args.batch)
                 rows += cold_dods(host, port, tmp)
 
-        nc = tmp / "bench.nc"
-        wn = netcdf_write(nc, data)
-        rows.append(("(c) netCDF4 write (no compression)", rate(n, wn)))
-        r_nc, got = best_of(lambda: netcdf_read(nc, names, mask=True))
-        assert all(np.array_equal(np.asarray(got[k]), data[k]) for k in names), "netCDF4 read differs"
-        rows.append(("(c) netCDF4 full read (default auto-mask)", rate(n, r_nc)))
-        r_raw, _ = best_of(lambda: netcdf_read(nc, names, mask=False))
-        rows.append(("(c) netCDF4 full read (set_auto_mask(False))", rate(n, r_raw)))
-        rows.append(("    read ratio embedded/netCDF4 (default)  [target >= 1.0]", f"{r_nc / r_emb:8.2f} x"))
-        rows.append(("    read ratio embedded/netCDF4 (raw)", f"{r_raw / r_emb:8.2f} x"))
+        if not args.only_cassandra:
+            rows += netcdf_and_big(tmp, data, names, r_emb, args.big_records)
         store.close()
-        del data, got
-
-        big_n = args.big_records
-        big = records(big_n, hz=10.0, params=2, seed=1)
-        big_key = StreamKey("BENCH01", "NODE01", "01-ADCPTA000", "streamed", "bench_10hz")
-        big_store = EmbeddedStore(tmp / "embedded-big")
-        w = ingest(big_store, big_key, big, 1_000_000)
-        rows.append((f"(d) embedded ingest {big_n:,} x 3 cols, batches of 1,000,000", rate(big_n, w)))
-        r_full, _ = best_of(lambda: big_store.read(big_key, ["p0", "p1"]), repeat=2)
-        rows.append((f"(d) full read, {len(big_store.partitions(big_key))} bins", rate(big_n, r_full)))
-        mid = big_n // 2
-        window = TimeRange(float(big["time"][mid]), float(big["time"][mid + big_n // 100]))
-        r_tr, got = best_of(lambda: big_store.read(big_key, ["p0", "p1"], time_range=window), repeat=5)
-        assert len(got["time"]) == big_n // 100, len(got["time"])
-        rows.append(("(d) 1% time-range read", rate(big_n // 100, r_tr)))
-        rows.append(("    time-range / full read  [target <= 3%]", f"{100 * r_tr / r_full:8.2f} %"))
-        sub = IndexRange(mid, mid + big_n // 100)
-        r_ix, got = best_of(lambda: big_store.read(big_key, ["p0", "p1"], index_range=sub), repeat=5)
-        rows.append(("(d) 1% index-range read", f"{100 * r_ix / r_full:8.2f} % of full read"))
-        big_store.close()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     width = max(len(label) for label, _ in rows)
     for label, value in rows:
         print(f"{label:<{width}}  {value}")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} (2 cores)")
 
 
 if __name__ == "__main__":

@@ -91,6 +91,10 @@ CASSANDRA_REPLICATION = {"class": "SimpleStrategy", "replication_factor": 1}
 # Rows per result page (reads) and rows per unlogged batch to one partition (writes).
 CASSANDRA_FETCH_SIZE = 50000
 CASSANDRA_BATCH_ROWS = 500
+# Writes keep each bin as column chunks (what Stream Engine reads). True also upserts the OOI
+# rows of every record in the same write (the layout OOI's tools read; ingest then runs at the
+# row rate); False leaves them to `derive_rows` (ingest at the chunk rate).
+CASSANDRA_WRITE_ROWS = True
 
 # -- queries and products ------------------------------------------------------------------------
 

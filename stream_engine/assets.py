@@ -362,9 +362,30 @@ def load_event_file(store: Store, path: Path, *, replace: bool = False) -> Merge
     return summary.sort()
 
 
+#: Deployments parsed from asset events, by (store folder, refdes, change token); bounded.
+_parsed: dict[tuple[str, str, int, float], tuple[Deployment, ...]] = {}
+_PARSED_MOST = 256
+
+
 def deployments(store: Store, refdes: str) -> list[Deployment]:
-    """The deployments of a reference designator, sorted by number then start (empty if none)."""
-    return [d for d in parse_events(store.asset_events(refdes)) if d.refdes == refdes]
+    """The deployments of a reference designator, sorted by number then start (empty if none).
+
+    Parsing the events (JSON, every calibration) cost more than anything else in a ``.dds``;
+    the result is kept per process under the refdes's asset change token of a store with local
+    files, so events are parsed again only after a ``put_asset_events`` for that refdes.
+    """
+    token = store.asset_token(refdes)
+    folder = store.local_folder() if token is not None else None
+    if token is None or folder is None:
+        return [d for d in parse_events(store.asset_events(refdes)) if d.refdes == refdes]
+    key = (str(folder), refdes, token.generation, token.modified)
+    found = _parsed.get(key)
+    if found is None:
+        found = tuple(d for d in parse_events(store.asset_events(refdes)) if d.refdes == refdes)
+        if len(_parsed) >= _PARSED_MOST:
+            _parsed.clear()
+        _parsed[key] = found
+    return list(found)
 
 
 # -- lookups -------------------------------------------------------------------------------

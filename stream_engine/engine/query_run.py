@@ -233,7 +233,8 @@ class QueryRun:
         key = self.plan.key
         tested = [(v.name, v.parameter) for v in self.variables[1:] if v.stream == key and v.parameter is not None]
         legacy = QueryLegacyQc(self.view, key, tested, self._compute_with, self.annotations[key],
-                               self.query.qc_parameters, self.preload.stream_parameters(key.stream))
+                               self.query.qc_parameters, self.preload.stream_parameters(key.stream),
+                               IndexRange(self.first_index, self.stop_index, self._step()))
         if self.query.run_qartod:
             self.quality.append(QueryQartod(self.view, key, tested, self._compute_with, self.annotations[key],
                                             self.preload, self.settings))
@@ -259,13 +260,18 @@ class QueryRun:
 
     # -- chunks --------------------------------------------------------------------------------
 
+    def _step(self) -> int:
+        """Every how many records the query reads (``limit`` thins long ranges)."""
+        total, limit = self.stop_index - self.first_index, self.query.limit
+        if limit is not None and total > limit * LIMIT_CANDIDATES:
+            return total // (limit * LIMIT_CANDIDATES)
+        return 1
+
     def _window_iter(self) -> Iterator[QueryChunk]:
         chunk = max(1, int(self.settings["QUERY_CHUNK_RECORDS"]))
         total = self.stop_index - self.first_index
         limit = self.query.limit
-        step = 1
-        if limit is not None and total > limit * LIMIT_CANDIDATES:
-            step = total // (limit * LIMIT_CANDIDATES)
+        step = self._step()
         span = chunk * step
         taken = 0
         last: tuple[float, int] | None = None

@@ -53,10 +53,6 @@ WRITERS: dict[str, type[ChunkWriter]] = {"netcdf": NetcdfWriter, "csv": CsvWrite
                                          "json": JsonWriter}
 """Export formats by name."""
 
-EXPORT_WINDOW_FACTOR = 4
-"""Exports compute this many times ``QUERY_CHUNK_RECORDS`` records per window (fewer passes of
-per-window work: reads, calibration tiling, provenance), still a bounded amount of memory."""
-
 Progress = Callable[[int, int], None]
 """``progress(records_done, records_total)`` (records of the primary stream in the range)."""
 
@@ -67,14 +63,6 @@ class ExportResult:
 
     files: tuple[Path, ...]
     records: int
-
-
-def export_settings(settings: Mapping[str, Any]) -> Mapping[str, Any]:
-    """``settings`` with exports' windows: :data:`EXPORT_WINDOW_FACTOR` x ``QUERY_CHUNK_RECORDS``
-    records computed at a time (a window's arrays are written to files and dropped, never kept)."""
-    window = int(settings["QUERY_CHUNK_RECORDS"]) * EXPORT_WINDOW_FACTOR
-    replace = getattr(settings, "replace", None)
-    return replace(QUERY_CHUNK_RECORDS=window) if replace is not None else {**settings, "QUERY_CHUNK_RECORDS": window}
 
 
 def writer_for(format_name: str) -> type[ChunkWriter]:
@@ -130,7 +118,7 @@ def run_export(
     writer_class = writer_for(format_name)
     key = query.primary.key
     try:
-        run = open_query(store, preload, query, export_settings(settings))
+        run = open_query(store, preload, query, settings)
     except NoDataInRange:
         if query.include_annotations:
             folder.mkdir(parents=True, exist_ok=True)

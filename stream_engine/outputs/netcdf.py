@@ -31,7 +31,7 @@ from stream_engine.outputs.writer import ChunkWriter, DeploymentFile
 from stream_engine.store.base import DEPLOYMENT, TIME
 
 OBS = "obs"
-CHUNK_RECORDS = 65536
+CHUNK_RECORDS = 16384
 #: HDF5 chunks kept uncompressed per variable: the one being filled and one more.
 CACHED_CHUNKS = 2
 COMPRESSION: dict[str, Any] = {"compression": "zlib", "complevel": 1, "shuffle": True}

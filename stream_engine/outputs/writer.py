@@ -10,7 +10,8 @@ and renamed to their OOI name (which holds the first and last time, known only a
 
 :class:`BackgroundWriter` runs a writer on a thread of its own, so an export computes its next
 chunk while the last one is compressed and written (numpy, gsw, zlib and netCDF-C release the
-GIL); at most ``depth`` chunks wait between the two, so memory stays bounded.
+GIL); a chunk is handed over only when the thread is ready for it, so at most two chunks (the
+one being written, the one being computed) are in memory.
 """
 
 from __future__ import annotations
@@ -168,33 +169,40 @@ class BackgroundWriter:
     ----------
     writer
         The writer to feed.
-    depth
-        Chunks that may wait for the thread.
     """
 
-    def __init__(self, writer: ChunkWriter, depth: int = 1):
+    def __init__(self, writer: ChunkWriter):
         self.writer = writer
-        self._queue: queue.Queue[Mapping[str, np.ndarray] | None] = queue.Queue(maxsize=max(1, depth))
+        self._queue: queue.Queue[Mapping[str, np.ndarray] | None] = queue.Queue(maxsize=1)
+        self._taken = threading.Event()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="export-writer", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        while (chunk := self._queue.get()) is not None:
+        while True:
+            chunk = self._queue.get()
+            self._taken.set()
+            if chunk is None:
+                return
             if self._error is None:
                 try:
                     self.writer.write(chunk)
                 except BaseException as exc:  # handed to the producing thread
                     self._error = exc
+            del chunk
 
     def _raise(self) -> None:
         if self._error is not None:
             raise self._error
 
     def write(self, chunk: Mapping[str, np.ndarray]) -> None:
-        """Hand a chunk to the thread (waits while ``depth`` chunks are waiting)."""
+        """Hand a chunk to the thread; returns once the thread has taken it (so at most the
+        chunk being written and the one being computed are in memory)."""
         self._raise()
+        self._taken.clear()
         self._queue.put(chunk)
+        self._taken.wait()
 
     def finish(self) -> None:
         """Wait until every chunk is written; raises what writing raised."""

@@ -237,7 +237,8 @@ def _flag_stems(functions: Mapping[str, Mapping[str, Any]], everything: Function
 
 def run_qc(functions: Mapping[str, Mapping[str, Any]], values: np.ndarray, times: np.ndarray,
            others: Resolver | None = None, core: slice = slice(None),
-           everything: Functions | None = None, groups: np.ndarray | None = None) -> tuple[QcFlags, list[str]]:
+           everything: Functions | None = None, groups: np.ndarray | None = None,
+           fixed: Mapping[str, np.ndarray] | None = None) -> tuple[QcFlags, list[str]]:
     """Run the QC functions of one parameter; returns the flags of ``values[core]`` and a note per
     function not run.
 
@@ -246,7 +247,8 @@ def run_qc(functions: Mapping[str, Mapping[str, Any]], values: np.ndarray, times
     when ``groups`` gives each record's deployment (the original ran its QC on each deployment's
     records of a request). ``others`` gives the values of other dataset variables over the same
     records as ``values``; ``everything`` (all tested parameters' functions) lets a
-    propagate-flags argument name ``<param>_qc_results``.
+    propagate-flags argument name ``<param>_qc_results``. ``fixed`` gives functions' flags for
+    the records of ``core`` already judged elsewhere (over a whole request).
     """
     core_index = np.arange(len(values))[core]
     n = len(core_index)
@@ -283,7 +285,9 @@ def run_qc(functions: Mapping[str, Mapping[str, Any]], values: np.ndarray, times
     for name, given in sorted(functions.items()):
         test = QC_TESTS[name]
         try:
-            if _complete(test, given) and test.context(given) is None:  # judges a whole series
+            if fixed is not None and name in fixed:
+                got = np.asarray(fixed[name])
+            elif _complete(test, given) and test.context(given) is None:  # judges a whole series
                 got = np.zeros(n, dtype=np.int8)
                 for positions in pieces:
                     got[positions] = np.asarray(test.run(Arguments(name, given, resolver(core_index[positions]))))

@@ -3,9 +3,9 @@
 For every requested parameter of the primary stream with QC functions, two more result columns:
 ``<name>_qc_executed`` and ``<name>_qc_results`` (:mod:`stream_engine.quality.legacy_qc`). Each
 chunk is tested with enough records on both sides for the spike and stuck-value windows to flag
-it as the whole range; the trend and gradient tests judge each deployment's records of a chunk on
-their own (the original judged each deployment's records of a request; a chunk is at most
-``QUERY_CHUNK_RECORDS`` records, so a request of at most that many judges as the original did).
+it as the whole range; the trend and gradient tests judge each deployment's records of the whole
+request, as the original did (:mod:`stream_engine.quality.whole_series` scans the request once
+before the first chunk).
 
 Arguments naming other variables (a local range's ``dims``, a gradient's ``x``, a propagate-flags
 input) are the stream's parameters, stored or product, by preload or output name, computed over
@@ -23,7 +23,10 @@ import numpy as np
 from stream_engine.errors import InvalidQuery
 from stream_engine.quality.legacy_qc import (
     BUILTIN_NAMES,
+    DATA,
+    MONTH,
     QC_RESULTS_SUFFIX,
+    TIME_VALUE,
     context_needed,
     names_used,
     parse_qc,
@@ -31,17 +34,38 @@ from stream_engine.quality.legacy_qc import (
     run_qc,
 )
 from stream_engine.quality.qartod_query import tested_columns
+from stream_engine.quality.qc_algorithms import ntp_month
+from stream_engine.quality.whole_series import WHOLE_SERIES, Reader, WholeSeries
 from stream_engine.store.base import DEPLOYMENT, IndexRange
 
 if TYPE_CHECKING:
     from stream_engine.engine.computed import ComputedSlice
     from stream_engine.preload.model import Parameter
     from stream_engine.quality.annotations import Annotation
+    from stream_engine.quality.qc_tests import Resolver
     from stream_engine.store.base import Store, StreamKey
 
 EXECUTED, RESULTS = "_qc_executed", "_qc_results"
 #: Computes the primary stream over an index range with the given further parameters (preload ids).
 ComputeWith = Callable[[Sequence[int]], Callable[[IndexRange], "ComputedSlice"]]
+
+
+def _resolver(p: Parameter, wanted: Sequence[Parameter], times: np.ndarray,
+              values: Mapping[str, np.ndarray]) -> Resolver:
+    """Names (``data``, ``time``, ``month``, the stream's parameters) to their values."""
+    known = _by_name(wanted)
+
+    def resolve(name: str) -> np.ndarray | None:
+        if name == DATA:
+            return values[p.name]
+        if name == TIME_VALUE:
+            return times
+        if name == MONTH:
+            return ntp_month(times)
+        found = known.get(name)
+        return None if found is None else values[found.name]
+
+    return resolve
 
 
 def _by_name(parameters: Sequence[Parameter]) -> dict[str, Parameter]:
@@ -75,7 +99,8 @@ class QueryLegacyQc:
 
     def __init__(self, view: Store, key: StreamKey, tested: Sequence[tuple[str, Parameter]],
                  compute_with: ComputeWith, annotations: Sequence[Annotation],
-                 requested: Sequence[Mapping[str, Any]], parameters: Sequence[Parameter]) -> None:
+                 requested: Sequence[Mapping[str, Any]], parameters: Sequence[Parameter],
+                 span: IndexRange | None = None) -> None:
         known = _by_name(parameters)
         for n, record in enumerate(requested):
             try:
@@ -104,6 +129,19 @@ class QueryLegacyQc:
         ids = sorted({p.id for p, _ in self.functions.values()} | {p.id for p in self.others.values()})
         self.compute_range = compute_with(ids)
         self.notes: list[str] = []
+        scale = 1.0 if coverage is None else max(float(coverage.last - coverage.first), 1.0)
+        self.whole = {name: WholeSeries(functions, self._whole_reader(p), span, scale)
+                      for name, (p, functions) in self.functions.items()
+                      if span is not None and any(f in WHOLE_SERIES for f in functions)}
+
+    def _whole_reader(self, p: Parameter) -> Reader:
+        wanted = [p, *(q for q in self.others.values() if q.id != p.id)]
+
+        def read(a: int, b: int) -> tuple[np.ndarray, Resolver]:
+            times, values = tested_columns(self.view, self.key, self.compute_range, self.annotations, wanted, a, b)
+            return values[DEPLOYMENT], _resolver(p, wanted, times, values)
+
+        return read
 
     def outputs(self) -> list[tuple[str, Any]]:
         """Names of the added columns, with their missing marker (never used: always a mask)."""
@@ -121,6 +159,10 @@ class QueryLegacyQc:
             a, b = max(0, lo - pad), min(self.n, hi + pad)
             wanted = [p, *(q for q in self.others.values() if q.id != p.id)]
             times, values = tested_columns(self.view, self.key, self.compute_range, self.annotations, wanted, a, b)
+            core = slice(lo - a, hi - a, step)
+            fixed = None
+            if name in self.whole:
+                fixed = self.whole[name].flags(np.arange(a, b)[core], values[DEPLOYMENT][core])
             known = _by_name(wanted)
 
             def others(name: str, values: dict[str, np.ndarray] = values,
@@ -128,8 +170,8 @@ class QueryLegacyQc:
                 found = known.get(name)
                 return None if found is None else values[found.name]
 
-            flags, notes = run_qc(functions, values[p.name], times, others, core=slice(lo - a, hi - a, step),
-                                  everything=self.everything, groups=values[DEPLOYMENT])
+            flags, notes = run_qc(functions, values[p.name], times, others, core=core,
+                                  everything=self.everything, groups=values[DEPLOYMENT], fixed=fixed)
             self.notes.extend(f"{name}: {note}" for note in notes if f"{name}: {note}" not in self.notes)
             out[name + EXECUTED] = flags.executed[source_index]
             out[name + RESULTS] = flags.results[source_index]

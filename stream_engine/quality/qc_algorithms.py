@@ -126,19 +126,62 @@ def spike(dat: np.ndarray, acc: float, n: float, window: int) -> np.ndarray:
     return out
 
 
+class TrendSums:
+    """The DPS trend test (1341-10007) accumulated over a series given in pieces, in order.
+
+    A polynomial of order ``ord_n`` is fitted by least squares to ``dat`` over ``t``; the series
+    has a trend (fails) when the residual's standard deviation times ``nstd`` is below that of
+    ``dat``. Only the normal equations are kept (times taken from the first one and scaled by
+    ``scale``, values from the first finite one), so a series of any length costs a few numbers.
+    Non-finite values are left out.
+    """
+
+    def __init__(self, ord_n: float, nstd: float, scale: float = 1.0) -> None:
+        self.order, self.factor = int(round(abs(ord_n))), int(abs(nstd))
+        self.scale = float(scale) if scale > 0 else 1.0
+        size = self.order + 1
+        self.normal = np.zeros((size, size))
+        self.moment = np.zeros(size)
+        self.n, self.total, self.squares = 0, 0.0, 0.0
+        self.origin: tuple[float, float] | None = None
+
+    def add(self, dat: np.ndarray, t: np.ndarray) -> None:
+        """Take in more values (and their times), after those already given."""
+        dat, t = np.asarray(dat, dtype=np.float64), np.asarray(t, dtype=np.float64)
+        good = np.isfinite(dat) & np.isfinite(t)
+        if not good.any():
+            return
+        if self.origin is None:
+            first = int(np.flatnonzero(good)[0])
+            self.origin = (float(t[first]), float(dat[first]))
+        x = (t[good] - self.origin[0]) / self.scale
+        y = dat[good] - self.origin[1]
+        powers = np.vander(x, self.order + 1, increasing=True)
+        self.normal += powers.T @ powers
+        self.moment += powers.T @ y
+        self.n += int(good.sum())
+        self.total += float(y.sum())
+        self.squares += float(y @ y)
+
+    def passed(self) -> int:
+        """1 when the series has no significant trend, 0 when it has."""
+        if self.n <= self.order:
+            return 1
+        beta = np.linalg.lstsq(self.normal, self.moment, rcond=None)[0]
+        residual = self.squares - 2 * float(beta @ self.moment) + float(beta @ self.normal @ beta)
+        spread = self.squares / self.n - (self.total / self.n) ** 2
+        residual_std, std = np.sqrt(max(residual / self.n, 0.0)), np.sqrt(max(spread, 0.0))
+        return 0 if residual_std * self.factor < std else 1
+
+
 def poly_trend(dat: np.ndarray, t: np.ndarray, ord_n: float, nstd: float) -> np.ndarray:
     """DPS trend test: all 0 when a polynomial of order ``ord_n`` explains the series (residual
-    standard deviation times ``nstd`` below the series'), else all 1. Fitted on finite values."""
-    dat = np.asarray(dat, dtype=np.float64)
+    standard deviation times ``nstd`` below the series'), else all 1 (:class:`TrendSums`)."""
     t = np.asarray(t, dtype=np.float64)
-    order, factor = int(round(abs(ord_n))), int(abs(nstd))
-    good = np.isfinite(dat) & np.isfinite(t)
-    if good.sum() <= order:
-        return np.ones(len(dat), dtype=np.int8)
-    x, y = t[good], dat[good]
-    fitted = np.polyval(np.polyfit(x - x[0], y, order), x - x[0])
-    trend = np.std(y - fitted) * factor < np.std(y)
-    return np.full(len(dat), 0 if trend else 1, dtype=np.int8)
+    finite = t[np.isfinite(t)]
+    sums = TrendSums(ord_n, nstd, float(finite.max() - finite.min()) if len(finite) else 1.0)
+    sums.add(dat, t)
+    return np.full(len(np.asarray(dat)), sums.passed(), dtype=np.int8)
 
 
 def stuck_value(x: np.ndarray, reso: float, num: float) -> np.ndarray:
@@ -156,58 +199,91 @@ def stuck_value(x: np.ndarray, reso: float, num: float) -> np.ndarray:
     return np.where(covered, 0, 1).astype(np.int8)
 
 
+class GradientScan:
+    """The DPS gradient test (1341-10010) along ``x``, scanning a series given in pieces, in order.
+
+    Values are scanned from one presumed good: the first value, or when ``startdat`` is given (not
+    NaN and, as ion-functions read it, not 0) the first value within ``toldat`` of ``startdat``. A
+    value whose change from the previous kept value, divided by the change of ``x``, lies outside
+    ``ddatdx`` fails, with the skipped values just before it; the following values fail until one
+    comes back within ``toldat`` of the last good value, which is good again. A value within
+    ``mindx`` of the last kept value's ``x`` is skipped (:data:`GRADIENT_SKIPPED`). Missing values
+    (or ``x``) are not scanned and fail. When the whole ``x`` span is within ``mindx`` every value
+    passes (too few to judge). Only the flags that are not 1 are kept, by record position.
+    """
+
+    def __init__(self, ddatdx: tuple[float, float], mindx: float = 0.0, startdat: float = float("nan"),
+                 toldat: float = 0.0) -> None:
+        self.lo, self.hi = min(ddatdx), max(ddatdx)
+        self.mindx = 0.0 if not np.isfinite(mindx) else float(mindx)
+        self.startdat, self.toldat = float(startdat), float(toldat)
+        self.flags: dict[int, int] = {}  # scanned values' flags other than 1
+        self.missing: list[int] = []
+        self.last: tuple[int, float, float] | None = None  # position, value, x of the last kept value
+        self.first_x: float | None = None
+        self.skipped: list[int] = []
+        self.bad = False
+        self.good_value = float("nan")
+
+    def add(self, dat: np.ndarray, x: np.ndarray, positions: np.ndarray) -> None:
+        """Scan more values (with their ``x`` and record positions), after those already given."""
+        dat, x = np.asarray(dat, dtype=np.float64).ravel(), np.asarray(x, dtype=np.float64).ravel()
+        finite = np.isfinite(dat) & np.isfinite(x)
+        self.missing.extend(np.asarray(positions)[~finite].tolist())
+        for position, d, xi in zip(np.asarray(positions)[finite].tolist(), dat[finite].tolist(),
+                                   x[finite].tolist(), strict=True):
+            self._one(position, d, xi)
+
+    def _one(self, position: int, d: float, xi: float) -> None:
+        if self.last is None:
+            self.first_x = xi
+            if not np.isfinite(self.startdat) or self.startdat == 0:
+                self.good_value = d
+            elif abs(d - self.startdat) > self.toldat:
+                self.bad, self.good_value, self.flags[position] = True, self.startdat, 0
+            else:
+                self.good_value = d
+            self.last = (position, d, xi)
+            return
+        _, last_d, last_x = self.last
+        if abs(xi - last_x) <= self.mindx:
+            self.flags[position] = GRADIENT_SKIPPED
+            self.skipped.append(position)
+            return
+        if self.bad:
+            if abs(d - self.good_value) <= self.toldat:
+                self.bad, self.good_value = False, d
+            else:
+                self.flags[position] = 0
+        else:
+            rate = (d - last_d) / (xi - last_x)
+            if rate < self.lo or rate > self.hi:
+                for skipped in (*self.skipped, position):
+                    self.flags[skipped] = 0
+                self.bad = True
+            else:
+                self.good_value = d
+        self.skipped = []
+        self.last = (position, d, xi)
+
+    def result(self) -> dict[int, int]:
+        """The flags other than 1, by record position, of everything given."""
+        out = {p: 0 for p in self.missing}
+        if self.last is not None and abs(self.last[2] - (self.first_x or 0.0)) >= self.mindx:
+            out.update(self.flags)
+        return out
+
+
 def gradient(dat: np.ndarray, x: np.ndarray, ddatdx: tuple[float, float], mindx: float = 0.0,
              startdat: float = float("nan"), toldat: float = 0.0) -> np.ndarray:
-    """DPS gradient test along ``x`` (time, or any increasing coordinate).
-
-    Values are scanned in order from one presumed good: the first value, or when ``startdat`` is
-    given (not NaN and, as ion-functions read it, not 0) the first value within ``toldat`` of
-    ``startdat``. A value whose change from the previous kept value, divided by the change of
-    ``x``, lies outside ``ddatdx`` fails, with the skipped values just before it; the following
-    values fail until one comes back within ``toldat`` of the last good value, which is good
-    again. A value within ``mindx`` of the last kept value's ``x`` is skipped
-    (:data:`GRADIENT_SKIPPED`). Missing values (or ``x``) are not scanned and fail. When the
-    whole ``x`` span is within ``mindx`` every value passes (too few to judge).
-    """
+    """DPS gradient test along ``x`` (time, or any increasing coordinate): :class:`GradientScan`
+    over the whole series."""
     dat = np.asarray(dat, dtype=np.float64).ravel()
-    x = np.asarray(x, dtype=np.float64).ravel()
-    lo, hi = min(ddatdx), max(ddatdx)
-    mindx = 0.0 if not np.isfinite(mindx) else float(mindx)
+    scan = GradientScan(ddatdx, mindx, startdat, toldat)
+    scan.add(dat, x, np.arange(dat.size))
     out = np.ones(dat.size, dtype=np.int8)
-    index = np.flatnonzero(np.isfinite(dat) & np.isfinite(x))
-    out[np.setdiff1d(np.arange(dat.size), index)] = 0
-    if index.size == 0 or abs(x[index[-1]] - x[index[0]]) < mindx:
-        return out
-    d, xs, flags = dat[index], x[index], np.ones(index.size, dtype=np.int8)
-    bad = False
-    if not np.isfinite(startdat) or startdat == 0:
-        good_value = d[0]
-    else:
-        good_value = float(startdat)
-        if abs(d[0] - good_value) > toldat:
-            bad, flags[0] = True, 0
-        else:
-            good_value = d[0]
-    last = 0
-    for i in range(1, d.size):
-        if abs(xs[i] - xs[last]) <= mindx:
-            flags[i] = GRADIENT_SKIPPED
-            continue
-        if bad:
-            if abs(d[i] - good_value) <= toldat:
-                bad, good_value = False, d[i]
-            else:
-                flags[i] = 0
-            last = i
-            continue
-        rate = (d[i] - d[last]) / (xs[i] - xs[last])
-        if rate < lo or rate > hi:
-            flags[last + 1: i + 1] = 0
-            bad = True
-        else:
-            good_value = d[i]
-        last = i
-    out[index] = flags
+    for position, flag in scan.result().items():
+        out[position] = flag
     return out
 
 

@@ -4,14 +4,21 @@ Layout (``cassandra_schema.py``): one table per stream, one row per record, part
 ``(subsite, node, sensor, bin)`` and clustering ``method, time, deployment, id``; the partition
 index, stream columns, assets and change generations in tables of their own.
 
+Beside the OOI rows, every bin Stream Engine writes is kept as **column chunks**
+(``cassandra_chunks.py``): a few large cells per column, made visible by switching the bin's
+partition-index row to the new chunk version. Reads use the chunks where a bin has them and the
+rows elsewhere (a keyspace written by OOI's tools), so either kind of keyspace is served as it is.
+
 This module holds the store class: the partition index, columns, change tokens and snapshots,
 assets. Its helpers live beside it, one job each: ``cassandra_tables.py`` (stream tables created
-on demand, row keys, row batches, upsert ids, index bins), ``cassandra_reads.py`` (bins queried
-concurrently into numpy), ``cassandra_writes.py`` (idempotent upserts batched per partition),
+on demand, row keys, row batches, index bins), ``cassandra_writes.py`` (checking a write, then
+the bulk path of ``cassandra_bulk.py``: merge, chunk version, rows, switch), ``cassandra_chunk_reads.py``
+(per-bin dispatch), ``cassandra_reads.py`` (row bins queried concurrently into numpy),
 ``cassandra_snapshot.py`` (the one-state view), ``cassandra_session.py`` (the connection).
 
-Unlike the embedded store, a write spanning several bins is not atomic as a whole: after a
-failure some bins may hold the new records before the partition index counts them.
+Unlike the embedded store, a write spanning several bins is not atomic as a whole: each bin is
+switched whole, so after a failure some bins may show the new records and others not yet;
+writing the same records again completes it.
 """
 
 from __future__ import annotations
@@ -36,7 +43,8 @@ from stream_engine.store.base import (
     WriteResult,
     asset_events_json,
 )
-from stream_engine.store.cassandra_reads import read_records
+from stream_engine.store.cassandra_chunk_reads import read_stream
+from stream_engine.store.cassandra_chunks import INDEX_COLUMNS, BinCache, BinState
 from stream_engine.store.cassandra_schema import (
     METADATA_TABLES,
     check_identifier,
@@ -65,16 +73,20 @@ class CassandraStore(Store):
         Replication map used when the keyspace has to be created.
     batch_rows
         Most rows in one unlogged batch (all to one partition).
+    write_rows
+        Whether a write also upserts the OOI rows of its records (else they are derived later
+        with :meth:`derive_rows`; reads use the column chunks either way).
     """
 
     backend = "cassandra"
 
     def __init__(self, connection: CassandraConnection, *, replication: Mapping[str, Any] | None = None,
-                 batch_rows: int = 500) -> None:
+                 batch_rows: int = 500, write_rows: bool = True) -> None:
         self.conn = connection
         self.keyspace = check_identifier(connection.keyspace, "keyspace")
         self.replication = dict(replication or {"class": "SimpleStrategy", "replication_factor": 1})
         self.batch_rows = int(batch_rows)
+        self.write_rows = bool(write_rows)
         self._ready = False
         self.schema_lock = threading.Lock()  # table creation and changes, one at a time
 
@@ -101,7 +113,20 @@ class CassandraStore(Store):
                 session.execute(keyspace_cql(self.keyspace, self.replication))
                 for statement in metadata_cql(self.keyspace):
                     session.execute(statement)
+            self.add_missing_index_columns()
             self._ready = True
+
+    def add_missing_index_columns(self) -> None:
+        """Add the chunk-version columns to a ``partition_metadata`` made before they existed."""
+        with self.conn.errors("update the partition index table"):
+            self.conn.cluster.refresh_table_metadata(self.keyspace, "partition_metadata")
+            meta = self.conn.cluster.metadata.keyspaces[self.keyspace].tables["partition_metadata"]
+            missing = [c for c in INDEX_COLUMNS if c not in meta.columns]
+            for column in missing:
+                self.conn.session().execute(
+                    f"ALTER TABLE {self.keyspace}.partition_metadata ADD {column} {INDEX_COLUMNS[column]}")
+            if missing:
+                self.conn.forget_prepared()
 
     # -- streams and the partition index -----------------------------------------------------------
 
@@ -122,12 +147,17 @@ class CassandraStore(Store):
 
     def partitions(self, key: StreamKey) -> list[Partition]:
         # docstring inherited
+        return [s.partition for s in self.bin_states(key)]
+
+    def bin_states(self, key: StreamKey) -> list[BinState]:
+        """The partition index of ``key`` with each bin's chunk versions (one single-partition read)."""
         params = key_params(key)
         self.ensure_schema()
         rows = self.conn.execute(
-            self._q(f"SELECT bin, count, first, last FROM {{ks}}.partition_metadata WHERE {KEY_WHERE}"),
+            self._q("SELECT bin, count, first, last, chunk_version, rows_version FROM {ks}.partition_metadata "
+                    f"WHERE {KEY_WHERE}"),
             params, doing=f"read the partition index of {key}")
-        return [Partition(int(b), int(c), f, la) for b, c, f, la in rows if c]
+        return [BinState(Partition(int(b), int(c), f, la), v, r) for b, c, f, la, v, r in rows if c]
 
     def stored(self, key: StreamKey) -> tuple[int | None, dict[str, ColumnInfo]]:
         """The stream's bin size (``None`` before its first write) and its stored columns."""
@@ -190,28 +220,37 @@ class CassandraStore(Store):
         index_range: IndexRange | None = None,
     ) -> dict[str, np.ndarray]:
         # docstring inherited
-        return self.read_with(key, columns, self.partitions(key), self.stored(key)[1],
+        return self.read_with(key, columns, self.bin_states(key), self.stored(key)[1],
                               time_range=time_range, index_range=index_range)
 
     def read_with(
         self,
         key: StreamKey,
         columns: Sequence[str] | None,
-        parts: list[Partition],
+        states: list[BinState],
         stored: dict[str, ColumnInfo],
         *,
         time_range: TimeRange | None = None,
         index_range: IndexRange | None = None,
+        cache: BinCache | None = None,
     ) -> dict[str, np.ndarray]:
-        """:meth:`read` with the partition index and stored columns already known (snapshots)."""
-        return read_records(self.conn, self.keyspace, key, columns, parts, stored,
-                            time_range=time_range, index_range=index_range)
+        """:meth:`read` with the partition index and stored columns already known, and the bins
+        a response already read in ``cache`` (snapshots)."""
+        return read_stream(self.conn, self.keyspace, key, columns, states, stored,
+                           time_range=time_range, index_range=index_range, cache=cache)
 
     # -- writing -----------------------------------------------------------------------------------
 
     def write(self, key: StreamKey, records: Mapping[str, np.ndarray], *, bin_seconds: int) -> WriteResult:
         # docstring inherited
         return write_records(self, key, records, bin_seconds=bin_seconds)
+
+    def derive_rows(self, key: StreamKey) -> int:
+        """Write the OOI rows of every bin of ``key`` whose rows lag its chunks (written with
+        ``write_rows`` off); returns how many records got their rows."""
+        from stream_engine.store.cassandra_bulk import derive_rows
+
+        return derive_rows(self, key)
 
     def record_write(self, key: StreamKey) -> None:
         """Move the stream's generation and the keyspace's change token on (after a write's rows and index)."""
@@ -264,4 +303,4 @@ def from_settings(settings: Any) -> CassandraStore:
         fetch_size=settings.CASSANDRA_FETCH_SIZE,
     )
     return CassandraStore(connection, replication=settings.CASSANDRA_REPLICATION,
-                          batch_rows=settings.CASSANDRA_BATCH_ROWS)
+                          batch_rows=settings.CASSANDRA_BATCH_ROWS, write_rows=settings.CASSANDRA_WRITE_ROWS)

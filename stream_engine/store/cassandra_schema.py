@@ -13,7 +13,11 @@ The store's own tables:
 * ``stream_metadata``     one row per stream key: bin size, write generation (a ``timeuuid`` set
   by every write; the stream's change token).
 * ``stream_columns``      the stored columns of a stream key, in the order they appeared.
-* ``partition_metadata``  the partition index: (stream key, bin) -> count, first, last.
+* ``partition_metadata``  the partition index: (stream key, bin) -> count, first, last, and the
+  bin's visible chunk version (null: the bin lives in the rows only) and the version whose
+  records all have rows.
+* ``column_chunks``       each bin's records column-wise in a few large cells
+  (``cassandra_chunks.py``).
 * ``asset_events``        asset-management events per reference designator (JSON text).
 * ``store_state``         one row whose ``generation`` moves on with every commit (change token).
 * ``annotations``, ``qartod_configurations``, ``async_jobs``: ready for the data-quality records and
@@ -65,7 +69,10 @@ METADATA_TABLES: dict[str, str] = {
     "stream_columns": f"{_STREAM_KEY}, position int, name text, dtype text, width int, "
     f"PRIMARY KEY ({_STREAM_PK}, position)",
     "partition_metadata": f"{_STREAM_KEY}, bin bigint, count bigint, first double, last double, "
-    f"PRIMARY KEY ({_STREAM_PK}, bin)",
+    f"chunk_version timeuuid, rows_version timeuuid, PRIMARY KEY ({_STREAM_PK}, bin)",
+    "column_chunks": "subsite text, node text, sensor text, method text, stream text, bin bigint, "
+    "version timeuuid, name text, chunk int, count int, data blob, "
+    "PRIMARY KEY ((subsite, node, sensor, method, stream, bin), version, name, chunk)",
     "asset_events": "refdes text PRIMARY KEY, events text, generation timeuuid",
     "store_state": "id int PRIMARY KEY, generation timeuuid",
     "annotations": "refdes text, id uuid, stream text, begin_time double, end_time double, body text, "

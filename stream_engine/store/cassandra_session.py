@@ -35,6 +35,7 @@ from cassandra.cluster import (
     Session,
 )
 from cassandra.concurrent import execute_concurrent
+from cassandra.connection import ConnectionBusy
 from cassandra.policies import ExponentialReconnectionPolicy, RoundRobinPolicy
 from cassandra.query import PreparedStatement, SimpleStatement, Statement, tuple_factory
 
@@ -223,25 +224,28 @@ class CassandraConnection:
                     time.sleep(0.5 * 2**attempt)
             raise AssertionError("not reached")
 
-    def concurrent(self, statement: Statement, params: Sequence[Sequence[Any]], *, doing: str) -> None:
-        """Run an idempotent ``statement`` once per parameter tuple, ``concurrency`` at a time."""
-        self._idempotent([(statement, p) for p in params], doing)
+    def concurrent(self, statement: Statement, params: Sequence[Sequence[Any]], *, doing: str,
+                   concurrency: int | None = None) -> None:
+        """Run an idempotent ``statement`` once per parameter tuple, ``concurrency`` (default: the
+        connection's) at a time."""
+        self._idempotent([(statement, p) for p in params], doing, concurrency)
 
     def concurrent_statements(self, statements: Sequence[Statement], *, doing: str) -> None:
         """Run ready idempotent statements (batches), ``concurrency`` at a time."""
         self._idempotent([(s, None) for s in statements], doing)
 
-    def _idempotent(self, work: list[tuple[Statement, Any]], doing: str) -> None:
-        """Run statements whose repetition changes nothing; the ones that time out or find too few
-        replicas are sent again (up to ``RETRIES`` rounds) before the failure is raised."""
+    def _idempotent(self, work: list[tuple[Statement, Any]], doing: str, concurrency: int | None = None) -> None:
+        """Run statements whose repetition changes nothing; the ones that time out, find too few
+        replicas or meet a full socket are sent again (up to ``RETRIES`` rounds) before the failure
+        is raised."""
         with self.errors(doing):
             for attempt in range(self.RETRIES + 1):
-                results = execute_concurrent(self.session(), work, concurrency=self.concurrency,
+                results = execute_concurrent(self.session(), work, concurrency=concurrency or self.concurrency,
                                              raise_on_first_error=False)
                 failed = [(item, r.result_or_exc) for item, r in zip(work, results, strict=True) if not r.success]
                 if not failed:
                     return
-                retry = all(isinstance(exc, _TRANSIENT) for _, exc in failed)
+                retry = all(_transient(exc) for _, exc in failed)
                 if not retry or attempt == self.RETRIES:
                     raise failed[0][1]
                 work = [item for item, _ in failed]
@@ -269,6 +273,17 @@ class CassandraConnection:
                             time.sleep(0.5 * 2**attempt)
                             future = session.execute_async(statement, params[i])
             return results
+
+
+def _transient(exc: BaseException) -> bool:
+    """Whether sending the statement again may succeed: a timeout, too few replicas, or only
+    connections whose socket buffer was full (the node reading slower than we send)."""
+    if isinstance(exc, _TRANSIENT):
+        return True
+    errors = getattr(exc, "errors", None)
+    if not isinstance(exc, NoHostAvailable) or not isinstance(errors, dict) or not errors:
+        return False
+    return all(isinstance(e, ConnectionBusy) for e in errors.values())
 
 
 def _all_pages(result: Any) -> list[dict[str, Any]]:

@@ -1,12 +1,17 @@
 """A read view of a Cassandra store that sees each stream in one state, without scanning data.
 
 Cassandra has no multi-partition snapshot. :class:`CassandraSnapshot` reads, once per stream and
-per response, the stream's partition index, its columns and its write generation (a ``timeuuid``
-every write sets after its rows and index are stored). Every read of the stream in the response
-uses that index and those columns, and checks afterwards that the generation has not moved: if
-a write to the stream committed meanwhile, the read fails with
-:class:`~stream_engine.errors.StoreUnavailable` (503, retry) instead of mixing two states. Streams
-not written during the response cost one extra single-row read per read.
+per response, the stream's partition index (with each bin's chunk version), its columns and its
+write generation (a ``timeuuid`` every write sets after its bins are switched). Every read of the
+stream in the response uses that index and those columns:
+
+* bins kept as column chunks are read at the version the index named, and each bin column read
+  is kept for the rest of the response (:class:`~stream_engine.store.cassandra_chunks.BinCache`,
+  bounded): the blocks of a DAP response fetch each bin once. A version a later write deleted
+  is noticed (its marker cell is gone) and the read fails with
+  :class:`~stream_engine.errors.StoreUnavailable` (503, retry) instead of mixing two states;
+* when the stream has bins in OOI rows only, the read also checks afterwards that the
+  generation has not moved (one single-row read), and fails the same way if it has.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from stream_engine.store.base import (
     TimeRange,
     WriteResult,
 )
+from stream_engine.store.cassandra_chunks import BinCache, BinState
 from stream_engine.store.wrapper import WrapperStore
 
 if TYPE_CHECKING:
@@ -53,16 +59,17 @@ class CassandraSnapshot(WrapperStore):
     def __init__(self, store: CassandraStore) -> None:
         super().__init__(store)
         self.store = store
-        self._state: dict[StreamKey, tuple[Any, list[Partition], dict[str, ColumnInfo]]] = {}
+        self._state: dict[StreamKey, tuple[Any, list[BinState], dict[str, ColumnInfo]]] = {}
         self._streams: list[StreamCoverage] | None = None
         self._assets: dict[str, list[dict[str, Any]]] = {}
         self._asset_tokens: dict[str, ChangeToken] = {}
+        self._bins = BinCache()
 
-    def _stream(self, key: StreamKey) -> tuple[Any, list[Partition], dict[str, ColumnInfo]]:
+    def _stream(self, key: StreamKey) -> tuple[Any, list[BinState], dict[str, ColumnInfo]]:
         state = self._state.get(key)
         if state is None:
             generation = self.store.generation(key)
-            state = (generation, self.store.partitions(key), self.store.columns(key))
+            state = (generation, self.store.bin_states(key), self.store.columns(key))
             if self.store.generation(key) != generation:
                 raise StoreUnavailable(f"stream {key} is being written; retry the request in a moment")
             self._state[key] = state
@@ -76,7 +83,7 @@ class CassandraSnapshot(WrapperStore):
 
     def partitions(self, key: StreamKey) -> list[Partition]:
         # docstring inherited
-        return list(self._stream(key)[1])
+        return [s.partition for s in self._stream(key)[1]]
 
     def columns(self, key: StreamKey) -> dict[str, ColumnInfo]:
         # docstring inherited
@@ -98,9 +105,11 @@ class CassandraSnapshot(WrapperStore):
         index_range: IndexRange | None = None,
     ) -> dict[str, np.ndarray]:
         # docstring inherited
-        generation, parts, stored = self._stream(key)
-        out = self.store.read_with(key, columns, parts, stored, time_range=time_range, index_range=index_range)
-        if stored and self.store.generation(key) != generation:
+        generation, states, stored = self._stream(key)
+        out = self.store.read_with(key, columns, states, stored, time_range=time_range, index_range=index_range,
+                                   cache=self._bins)
+        rows_only = any(s.version is None for s in states)  # chunk versions check themselves
+        if stored and rows_only and self.store.generation(key) != generation:
             raise StoreUnavailable(
                 f"stream {key} was written while this response was being read; retry the request")
         return out

@@ -3,16 +3,13 @@
 Helpers of :class:`~stream_engine.store.cassandra.CassandraStore` that know the OOI row layout
 (``cassandra_schema.py``) but not the store: the ``WHERE`` clauses of a stream key and of one
 partition, creating or widening a stream's table, the insert statement and its unlogged
-single-partition batches of already serialized rows, the ``id`` each upserted record takes, and
-which bins an index range needs.
+single-partition batches of already serialized rows, and which bins an index range needs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
-import numpy as np
 from cassandra.query import BatchStatement, BatchType, BoundStatement, PreparedStatement
 
 from stream_engine.errors import NotFound
@@ -27,7 +24,6 @@ from stream_engine.store.cassandra_schema import (
     stream_table_cql,
 )
 from stream_engine.store.cassandra_session import CassandraConnection
-from stream_engine.store.cassandra_values import NIL_UUID
 
 __all__ = [
     "KEY_WHERE",
@@ -36,7 +32,6 @@ __all__ = [
     "index_bins",
     "insert_statement",
     "key_params",
-    "record_ids",
     "row_batches",
     "wanted_columns",
 ]
@@ -115,23 +110,6 @@ def row_batches(insert: PreparedStatement, rows: list[tuple[bytes, ...]], size: 
             batch._add_statement_and_params(True, insert.query_id, row)
         out.append(batch)
     return out
-
-
-def record_ids(t: np.ndarray, d: np.ndarray, old_t: np.ndarray, old_d: np.ndarray,
-               old_ids: list[Any]) -> tuple[list[Any], int]:
-    """The ``id`` of each record to write (the stored one where its key exists, else the nil UUID),
-    and how many records replace a stored one."""
-    ids: list[Any] = [NIL_UUID] * len(t)
-    if not len(old_t):
-        return ids, 0
-    stored = {(a, b): i for a, b, i in zip(old_t.tolist(), old_d.tolist(), old_ids, strict=True)}
-    replaced = 0
-    for j, k in enumerate(zip(t.tolist(), d.tolist(), strict=True)):
-        found = stored.get(k)
-        if found is not None:
-            ids[j] = found
-            replaced += 1
-    return ids, replaced
 
 
 def wanted_columns(key: StreamKey, stored: dict[str, ColumnInfo], columns: Sequence[str] | None) -> list[str]:

@@ -1,32 +1,22 @@
-"""Writing records to a stream table: idempotent upserts by ``(time, deployment)``, batched per partition.
+"""Writing records to a stream: idempotent upserts by ``(time, deployment)``.
 
-A write reads the keys already in each bin it touches (``time, deployment, id``: one fixed-width
-page each), reuses the ``id`` of a record it replaces so an upsert never duplicates a row, sends
-the rows as unlogged batches to one partition each (atomic and isolated per partition, so a record
-is never half-written), and only then updates the partition index and the stream's generation.
-An interrupted write is resumed by writing the same records again: the ids are the same and the
-index of each bin is recomputed from the keys stored.
+This module checks the records against the stream's stored columns, creates or widens the
+stream's table and records its columns, splits the records by bin, hands the bins to the bulk
+path (:mod:`~stream_engine.store.cassandra_bulk`: a new column-chunk version per bin, the OOI rows,
+the partition index switched per bin) and finally moves the stream's generation on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from stream_engine.store.base import DEPLOYMENT, TIME, ColumnInfo, StreamKey, WriteResult
-from stream_engine.store.cassandra_tables import (
-    KEY_WHERE,
-    ROW_WHERE,
-    ensure_stream_table,
-    insert_statement,
-    key_params,
-    record_ids,
-    row_batches,
-)
-from stream_engine.store.cassandra_values import column_from_pages, serialize, uuids
-from stream_engine.store.records import DEPLOYMENT_INFO, TIME_INFO, conform, fill_array, normalize
+from stream_engine.store.cassandra_bulk import write_bins
+from stream_engine.store.cassandra_tables import KEY_WHERE, ensure_stream_table, key_params
+from stream_engine.store.records import DEPLOYMENT_INFO, TIME_INFO, conform, normalize
 
 if TYPE_CHECKING:
     from stream_engine.store.cassandra import CassandraStore
@@ -40,7 +30,7 @@ def write_records(store: CassandraStore, key: StreamKey, records: Mapping[str, n
     :meth:`~stream_engine.store.base.Store.write`)."""
     if isinstance(bin_seconds, bool) or not isinstance(bin_seconds, int | np.integer) or bin_seconds < 1:
         raise ValueError(f"bin_seconds must be a positive integer number of seconds, got {bin_seconds!r}")
-    params = key_params(key)
+    key_params(key)  # TypeError for anything but a StreamKey, before any work
     batch = normalize(records)
     if not len(batch):
         return WriteResult()
@@ -67,31 +57,7 @@ def write_records(store: CassandraStore, key: StreamKey, records: Mapping[str, n
     bins = (np.floor(columns[TIME] / bin_seconds) * bin_seconds).astype(np.int64)
     edges = [0, *(np.flatnonzero(bins[1:] != bins[:-1]) + 1).tolist(), len(bins)]
     segments = [(int(bins[lo]), lo, hi) for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
-    existing = _existing_keys(store, key, [b for b, _, _ in segments])
-    insert = insert_statement(conn, keyspace, key, list(after))
-    batches, index_rows = [], []
-    inserted = replaced = 0
-    for (bin_, lo, hi), (old_t, old_d, old_ids) in zip(segments, existing, strict=True):
-        t, d = columns[TIME][lo:hi], columns[DEPLOYMENT][lo:hi]
-        ids, n_replaced = record_ids(t, d, old_t, old_d, old_ids)
-        inserted += hi - lo - n_replaced
-        replaced += n_replaced
-        values = [serialize(columns[n][lo:hi] if n in columns else fill_array(after[n], hi - lo), after[n])
-                  for n in after if n not in (TIME, DEPLOYMENT)]
-        prefix = (*(v.encode() for v in (key.subsite, key.node, key.sensor)),
-                  int(bin_).to_bytes(8, "big", signed=True), key.method.encode())
-        rows = zip(serialize(t, TIME_INFO), serialize(d, DEPLOYMENT_INFO), [u.bytes for u in ids], *values,
-                   strict=True)
-        batches.extend(row_batches(insert, [prefix + row for row in rows], store.batch_rows, conn.consistency))
-        first = min(float(t[0]), float(old_t.min())) if len(old_t) else float(t[0])
-        last = max(float(t[-1]), float(old_t.max())) if len(old_t) else float(t[-1])
-        index_rows.append((*params, bin_, len(old_t) + hi - lo - n_replaced, first, last))
-    conn.concurrent_statements(batches, doing=f"write {key}")
-    index = f"UPDATE {keyspace}.partition_metadata SET count=?, first=?, last=? WHERE {KEY_WHERE} AND bin=?"
-    with conn.errors(f"update the partition index of {key}"):
-        statement = conn.prepare(index)
-    conn.concurrent(statement, [(c, f, la, *p, b) for *p, b, c, f, la in index_rows],
-                    doing=f"update the partition index of {key}")
+    inserted, replaced = write_bins(store, key, columns, after, segments)
     store.record_write(key)
     return WriteResult(inserted, replaced, tuple(b for b, _, _ in segments))
 
@@ -108,19 +74,3 @@ def _record_columns(store: CassandraStore, key: StreamKey, bin_seconds: int, sto
         statement = conn.prepare(cql)
     conn.concurrent(statement, [(i.name, i.dtype, i.shape[0] if i.shape else None, *params, pos)
                                 for pos, i in changed], doing=f"record the columns of {key}")
-
-
-def _existing_keys(store: CassandraStore, key: StreamKey, bins: list[int]) -> list[tuple[np.ndarray, np.ndarray, Any]]:
-    conn = store.conn
-    cql = f"SELECT time, deployment, id FROM {store.keyspace}.{key.stream} WHERE {ROW_WHERE}"
-    with conn.errors(f"read the keys of {key}"):
-        statement = conn.prepare(cql, columnar=True)
-    base = (key.subsite, key.node, key.sensor)
-    found = conn.column_pages(statement, [(*base, b, key.method) for b in bins], doing=f"read the keys of {key}")
-    out = []
-    for pages in found:
-        t = column_from_pages([p[TIME] for p in pages], TIME_INFO)
-        d = column_from_pages([p[DEPLOYMENT] for p in pages], DEPLOYMENT_INFO)
-        ids = [u for p in pages for u in uuids(p["id"])]
-        out.append((t, d, ids))
-    return out

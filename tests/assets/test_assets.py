@@ -296,3 +296,28 @@ def test_replace_flag_makes_the_file_the_whole_record(store, samples_dir: Path) 
     assert summary.removed == [(CTDPF, 3)]
     assert [d.number for d in deployments(store, CTDPF)] == [1, 2]
     assert "1 removed (CE04OSPS-SF01B-2A-CTDPFA107 #3)" in summary.describe()
+
+
+def test_deployments_are_parsed_again_only_after_the_events_change(tmp_path: Path) -> None:
+    from stream_engine import demo
+    from stream_engine.store.embedded import EmbeddedStore
+    from stream_engine.store.wrapper import WrapperStore
+
+    refdes = demo.CTD.refdes
+    events = demo.asset_events(demo.CTD)
+    with EmbeddedStore(tmp_path) as store:
+        store.put_asset_events(refdes, events)
+        first = assets.deployments(store, refdes)
+        assert [d.number for d in first] == [d.number for d in assets.deployments(store, refdes)]
+        assert assets.deployments(store, refdes)[0] is first[0]  # kept, not parsed again
+        changed = copy.deepcopy(events)
+        changed[0]["location"]["latitude"] = 12.5
+        store.put_asset_events(refdes, changed)
+        assert assets.deployments(store, refdes)[0].lat == 12.5
+
+        class Remote(WrapperStore):
+            def local_folder(self):
+                return None
+
+        remote = Remote(store)
+        assert assets.deployments(remote, refdes)[0] is not assets.deployments(remote, refdes)[0]

@@ -53,7 +53,7 @@ def _writer_threads() -> list[threading.Thread]:
 
 def test_chunks_are_written_in_order_then_the_thread_ends(tmp_path):
     with _Writer(tmp_path, layout=_Layout()) as writer:
-        with BackgroundWriter(writer, depth=2) as background:
+        with BackgroundWriter(writer) as background:
             for chunk in _chunks(7):
                 background.write(chunk)
         paths = writer.close()
@@ -107,3 +107,24 @@ def ctd_export_files(tmp_path_factory, demo_store, curated, export_settings):
     query = parse_query(stream_body(CTD, [13]), curated, export_settings)
     folder = tmp_path_factory.mktemp("chunks")
     return [p for p in run_export(demo_store, curated, query, "netcdf", folder, export_settings).files]
+
+
+class _Cancelled(Exception):
+    pass
+
+
+def test_an_export_cancelled_mid_way_leaves_no_file(demo_store, curated, export_settings, tmp_path):
+    """What a cancelled job's runner does: its progress callback raises after some chunks."""
+    query = parse_query(stream_body(CTD, [13, 5]), curated, export_settings)
+    seen = []
+
+    def progress(done, total):
+        seen.append(done)
+        if len(seen) == 3:
+            raise _Cancelled
+
+    with pytest.raises(_Cancelled):
+        run_export(demo_store, curated, query, "netcdf", tmp_path,
+                   export_settings.replace(QUERY_CHUNK_RECORDS=2000), progress)
+    assert seen == [2000, 4000, 6000]
+    assert list(tmp_path.iterdir()) == [] and not _writer_threads()

@@ -180,7 +180,7 @@ def demo_app(request, tmp_path_factory):
     application.context.close()
 
 
-def test_trend_and_gradient_judge_each_deployment_of_a_chunk(demo_app):
+def test_trend_and_gradient_judge_each_deployment_of_the_request(demo_app):
     chunk = demo_app.context.settings["QUERY_CHUNK_RECORDS"]
     ref = {"subsite": SYNTHETIC.subsite, "node": SYNTHETIC.node, "sensor": SYNTHETIC.sensor}
 
@@ -206,13 +206,27 @@ def test_trend_and_gradient_judge_each_deployment_of_a_chunk(demo_app):
     results = np.array([p["temperature_qc_results"] for p in particles])
     assert all(p["temperature_qc_executed"] == 8 + 32 for p in particles)
     expected = np.zeros(len(times), dtype=np.int64)
-    for start in range(0, len(times), chunk):  # each chunk, each deployment in it, on its own
-        for number in (1, 2):
-            sel = np.flatnonzero(numbers[start:start + chunk] == number) + start
-            if len(sel):
-                expected[sel] = (poly_trend(values[sel], times[sel], 1, 3) * 8
-                                 + (gradient(values[sel], times[sel], (-2, 2), np.nan, np.nan, 30) == 1) * 32)
+    for number in (1, 2):  # each deployment of the request on its own, whatever the chunks (500 or more)
+        sel = np.flatnonzero(numbers == number)
+        expected[sel] = (poly_trend(values[sel], times[sel], 1, 3) * 8
+                         + (gradient(values[sel], times[sel], (-2, 2), np.nan, np.nan, 30) == 1) * 32)
     np.testing.assert_array_equal(results, expected)
-    if chunk > len(times):  # deployment 1 rises (trend: bit clear), deployment 2 is level (bit set)
-        assert set((results[:600] & 8).tolist()) == {0} and set((results[600:] & 8).tolist()) == {8}
-        assert (results[900] & 32) == 0 and (results[899] & 32) == 32 and (results[901] & 32) == 32
+    # deployment 1 rises (trend: bit clear), deployment 2 is level (bit set)
+    assert set((results[:600] & 8).tolist()) == {0} and set((results[600:] & 8).tolist()) == {8}
+    assert (results[900] & 32) == 0 and (results[899] & 32) == 32 and (results[901] & 32) == 32
+    assert chunk in (500, 65536)
+    # a sub-range is a request of its own: its deployments' records judged on their own
+    part = dict(body, start=float(times[650]), stop=float(times[1100]))
+    response = Request.blank("/particles", method="POST", body=orjson.dumps(part),
+                             content_type="application/json").get_response(demo_app)
+    sub = orjson.loads(response.body)
+    lo = int(np.searchsorted(times, sub[0]["time"]))
+    sel = np.arange(lo, lo + len(sub))
+    assert 400 < len(sub) and numbers[sel].tolist() == [2] * len(sub)
+    np.testing.assert_array_equal([p["temperature_qc_results"] for p in sub],
+                                  poly_trend(values[sel], times[sel], 1, 3) * 8
+                                  + (gradient(values[sel], times[sel], (-2, 2), np.nan, np.nan, 30) == 1) * 32)
+    thinned = orjson.loads(Request.blank("/particles", method="POST", body=orjson.dumps(dict(body, limit=10)),
+                                         content_type="application/json").get_response(demo_app).body)
+    assert 0 < len(thinned) <= 10  # thinned records come with flags too
+    assert all(p["temperature_qc_executed"] == 40 for p in thinned)

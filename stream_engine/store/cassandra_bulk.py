@@ -1,0 +1,258 @@
+"""The bulk write path of the Cassandra store: each touched bin rewritten as a new chunk version.
+
+For every bin a write touches (records already normalized, conformed and split by bin):
+
+1. the bin's current records are read - from its visible chunk version, or from the OOI rows
+   when the bin has none (a keyspace written by OOI's tools), keeping each row's ``id``;
+2. old and new records are merged, upserting by ``(time, deployment)`` (a new record replaces
+   the stored one and keeps its row ``id``);
+3. the merged bin is stored as a new chunk version (invisible so far) and, when the store writes
+   rows (``CASSANDRA_WRITE_ROWS``), the new records' OOI rows are upserted too (unlogged
+   single-partition batches: a row is never half-written);
+4. the bin's ``partition_metadata`` row is switched to the new version together with its count,
+   first and last, as a lightweight transaction conditional on the version read in 1: a write
+   that raced with another writer of the same bin starts again from 1 rather than losing the
+   other writer's records;
+5. every older version of the bin is deleted (the superseded one, and any an interrupted write
+   left unswitched).
+
+Only then is the stream's generation moved on (the caller). A write interrupted anywhere leaves
+every bin either as it was or switched whole; writing the same records again completes it (the
+merge is idempotent, and the switch deletes the versions it left).
+
+With ``CASSANDRA_WRITE_ROWS`` off, step 3 skips the rows: ingest runs at the chunk rate and the
+rows stay derivable - :func:`derive_rows` writes the rows of every bin whose ``rows_version``
+lags its ``chunk_version``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from stream_engine.errors import StoreUnavailable
+from stream_engine.store.base import DEPLOYMENT, TIME, ColumnInfo, StreamKey
+from stream_engine.store.cassandra_chunks import ID_INFO, BinState, ChunkTable
+from stream_engine.store.cassandra_tables import (
+    KEY_WHERE,
+    ROW_WHERE,
+    insert_statement,
+    key_params,
+    row_batches,
+)
+from stream_engine.store.cassandra_values import serialize
+from stream_engine.store.records import (
+    DEPLOYMENT_INFO,
+    TIME_INFO,
+    fill_array,
+    pad_width,
+    sort_unique,
+)
+
+if TYPE_CHECKING:
+    from stream_engine.store.cassandra import CassandraStore
+
+__all__ = ["derive_rows", "write_bins"]
+
+#: Rounds of read-merge-switch for bins another writer switched first.
+CAS_ROUNDS = 5
+#: Chunk cells (up to 512 KiB each) in flight at once: enough to keep a node busy without
+#: filling the connection's socket buffer.
+CHUNK_WRITES = 4
+_NIL = np.zeros(1, dtype="|V16")[0]
+
+
+@dataclass(slots=True)
+class _BinWrite:
+    """One bin being written: its state before, the merged records and the new version."""
+
+    state: BinState | None
+    lo: int
+    hi: int
+    merged: dict[str, np.ndarray]
+    new_ids: np.ndarray
+    replaced: int
+    version: uuid.UUID
+
+
+def write_bins(store: CassandraStore, key: StreamKey, columns: dict[str, np.ndarray],
+               after: dict[str, ColumnInfo], segments: Sequence[tuple[int, int, int]]) -> tuple[int, int]:
+    """Upsert ``columns`` (sorted, unique, conformed to ``after``) into the bins ``segments``
+    (``(bin, lo, hi)`` slices of the columns); returns ``(inserted, replaced)``."""
+    table = ChunkTable(store.conn, store.keyspace)
+    todo = {b: (lo, hi) for b, lo, hi in segments}
+    inserted = replaced = 0
+    for _ in range(CAS_ROUNDS):
+        states = {s.bin: s for s in store.bin_states(key)}
+        work = _merge_bins(store, table, key, columns, after, todo, states)
+        _store_versions(store, table, key, columns, after, work)
+        done, lost = _switch(store, key, work)
+        table.drop(key, [(b, w.version) for b, w in done.items()], older=True)
+        table.drop(key, [(b, w.version) for b, w in lost.items()])
+        for w in done.values():
+            inserted += w.hi - w.lo - w.replaced
+            replaced += w.replaced
+        todo = {b: (w.lo, w.hi) for b, w in lost.items()}
+        if not todo:
+            return inserted, replaced
+    raise StoreUnavailable(
+        f"stream {key} is being written by another process at the same time; retry the write")
+
+
+def _merge_bins(store: CassandraStore, table: ChunkTable, key: StreamKey, columns: dict[str, np.ndarray],
+                after: dict[str, ColumnInfo], todo: dict[int, tuple[int, int]],
+                states: dict[int, BinState]) -> dict[int, _BinWrite]:
+    infos = [*after.values(), ID_INFO]
+    chunked = [states[b] for b in todo if b in states and states[b].version is not None]
+    rows_only = [states[b] for b in todo if b in states and states[b].version is None and states[b].partition.count]
+    old = dict(zip([s.bin for s in chunked], table.read(key, chunked, infos), strict=True))
+    old.update(zip([s.bin for s in rows_only], read_rows_with_ids(store, key, rows_only, infos), strict=True))
+    work = {}
+    for bin_, (lo, hi) in todo.items():
+        new = {name: pad_width(columns[name][lo:hi], info) if name in columns else fill_array(info, hi - lo)
+               for name, info in after.items()}
+        before = old.get(bin_)
+        new_ids, n_replaced = _ids_of(new, before)
+        new[ID_INFO.name] = new_ids
+        if before is None:
+            merged = new
+        else:
+            merged, _ = sort_unique({n: np.concatenate([before[n], new[n]]) for n in new})
+        work[bin_] = _BinWrite(states.get(bin_), lo, hi, merged, new_ids, n_replaced, uuid.uuid1())
+    return work
+
+
+def _ids_of(new: dict[str, np.ndarray], before: dict[str, np.ndarray] | None) -> tuple[np.ndarray, int]:
+    """Row ids of the new records (a stored record's id where its key is stored, else nil) and how
+    many replace a stored record. Both sides are sorted by ``(time, deployment)``."""
+    t, d = new[TIME], new[DEPLOYMENT]
+    ids = np.full(len(t), _NIL, dtype="|V16")
+    if before is None or not len(before[TIME]):
+        return ids, 0
+    old_t, old_d, old_ids = before[TIME], before[DEPLOYMENT], before[ID_INFO.name]
+    lo = np.searchsorted(old_t, t, side="left")
+    hi = np.searchsorted(old_t, t, side="right")
+    replaced = 0
+    for j in np.flatnonzero(hi > lo).tolist():
+        match = lo[j] + np.flatnonzero(old_d[lo[j] : hi[j]] == d[j])
+        if len(match):
+            ids[j] = old_ids[match[0]]
+            replaced += 1
+    return ids, replaced
+
+
+def read_rows_with_ids(store: CassandraStore, key: StreamKey, states: Sequence[BinState],
+                       infos: Sequence[ColumnInfo]) -> list[dict[str, np.ndarray]]:
+    """Every record of rows-only bins (``infos`` columns, the row ``id`` among them), per bin."""
+    from stream_engine.store.cassandra_reads import read_bins
+
+    data = [info for info in infos if info.name != ID_INFO.name]
+    out = []
+    for state in states:
+        values = read_bins(store.conn, store.keyspace, key, [state.bin], data, None)
+        values[ID_INFO.name] = _row_ids(store, key, state.bin)
+        out.append(values)
+    return out
+
+
+def _row_ids(store: CassandraStore, key: StreamKey, bin_: int) -> np.ndarray:
+    """The ``id`` of each record of one bin's rows, first row of a duplicated key only (as reads keep)."""
+    conn = store.conn
+    cql = f"SELECT time, deployment, id FROM {store.keyspace}.{key.stream} WHERE {ROW_WHERE}"
+    with conn.errors(f"read the keys of {key}"):
+        statement = conn.prepare(cql, columnar=True)
+    pages = conn.column_pages(statement, [(key.subsite, key.node, key.sensor, bin_, key.method)],
+                              doing=f"read the keys of {key}")[0]
+    t = np.concatenate([np.asarray(p[TIME], dtype=np.float64) for p in pages]) if pages else np.empty(0)
+    d = np.concatenate([np.asarray(p[DEPLOYMENT], dtype=np.int32) for p in pages]) if pages else np.empty(0, np.int32)
+    ids = np.concatenate([_as_v16(p["id"]) for p in pages]) if pages else np.empty(0, "|V16")
+    if len(t) > 1:
+        keep = np.concatenate([[True], (t[1:] != t[:-1]) | (d[1:] != d[:-1])])
+        ids = ids[keep]
+    return ids
+
+
+def _as_v16(values: Any) -> np.ndarray:
+    if isinstance(values, np.ndarray):
+        return values.astype("|V16")
+    return np.array([(v or uuid.UUID(int=0)).bytes for v in values], dtype="|V16")
+
+
+def _store_versions(store: CassandraStore, table: ChunkTable, key: StreamKey, columns: dict[str, np.ndarray],
+                    after: dict[str, ColumnInfo], work: dict[int, _BinWrite]) -> None:
+    """Write every bin's new chunk version and, when the store writes rows, the new records' rows."""
+    params = [p for b, w in work.items() for p in table.insert_params(key, b, w.version, w.merged)]
+    store.conn.concurrent(table.insert_statement(), params, doing=f"write the chunks of {key}",
+                          concurrency=CHUNK_WRITES)
+    if store.write_rows:
+        batches = []
+        insert = insert_statement(store.conn, store.keyspace, key, list(after))
+        for bin_, w in work.items():
+            segment = {n: columns[n][w.lo : w.hi] if n in columns else fill_array(after[n], w.hi - w.lo)
+                       for n in after}
+            batches += row_batches(insert, _row_values(key, bin_, segment, after, w.new_ids),
+                                   store.batch_rows, store.conn.consistency)
+        store.conn.concurrent_statements(batches, doing=f"write {key}")
+
+
+def _row_values(key: StreamKey, bin_: int, segment: dict[str, np.ndarray], after: dict[str, ColumnInfo],
+                ids: np.ndarray) -> list[tuple[bytes, ...]]:
+    """Serialized OOI rows (key columns, then every column of ``after``) of one bin's records."""
+    prefix = (*(v.encode() for v in (key.subsite, key.node, key.sensor)),
+              int(bin_).to_bytes(8, "big", signed=True), key.method.encode())
+    values = [serialize(segment[n], after[n]) for n in after if n not in (TIME, DEPLOYMENT)]
+    rows = zip(serialize(segment[TIME], TIME_INFO), serialize(segment[DEPLOYMENT], DEPLOYMENT_INFO),
+               [bytes(i) for i in ids], *values, strict=True)
+    return [prefix + row for row in rows]
+
+
+def _switch(store: CassandraStore, key: StreamKey,
+            work: dict[int, _BinWrite]) -> tuple[dict[int, _BinWrite], dict[int, _BinWrite]]:
+    """Make each bin's new version visible (conditional on the version it was merged from);
+    returns the bins switched and the ones another writer switched first."""
+    conn = store.conn
+    cql = (f"UPDATE {store.keyspace}.partition_metadata SET count=?, first=?, last=?, chunk_version=?, "
+           f"rows_version=? WHERE {KEY_WHERE} AND bin=? IF chunk_version=?")
+    done: dict[int, _BinWrite] = {}
+    lost: dict[int, _BinWrite] = {}
+    for bin_, w in work.items():
+        before = w.state.version if w.state is not None else None
+        rows_done = store.write_rows and (w.state is None or w.state.rows_complete)
+        rows_version = w.version if rows_done else (w.state.rows_version if w.state is not None else None)
+        t = w.merged[TIME]
+        found = conn.execute(cql, (len(t), float(t[0]), float(t[-1]), w.version, rows_version,
+                                   *key_params(key), bin_, before), doing=f"update the partition index of {key}")
+        applied = bool(found[0][0])
+        if not applied and len(found[0]) > 1 and found[0][1] == w.version:
+            applied = True  # our own update, retried after a timeout
+        (done if applied else lost)[bin_] = w
+    return done, lost
+
+
+def derive_rows(store: CassandraStore, key: StreamKey) -> int:
+    """Write the OOI rows of every bin of ``key`` whose rows lag its chunks; returns the records
+    whose rows were written. Idempotent; rows of bins written meanwhile are left for the next call."""
+    stored = store.columns(key)
+    if not stored:
+        return 0
+    table = ChunkTable(store.conn, store.keyspace)
+    infos = [*stored.values(), ID_INFO]
+    insert = insert_statement(store.conn, store.keyspace, key, list(stored))
+    cql = (f"UPDATE {store.keyspace}.partition_metadata SET rows_version=? WHERE {KEY_WHERE} AND bin=? "
+           "IF chunk_version=?")
+    written = 0
+    for state in store.bin_states(key):
+        if state.rows_complete:
+            continue
+        (values,) = table.read(key, [state], infos)
+        rows = _row_values(key, state.bin, values, stored, values[ID_INFO.name])
+        store.conn.concurrent_statements(row_batches(insert, rows, store.batch_rows, store.conn.consistency),
+                                         doing=f"write the rows of {key}")
+        store.conn.execute(cql, (state.version, *key_params(key), state.bin, state.version),
+                           doing=f"update the partition index of {key}")
+        written += len(rows)
+    return written

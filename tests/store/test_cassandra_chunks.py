@@ -1,0 +1,294 @@
+"""The Cassandra store's column chunks: the conformance suite over rows-only and mixed keyspaces,
+chunks agreeing with their OOI rows, resumed ingests, reads during writes, derived rows."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import numpy as np
+import pytest
+import test_cassandra
+from cassandra_node import CassandraNode
+from store_suite import DAY, KEY, T0, frame
+from test_cassandra import empty_keyspace
+
+from stream_engine.errors import StoreUnavailable
+from stream_engine.store import cassandra_bulk
+from stream_engine.store.base import IndexRange
+from stream_engine.store.cassandra import CassandraStore
+from stream_engine.store.cassandra_chunks import CHUNK_TABLE
+from stream_engine.store.cassandra_reads import read_bins
+from stream_engine.store.cassandra_schema import quote
+from stream_engine.store.cassandra_tables import KEY_WHERE, key_params
+
+pytestmark = pytest.mark.cassandra
+
+
+def forget_chunks(store: CassandraStore, key, every: int = 1) -> None:
+    """Make every ``every``-th bin of ``key`` a rows-only bin, as OOI's tools leave them: its index
+    row names no chunk version and its chunks are gone; the rows stay."""
+    session = store.conn.session()
+    clear = session.prepare(f"UPDATE {store.keyspace}.partition_metadata SET chunk_version=null, rows_version=null "
+                            f"WHERE {KEY_WHERE} AND bin=?")
+    drop = session.prepare(f"DELETE FROM {store.keyspace}.{CHUNK_TABLE} WHERE {KEY_WHERE} AND bin=?")
+    for i, state in enumerate(store.bin_states(key)):
+        if i % every == 0 and state.version is not None:
+            session.execute(clear, (*key_params(key), state.bin))
+            session.execute(drop, (*key_params(key), state.bin))
+
+
+class RowsOnlyAfterWrites(CassandraStore):
+    """Every write leaves its stream's bins as rows only (every ``every``-th bin): the next read
+    goes to the rows, the next write into such a bin first brings its rows into chunks."""
+
+    every = 1
+
+    def write(self, key, records, *, bin_seconds):
+        result = super().write(key, records, bin_seconds=bin_seconds)
+        forget_chunks(self, key, self.every)
+        return result
+
+
+class MixedAfterWrites(RowsOnlyAfterWrites):
+    every = 2
+
+
+def _store_of(cls, node: CassandraNode, keyspace: str) -> CassandraStore:
+    base = node.store(keyspace)
+    store = cls(base.conn)
+    store.ensure_schema()
+    empty_keyspace(store)
+    return store
+
+
+class TestRowsOnlyKeyspace(test_cassandra.TestCassandraStore):
+    """The conformance suite with every bin read from (and upserted over) OOI rows."""
+
+    @pytest.fixture
+    def store(self, cassandra_node: CassandraNode):
+        store = _store_of(RowsOnlyAfterWrites, cassandra_node, "suite_rows")
+        yield store
+        store.close()
+
+
+class TestMixedKeyspace(test_cassandra.TestCassandraStore):
+    """The conformance suite with half the bins in chunks and half in rows only."""
+
+    @pytest.fixture
+    def store(self, cassandra_node: CassandraNode):
+        store = _store_of(MixedAfterWrites, cassandra_node, "suite_mixed")
+        yield store
+        store.close()
+
+
+@pytest.fixture
+def store(cassandra_node: CassandraNode):
+    store = _store_of(CassandraStore, cassandra_node, "chunks")
+    yield store
+    store.close()
+
+
+def _rows(store: CassandraStore, key=KEY) -> dict[str, np.ndarray]:
+    """Every record as the OOI row table holds it (the row read path, whatever the index says)."""
+    stored = store.columns(key)
+    bins = [p.bin for p in store.partitions(key)]
+    return read_bins(store.conn, store.keyspace, key, bins, list(stored.values()), None)
+
+
+def _row_count(store: CassandraStore, key=KEY) -> int:
+    total = 0
+    for p in store.partitions(key):
+        total += store.conn.session().execute(
+            f"SELECT count(*) FROM {store.keyspace}.{key.stream} WHERE subsite=%s AND node=%s AND sensor=%s "
+            "AND bin=%s AND method=%s", (key.subsite, key.node, key.sensor, p.bin, key.method)).one()[0]
+    return total
+
+
+def _versions(store: CassandraStore, key=KEY) -> dict[int, int]:
+    """Chunk versions stored per bin (visible or not)."""
+    out = {}
+    for p in store.partitions(key):
+        found = store.conn.session().execute(
+            f"SELECT version FROM {store.keyspace}.{CHUNK_TABLE} WHERE {KEY_WHERE.replace('?', '%s')} AND bin=%s",
+            (*key_params(key), p.bin))
+        out[p.bin] = len({r[0] for r in found})
+    return out
+
+
+def _give_rows_random_ids(store: CassandraStore, key=KEY) -> None:
+    """Re-key every row with a random ``id``, as OOI's ingest gave them."""
+    session = store.conn.session()
+    result = session.execute(f"SELECT * FROM {store.keyspace}.{key.stream}")
+    names, rows = result.column_names, list(result)
+    insert = session.prepare(f"INSERT INTO {store.keyspace}.{key.stream} ({', '.join(map(quote, names))}) "
+                             f"VALUES ({', '.join('?' * len(names))})")
+    delete = session.prepare(f"DELETE FROM {store.keyspace}.{key.stream} WHERE subsite=? AND node=? AND "
+                             "sensor=? AND bin=? AND method=? AND time=? AND deployment=? AND id=?")
+    at = {n: i for i, n in enumerate(names)}
+    for row in rows:
+        session.execute(delete, [row[at[n]] for n in ("subsite", "node", "sensor", "bin", "method", "time",
+                                                      "deployment", "id")])
+        values = list(row)
+        values[at["id"]] = uuid.uuid4()
+        session.execute(insert, values)
+
+
+def _mixed_records(n: int, start: float = T0, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    times = start + np.sort(rng.choice(3 * DAY, n, replace=False)).astype(float)
+    return frame(times, deployment=rng.integers(1, 3, n),
+                 temp=rng.normal(10, 2, n), count=rng.integers(-5, 5, n).astype(np.int16),
+                 flag=rng.integers(0, 2, n).astype(bool), label=np.array([f"s{i}é" for i in range(n)], dtype=object),
+                 spectrum=rng.normal(size=(n, 3)).astype(np.float32))
+
+
+def _assert_same(got: dict[str, np.ndarray], want: dict[str, np.ndarray]) -> None:
+    assert set(got) == set(want)
+    for name in want:
+        assert np.array_equal(got[name], want[name], equal_nan=got[name].dtype.kind == "f"), name
+
+
+def test_chunks_and_their_rows_agree(store: CassandraStore) -> None:
+    first = _mixed_records(500)
+    store.write(KEY, first, bin_seconds=DAY)
+    again = _mixed_records(200, start=T0 + DAY / 2, seed=1)  # upserts over part of day 1 and day 2
+    store.write(KEY, again, bin_seconds=DAY)
+    from_chunks = store.read(KEY)
+    _assert_same(_rows(store), from_chunks)
+    assert _row_count(store) == store.coverage(KEY).count == len(from_chunks["time"])
+    assert all(s.version is not None and s.rows_complete for s in store.bin_states(KEY))
+    assert set(_versions(store).values()) == {1}  # superseded versions are gone
+
+
+def test_rows_only_bins_become_chunks_on_the_next_write_keeping_row_ids(store: CassandraStore) -> None:
+    store.write(KEY, _mixed_records(300), bin_seconds=DAY)
+    forget_chunks(store, KEY)
+    _give_rows_random_ids(store)
+    ids_before = {(r[0], r[1]): r[2] for r in store.conn.session().execute(
+        f"SELECT time, deployment, id FROM {store.keyspace}.{KEY.stream}")}
+    expected = store.read(KEY)  # from rows
+    assert all(s.version is None for s in store.bin_states(KEY))
+    upsert = {k: v[::10] for k, v in expected.items()}
+    upsert["temp"] = upsert["temp"] + 100
+    store.write(KEY, upsert, bin_seconds=DAY)
+    expected["temp"][::10] += 100
+    _assert_same(store.read(KEY), expected)
+    _assert_same(_rows(store), expected)
+    ids_after = {(r[0], r[1]): r[2] for r in store.conn.session().execute(
+        f"SELECT time, deployment, id FROM {store.keyspace}.{KEY.stream}")}
+    assert ids_after == ids_before  # replaced rows kept their (OOI) ids: no duplicate rows
+    assert len(ids_after) == _row_count(store) == 300
+
+
+def test_interrupted_ingest_resumed_gives_the_same_data(store: CassandraStore, cassandra_node: CassandraNode,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    records = _mixed_records(900)
+    store.write(KEY, {k: v[:300] for k, v in records.items()}, bin_seconds=DAY)
+    real_switch = cassandra_bulk._switch
+
+    def switch_one_then_fail(store_, key, work):
+        first = dict(list(work.items())[:1])
+        real_switch(store_, key, first)
+        raise StoreUnavailable("the cluster went away mid-write")
+
+    monkeypatch.setattr(cassandra_bulk, "_switch", switch_one_then_fail)
+    with pytest.raises(StoreUnavailable):
+        store.write(KEY, records, bin_seconds=DAY)
+    monkeypatch.undo()
+    torn = store.read(KEY)
+    assert 300 <= len(torn["time"]) < 900  # one bin switched whole, the others not yet
+    store.write(KEY, records, bin_seconds=DAY)  # resume: write the same records again
+    clean = _store_of(CassandraStore, cassandra_node, "chunks_clean")
+    clean.write(KEY, records, bin_seconds=DAY)
+    _assert_same(store.read(KEY), clean.read(KEY))
+    _assert_same(_rows(store), clean.read(KEY))
+    assert _row_count(store) == 900
+    assert set(_versions(store).values()) == {1}  # the unswitched versions were deleted
+    clean.close()
+
+
+def test_a_read_during_a_write_is_never_mixed(store: CassandraStore) -> None:
+    times = T0 + np.arange(3000) * 60.0  # three bins
+    store.write(KEY, frame(times, v=np.zeros(3000)), bin_seconds=DAY)
+    stale = store.bin_states(KEY)
+    store.write(KEY, frame(times, v=np.ones(3000)), bin_seconds=DAY)
+    with pytest.raises(StoreUnavailable, match="retry"):
+        store.read_with(KEY, ["v"], stale, store.columns(KEY))  # the versions it names are gone
+    seen, errors, stop = [], [], threading.Event()
+
+    def writer() -> None:
+        for k in range(2, 12):
+            store.write(KEY, frame(times, v=np.full(3000, float(k))), bin_seconds=DAY)
+        stop.set()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    while not stop.is_set():
+        try:
+            with store.snapshot() as view:
+                got = view.read(KEY, ["v"])["v"]
+        except StoreUnavailable as exc:
+            errors.append(str(exc))
+            continue
+        seen.append(set(got.tolist()))
+    thread.join()
+    assert seen and all(len(values) == 1 for values in seen)  # one state per read, never a mix
+    assert all("retry" in e for e in errors)
+    assert store.read(KEY, ["v"])["v"].tolist() == [11.0] * 3000
+
+
+def test_concurrent_writers_of_one_bin_lose_nothing(store: CassandraStore) -> None:
+    store.write(KEY, frame([T0], v=[0.0]), bin_seconds=DAY)
+    times = T0 + 1 + np.arange(400) * 10.0
+
+    def write(part: int) -> None:
+        for chunk in np.array_split(np.arange(part, 400, 2), 5):
+            store.write(KEY, frame(times[chunk], v=chunk.astype(float)), bin_seconds=DAY)
+
+    threads = [threading.Thread(target=write, args=(p,)) for p in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    got = store.read(KEY, ["v"])
+    assert got["v"].tolist() == [0.0, *range(400)]
+    assert store.coverage(KEY).count == 401
+
+
+def test_rows_deferred_then_derived(cassandra_node: CassandraNode) -> None:
+    store = _store_of(CassandraStore, cassandra_node, "chunks_deferred")
+    store.write_rows = False
+    records = _mixed_records(400)
+    store.write(KEY, records, bin_seconds=DAY)
+    assert _row_count(store) == 0 and not any(s.rows_complete for s in store.bin_states(KEY))
+    expected = store.read(KEY)
+    assert store.derive_rows(KEY) == 400
+    assert all(s.rows_complete for s in store.bin_states(KEY))
+    _assert_same(_rows(store), expected)
+    assert store.derive_rows(KEY) == 0  # nothing lags any more
+    store.write_rows = True
+    store.write(KEY, {k: v[:50] for k, v in records.items()}, bin_seconds=DAY)
+    _assert_same(_rows(store), store.read(KEY))
+    store.close()
+
+
+def test_a_response_fetches_each_bin_once(store: CassandraStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    times = T0 + np.arange(2000) * 60.0  # two bins
+    store.write(KEY, frame(times, a=np.arange(2000.0), b=-np.arange(2000.0)), bin_seconds=DAY)
+    fetched: list[list[str]] = []
+    real = store.conn.column_pages
+
+    def counting(statement, params, *, doing):
+        fetched.extend(p[-1] for p in params if "chunks" in doing)
+        return real(statement, params, doing=doing)
+
+    monkeypatch.setattr(store.conn, "column_pages", counting)
+    with store.snapshot() as view:
+        blocks = [view.read_columns(KEY, ["a"], index_range=IndexRange(lo, lo + 250))["a"]
+                  for lo in range(0, 2000, 250)]
+        assert np.concatenate(blocks).tolist() == list(range(2000))
+        assert len(fetched) == 2  # one fetch per bin, not per block
+        assert view.read(KEY, ["b"], index_range=IndexRange(1500, 1510))["b"].tolist() == [-float(i) for i in range(1500, 1510)]
+        assert len(fetched) == 2  # small bins came whole (every stored column) with the first read
+    assert sorted(fetched[0][1:]) == ["a", "b", "deployment", "time"]
