@@ -88,6 +88,11 @@ access_log_format = (
 
 _malloc_arenas = _settings.MALLOC_ARENAS
 del _settings
+# numba, the compiler of the TEOS-10 kernels, is imported once here: workers fork with it loaded
+# and only load the compiled kernels from numba's cache when they start (shorter worker starts,
+# also after a HUP). It is not Stream Engine code, so a reload needs no fresh copy of it.
+import numba  # noqa: E402,F401
+
 # The master must not keep the engine's modules: workers fork from it, and after an upgrade a
 # HUP has to give them the new code (and the new version), not the master's copies.
 for _name in [n for n in sys.modules if n == "stream_engine" or n.startswith("stream_engine.")]:
