@@ -20,8 +20,9 @@ class Libc:
     def mallopt(self, param, value):
         calls.append([param, value])
         return 1
+config = runpy.run_path("gunicorn_config.py")  # (numba, imported there, needs the real CDLL)
 ctypes.CDLL = lambda name: Libc()
-runpy.run_path("gunicorn_config.py")["post_fork"](None, None)
+config["post_fork"](None, None)
 print(json.dumps(calls))
 """
 
