@@ -36,7 +36,7 @@ import numpy as np
 
 from stream_engine.errors import StoreUnavailable
 from stream_engine.store.base import DEPLOYMENT, TIME, ColumnInfo, StreamKey
-from stream_engine.store.cassandra_chunks import ID_INFO, BinState, ChunkTable
+from stream_engine.store.cassandra_chunks import ID_INFO, BinState, ChunkTable, VersionGone
 from stream_engine.store.cassandra_tables import (
     KEY_WHERE,
     ROW_WHERE,
@@ -88,7 +88,10 @@ def write_bins(store: CassandraStore, key: StreamKey, columns: dict[str, np.ndar
     inserted = replaced = 0
     for _ in range(CAS_ROUNDS):
         states = {s.bin: s for s in store.bin_states(key)}
-        work = _merge_bins(store, table, key, columns, after, todo, states)
+        try:
+            work = _merge_bins(store, table, key, columns, after, todo, states)
+        except VersionGone:
+            continue  # another writer switched a bin while we read it: read the new states
         _store_versions(store, table, key, columns, after, work)
         done, lost = _switch(store, key, work)
         table.drop(key, [(b, w.version) for b, w in done.items()], older=True)

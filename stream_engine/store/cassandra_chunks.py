@@ -75,6 +75,17 @@ _PK = "subsite=? AND node=? AND sensor=? AND method=? AND stream=? AND bin=?"
 _MARKER = "\x00"
 
 
+class VersionGone(StoreUnavailable):
+    """A bin version was removed while it was being read: another writer switched the bin.
+
+    A response gets 503 "retry" (it must not mix two states); a writer merges again.
+    """
+
+    def __init__(self, key: StreamKey) -> None:
+        super().__init__(f"stream {key} was written while this response was being read; retry the request")
+
+
+
 @dataclass(frozen=True, slots=True)
 class BinState:
     """One bin of the partition index with its chunk version (``None``: rows only) and the
@@ -205,14 +216,12 @@ class ChunkTable:
                     cells.setdefault(name, []).append((int(chunk), int(n), data))
             count = state.partition.count
             if [n for _, n, _ in cells.pop(_MARKER, [])] != [count]:
-                raise StoreUnavailable(
-                    f"stream {key} was written while this response was being read; retry the request")
+                raise VersionGone(key)
             for info in wanted:
                 got = sorted(cells.get(info.name, []))
                 values = _column([(n, data) for _, n, data in got], info, count)
                 if len(values) != count:
-                    raise StoreUnavailable(
-                        f"stream {key} was written while this response was being read; retry the request")
+                    raise VersionGone(key)
                 if cache is not None:
                     cache.put((key, state.bin, state.version, info), values)
                 if info in infos:
