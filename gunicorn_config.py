@@ -3,9 +3,20 @@
 Used by ``stream-engine serve`` (foreground) and ``manage-streamng start`` (which adds
 ``--daemon --pid <PID_FILE>`` on gunicorn's command line). Command-line options win over this file.
 
-Worker model: ``gthread`` workers (``WORKERS`` processes x ``THREADS`` threads). The WSGI app is
-imported in each worker after the fork (no ``preload_app``), so every worker opens its own store
-connection, and a ``HUP`` (``manage-streamng reload``) starts workers on freshly imported code.
+Worker model: ``gthread`` workers (``WORKERS`` processes x ``THREADS`` threads), as the class
+``stream_engine.web.worker.StreamEngineWorker``, which answers ``/health`` in its accepting thread
+(never queued behind data requests), bounds each client address's idle connections
+(``MAX_CLIENT_IDLE_CONNECTIONS``), closes connections without blocking and spreads connections
+evenly over the workers. The
+WSGI app is imported in each worker after the fork (no ``preload_app``), so every worker opens its
+own store connection, and a ``HUP`` (``manage-streamng reload``) starts workers on freshly
+imported code (the master imports only the worker class's module, which uses nothing else of
+Stream Engine, and imports it afresh on ``HUP``).
+
+Memory per worker is bounded by ``COMPUTE_CACHE_BYTES + DAP_CACHE_BYTES`` (the caches, full
+after a while under varied load) plus what the requests in progress hold (at most ``THREADS``
+of them, each bounded by ``DAP_COMPUTE_RECORDS`` windows and ``DAP_BLOCK_BYTES`` blocks) plus the
+code and dictionary (about 150 MiB); see README "Running a server".
 
 Timeouts (gunicorn 27):
 
@@ -24,12 +35,15 @@ Timeouts (gunicorn 27):
   application on the socket), and each client address has at most ``MAX_CLIENT_REQUESTS``
   responses in progress per worker (``stream_engine/web/connections.py``).
 
-Connections are spread across workers by the kernel: ``reuse_port`` gives every worker its own
-``SO_REUSEPORT`` listening socket (gunicorn 27 binds them in the workers), so keep-alive clients
-no longer pile onto whichever worker wins the accept race (32 keep-alive clients once left one
-worker with 8x the other's CPU time). Because the master then does not bind, ``on_starting``
-checks the address first, so a port held by another program stops the start at once with a
-message naming ``STREAM_ENGINE_BIND``.
+Connections are spread across workers by the worker class, not the kernel: every worker accepts
+from the one socket the master binds (``reuse_port = False``), so a ``HUP`` reload never drops a
+connection (with ``reuse_port`` each worker had a socket of its own, and connections queued on a
+stopping worker's socket were reset: 48 failed requests in ``tests/ops/test_reload_under_load.py``,
+while a booting worker's socket took connections it could not serve yet); and each worker takes
+new connections only while it holds at most one more than the least loaded worker (a table
+shared through the master: ``on_starting``, ``post_fork``, ``child_exit`` below), so kept-alive
+clients do not pile onto one worker. ``on_starting`` also checks the address first, so a port
+held by another program stops the start at once with a message naming ``STREAM_ENGINE_BIND``.
 
 ``limit_request_line = 0`` lets gunicorn read request lines up to its 1 MB ceiling, so long
 DAP constraint expressions (many variables) arrive; the application answers lines over 64 KiB
@@ -49,13 +63,13 @@ os.makedirs(_settings.path("LOG_DIR"), exist_ok=True)
 
 wsgi_app = "stream_engine.web.app:create_app()"
 bind = [_settings.BIND]
-worker_class = "gthread"
+worker_class = "stream_engine.web.worker.StreamEngineWorker"
 workers = _settings.WORKERS
 threads = _settings.THREADS
 timeout = 0
 graceful_timeout = 30
 keepalive = 30
-reuse_port = True
+reuse_port = False
 limit_request_line = 0
 max_requests = 0
 preload_app = False
@@ -72,6 +86,7 @@ access_log_format = (
     "body=%({stream_engine.body}e)s"
 )
 
+_malloc_arenas = _settings.MALLOC_ARENAS
 del _settings
 # numba, the compiler of the TEOS-10 kernels, is imported once here: workers fork with it loaded
 # and only load the compiled kernels from numba's cache when they start (shorter worker starts,
@@ -96,9 +111,48 @@ def when_ready(server) -> None:
             print(message, flush=True)
 
 
+def post_fork(server, worker) -> None:
+    """Give the worker its slot in the connection table; bound its glibc malloc arenas
+    (``MALLOC_ARENAS``) before its threads start."""
+    from stream_engine.web.worker import join_balance
+
+    if hasattr(worker, "balance"):
+        join_balance(worker, getattr(server, "connection_table", None))
+    if _malloc_arenas <= 0:
+        return
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt  # glibc; musl and macOS have none: nothing to bound
+    except (OSError, AttributeError):
+        return
+    m_arena_max = -8  # glibc malloc.h
+    if mallopt(m_arena_max, int(_malloc_arenas)) != 1:
+        server.log.warning("could not bound malloc arenas to %s (mallopt failed)", _malloc_arenas)
+
+
+def pre_fork(server, worker) -> None:
+    """Mark the worker's slot in the connection table as booting (before old workers stop)."""
+    from stream_engine.web.worker import booting_in_balance
+
+    booting_in_balance(worker, getattr(server, "connection_table", None))
+
+
+def child_exit(server, worker) -> None:
+    """Free an exited worker's slot in the connection table (after a crash too)."""
+    from stream_engine.web.worker import leave_balance
+
+    leave_balance(worker, getattr(server, "connection_table", None))
+
+
 def on_starting(server) -> None:
-    """Stop at once, naming the setting, when another program holds the address."""
+    """Make the connection table the workers share; stop at once, naming the setting, when
+    another program holds the address."""
     import socket
+
+    from stream_engine.web.worker import new_balance
+
+    server.connection_table = new_balance()
 
     for address in server.cfg.bind:
         if address.startswith(("unix:", "fd://")):

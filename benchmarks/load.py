@@ -15,14 +15,24 @@ and large ``.dods``:
    when the server drops it, it asks again), for ``--seconds``.
 
 Reported: errors (must be 0), requests/s and p50/p99 latency per kind and phase with the ratio
-load/baseline, ``/health`` latency while loaded, each worker's share of the server's CPU time,
-and the workers' resident memory over the load phase (first and last minute).
+load/baseline; ``/health`` latency (p50/p99/max, probed twice a second from a process of its own
+so the clients' threads do not delay it) and its ratio load/baseline; each worker's share of the
+server's CPU time; and per worker and minute its resident memory (``VmRSS``, ``RssAnon``), the
+bytes its caches hold and, with ``--tracemalloc``, the bytes Python allocations hold (the last
+two from its ``/health`` answers).
+
+To see memory reach its plateau quickly, bound the caches small, e.g.
+``--compute-cache-mib 16 --dap-cache-mib 8``: a worker's ceiling is its resident memory with
+the caches off plus ``COMPUTE_CACHE_BYTES + DAP_CACHE_BYTES``. ``--stock-worker`` serves with
+gunicorn's own ``gthread`` worker, for comparison.
 """
 
 from __future__ import annotations
 
 import argparse
 import http.client
+import json
+import multiprocessing
 import os
 import shutil
 import socket
@@ -66,11 +76,14 @@ def _cpu_ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])
 
 
-def _rss_mib(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
+def _rss_mib(pid: int, field: str = "VmRSS") -> float:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return 0.0
 
 
@@ -140,21 +153,29 @@ def _stalled(number: int, port: int, stop: threading.Event) -> None:
             sock.close()
 
 
-def _health(port: int, stop: threading.Event, latencies: list[float], errors: list[str]) -> None:
+def _health(port: int, stop, out) -> None:
+    """Probe ``/health`` twice a second, a new connection each time (so every worker answers),
+    from a process of its own (the clients' threads do not delay it); send back each probe's
+    time, latency, error and the answering worker's state (memory, cache bytes)."""
+    start = time.monotonic()
+    probes: list[tuple[float, float, str | None, dict]] = []
     while not stop.is_set():
         t0 = time.perf_counter()
         try:
             conn = http.client.HTTPConnection(HOST, port, timeout=30, source_address=("127.0.8.1", 0))
             conn.request("GET", "/health")
             response = conn.getresponse()
-            response.read()
+            body = response.read()
             conn.close()
-            if response.status != 200:
-                errors.append(f"/health: {response.status}")
-            latencies.append(time.perf_counter() - t0)
-        except OSError as exc:
-            errors.append(f"/health: {exc}")
+            seconds = time.perf_counter() - t0
+            worker = json.loads(body).get("worker", {})
+            error = None if response.status == 200 else f"/health: {response.status}"
+            probes.append((time.monotonic() - start, seconds, error, worker))
+        except (OSError, ValueError) as exc:
+            probes.append((time.monotonic() - start, time.perf_counter() - t0, f"/health: {exc}", {}))
         time.sleep(0.5)
+    out.send(probes)
+    out.close()
 
 
 def _phase(port: int, seconds: float, stalled: bool, workers: list[int]) -> dict:
@@ -162,26 +183,34 @@ def _phase(port: int, seconds: float, stalled: bool, workers: list[int]) -> dict
     results = Results()
     threads = [threading.Thread(target=_client, args=(i, port, i % 2 == 0, stop, results), daemon=True)
                for i in range(CLIENTS)]
-    health: list[float] = []
-    health_errors: list[str] = []
     if stalled:
         threads += [threading.Thread(target=_stalled, args=(i, port, stop), daemon=True)
                     for i in range(STALLED)]
-    threads.append(threading.Thread(target=_health, args=(port, stop, health, health_errors), daemon=True))
+    spawn = multiprocessing.get_context("spawn")
+    probe_stop = spawn.Event()
+    receive, send = spawn.Pipe(duplex=False)
+    prober = spawn.Process(target=_health, args=(port, probe_stop, send), daemon=True)
     cpu0 = {w: _cpu_ticks(w) for w in workers}
-    memory: list[tuple[float, float]] = []
+    memory: list[tuple[float, dict[int, float], dict[int, float]]] = []
     start = time.monotonic()
+    prober.start()
     for t in threads:
         t.start()
     while time.monotonic() - start < seconds:
         time.sleep(min(5.0, seconds))
-        memory.append((time.monotonic() - start, sum(_rss_mib(w) for w in workers)))
+        memory.append((time.monotonic() - start, {w: _rss_mib(w) for w in workers},
+                       {w: _rss_mib(w, "RssAnon") for w in workers}))
     stop.set()
+    probe_stop.set()
+    probes = receive.recv()
+    prober.join(timeout=30)
     for t in threads:
         t.join(timeout=150)
     cpu = {w: _cpu_ticks(w) - cpu0[w] for w in workers}
-    return {"seconds": time.monotonic() - start, "results": results, "health": health,
-            "health_errors": health_errors, "cpu": cpu, "memory": memory}
+    return {"seconds": time.monotonic() - start, "results": results,
+            "health": [p[1] for p in probes if p[2] is None],
+            "health_errors": [p[2] for p in probes if p[2] is not None], "cpu": cpu, "memory": memory,
+            "states": [(p[0], p[3]) for p in probes]}
 
 
 def _report(name: str, phase: dict, base: dict | None) -> None:
@@ -200,18 +229,48 @@ def _report(name: str, phase: dict, base: dict | None) -> None:
             line += f"   {p99 / (np.nanpercentile(blat, 99) * 1e3):.2f}"
         print(line)
     h = np.array(phase["health"] or [np.nan]) * 1e3
-    print(f"   /health: {len(phase['health'])} probes, p50 {np.nanpercentile(h, 50):.1f} ms, "
-          f"p99 {np.nanpercentile(h, 99):.1f} ms, max {np.nanmax(h):.1f} ms, "
-          f"errors {len(phase['health_errors'])}")
+    line = (f"   /health (own process): {len(phase['health'])} probes, p50 {np.nanpercentile(h, 50):.1f} ms, "
+            f"p99 {np.nanpercentile(h, 99):.1f} ms, max {np.nanmax(h):.1f} ms, "
+            f"errors {len(phase['health_errors'])}")
+    if base:
+        b = np.array(base["health"] or [np.nan]) * 1e3
+        line += (f"; ratio load/baseline p50 {np.nanpercentile(h, 50) / np.nanpercentile(b, 50):.2f}, "
+                 f"p99 {np.nanpercentile(h, 99) / np.nanpercentile(b, 99):.2f}")
+    print(line)
+    for message in phase["health_errors"][:3]:
+        print("   error:", message)
     total = sum(phase["cpu"].values()) or 1
     shares = ", ".join(f"{w}: {100 * c / total:.0f}%" for w, c in sorted(phase["cpu"].items()))
     print(f"   worker CPU share: {shares}")
-    mem = phase["memory"]
-    if mem:
-        first = [m for t, m in mem if t <= 60] or [mem[0][1]]
-        last = [m for t, m in mem if t >= mem[-1][0] - 60] or [mem[-1][1]]
-        print(f"   workers' RSS: first minute {np.mean(first):.0f} MiB, last minute {np.mean(last):.0f} MiB, "
-              f"peak {max(m for _, m in mem):.0f} MiB")
+    _report_memory(phase["memory"], phase["states"])
+
+
+def _report_memory(mem: list[tuple[float, dict[int, float], dict[int, float]]],
+                   states: list[tuple[float, dict]]) -> None:
+    """Each worker's memory per minute: ``VmRSS``, ``RssAnon`` (its private part), the bytes its
+    bounded caches hold and (under ``--tracemalloc``) the bytes Python allocations hold, the
+    last two as its ``/health`` answers said."""
+    if not mem:
+        return
+    workers = sorted(mem[0][1])
+    print("   per worker and minute, MiB: RSS / RssAnon / caches held / traced (means over the minute)")
+    minutes = int(mem[-1][0] // 60) + 1
+    for minute in range(minutes):
+        inside = [(r, a) for t, r, a in mem if minute * 60 < t <= (minute + 1) * 60]
+        if not inside:
+            continue
+        cells = []
+        for w in workers:
+            told = [s for t, s in states if minute * 60 < t <= (minute + 1) * 60 and s.get("pid") == w]
+            caches = [(s["cache_bytes"]["compute"] + s["cache_bytes"]["dap"]) / 2**20 for s in told
+                      if "cache_bytes" in s]
+            traced = [s["traced_mib"] for s in told if "traced_mib" in s]
+            cells.append(f"{np.mean([r[w] for r, _ in inside]):5.0f} / {np.mean([a[w] for _, a in inside]):4.0f}"
+                         f" / {np.mean(caches) if caches else float('nan'):4.0f}"
+                         f" / {np.mean(traced) if traced else float('nan'):4.0f}")
+        print(f"     minute {minute + 1:2d}:  " + "   |   ".join(cells))
+    peak = {w: max(r[w] for _, r, _ in mem) for w in workers}
+    print("     peak RSS: " + "  ".join(f"{peak[w]:.0f}" for w in workers))
 
 
 def main() -> int:
@@ -220,6 +279,18 @@ def main() -> int:
     parser.add_argument("--baseline-seconds", type=float, default=None,
                         help="length of the baseline phase (default: a fifth of --seconds, 60 s at most)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument("--compute-cache-mib", type=float, default=None,
+                        help="COMPUTE_CACHE_BYTES per worker in MiB (default: the setting's default)")
+    parser.add_argument("--dap-cache-mib", type=float, default=None,
+                        help="DAP_CACHE_BYTES per worker in MiB (default: the setting's default)")
+    parser.add_argument("--tracemalloc", action="store_true",
+                        help="run the server under PYTHONTRACEMALLOC (slower; /health then reports "
+                             "the bytes Python allocations hold)")
+    parser.add_argument("--stock-worker", action="store_true",
+                        help="serve with gunicorn's own gthread worker instead of Stream Engine's "
+                             "(/health then waits for a request thread: the comparison)")
+    parser.add_argument("--malloc-arena-max", type=int, default=None,
+                        help="MALLOC_ARENA_MAX for the server (glibc; default: the server's own)")
     args = parser.parse_args()
     base_seconds = args.baseline_seconds or min(60.0, args.seconds / 5)
     work = Path(tempfile.mkdtemp(prefix="load-", dir=REPO_ROOT / "benchmarks"))
@@ -230,12 +301,25 @@ def main() -> int:
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("STREAM_ENGINE_")}
         env.update(STREAM_ENGINE_DATA_DIR=str(work / "data"), STREAM_ENGINE_LOG_DIR=str(work / "logs"))
+        for option, setting in ((args.compute_cache_mib, "COMPUTE_CACHE_BYTES"),
+                                (args.dap_cache_mib, "DAP_CACHE_BYTES")):
+            if option is not None:
+                env[f"STREAM_ENGINE_{setting}"] = str(int(option * 1024 * 1024))
+        if args.tracemalloc:
+            env["PYTHONTRACEMALLOC"] = "1"
+        if args.stock_worker:
+            env["GUNICORN_CMD_ARGS"] = "--worker-class gthread"
+        if args.malloc_arena_max is not None:
+            env["MALLOC_ARENA_MAX"] = str(args.malloc_arena_max)
         command = [str(Path(sys.executable).parent / "stream-engine"), "serve", "--bind", f"{HOST}:{port}"]
         server = ServerProcess("stream-engine", command, port, "/health", work / "server.log", env=env,
                                cwd=REPO_ROOT).start()
         workers = [p for p in process_tree(server.pid) if p != server.pid]
         print(f"server pid {server.pid}, workers {workers}; {CLIENTS} clients "
               f"({CLIENTS // 2} keep-alive), {STALLED} stalled readers in the load phase")
+        print("settings: " + ", ".join(f"{k}={v}" for k, v in sorted(env.items())
+                                        if k.startswith(("STREAM_ENGINE_", "MALLOC_", "PYTHONTRACE", "GUNICORN_"))
+                                        and not k.endswith("_DIR")))
         base = _phase(port, base_seconds, False, workers)
         _report("baseline (clients only)", base, None)
         loaded = _phase(port, args.seconds, True, workers)

@@ -36,6 +36,17 @@ SEND_TIMEOUT = 60
 # Retry-After); keeps one client from taking every thread. 0: no bound. /health is exempt.
 MAX_CLIENT_REQUESTS = 4
 
+# Idle connections (kept alive, or opened and not used yet) one client address may hold in each
+# worker process; a new connection beyond it closes that client's oldest idle one, so one client
+# cannot fill the worker's 1000 connections. 0: no bound.
+MAX_CLIENT_IDLE_CONNECTIONS = 32
+
+# glibc malloc arenas per worker process (0: glibc's default, 8 per core). The worker's threads
+# share them; with the default, memory freed by one thread's numpy buffers stays in its own arena
+# and a worker's resident memory kept growing under load (benchmarks/load.py, caches off: +70 MiB
+# per worker in 4 minutes, still rising; with 2: flat after 2 minutes).
+MALLOC_ARENAS = 2
+
 # Public base URL used in links and catalog pages; empty means "derive from the request".
 BASE_URL = ""
 
@@ -125,6 +136,8 @@ QUERY_CHUNK_RECORDS = 65536
 ESTIMATE_RECORDS_PER_SECOND = 250_000
 
 # Bytes of recently computed product arrays each worker process may keep for reuse (0 turns it off).
+# A worker's memory ceiling is about 200 MiB (code, dictionary, responses in progress under
+# benchmarks/load.py) + COMPUTE_CACHE_BYTES + DAP_CACHE_BYTES: about 520 MiB with the defaults.
 COMPUTE_CACHE_BYTES = 256 * 1024 * 1024
 
 # -- OPeNDAP (DAP2) ------------------------------------------------------------------------------

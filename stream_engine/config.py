@@ -122,9 +122,10 @@ def _validate(values: Mapping[str, Any]) -> None:
     for key in ("SEND_TIMEOUT",):
         val = v.get(key)
         _require(v, key, isinstance(val, int | float) and not isinstance(val, bool) and val > 0, "a positive number of seconds")
-    val = v.get("MAX_CLIENT_REQUESTS")
-    _require(v, "MAX_CLIENT_REQUESTS", isinstance(val, int) and not isinstance(val, bool) and val >= 0,
-             "a whole number, 0 or more (0: no bound)")
+    for key in ("MAX_CLIENT_REQUESTS", "MAX_CLIENT_IDLE_CONNECTIONS", "MALLOC_ARENAS"):
+        val = v.get(key)
+        _require(v, key, isinstance(val, int) and not isinstance(val, bool) and val >= 0,
+                 "a whole number, 0 or more (0: no bound)")
     for key in ("JOB_PROCESSES", "JOB_MAX_ACTIVE", "JOB_RETENTION_SECONDS", "JOB_SPLIT_RECORDS",
                 "JOB_SUBJOB_PROCESSES"):
         _require(v, key, isinstance(v.get(key), int) and not isinstance(v.get(key), bool) and v[key] > 0, "a positive integer")

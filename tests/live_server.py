@@ -92,8 +92,8 @@ def start_server(
         STREAM_ENGINE_PID_FILE=str(log_dir / "stream_engine.pid"),
         STREAM_ENGINE_WORKERS="1",
         STREAM_ENGINE_THREADS=str(threads),
-        **(extra_env or {}),
     )
+    env.update(extra_env or {})  # may override the defaults above (WORKERS...)
     process = subprocess.Popen(
         [*stream_engine_command(), "serve", "--bind", f"127.0.0.1:{port}"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

@@ -11,7 +11,8 @@ its UTF-8 bytes. With checksums, each variable is followed by the CRC32 of its s
 reads as "no checksums".
 
 Values are read from the lazy variables block by block. Without checksums nothing is held but
-the current block. With checksums the DMR must carry every variable's checksum
+the current block and chunk, and no length is declared (a failure while streaming ends the body
+with an error chunk; the last-chunk flag tells a client the body is whole). With checksums the DMR must carry every variable's checksum
 (``_DAP4_Checksum_CRC32``, which netCDF-C requires and verifies), so the serialized values are
 first spooled (memory up to :data:`SPOOL_MEMORY_BYTES`, then a temporary file) while the CRCs are
 computed, and sent after the DMR. An error while values stream ends the response with an error

@@ -26,7 +26,6 @@ from dap_handlers.dap4.data import (
     chunked,
     data_size,
     dmr_chunk,
-    response_length,
     values_stream,
 )
 from dap_handlers.dap4.dmr import dmr_text
@@ -72,7 +71,7 @@ def _size_text(size: int) -> str:
     return f"{size / 1e6:,.1f} MB" if size >= 10**6 else f"{size:,} bytes"
 
 
-def _check_size(dataset: DapDataset, checksums: bool, limit: int) -> int | None:
+def _check_size(dataset: DapDataset, checksums: bool, limit: int) -> None:
     exact = data_size(dataset, checksums)
     floor = exact if exact is not None else sum(
         v.size * (element_cost(v) if not v.is_string else 8) + CHECKSUM_BYTES * checksums
@@ -84,19 +83,20 @@ def _check_size(dataset: DapDataset, checksums: bool, limit: int) -> int | None:
             f"{_size_text(limit)}; ask for fewer variables or smaller slices, e.g. "
             "dap4.ce=/time[0:99999]"
         )
-    return exact
 
 
 def _data_body(dataset: DapDataset, checksums: bool, limit: int, block_bytes: int,
                what: str) -> tuple[Iterable[bytes], int | None]:
-    exact = _check_size(dataset, checksums, limit)
+    _check_size(dataset, checksums, limit)
     if checksums:
         return checksummed_response(dataset, block_bytes)
     dmr = dmr_text(dataset)
     values = values_stream(dataset, block_bytes)
     first = list(islice(values, 1))  # a failure to read the first block is still an HTTP error
     body = chain([dmr_chunk(dmr, checksums=False)], chunked(chain(first, values), what))
-    return body, None if exact is None else response_length(dmr, exact)
+    # no Content-Length: a failure while streaming ends the body with an error chunk, which a
+    # declared length would cut or leave short; the last-chunk flag tells a client it is whole
+    return body, None
 
 
 def handle_dap4(

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import orjson
 
 from stream_engine import __version__
@@ -154,6 +155,60 @@ def response_version(
     return ResponseVersion(digest.hexdigest()[:32], datetime.fromtimestamp(newest, UTC))
 
 
+def streams_version(
+    store: Store, preload: Preload, keys: Iterable[StreamKey], *, refdeses: Iterable[str] = ()
+) -> ResponseVersion:
+    """The validators of a response that lists ``keys`` (which streams exist, their coverage and
+    counts), and shows the asset events of ``refdeses``, but computes nothing from their values:
+    catalog folders, dataset lists.
+
+    Digests each stream's and refdes's change token, the dictionary and the code, read through
+    ``store`` (the response's snapshot); a stream written to, added or gone changes it, a write
+    to a stream not listed does not.
+    """
+    keys = sorted(set(keys), key=lambda k: k.path)
+    refdeses = sorted(set(refdeses))
+    tokens: list[ChangeToken | None] = [store.stream_token(k) for k in keys]
+    tokens.extend(store.asset_token(r) for r in refdeses)
+    if any(t is None for t in tokens):
+        return ResponseVersion(None, None)
+    code, code_time = code_fingerprint()
+    dictionary, dictionary_time = preload_fingerprint(preload)
+    digest = hashlib.sha256(f"listing|{code}|{dictionary}".encode())
+    for name, token in zip([*(k.path for k in keys), *refdeses], tokens, strict=True):
+        assert token is not None
+        digest.update(f"|{name}={token.generation}".encode())
+    newest = max([code_time, dictionary_time, *(t.modified for t in tokens if t is not None)])
+    return ResponseVersion(digest.hexdigest()[:32], datetime.fromtimestamp(newest, UTC))
+
+
+def stream_version(store: Store, preload: Preload, key: StreamKey, settings: Mapping[str, Any]) -> ResponseVersion:
+    """The validators of a response describing one whole stream (its page, its catalog entry):
+    :func:`response_version` of the stream's plan over its whole coverage, so they move with the
+    stream, its input streams, their assets, quality records, dictionary and code.
+    ``ResponseVersion(None, None)`` when the stream holds nothing (the response is an error)."""
+    from stream_engine.engine.resolve import resolve
+    from stream_engine.store.base import TimeRange
+
+    coverage = store.coverage(key)
+    if coverage is None or coverage.count == 0 or key.stream not in preload.streams:
+        return ResponseVersion(None, None)
+    span = TimeRange(float(coverage.first), float(np.nextafter(coverage.last, np.inf)))
+    plan = resolve(store, preload, key, None, span, settings=settings)
+    return response_version(store, preload, [plan], settings)
+
+
+def combined_version(versions: Iterable[ResponseVersion]) -> ResponseVersion:
+    """One response's validators from the versions of its parts (``None`` if any part has none)."""
+    versions = list(versions)
+    if any(v.etag is None or v.last_modified is None for v in versions):
+        return ResponseVersion(None, None)
+    digest = hashlib.sha256("|".join(str(v.etag) for v in versions).encode())
+    newest = max((v.last_modified for v in versions if v.last_modified is not None),
+                 default=datetime.fromtimestamp(0, UTC))
+    return ResponseVersion(digest.hexdigest()[:32], newest)
+
+
 def reset_fingerprints() -> None:
     """Forget the code and dictionary fingerprints (tests that change files use it)."""
     global _code
@@ -162,5 +217,6 @@ def reset_fingerprints() -> None:
         _preloads.clear()
 
 
-__all__ = ["ResponseVersion", "code_fingerprint", "plan_streams", "preload_fingerprint",
-           "response_version", "reset_fingerprints"]
+__all__ = ["ResponseVersion", "code_fingerprint", "combined_version", "plan_streams",
+           "preload_fingerprint", "reset_fingerprints", "response_version", "stream_version",
+           "streams_version"]

@@ -39,6 +39,7 @@ def apply_schema(store: CassandraStore, preload: Any) -> list[str]:
         session = store.conn.session()
         for statement in run:
             session.execute(statement, timeout=max(store.conn.query_timeout, 60.0))
+    store.add_missing_index_columns()  # a partition index made before the chunk versions
     store.conn.forget_prepared()
     return run
 

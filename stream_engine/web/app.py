@@ -66,6 +66,17 @@ class StreamEngineApp:
         self.routes = tuple(routes)
         self.context = AppContext(settings)
         self.clients = ClientSlots(settings.MAX_CLIENT_REQUESTS)
+        #: Idle connections one client address may hold per worker (read by the gunicorn worker).
+        self.idle_connections_per_client = int(settings.MAX_CLIENT_IDLE_CONNECTIONS)
+
+    def start_health_checks(self) -> None:
+        """Start this process's first store check in the background (the worker calls it before
+        it accepts connections)."""
+        self.context.health.store_check(wait=0)
+
+    def health_answer(self, worker: dict[str, Any] | None = None) -> tuple[int, bytes]:
+        """Status and JSON body of ``/health`` (the gunicorn worker's accepting thread calls it)."""
+        return self.context.health.answer(worker)
 
     def resolve(self, path: str) -> tuple[Route, dict[str, str]]:
         """The first route matching ``path`` and its placeholder values."""

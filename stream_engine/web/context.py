@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from stream_engine.config import Settings
     from stream_engine.preload.model import Preload
     from stream_engine.store.base import Store
+    from stream_engine.web.health import HealthMonitor
 
 
 class AppContext:
@@ -25,12 +26,14 @@ class AppContext:
         self._lock = threading.Lock()
         self._store: Store | None = None
         self._preload: Preload | None = None
+        self._health: HealthMonitor | None = None
         self._pid = os.getpid()
 
     def _check_fork(self) -> None:
         if self._pid != os.getpid():
             self._store = None
             self._preload = None
+            self._health = None
             self._lock = threading.Lock()
             self._pid = os.getpid()
 
@@ -67,6 +70,13 @@ class AppContext:
         from stream_engine.preload import default_preload
 
         return self._lazy("_preload", default_preload)
+
+    @property
+    def health(self) -> HealthMonitor:
+        """This process's ``/health`` answer (:class:`~stream_engine.web.health.HealthMonitor`)."""
+        from stream_engine.web.health import HealthMonitor
+
+        return self._lazy("_health", lambda settings: HealthMonitor(self))
 
     def close(self) -> None:
         """Close the store if this process opened it."""

@@ -68,7 +68,10 @@ def catalog_server(catalog_data, tmp_path_factory) -> Iterator[LiveServer]:
 
 @pytest.fixture
 def settings_for_app(tmp_path):
+    from live_server import ensure_store
+
     from stream_engine.config import load_settings
 
+    ensure_store(tmp_path / "data")  # empty: views may look (/download/ takes the stream's version)
     return load_settings(environ={"STREAM_ENGINE_LOG_DIR": str(tmp_path / "logs"),
                                   "STREAM_ENGINE_DATA_DIR": str(tmp_path / "data")})

@@ -52,6 +52,7 @@ def test_job_runs_to_complete_and_serves_its_files(export_server, tmp_path):
     first = done["files"][0]
     status, headers, body = http(first["url"])
     assert status == 200 and len(body) == first["size"]
+    file_headers = headers
     (tmp_path / first["name"]).write_bytes(body)
     with netCDF4.Dataset(tmp_path / first["name"]) as ds:
         assert np.all(np.isfinite(ds["sea_water_practical_salinity"][:]))
@@ -63,6 +64,12 @@ def test_job_runs_to_complete_and_serves_its_files(export_server, tmp_path):
     assert status == 206 and middle == body[10:20]
     listed = json.loads(http(export_server.url + "/jobs")[2])["jobs"]
     assert record["id"] in [j["id"] for j in listed]
+    # validators: the file's (the same in every worker) and the status's
+    for validator, condition in (("ETag", "If-None-Match"), ("Last-Modified", "If-Modified-Since")):
+        status, again, empty = http(first["url"], headers={condition: file_headers[validator]})
+        assert status == 304 and empty == b"" and again["ETag"] == file_headers["ETag"]
+    status, headers, _ = http(record["status_url"])
+    assert http(record["status_url"], headers={"If-None-Match": headers["ETag"]})[0] == 304
 
 
 def test_csv_job(export_server):

@@ -292,3 +292,20 @@ def test_a_response_fetches_each_bin_once(store: CassandraStore, monkeypatch: py
         assert view.read(KEY, ["b"], index_range=IndexRange(1500, 1510))["b"].tolist() == [-float(i) for i in range(1500, 1510)]
         assert len(fetched) == 2  # small bins came whole (every stored column) with the first read
     assert sorted(fetched[0][1:]) == ["a", "b", "deployment", "time"]
+
+
+def test_an_older_partition_index_gets_the_chunk_columns(cassandra_node: CassandraNode) -> None:
+    from stream_engine.config import load_settings
+    from stream_engine.preload import default_preload
+    from stream_engine.store.cassandra_admin import apply_schema, schema_problems
+
+    store = _store_of(CassandraStore, cassandra_node, "chunks_upgrade")
+    session = store.conn.session()
+    for column in ("chunk_version", "rows_version"):
+        session.execute(f"ALTER TABLE {store.keyspace}.partition_metadata DROP {column}")
+    preload = default_preload(load_settings(environ={}))
+    apply_schema(store, preload)
+    assert not [p for p in schema_problems(store, preload) if "partition_metadata" in p]
+    store.write(KEY, frame([T0, T0 + 1], v=[1.0, 2.0]), bin_seconds=DAY)
+    assert store.read(KEY, ["v"])["v"].tolist() == [1.0, 2.0]
+    store.close()

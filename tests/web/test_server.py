@@ -33,7 +33,7 @@ def test_serve_answers_logs_and_stops_on_sigint(live_server, http_get) -> None:
     assert re.search(r'"GET /version HTTP/1\.1" 200 \d+ ', line)
     assert re.search(r'"GET /nowhere\.json HTTP/1\.1" 404 \d+ ', access)
     errors = (live_server.log_dir / "stream_engine.error.log").read_text()
-    assert "Using worker: gthread" in errors
+    assert "Using worker: stream_engine.web.worker.StreamEngineWorker" in errors
 
 
 def test_serve_stops_on_sigterm(live_server, http_get) -> None:

@@ -23,6 +23,7 @@ from stream_engine.quality.annotations import (
     parse_annotation,
 )
 from stream_engine.store.base import StreamKey
+from stream_engine.web.validators import conditional_json
 from stream_engine.web.views.base import View, json_response
 from stream_engine.web.views.query_body import MAX_BODY_BYTES
 
@@ -60,7 +61,7 @@ class AnnotationsView(View):
     """Every stored annotation (filtered by ``stream``, ``beginDT``, ``endDT``); new ones by POST."""
 
     def get(self, request: Request) -> Response:
-        return json_response(_listed(request, self.context, request.GET.get("stream")))
+        return conditional_json(request, _listed(request, self.context, request.GET.get("stream")))
 
     def post(self, request: Request) -> Response:
         raw = request.body_file.read(MAX_BODY_BYTES + 1)
@@ -82,4 +83,5 @@ class StreamAnnotationsView(View):
     """The annotations applying to one stream."""
 
     def get(self, request: Request, subsite: str, node: str, sensor: str, method: str, stream: str) -> Response:
-        return json_response(_listed(request, self.context, "/".join((subsite, node, sensor, method, stream))))
+        return conditional_json(
+            request, _listed(request, self.context, "/".join((subsite, node, sensor, method, stream))))

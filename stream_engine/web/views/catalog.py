@@ -24,16 +24,19 @@ from stream_engine.catalog.annotation_timeline import annotation_timeline
 from stream_engine.catalog.describe import describe_stream, ntp_to_iso, stream_identity
 from stream_engine.catalog.times import ntp_to_input, parse_time
 from stream_engine.catalog.tree import LEVELS, Folder, filter_streams, folder
+from stream_engine.engine.versions import stream_version, streams_version
 from stream_engine.errors import BadRequest, NotFound
 from stream_engine.quality.annotations import annotations_for
 from stream_engine.store.base import StreamKey
 from stream_engine.web.pages import html_page, json_twin
 from stream_engine.web.urls import Urls
+from stream_engine.web.validators import for_html, not_modified, with_validators
 from stream_engine.web.views.base import View
 
 if TYPE_CHECKING:
     from webob import Request, Response
 
+    from stream_engine.engine.versions import ResponseVersion
     from stream_engine.store.base import StreamCoverage
 
 JSON_SUFFIX = ".json"
@@ -48,17 +51,23 @@ class CatalogView(View):
     def urls(self, request: Request) -> Urls:
         return Urls.for_request(request, self.context.settings.BASE_URL)
 
+    def page_version(self, version: ResponseVersion, as_json: bool) -> ResponseVersion:
+        """The validators of the page (``as_json``: of its twin) showing data of ``version``."""
+        return version if as_json else for_html(version, self.context.settings.TEMPLATE_OVERRIDE_DIR)
+
     def respond(self, request: Request, data: dict[str, Any], *, templates: list[str],
-                html_url: str, json_url: str, as_json: bool, **extra: Any) -> Response:
-        """The page, or its twin when ``as_json``: both from the same ``data``."""
+                html_url: str, json_url: str, as_json: bool, version: ResponseVersion,
+                **extra: Any) -> Response:
+        """The page, or its twin when ``as_json``: both from the same ``data``, with the
+        validators of ``version`` (see :meth:`page_version`)."""
         if as_json:
-            return json_twin(data, html_url)
-        return html_page(
+            return with_validators(json_twin(data, html_url), version)
+        return with_validators(html_page(
             templates,
             {"data": data, "urls": self.urls(request), **extra},
             json_url=json_url,
             override_dir=self.context.settings.TEMPLATE_OVERRIDE_DIR,
-        )
+        ), version)
 
 
 def _stream_entry(coverage: StreamCoverage, urls: Urls) -> dict[str, Any]:
@@ -135,10 +144,15 @@ class FolderView(CatalogView):
         query = request.GET.get("q", "")
         with self.context.store.snapshot() as view:
             f = folder(view.streams(), parts)
+            version = self.page_version(
+                streams_version(view, self.context.preload, [c.key for c in f.streams]), as_json)
+        unchanged = not_modified(request, version)
+        if unchanged is not None:
+            return unchanged
         data = folder_data(f, urls, self.prefix, query, self.context.preload)
         q = {"q": query} if query else None
         return self.respond(
-            request, data, as_json=as_json,
+            request, data, as_json=as_json, version=version,
             templates=[f"folder-{f.level}.html", "folder.html"],
             html_url=urls.folder(parts, self.prefix, q), json_url=urls.folder_json(parts, self.prefix, q),
         )
@@ -225,6 +239,11 @@ class StreamPageView(CatalogView):
                          stream[: -len(JSON_SUFFIX)] if as_json else stream)
         urls = self.urls(request)
         with self.context.store.snapshot() as view:
+            version = self.page_version(
+                stream_version(view, self.context.preload, key, self.context.settings), as_json)
+            unchanged = not_modified(request, version)
+            if unchanged is not None:
+                return unchanged
             data = describe_stream(view, self.context.preload, key, settings=self.context.settings)
             found = annotations_for(view, key, -math.inf, math.inf)
         data["breadcrumb"] = breadcrumb(tuple(key.path.split("/")), urls)
@@ -245,7 +264,7 @@ class StreamPageView(CatalogView):
             for ident in (p.id, p.name)})
         data["urls"]["annotations"] = urls.annotations(key)
         return self.respond(
-            request, data, as_json=as_json,
+            request, data, as_json=as_json, version=version,
             templates=[f"stream-{key.stream}.html", "stream.html"],
             html_url=urls.stream(key), json_url=urls.stream_json(key),
             plot=plot, outputs=OUTPUTS, levels=LEVELS,

@@ -30,8 +30,10 @@ from dap_handlers.responses.html import default_environment
 from dap_handlers.stream_dataset import stream_coverage, stream_dataset_version
 from dap_handlers.time_selection import TimeWindow, iso_to_ntp, window_dataset
 from stream_engine import __version__
+from stream_engine.engine.versions import streams_version
 from stream_engine.errors import NotFound, StreamEngineError
 from stream_engine.store.base import StreamKey
+from stream_engine.web.validators import for_html, not_modified, with_validators
 from stream_engine.web.views.base import ClosingBody, View, json_response, snapshot_scope
 
 if TYPE_CHECKING:
@@ -81,11 +83,19 @@ class DapIndexView(View):
 
     def get(self, request: Request) -> Response:
         base = _base_url(request, self.context.settings.BASE_URL)
+        as_json = request.path_info.endswith(".json")
         with self.context.store.snapshot() as view:
-            entries = [dataset_entry(c, base) for c in view.streams()]
-        if request.path_info.endswith(".json"):
-            return json_response({"datasets": entries}, headers={
-                "Link": f'<{base}{DAP_ROOT}>; rel="alternate"; type="text/html"'})
+            coverages = view.streams()
+            version = streams_version(view, self.context.preload, [c.key for c in coverages])
+        if not as_json:
+            version = for_html(version)
+        unchanged = not_modified(request, version)
+        if unchanged is not None:
+            return unchanged
+        entries = [dataset_entry(c, base) for c in coverages]
+        if as_json:
+            return with_validators(json_response({"datasets": entries}, headers={
+                "Link": f'<{base}{DAP_ROOT}>; rel="alternate"; type="text/html"'}), version)
         subsites = sorted({e["subsite"] for e in entries})
         page = default_environment().get_template(INDEX_TEMPLATE).render(
             datasets=entries, json_url=f"{base}/dap.json", server=f"Stream Engine {__version__}",
@@ -93,7 +103,7 @@ class DapIndexView(View):
         )
         response = Response(body=page.encode("utf-8"), content_type="text/html", charset="utf-8")
         response.headers["Link"] = f'<{base}/dap.json>; rel="alternate"; type="application/json"'
-        return response
+        return with_validators(response, version)
 
 
 def _projection(suffix: str, query_string: str) -> set[str] | None:

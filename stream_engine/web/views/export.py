@@ -20,9 +20,11 @@ from webob.exc import HTTPSeeOther
 from webob.multidict import MultiDict
 
 from stream_engine.catalog.times import parse_time
+from stream_engine.engine.versions import stream_version
 from stream_engine.errors import BadRequest, StreamEngineError
 from stream_engine.web.pages import html_page
 from stream_engine.web.urls import Urls
+from stream_engine.web.validators import not_modified, with_validators
 from stream_engine.web.views.base import View
 from stream_engine.web.views.catalog import stream_key
 
@@ -139,7 +141,11 @@ class DownloadView(View):
         target, body = request_body(form, key)
         if target == "particles":
             raise BadRequest("downloads are files: format=netcdf, csv or tab")
-        return api_call(self.context, request, target, body)
+        # the version is taken before the files are made: never newer than the data it labels
+        with self.context.store.snapshot() as view:
+            version = stream_version(view, self.context.preload, key, self.context.settings)
+        return not_modified(request, version) or with_validators(
+            api_call(self.context, request, target, body), version)
 
 
 class ExportJobPage(View):

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import TYPE_CHECKING, Any
 
 from webob import Response
@@ -19,6 +20,7 @@ from webob.static import FileApp
 
 from stream_engine import jobs
 from stream_engine.errors import NotFound
+from stream_engine.web.validators import conditional_json
 from stream_engine.web.views.base import View, json_response
 from stream_engine.web.views.query_body import read_query
 
@@ -40,7 +42,7 @@ class JobsView(View):
     def get(self, request: Request) -> Response:
         store, settings = self.context.store, self.context.settings
         jobs.expire(store, settings)
-        return json_response({"jobs": [_described(r, request) for r in store.jobs()]})
+        return conditional_json(request, {"jobs": [_described(r, request) for r in store.jobs()]})
 
     def post(self, request: Request) -> Response:
         context = self.context
@@ -55,7 +57,7 @@ class JobView(View):
 
     def get(self, request: Request, job_id: str) -> Response:
         record = jobs.status(self.context.store, self.context.settings, job_id)
-        return json_response(_described(record, request))
+        return conditional_json(request, _described(record, request))
 
     def delete(self, request: Request, job_id: str) -> Response:
         jobs.cancel(self.context.store, self.context.settings, job_id)
@@ -74,7 +76,11 @@ class JobFileView(View):
         path = (folder / name).resolve()
         if path.parent != folder or not path.is_file():
             raise NotFound(f"job {job_id} has no file {name!r}")
-        response: Response = request.get_response(FileApp(str(path)))
+        # FileApp answers If-Modified-Since and Range; the ETag (size and time of the finished
+        # file) is the same in every worker, so If-None-Match works across them too
+        found = path.stat()
+        tag = hashlib.sha256(f"{job_id}/{name}|{found.st_size}|{found.st_mtime_ns}".encode()).hexdigest()[:32]
+        response: Response = request.get_response(FileApp(str(path), etag=tag))
         if response.status_int < 400:
             response.content_disposition = f'attachment; filename="{name}"'
         return response

@@ -23,8 +23,10 @@ from webob import Response
 
 from stream_engine.engine.query_provenance import instrument_provenance
 from stream_engine.engine.query_run import open_query
+from stream_engine.engine.versions import response_version
 from stream_engine.outputs.particles import particle_array, particle_document
 from stream_engine.quality.exclusion import exclusion_messages, run_annotations
+from stream_engine.web.validators import with_validators
 from stream_engine.web.views.base import ClosingBody, View
 from stream_engine.web.views.query_body import REQUEST_ID_KEY, read_query
 
@@ -86,5 +88,8 @@ class ParticlesView(View):
             chunks = particle_document(run, lambda: _trailer(run, request_id))
         else:
             chunks = particle_array(run)
-        return Response(status=200, content_type="application/json", charset=None,
-                        app_iter=_ParticlesBody(chunks, run, request_id))
+        response = Response(status=200, content_type="application/json", charset=None,
+                            app_iter=_ParticlesBody(chunks, run, request_id))
+        # informational: the version of the data this answer is computed from (as DAP's ETag)
+        return with_validators(response, response_version(
+            run.view, self.context.preload, [run.plan, *run.secondary_plans], self.context.settings))

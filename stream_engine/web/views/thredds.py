@@ -18,8 +18,10 @@ from webob import Response
 
 from stream_engine.catalog.describe import dataset_id, describe_stream, ntp_to_iso
 from stream_engine.catalog.tree import folder
+from stream_engine.engine.versions import combined_version, stream_version, streams_version
 from stream_engine.web.pages import environment
 from stream_engine.web.urls import Urls
+from stream_engine.web.validators import for_html, not_modified, with_validators
 from stream_engine.web.views.base import View
 
 if TYPE_CHECKING:
@@ -62,6 +64,13 @@ class ThreddsCatalogView(View):
         datasets = []
         with self.context.store.snapshot() as view:
             f = folder(view.streams(), parts)
+            versions = [streams_version(view, preload, [c.key for c in f.streams])]
+            if f.child_level == "stream":
+                versions.extend(stream_version(view, preload, c.key, settings) for c in f.streams)
+            version = for_html(combined_version(versions), settings.TEMPLATE_OVERRIDE_DIR)
+            unchanged = not_modified(request, version)
+            if unchanged is not None:
+                return unchanged
             if f.child_level == "stream":
                 for coverage in f.streams:
                     described = describe_stream(view, preload, coverage.key, settings=settings)
@@ -94,4 +103,5 @@ class ThreddsCatalogView(View):
         }
         body = environment(settings.TEMPLATE_OVERRIDE_DIR).get_template(THREDDS_TEMPLATE).render(
             catalog=catalog)
-        return Response(body=body.encode("utf-8"), content_type="application/xml", charset="utf-8")
+        return with_validators(
+            Response(body=body.encode("utf-8"), content_type="application/xml", charset="utf-8"), version)

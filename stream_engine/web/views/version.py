@@ -7,11 +7,13 @@ import re
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
+from webob import Response
+
 from stream_engine import __version__
 from stream_engine.web.views.base import View, json_response
 
 if TYPE_CHECKING:
-    from webob import Request, Response
+    from webob import Request
 
     from stream_engine.config import Settings
 
@@ -67,12 +69,13 @@ class VersionView(View):
 class HealthView(View):
     """``GET /health``: whether this worker answers and its store can be opened (JSON).
 
-    Cheap on purpose (one file check, no data read) and exempt from the per-client bound, so
-    load balancers and operators get an answer while the server is busy; 503 when the store is
-    missing or damaged.
+    The gunicorn worker (:mod:`stream_engine.web.worker`) answers plain ``/health`` probes in its
+    accepting thread before they reach a request thread; this view gives the same answer
+    in-process and for requests the worker hands on. See :mod:`stream_engine.web.health`.
     """
 
     def get(self, request: Request) -> Response:
-        store = self.context.store
-        store.change_token()
-        return json_response({"status": "ok", "store": store.backend, "version": __version__})
+        status, body = self.context.health.answer({"answered_by": "request thread"})
+        response = Response(body=body, status=status, content_type="application/json", charset=None)
+        response.cache_control = "no-store"
+        return response
