@@ -68,7 +68,8 @@ LOG_LEVEL = "INFO"
 # Pid file used by manage-streamng; relative to the repository root.
 PID_FILE = "stream_engine.pid"
 
-# Folder for asynchronous export jobs; relative to the repository root.
+# Folder for asynchronous export jobs; relative to the repository root. Several servers over one
+# Cassandra keyspace must share it (NFS or similar): any of them serves any job's files.
 ASYNC_DIR = "async"
 
 # -- Apache Cassandra backend --------------------------------------------------------------------
@@ -99,8 +100,9 @@ CASSANDRA_CONCURRENCY = 16
 # Replication of the keyspace when `stream-engine cassandra schema --apply` creates it.
 CASSANDRA_REPLICATION = {"class": "SimpleStrategy", "replication_factor": 1}
 
-# Rows per result page (reads) and rows per unlogged batch to one partition (writes).
-CASSANDRA_FETCH_SIZE = 50000
+# Rows per result page (reads) and rows per unlogged batch to one partition (writes). Pages of
+# 50,000 rows made a node with a 512 MB heap thrash in garbage collection; 5,000 keep it steady.
+CASSANDRA_FETCH_SIZE = 5000
 CASSANDRA_BATCH_ROWS = 500
 # Writes keep each bin as column chunks (what Stream Engine reads). True also upserts the OOI
 # rows of every record in the same write (the layout OOI's tools read; ingest then runs at the

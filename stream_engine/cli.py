@@ -83,7 +83,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     bind = args.bind or settings.BIND
     settings.replace(BIND=bind)
     if settings.STORE == "cassandra":
-        _check_cassandra_schema(settings)
+        from stream_engine.cli_cassandra import check_schema
+
+        check_schema(settings)
     if not GUNICORN_CONFIG.is_file():
         raise ConfigError(f"gunicorn configuration not found at {GUNICORN_CONFIG}; run from a source checkout")
     argv = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONFIG), "--bind", bind]
@@ -159,47 +161,6 @@ def cmd_preload_check(args: argparse.Namespace, settings: Settings) -> int:
             print(f"  {note}")
     print(f"preload {path}: {report.summary()}")
     return 1 if report.problems else 0
-
-
-def cmd_cassandra_schema(args: argparse.Namespace, settings: Settings) -> int:
-    """Print the keyspace's CQL, create what is missing (``--apply``) or compare (``--check``)."""
-    from stream_engine.store.cassandra import from_settings
-    from stream_engine.store.cassandra_admin import apply_schema, schema_problems, schema_statements
-
-    with from_settings(settings) as store:
-        if args.check:
-            problems = schema_problems(store, _preload(settings))
-            for problem in problems:
-                print(problem)
-            print(f"keyspace {store.keyspace!r}: " + (f"{len(problems)} differences from the dictionary"
-                                                      if problems else "matches the dictionary"))
-            return 1 if problems else 0
-        if not args.apply:
-            print(";\n\n".join(schema_statements(store, _preload(settings))) + ";")
-            return 0
-        run = apply_schema(store, _preload(settings))
-        print(f"keyspace {store.keyspace!r} on {store.conn.describe()}: {len(run)} statements run"
-              + ("" if run else " (nothing was missing)"))
-        return 0
-
-
-def _check_cassandra_schema(settings: Settings) -> None:
-    """Refuse to serve a keyspace whose layout differs from the dictionary (ConfigError naming it)."""
-    from stream_engine.store.cassandra import from_settings
-    from stream_engine.store.cassandra_admin import schema_problems
-
-    with from_settings(settings) as store:
-        try:
-            problems = schema_problems(store, _preload(settings))
-        except StoreUnavailable as exc:
-            print(f"warning: {exc}; serving anyway (requests answer 503 until it is back)", file=sys.stderr)
-            return
-    if problems:
-        raise ConfigError(
-            f"the Cassandra keyspace {settings.CASSANDRA_KEYSPACE!r} does not match the preload "
-            f"dictionary: {'; '.join(problems[:10])}" + (f"; and {len(problems) - 10} more" if len(problems) > 10 else "")
-            + ". Run `stream-engine cassandra schema --apply` to create what is missing."
-        )
 
 
 def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
@@ -279,14 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("path", nargs="?", help="preload folder (default: setting PRELOAD)")
     q.set_defaults(run=cmd_preload_check)
 
-    p = sub.add_parser("cassandra", help="Cassandra backend tools")
-    cassandra = p.add_subparsers(title="cassandra commands", metavar="COMMAND")
-    p.set_defaults(parser=p)
-    q = cassandra.add_parser("schema", help="print the keyspace's CQL (--apply creates what is missing)")
-    mode = q.add_mutually_exclusive_group()
-    mode.add_argument("--apply", action="store_true", help="create the keyspace and missing tables")
-    mode.add_argument("--check", action="store_true", help="list differences from the dictionary (exit 1 if any)")
-    q.set_defaults(run=cmd_cassandra_schema)
+    from stream_engine.cli_cassandra import add_cassandra_commands
+
+    add_cassandra_commands(sub)
 
     p = sub.add_parser("export", help="export a request (original JSON body) as NetCDF4, CSV or TSV files")
     p.add_argument("request", metavar="REQUEST", help="JSON request body file, '-' for standard input")

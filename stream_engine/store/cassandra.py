@@ -14,7 +14,10 @@ assets. Its helpers live beside it, one job each: ``cassandra_tables.py`` (strea
 on demand, row keys, row batches, index bins), ``cassandra_writes.py`` (checking a write, then
 the bulk path of ``cassandra_bulk.py``: merge, chunk version, rows, switch), ``cassandra_chunk_reads.py``
 (per-bin dispatch), ``cassandra_reads.py`` (row bins queried concurrently into numpy),
-``cassandra_snapshot.py`` (the one-state view), ``cassandra_session.py`` (the connection).
+``cassandra_snapshot.py`` (the one-state view), ``cassandra_session.py`` (the connection),
+``cassandra_jobs.py`` (export-job records, lightweight transactions), ``cassandra_quality.py``
+(annotations, QARTOD tests, QC records), ``cassandra_msgpack.py`` (OOI's msgpack array blobs)
+and ``cassandra_reindex.py`` (indexing a keyspace written by OOI's tools).
 
 Unlike the embedded store, a write spanning several bins is not atomic as a whole: each bin is
 switched whole, so after a failure some bins may show the new records and others not yet;
@@ -32,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from stream_engine.store.base import (
+    QUALITY_KINDS,
     ChangeToken,
     ColumnInfo,
     IndexRange,
@@ -45,6 +49,9 @@ from stream_engine.store.base import (
 )
 from stream_engine.store.cassandra_chunk_reads import read_stream
 from stream_engine.store.cassandra_chunks import INDEX_COLUMNS, BinCache, BinState
+from stream_engine.store.cassandra_jobs import CassandraJobTable
+from stream_engine.store.cassandra_msgpack import column_info
+from stream_engine.store.cassandra_quality import CassandraQualityTables
 from stream_engine.store.cassandra_schema import (
     METADATA_TABLES,
     check_identifier,
@@ -58,9 +65,6 @@ from stream_engine.store.cassandra_writes import write_records
 
 __all__ = ["CassandraStore", "from_settings"]
 
-
-def _column_info(name: str, dtype: str, width: int | None) -> ColumnInfo:
-    return ColumnInfo(name, dtype, () if width is None else (width,))
 
 class CassandraStore(Store):
     """A :class:`~stream_engine.store.base.Store` in a Cassandra keyspace (see the module docstring).
@@ -89,6 +93,8 @@ class CassandraStore(Store):
         self.write_rows = bool(write_rows)
         self._ready = False
         self.schema_lock = threading.Lock()  # table creation and changes, one at a time
+        self._jobs = CassandraJobTable(connection, self.keyspace)
+        self._quality = CassandraQualityTables(connection, self.keyspace)
 
     def __repr__(self) -> str:
         return f"CassandraStore({self.conn.describe()!r}, keyspace={self.keyspace!r})"
@@ -115,6 +121,25 @@ class CassandraStore(Store):
                     session.execute(statement)
             self.add_missing_index_columns()
             self._ready = True
+        self._adopt_quality_asset_events()
+
+    def _adopt_quality_asset_events(self) -> None:
+        """Move data-quality records an earlier version kept as the asset events ``@quality:<kind>``
+        into their tables (once per process: three single-row reads when there are none)."""
+        for kind in QUALITY_KINDS:
+            name = f"@quality:{kind}"
+            records = self.asset_events(name)
+            if records:
+                self._quality.add(kind, records)
+            if records or name in self._asset_rows(name):
+                self.conn.execute(self._q("DELETE FROM {ks}.asset_events WHERE refdes=?"), (name,),
+                                  doing=f"remove the moved records {name}")
+                self._record_commit()
+
+    def _asset_rows(self, refdes: str) -> list[str]:
+        rows = self.conn.execute(self._q("SELECT refdes FROM {ks}.asset_events WHERE refdes=?"), (refdes,),
+                                 doing=f"read the asset record {refdes}")
+        return [r[0] for r in rows]
 
     def add_missing_index_columns(self) -> None:
         """Add the chunk-version columns to a ``partition_metadata`` made before they existed."""
@@ -171,7 +196,7 @@ class CassandraStore(Store):
         rows = self.conn.execute(
             self._q(f"SELECT name, dtype, width FROM {{ks}}.stream_columns WHERE {KEY_WHERE}"), params,
             doing=f"read the columns of {key}")
-        return int(found[0][0]), {n: _column_info(n, d, w) for n, d, w in rows}
+        return int(found[0][0]), {n: column_info(n, d, w) for n, d, w in rows}
 
     def columns(self, key: StreamKey) -> dict[str, ColumnInfo]:
         # docstring inherited
@@ -287,6 +312,56 @@ class CassandraStore(Store):
         self.ensure_schema()
         rows = self.conn.execute(self._q("SELECT refdes FROM {ks}.asset_events"), doing="list the asset records")
         return sorted(r[0] for r in rows)
+
+    # -- data-quality records ------------------------------------------------------------------------
+    # One table per kind (cassandra_quality.py). Adding records moves the keyspace's change token
+    # but no stream's: a response's version digests the records that apply to its streams.
+
+    def add_quality_records(self, kind: str, records: Iterable[Mapping[str, Any]]) -> list[int]:
+        # docstring inherited
+        self.ensure_schema()
+        ids = self._quality.add(kind, records)
+        self._record_commit()
+        return ids
+
+    def quality_records(self, kind: str) -> list[dict[str, Any]]:
+        # docstring inherited
+        self.ensure_schema()
+        return self._quality.records(kind)
+
+    # -- export jobs -------------------------------------------------------------------------------
+    # In the async_jobs table, changed by lightweight transactions (cassandra_jobs.py); they never
+    # move the change token.
+
+    def put_job(self, job_id: str, record: Mapping[str, Any]) -> None:
+        # docstring inherited
+        self.ensure_schema()
+        self._jobs.put(job_id, record)
+
+    def job(self, job_id: str) -> dict[str, Any] | None:
+        # docstring inherited
+        self.ensure_schema()
+        return self._jobs.get(job_id)
+
+    def update_job(self, job_id: str, changes: Mapping[str, Any]) -> dict[str, Any] | None:
+        # docstring inherited
+        self.ensure_schema()
+        return self._jobs.update(job_id, changes)
+
+    def jobs(self) -> list[dict[str, Any]]:
+        # docstring inherited
+        self.ensure_schema()
+        return self._jobs.all()
+
+    def delete_job(self, job_id: str) -> bool:
+        # docstring inherited
+        self.ensure_schema()
+        return self._jobs.delete(job_id)
+
+    def claim_job(self, limit: int, changes: Mapping[str, Any]) -> dict[str, Any] | None:
+        # docstring inherited
+        self.ensure_schema()
+        return self._jobs.claim(limit, changes)
 
 
 def from_settings(settings: Any) -> CassandraStore:

@@ -20,8 +20,9 @@ The store's own tables:
   (``cassandra_chunks.py``).
 * ``asset_events``        asset-management events per reference designator (JSON text).
 * ``store_state``         one row whose ``generation`` moves on with every commit (change token).
-* ``annotations``, ``qartod_configurations``, ``async_jobs``: ready for the data-quality records and
-  the job state of several server nodes.
+* ``async_jobs``            export-job records shared by every server node (``cassandra_jobs.py``).
+* ``quality_annotation``, ``quality_qartod``, ``quality_qc``: data-quality records, one table per
+  kind (``cassandra_quality.py``).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from stream_engine.store.base import DEPLOYMENT, TIME, ColumnInfo
+from stream_engine.store.base import DEPLOYMENT, QUALITY_KINDS, TIME, ColumnInfo
 from stream_engine.store.records import STRING_DTYPE
 
 __all__ = [
@@ -75,11 +76,10 @@ METADATA_TABLES: dict[str, str] = {
     "PRIMARY KEY ((subsite, node, sensor, method, stream, bin), version, name, chunk)",
     "asset_events": "refdes text PRIMARY KEY, events text, generation timeuuid",
     "store_state": "id int PRIMARY KEY, generation timeuuid",
-    "annotations": "refdes text, id uuid, stream text, begin_time double, end_time double, body text, "
-    "PRIMARY KEY (refdes, id)",
-    "qartod_configurations": "refdes text, stream text, parameter text, body text, "
-    "PRIMARY KEY (refdes, stream, parameter)",
     "async_jobs": "id text PRIMARY KEY, state text, node text, updated timestamp, body text",
+    # one table per kind of data-quality record (cassandra_quality.py)
+    **{f"quality_{kind}": "part int, id bigint, record text, next_id bigint static, PRIMARY KEY (part, id)"
+       for kind in QUALITY_KINDS},
 }
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,47}$")
 _CQL_OF_KIND = {"i1": "int", "i2": "int", "i4": "int", "u1": "int", "u2": "int", "i8": "bigint",
@@ -188,7 +188,7 @@ def schema_differences(keyspace_meta: Any, keyspace: str, tables: Iterable[Table
         for column in body.split(", PRIMARY KEY")[0].split(", "):
             if " PRIMARY KEY" in column:
                 column = column.replace(" PRIMARY KEY", "")
-            col, kind = column.split()
+            col, kind = column.split()[:2]  # a third word: "static"
             have = found[name].columns.get(col)
             if have is None or _cql_type_name(have) != kind:
                 problems.append(

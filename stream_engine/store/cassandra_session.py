@@ -103,7 +103,7 @@ class CassandraConnection:
         connect_timeout: float = 10.0,
         query_timeout: float = 60.0,
         concurrency: int = 16,
-        fetch_size: int = 50000,
+        fetch_size: int = 5000,
     ) -> None:
         self.points = contact_points(hosts, port)
         self.keyspace = keyspace

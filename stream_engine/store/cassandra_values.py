@@ -16,6 +16,7 @@ import numpy as np
 
 from stream_engine.store.base import ColumnInfo
 from stream_engine.store.cassandra_columnar import decode_blobs, encode_blobs
+from stream_engine.store.cassandra_msgpack import MsgpackColumn, decode_msgpack, encode_msgpack
 from stream_engine.store.cassandra_schema import cql_type
 from stream_engine.store.records import STRING_DTYPE, fill_array
 
@@ -34,6 +35,8 @@ def serialize(values: np.ndarray, info: ColumnInfo) -> list[bytes]:
     Fixed-width values are converted for the whole column at once and cut into pieces, so
     writing makes no Python number per value (the driver's ``bind`` costs ~40 us per row).
     """
+    if isinstance(info, MsgpackColumn):
+        return encode_msgpack(values)
     if info.shape:
         return encode_blobs(values)
     if info.dtype == STRING_DTYPE:
@@ -62,7 +65,7 @@ def column_from_pages(pages: list[Any], info: ColumnInfo) -> np.ndarray:
         blobs: list[Any] = []
         for page in pages:
             blobs.extend(page)
-        return decode_blobs(blobs, info)
+        return decode_msgpack(blobs, info) if isinstance(info, MsgpackColumn) else decode_blobs(blobs, info)
     if info.dtype == STRING_DTYPE:
         out = np.empty(sum(len(p) for p in pages), dtype=object)
         i = 0

@@ -9,12 +9,14 @@ the partition index switched per bin) and finally moves the stream's generation 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from stream_engine.store.base import DEPLOYMENT, TIME, ColumnInfo, StreamKey, WriteResult
 from stream_engine.store.cassandra_bulk import write_bins
+from stream_engine.store.cassandra_msgpack import dtype_text
 from stream_engine.store.cassandra_tables import KEY_WHERE, ensure_stream_table, key_params
 from stream_engine.store.records import DEPLOYMENT_INFO, TIME_INFO, conform, normalize
 
@@ -47,7 +49,7 @@ def write_records(store: CassandraStore, key: StreamKey, records: Mapping[str, n
         if name in stored:
             columns[name] = conform(name, columns[name], infos[name], stored[name], f"stream {key}")
             if infos[name].shape and infos[name].shape[0] > stored[name].shape[0]:
-                after[name] = ColumnInfo(name, stored[name].dtype, infos[name].shape)
+                after[name] = replace(stored[name], shape=infos[name].shape)  # keeps its blob encoding
         else:
             after[name] = infos[name]
     conn, keyspace = store.conn, store.keyspace
@@ -72,5 +74,5 @@ def _record_columns(store: CassandraStore, key: StreamKey, bin_seconds: int, sto
     cql = f"UPDATE {keyspace}.stream_columns SET name=?, dtype=?, width=? WHERE {KEY_WHERE} AND position=?"
     with conn.errors(f"record the columns of {key}"):
         statement = conn.prepare(cql)
-    conn.concurrent(statement, [(i.name, i.dtype, i.shape[0] if i.shape else None, *params, pos)
+    conn.concurrent(statement, [(i.name, dtype_text(i), i.shape[0] if i.shape else None, *params, pos)
                                 for pos, i in changed], doing=f"record the columns of {key}")

@@ -66,18 +66,50 @@ def compliance_failures(path: Path, tmp_path: Path) -> dict[str, list[str]]:
     return failures
 
 
-@pytest.fixture(scope="session")
-def async_dir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("async")
+@pytest.fixture(scope="session", params=["embedded", pytest.param("cassandra", marks=pytest.mark.cassandra)])
+def export_backend(request) -> str:
+    """The store the export server serves: every server test runs once per backend, with the
+    same expectations (the oracle is the engine over the embedded demo store)."""
+    return request.param
 
 
 @pytest.fixture(scope="session")
-def export_server(demo_dir, async_dir, tmp_path_factory):
-    """``stream-engine serve`` over the demo store on a loopback port."""
+def demo_keyspace(request, curated):
+    """The demo streams in a Cassandra keyspace laid out from the dictionary: (node, store)."""
+    from stream_engine.store.cassandra_admin import apply_schema
+
+    node = request.getfixturevalue("cassandra_node")
+    store = node.store()
+    apply_schema(store, curated)
+    fill_demo(store, curated)
+    try:
+        yield node, store
+    finally:
+        store.conn.session().execute(f"DROP KEYSPACE IF EXISTS {store.keyspace}", timeout=120)
+        store.close()
+
+
+@pytest.fixture(scope="session")
+def backend_env(request, export_backend) -> dict[str, str]:
+    """The environment that points a server at the backend's store."""
+    if export_backend == "embedded":
+        return {}
+    node, store = request.getfixturevalue("demo_keyspace")
+    return node.settings_env(store.keyspace)
+
+
+@pytest.fixture(scope="session")
+def async_dir(tmp_path_factory, export_backend) -> Path:
+    return tmp_path_factory.mktemp(f"async_{export_backend}")
+
+
+@pytest.fixture(scope="session")
+def export_server(demo_dir, async_dir, backend_env, tmp_path_factory):
+    """``stream-engine serve`` over the demo streams (embedded or Cassandra) on a loopback port."""
     from live_server import start_server
 
     server = start_server(demo_dir, tmp_path_factory.mktemp("logs"), threads=4,
-                          extra_env={"STREAM_ENGINE_ASYNC_DIR": str(async_dir)})
+                          extra_env={"STREAM_ENGINE_ASYNC_DIR": str(async_dir), **backend_env})
     try:
         yield server
     finally:

@@ -38,8 +38,21 @@ def record(**fields):
     return {**base, **fields}
 
 
-def test_wildcards_match_every_stream_they_name_and_no_other(tmp_path):
-    with EmbeddedStore(tmp_path) as store:
+@pytest.fixture(params=["embedded", pytest.param("cassandra", marks=pytest.mark.cassandra)])
+def quality_store(request, tmp_path):
+    """An empty store of each backend."""
+    if request.param == "cassandra":
+        store = request.getfixturevalue("cassandra_node").store()
+    else:
+        store = EmbeddedStore(tmp_path)
+    yield store
+    if request.param == "cassandra":
+        store.conn.session().execute(f"DROP KEYSPACE IF EXISTS {store.keyspace}", timeout=120)
+    store.close()
+
+
+def test_wildcards_match_every_stream_they_name_and_no_other(quality_store):
+    with quality_store as store:
         ids = store.add_quality_records("annotation", [
             record(annotation="whole node", node="MFD37"),
             record(annotation="one sensor", node="MFD37", sensor="03-CTDBPC000"),
@@ -73,8 +86,8 @@ def test_bad_records_are_refused_naming_the_field(bad, field):
         parse_annotation(record(**bad))
 
 
-def test_replacing_by_id_changes_only_that_streams_digest(tmp_path):
-    with EmbeddedStore(tmp_path) as store:
+def test_replacing_by_id_changes_only_that_streams_digest(quality_store):
+    with quality_store as store:
         store.add_quality_records("annotation", [record(node="MFD37", sensor="03-CTDBPC000"), record(subsite="CE02SHSM")])
         before = {k: stream_digest(annotations_for(store, k)) for k in (demo.CTD, demo.OPTODE, OTHER)}
         store.add_quality_records("annotation", [record(id=1, node="MFD37", sensor="03-CTDBPC000", exclusionFlag=True)])

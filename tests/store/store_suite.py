@@ -443,3 +443,33 @@ class StoreSuite:
         assert store.delete_job("a") and not store.delete_job("a")
         assert store.update_job("a", {"progress": 1.0}) is None and store.job("a") is None
         assert token is None or store.change_token() == token  # job records never move it
+
+    # -- data-quality records --------------------------------------------------------------------
+
+    def test_quality_records(self, store: Store) -> None:
+        store.write(KEY, frame([T0]), bin_seconds=DAY)
+        stream_token, asset_token = store.stream_token(KEY), store.asset_token(KEY.refdes)
+        assert [store.quality_records(k) for k in ("annotation", "qartod", "qc")] == [[], [], []]
+        note = {"@class": ".AnnotationRecord", "subsite": KEY.subsite, "annotation": "bad \"pump\" ü",
+                "beginDT": 1.5e12, "endDT": None, "parameters": [13, 14]}
+        assert store.add_quality_records("annotation", [note, {**note, "annotation": "second"}]) == [1, 2]
+        assert store.add_quality_records("annotation", [{**note, "id": 7}, {**note, "annotation": "next"}]) == [7, 8]
+        assert store.add_quality_records("annotation", [{**note, "id": 2, "annotation": "replaced"}]) == [2]
+        found = store.quality_records("annotation")
+        assert [r["id"] for r in found] == [1, 2, 7, 8]
+        assert found[0] == {**note, "id": 1} and found[1]["annotation"] == "replaced"
+        assert store.quality_records("qartod") == [] and store.quality_records("qc") == []
+        assert store.add_quality_records("qc", [{"qcParameterName": "x"}]) == [1]  # ids per kind
+        assert store.asset_refdeses() == []  # kept apart from the asset events
+        with pytest.raises(ValueError, match="kind"):
+            store.add_quality_records("flags", [note])
+        with pytest.raises(ValueError, match="JSON object"):
+            store.add_quality_records("annotation", [note, "not a record"])
+        with pytest.raises(ValueError, match="id"):
+            store.add_quality_records("annotation", [{**note, "id": -3}])
+        with pytest.raises(ValueError, match="JSON"):
+            store.add_quality_records("annotation", [{**note, "beginDT": float("nan")}])
+        assert [r["id"] for r in store.quality_records("annotation")] == [1, 2, 7, 8]  # nothing of those
+        # annotations belong to the version of the streams they touch (digested per response),
+        # never to a stream's record token or a refdes's asset token
+        assert store.stream_token(KEY) == stream_token and store.asset_token(KEY.refdes) == asset_token

@@ -85,3 +85,62 @@ def test_small_batches_and_pages_cross_their_ends(cassandra_node: CassandraNode)
         again = store.write(KEY, frame(times[::2], v=-np.arange(61.0)[::2]), bin_seconds=DAY)
         assert (again.inserted, again.replaced) == (0, 31)
         assert store.read(KEY)["v"].tolist() == [-i if i % 2 == 0 else i for i in range(61)]
+
+
+def test_nodes_claiming_at_once_never_get_the_same_job(cassandra_node: CassandraNode) -> None:
+    """Four stores (four connections, as four server nodes) claim queued jobs at the same time:
+    every job is claimed exactly once, and job changes leave the change token alone."""
+    import threading
+
+    stores = [cassandra_node.store("suite_jobs") for _ in range(4)]
+    stores[0].ensure_schema()
+    empty_keyspace(stores[0])
+    for i in range(12):
+        stores[0].put_job(f"j{i:02d}", {"id": f"j{i:02d}", "state": "queued", "created": float(i)})
+    token = stores[0].change_token()
+    claimed: list[list[str]] = [[] for _ in stores]
+    start = threading.Barrier(len(stores))
+
+    def claim_all(n: int) -> None:
+        start.wait()
+        while (record := stores[n].claim_job(100, {"node": n})) is not None:
+            assert record["node"] == n and record["state"] == "running"
+            claimed[n].append(record["id"])
+
+    threads = [threading.Thread(target=claim_all, args=(n,)) for n in range(len(stores))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    ids = sorted(i for got in claimed for i in got)
+    assert ids == [f"j{i:02d}" for i in range(12)]
+    for n, got in enumerate(claimed):
+        assert all(stores[0].job(i)["node"] == n for i in got)
+    assert stores[0].change_token() == token
+    for store in stores:
+        store.close()
+
+
+def test_quality_records_kept_as_asset_events_by_an_earlier_version_move_to_their_table(cassandra_node: CassandraNode) -> None:
+    old = {"id": 4, "subsite": "CE01ISSM", "annotation": "kept by the earlier fallback"}
+    with cassandra_node.store("suite_adopt") as store:
+        store.ensure_schema()
+        empty_keyspace(store)
+        store.put_asset_events("@quality:annotation", [old])  # what the asset-event fallback wrote
+        store.put_asset_events(KEY.refdes, [])
+    with cassandra_node.store("suite_adopt") as store:  # a new process of the new version
+        assert store.quality_records("annotation") == [old]
+        assert store.asset_refdeses() == [KEY.refdes]
+        assert store.add_quality_records("annotation", [{"subsite": "X"}]) == [5]
+
+
+def test_a_quality_load_larger_than_one_batch(cassandra_node: CassandraNode) -> None:
+    """Cassandra refuses batches over 50 KiB: a large load goes in several, all of it stored."""
+    from stream_engine.store.cassandra_quality import BATCH_BYTES
+
+    records = [{"subsite": "CE01ISSM", "annotation": f"{i} " + "x" * 2000} for i in range(3 * BATCH_BYTES // 2000)]
+    with cassandra_node.store("suite_big_quality") as store:
+        store.ensure_schema()
+        empty_keyspace(store)
+        assert store.add_quality_records("annotation", records) == list(range(1, len(records) + 1))
+        assert store.quality_records("annotation") == [{**r, "id": i} for i, r in enumerate(records, 1)]
