@@ -87,8 +87,28 @@ def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_derive_rows(args: argparse.Namespace, settings: Settings) -> int:
+    """Write the OOI rows of bins ingested with ``CASSANDRA_WRITE_ROWS`` off (idempotent)."""
+    from stream_engine.store.cassandra import from_settings
+
+    wanted = set(args.streams)
+    total = checked = 0
+    with from_settings(settings) as store:
+        for coverage in store.streams():
+            if wanted and coverage.key.stream not in wanted:
+                continue
+            checked += 1
+            derived = store.derive_rows(coverage.key)
+            total += derived
+            if derived:
+                print(f"{coverage.key}: OOI rows written for {derived} records")
+    print(f"keyspace {settings.CASSANDRA_KEYSPACE!r}: {checked} streams checked, "
+          f"OOI rows written for {total} records")
+    return 0
+
+
 def add_cassandra_commands(sub: Any) -> None:
-    """Add ``cassandra schema|preflight|reindex`` to the ``stream-engine`` subcommands ``sub``."""
+    """Add ``cassandra schema|preflight|reindex|derive-rows`` to the ``stream-engine`` subcommands ``sub``."""
     p = sub.add_parser("cassandra", help="Cassandra backend tools")
     cassandra = p.add_subparsers(title="cassandra commands", metavar="COMMAND")
     p.set_defaults(parser=p)
@@ -104,3 +124,7 @@ def add_cassandra_commands(sub: Any) -> None:
                                              "written by OOI's tools (array blobs read as msgpack)")
     q.add_argument("streams", nargs="*", metavar="STREAM", help="stream tables (default: every dictionary stream)")
     q.set_defaults(run=cmd_reindex)
+    q = cassandra.add_parser("derive-rows", help="write the OOI rows of records ingested with "
+                                                 "CASSANDRA_WRITE_ROWS off (chunks only)")
+    q.add_argument("streams", nargs="*", metavar="STREAM", help="streams (default: every stream with data)")
+    q.set_defaults(run=cmd_derive_rows)

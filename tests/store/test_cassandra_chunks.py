@@ -3,6 +3,8 @@ chunks agreeing with their OOI rows, resumed ingests, reads during writes, deriv
 
 from __future__ import annotations
 
+import os
+import subprocess
 import threading
 import uuid
 
@@ -10,6 +12,7 @@ import numpy as np
 import pytest
 import test_cassandra
 from cassandra_node import CassandraNode
+from live_server import stream_engine_command
 from store_suite import DAY, KEY, T0, frame
 from test_cassandra import empty_keyspace
 
@@ -270,6 +273,31 @@ def test_rows_deferred_then_derived(cassandra_node: CassandraNode) -> None:
     store.write_rows = True
     store.write(KEY, {k: v[:50] for k, v in records.items()}, bin_seconds=DAY)
     _assert_same(_rows(store), store.read(KEY))
+    store.close()
+
+
+def test_derive_rows_command(cassandra_node: CassandraNode, tmp_path) -> None:
+    """What an operator runs after a chunks-only ingest: every record gets its OOI row, once."""
+    store = _store_of(CassandraStore, cassandra_node, "chunks_derive_cli")
+    store.write_rows = False
+    records = _mixed_records(300)
+    store.write(KEY, records, bin_seconds=DAY)
+    assert _row_count(store) == 0
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAM_ENGINE_")}
+    env.update(cassandra_node.settings_env("chunks_derive_cli"), STREAM_ENGINE_LOG_DIR=str(tmp_path))
+
+    def derive(*streams: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*stream_engine_command(), "cassandra", "derive-rows", *streams], env=env,
+                              capture_output=True, text=True, timeout=600)
+
+    done = derive("some_other_stream")
+    assert done.returncode == 0, done.stderr
+    assert "0 streams checked" in done.stdout and _row_count(store) == 0
+    done = derive()
+    assert done.returncode == 0, done.stderr
+    assert "OOI rows written for 300 records" in done.stdout
+    _assert_same(_rows(store), store.read(KEY))
+    assert "OOI rows written for 0 records" in derive(KEY.stream).stdout  # nothing lags any more
     store.close()
 
 
