@@ -27,6 +27,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from stream_engine.errors import NotFound
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -478,3 +480,24 @@ def merge_quality_records(
         merged[rid] = {**dict(record), "id": rid}
         ids.append(rid)
     return merged, ids
+
+
+def wanted_columns(key: StreamKey, stored: Mapping[str, object], columns: Sequence[str] | None) -> list[str]:
+    """The columns a read returns: time, deployment, then ``columns`` (every stored one if ``None``).
+
+    ``stored`` maps the stream's stored column names to whatever the backend keeps for them.
+
+    Raises
+    ------
+    NotFound
+        If the stream has no column of that name.
+    """
+    if columns is None:
+        return list(stored) if stored else [TIME, DEPLOYMENT]
+    names = [TIME, DEPLOYMENT, *(c for c in columns if c not in (TIME, DEPLOYMENT))]
+    missing = [c for c in names if c not in stored and c not in (TIME, DEPLOYMENT)]
+    if missing:
+        raise NotFound(
+            f"stream {key} has no column {missing[0]!r}; stored columns: "
+            + (", ".join(sorted(stored)) or "none (the stream holds no data)"))
+    return list(dict.fromkeys(names))

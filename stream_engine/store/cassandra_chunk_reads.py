@@ -13,11 +13,19 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from stream_engine.store.base import DEPLOYMENT, TIME, ColumnInfo, IndexRange, StreamKey, TimeRange
+from stream_engine.store.base import (
+    DEPLOYMENT,
+    TIME,
+    ColumnInfo,
+    IndexRange,
+    StreamKey,
+    TimeRange,
+    wanted_columns,
+)
 from stream_engine.store.cassandra_chunks import BinCache, BinState, ChunkTable
 from stream_engine.store.cassandra_reads import read_bins
 from stream_engine.store.cassandra_session import CassandraConnection
-from stream_engine.store.cassandra_tables import index_bins, wanted_columns
+from stream_engine.store.cassandra_tables import index_bins
 from stream_engine.store.records import STRING_DTYPE, fill_array, to_output
 
 __all__ = ["PREFETCH_BYTES", "read_stream"]

@@ -8,11 +8,10 @@ single-partition batches of already serialized rows, and which bins an index ran
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 from cassandra.query import BatchStatement, BatchType, BoundStatement, PreparedStatement
 
-from stream_engine.errors import NotFound
 from stream_engine.store.base import DEPLOYMENT, TIME, ColumnInfo, IndexRange, Partition, StreamKey
 from stream_engine.store.cassandra_schema import (
     KEY_COLUMNS,
@@ -33,7 +32,6 @@ __all__ = [
     "insert_statement",
     "key_params",
     "row_batches",
-    "wanted_columns",
 ]
 
 # The WHERE clause of one stream key in the store's own tables, and of one partition of a stream table.
@@ -111,24 +109,6 @@ def row_batches(insert: PreparedStatement, rows: list[tuple[bytes, ...]], size: 
         out.append(batch)
     return out
 
-
-def wanted_columns(key: StreamKey, stored: dict[str, ColumnInfo], columns: Sequence[str] | None) -> list[str]:
-    """The columns a read returns: time, deployment, then ``columns`` (every stored one if ``None``).
-
-    Raises
-    ------
-    NotFound
-        If the stream has no column of that name.
-    """
-    if columns is None:
-        return list(stored) if stored else [TIME, DEPLOYMENT]
-    names = [TIME, DEPLOYMENT, *(c for c in columns if c not in (TIME, DEPLOYMENT))]
-    missing = [c for c in names if c not in stored and c not in (TIME, DEPLOYMENT)]
-    if missing:
-        raise NotFound(
-            f"stream {key} has no column {missing[0]!r}; stored columns: "
-            + (", ".join(sorted(stored)) or "none (the stream holds no data)"))
-    return list(dict.fromkeys(names))
 
 
 def index_bins(parts: list[Partition], index_range: IndexRange) -> tuple[list[int], int]:

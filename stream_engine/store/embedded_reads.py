@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from stream_engine.errors import NotFound, StoreError, StoreUnavailable
+from stream_engine.errors import StoreError, StoreUnavailable
 from stream_engine.store.base import (
     DEPLOYMENT,
     NEVER_WRITTEN,
@@ -34,6 +34,7 @@ from stream_engine.store.base import (
     TimeRange,
     WriteResult,
     check_quality_kind,
+    wanted_columns,
 )
 from stream_engine.store.embedded_chunks import index_slices, read_into, time_slices
 from stream_engine.store.records import to_output
@@ -91,21 +92,6 @@ def read_column_infos(conn: sqlite3.Connection, key: StreamKey) -> dict[str, Col
     row = stream_row(conn, key)
     return {} if row is None else {n: info for n, (_, info) in column_rows(conn, row[0]).items()}
 
-
-def wanted_columns(
-    key: StreamKey, stored: dict[str, tuple[int, ColumnInfo]], columns: Sequence[str] | None
-) -> list[str]:
-    """The columns a read returns, ``time`` and ``deployment`` first; unknown names raise NotFound."""
-    if columns is None:
-        return list(stored) if stored else [TIME, DEPLOYMENT]
-    names = [TIME, DEPLOYMENT, *(c for c in columns if c not in (TIME, DEPLOYMENT))]
-    missing = [c for c in names if c not in stored and c not in (TIME, DEPLOYMENT)]
-    if missing:
-        raise NotFound(
-            f"stream {key} has no column {missing[0]!r}; stored columns: "
-            + (", ".join(sorted(stored)) or "none (the stream holds no data)")
-        )
-    return list(dict.fromkeys(names))
 
 
 def read_records(
