@@ -46,6 +46,7 @@ class RowsOnlyAfterWrites(CassandraStore):
     goes to the rows, the next write into such a bin first brings its rows into chunks."""
 
     every = 1
+    ROWS = "with-ingest"  # the rows are all that will be left of a bin
 
     def write(self, key, records, *, bin_seconds):
         result = super().write(key, records, bin_seconds=bin_seconds)
@@ -57,9 +58,9 @@ class MixedAfterWrites(RowsOnlyAfterWrites):
     every = 2
 
 
-def _store_of(cls, node: CassandraNode, keyspace: str) -> CassandraStore:
+def _store_of(cls, node: CassandraNode, keyspace: str, rows: str | None = None) -> CassandraStore:
     base = node.store(keyspace)
-    store = cls(base.conn)
+    store = cls(base.conn, rows=rows or getattr(cls, "ROWS", "background"))
     store.ensure_schema()
     empty_keyspace(store)
     return store
@@ -87,7 +88,8 @@ class TestMixedKeyspace(test_cassandra.TestCassandraStore):
 
 @pytest.fixture
 def store(cassandra_node: CassandraNode):
-    store = _store_of(CassandraStore, cassandra_node, "chunks")
+    """A store writing the OOI rows with every ingest (the tests compare them with the chunks)."""
+    store = _store_of(CassandraStore, cassandra_node, "chunks", rows="with-ingest")
     yield store
     store.close()
 
@@ -290,9 +292,13 @@ def test_derive_rows_command(cassandra_node: CassandraNode, tmp_path) -> None:
         return subprocess.run([*stream_engine_command(), "cassandra", "derive-rows", *streams], env=env,
                               capture_output=True, text=True, timeout=600)
 
-    done = derive("some_other_stream")
+    done = derive("no_such_stream")  # a typo is an error naming it, as for reindex
+    assert done.returncode != 0 and "'no_such_stream' is not a stored stream" in done.stderr, done
+    assert _row_count(store) == 0
+    done = derive("--status")
     assert done.returncode == 0, done.stderr
-    assert "0 streams checked" in done.stdout and _row_count(store) == 0
+    assert f"{KEY}: {len(store.partitions(KEY))} bins, 300 records with OOI rows pending" in done.stdout, done.stdout
+    assert "no server is deriving rows now" in done.stdout and _row_count(store) == 0
     done = derive()
     assert done.returncode == 0, done.stderr
     assert "OOI rows written for 300 records" in done.stdout
