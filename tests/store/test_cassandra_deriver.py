@@ -145,3 +145,33 @@ def test_rows_off_writes_none_and_reports_them_pending(cassandra_node: Cassandra
         assert watcher.status()["pending_records"] == 5
     finally:
         store.close()
+
+
+def test_reindex_after_a_background_ingest_keeps_every_record_and_drops_emptied_bins(
+        cassandra_node: CassandraNode) -> None:
+    from stream_engine.config import load_settings
+    from stream_engine.demo import CTD, fill_demo
+    from stream_engine.preload import default_preload
+    from stream_engine.store.cassandra_reindex import reindex
+
+    preload = default_preload(load_settings(environ={}))
+    store = _store(cassandra_node, "rows_reindex", "background")
+    try:
+        fill_demo(store, preload)
+        before, bins = store.read(CTD), store.partitions(CTD)
+        assert _row_count(store, CTD) == 0 and len(bins) > 2  # rows pending
+        (report,) = reindex(store, preload, [CTD.stream])  # writes the pending rows first
+        assert report.records == len(before["time"]) == 40320
+        assert all(s.version is None for s in store.bin_states(CTD))  # now served from the rows
+        _assert_same(store.read(CTD), before)
+        last = bins[-1]  # OOI's tools delete every row of the last bin
+        store.conn.session().execute(
+            f"DELETE FROM {store.keyspace}.{CTD.stream} WHERE subsite=%s AND node=%s AND sensor=%s AND bin=%s",
+            (CTD.subsite, CTD.node, CTD.sensor, last.bin))
+        reindex(store, preload, [CTD.stream])
+        assert store.partitions(CTD) == bins[:-1]
+        assert store.coverage(CTD).count == 40320 - last.count
+        kept = before["time"] < last.first
+        _assert_same(store.read(CTD), {name: values[kept] for name, values in before.items()})
+    finally:
+        store.close()
