@@ -112,7 +112,7 @@ CASSANDRA_BATCH_ROWS = 500
 #                 slice at a time. `stream-engine cassandra derive-rows --status` and /health
 #                 ("rows") show the bins and records whose rows are still pending.
 #   "with-ingest" every write also writes its records' rows (ingest ~10x slower: the cluster
-#                 spends ~30 us of CPU per row).
+#                 spends ~30 us of CPU per row); rows left pending earlier are derived as above.
 #   "off"         no rows unless `stream-engine cassandra derive-rows` is run.
 # (Replaces CASSANDRA_WRITE_ROWS: True is "with-ingest", False is "background" or "off".)
 CASSANDRA_ROWS = "background"

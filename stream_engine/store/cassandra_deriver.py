@@ -41,6 +41,7 @@ from stream_engine.errors import StoreUnavailable
 from stream_engine.store.cassandra_chunks import VersionGone
 from stream_engine.store.cassandra_rows import (
     ROWS_BACKGROUND,
+    ROWS_OFF,
     BinRows,
     PendingBin,
     bin_state,
@@ -105,14 +106,16 @@ class RowLease:
 
 class RowDeriver:
     """Writes pending OOI rows in the background while its process holds the lease (see the
-    module docstring); with another ``mode`` it only watches what is pending, for ``/health``.
+    module docstring); with ``mode`` ``"off"`` it only watches what is pending, for ``/health``.
+    (With ``"with-ingest"`` writes leave nothing pending, but bins left pending before, by
+    another mode or an interrupted write, are derived too.)
 
     Parameters
     ----------
     store
         A store of its own (its connection carries the deriver's traffic only).
     mode
-        ``CASSANDRA_ROWS``; only ``"background"`` derives.
+        ``CASSANDRA_ROWS``; ``"off"`` never derives.
     batch
         Records whose rows one turn writes.
     pause
@@ -185,7 +188,7 @@ class RowDeriver:
 
     def step(self) -> bool:
         """One look or one turn; whether rows were written (or a bin's state moved on)."""
-        if self.mode != ROWS_BACKGROUND:
+        if self.mode == ROWS_OFF:
             self._watch(use_lease=False)
             return False
         if not self._hold_lease():
