@@ -292,8 +292,9 @@ class RowDeriver:
     # -- reporting ---------------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
-        """What ``/health`` reports: the mode, bins and records whose rows are pending (as last
-        known, ``None`` before the first look), which process derives, and the last failure."""
+        """What ``/health`` reports: the mode, bins whose rows are pending and their records (as
+        last known, ``None`` before the first look; an upper bound, only new and changed records
+        get rows), which process derives, and the last failure."""
         pending = self._pending
         return {
             "mode": self.mode,
