@@ -68,6 +68,9 @@ if TYPE_CHECKING:
     from stream_engine.store.base import ColumnInfo, Store, StreamCoverage
 
 OBS = "obs"
+#: Rows per block of a stored column (the embedded store's chunk size): a block then stays in
+#: the CPU caches from the store read to the socket (4 MiB blocks were 1.4x slower in CPU).
+STORED_BLOCK_ROWS = 65536
 _NTP_EPOCH = datetime(1900, 1, 1, tzinfo=UTC)
 
 
@@ -260,9 +263,9 @@ def stream_dataset_version(
     n = coverage.count
     variables = [
         DapVariable(TIME, np.float64, (n,), (OBS,), lambda k: reads.stored(TIME, k),
-                    attributes.time_attributes(coverage)),
+                    attributes.time_attributes(coverage), STORED_BLOCK_ROWS),
         DapVariable(DEPLOYMENT, np.int32, (n,), (OBS,), reads.deployment,
-                    attributes.deployment_attributes()),
+                    attributes.deployment_attributes(), STORED_BLOCK_ROWS),
     ]
     availability = attributes.Availability(
         deployments=assets.deployments(store, key.refdes), partitions=store.partitions(key),
@@ -285,7 +288,7 @@ def stream_dataset_version(
         attrs["coordinates"] = data_coordinates
         attrs.update(attributes.stored_availability(availability))
         variables.append(DapVariable(name, dtype, shape, dim, _stored_reader(reads, info.name, p),
-                                     attrs))
+                                     attrs, STORED_BLOCK_ROWS))
     wanted_names = [p.name for _, p, _ in wanted]
     for position, (name, p, step, row) in enumerate(products):
         later = [q for _, q, _, _ in products[position:] if q.name in wanted_names]

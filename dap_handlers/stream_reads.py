@@ -184,8 +184,8 @@ class StreamReads:
     # -- stored columns ------------------------------------------------------------------------
 
     def _read(self, columns: Sequence[str], obs: slice) -> dict[str, np.ndarray]:
-        wanted = [c for c in columns if c not in (TIME, DEPLOYMENT)]
-        return self.store.read(
+        wanted = [TIME, DEPLOYMENT, *(c for c in columns if c not in (TIME, DEPLOYMENT))]
+        return self.store.read_columns(
             self.key, wanted, index_range=IndexRange(obs.start, obs.stop, obs.step)
         )
 
