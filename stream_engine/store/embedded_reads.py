@@ -216,6 +216,7 @@ class EmbeddedSnapshot(Store):
         self._lock = threading.Lock()
         self._open = True
         self._layouts: dict[StreamKey, StreamLayout | None] = {}
+        self._folder: Path | None = None
         self.backend = "embedded"
 
     def __repr__(self) -> str:
@@ -275,7 +276,9 @@ class EmbeddedSnapshot(Store):
 
     def local_folder(self) -> Path:
         # docstring inherited
-        return Path(self._name).parent
+        if self._folder is None:
+            self._folder = Path(self._name).parent
+        return self._folder
 
     def asset_token(self, refdes: str) -> ChangeToken:
         # docstring inherited
