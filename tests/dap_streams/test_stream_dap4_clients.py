@@ -1,5 +1,6 @@
 """DAP4 through real clients against `stream-engine serve`: netCDF4-python (libnetcdf 4.10's
-DAP4 client), the system ``ncdump`` (4.9) and pydap's DAP4 client read the demo and sample
+DAP4 client), xarray with its netcdf4 engine (``URL#dap4`` and ``dap4://``) and its pydap engine
+(``dap4://``), the system ``ncdump`` (4.9) and pydap's DAP4 client read the demo and sample
 streams, products included, with the values the engine computes and DAP2 serves."""
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from stream_servers import (
     SLICES,
     assert_same,
     dap_url,
+    decoded,
 )
 
 from stream_engine import demo
@@ -159,3 +161,46 @@ def test_dap4_on_ten_million_records_reads_only_what_is_asked(big_server, big_st
     times = np.frombuffer(data[4:], "<f8")
     np.testing.assert_array_equal(times, BIG_START + np.arange(9_999_990, BIG_RECORDS, 3) * BIG_DT)
     assert big_store.records[BIG] <= 10
+
+
+def _ooi_names(ds) -> dict[str, str]:
+    return {ds[v].attrs["ooi_parameter_name"]: v for v in ds.variables if "ooi_parameter_name" in ds[v].attrs}
+
+
+@pytest.mark.parametrize("form", ["#dap4", "dap4://"])
+@pytest.mark.parametrize("stream", KEYS, ids=IDS, indirect=True)
+def test_xarray_netcdf4_engine_dap4_equals_engine_and_dap2(live, stream, form):
+    xr = pytest.importorskip("xarray")
+    key, oracle, params = stream
+    url = dap_url(live.url, key)
+    dap4 = url + "#dap4" if form == "#dap4" else "dap4://" + url.removeprefix("http://")
+    with xr.open_dataset(dap4, engine="netcdf4", decode_times=False) as d4, \
+            xr.open_dataset(url, engine="netcdf4", decode_times=False) as d2:
+        names = _ooi_names(d4)
+        assert d4.sizes["obs"] == len(oracle["time"])
+        for parameter in CHECKS[key][0]:
+            expected = decoded(oracle[parameter], fill_value(params[parameter]))
+            for sl in SLICES:
+                assert_same(d4[names[parameter]][sl].values, expected[sl], f"{parameter}{sl}")
+            assert_same(d4[names[parameter]].values, d2[names[parameter]].values, f"{parameter} DAP4 vs DAP2")
+        assert_same(d4["time"].values, oracle["time"], "time")
+        assert d4.attrs["summary"] == d2.attrs["summary"]
+
+
+@pytest.mark.parametrize("stream", KEYS, ids=IDS, indirect=True)
+def test_xarray_pydap_engine_dap4_equals_engine_and_dap2(live, stream):
+    """``dap4://`` (and ``dap2://``) URLs: pydap tries https first and falls back to http."""
+    xr = pytest.importorskip("xarray")
+    pytest.importorskip("pydap")
+    key, oracle, params = stream
+    path = dap_url(live.url, key).removeprefix("http://")
+    with xr.open_dataset("dap4://" + path, engine="pydap", decode_times=False) as d4, \
+            xr.open_dataset("dap2://" + path, engine="pydap", decode_times=False) as d2:
+        names = _ooi_names(d4)
+        for parameter in CHECKS[key][0]:
+            expected = decoded(oracle[parameter], fill_value(params[parameter]))
+            for sl in SLICES:
+                assert_same(d4[names[parameter]][sl].values, expected[sl], f"{parameter}{sl}")
+            assert_same(d4[names[parameter]][::7].values, d2[names[parameter]][::7].values,
+                        f"{parameter} DAP4 vs DAP2")
+        assert_same(d4["time"][::101].values, oracle["time"][::101], "time")
