@@ -88,7 +88,7 @@ access_log_format = (
 
 _malloc_arenas = _settings.MALLOC_ARENAS
 del _settings
-# numba, the compiler of the TEOS-10 kernels, is imported once here: workers fork with it loaded
+# numba, the compiler of the TEOS-10 and Sea-Bird kernels, is imported once here: workers fork with it loaded
 # and only load the compiled kernels from numba's cache when they start (shorter worker starts,
 # also after a HUP). It is not Stream Engine code, so a reload needs no fresh copy of it.
 import numba  # noqa: E402,F401

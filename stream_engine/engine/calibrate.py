@@ -62,10 +62,11 @@ def served_records(
     """
     if require or len(numbers) == 0:
         return covered
-    unknown = np.ones(len(numbers), dtype=bool)
-    for number in {d.number for d in deps}:  # a few numbers: cheaper than np.isin's sort
-        unknown &= numbers != number
-    return covered | unknown
+    known_numbers = {d.number for d in deps}
+    if all(number in known_numbers for number in distinct_numbers(numbers)):
+        return covered  # every record's deployment has asset events (the usual case)
+    known = np.isin(numbers, np.array(sorted(known_numbers), dtype=np.int32))
+    return covered | ~known
 
 
 def _runs(numbers: np.ndarray, most: int = 64) -> list[tuple[int, int]] | None:
@@ -123,6 +124,14 @@ class RecordGroup:
 
 def deployment_groups(numbers: np.ndarray, covered: np.ndarray) -> list[RecordGroup]:
     """One :class:`RecordGroup` per distinct deployment number, in number order."""
+    n = len(numbers)
+    if n and numbers[0] == numbers[-1] and covered.all() and not (numbers != numbers[0]).any():
+        return [RecordGroup(int(numbers[0]), slice(0, n), n, 0, 0, n - 1)]  # one covered deployment
+    return _groups_by_number(numbers, covered)
+
+
+def _groups_by_number(numbers: np.ndarray, covered: np.ndarray) -> list[RecordGroup]:
+    """:func:`deployment_groups` in general (several deployments, or records not covered)."""
     out = []
     for number in distinct_numbers(numbers):
         of_number = numbers == number
@@ -151,6 +160,20 @@ def tile_calibration(
     is in force for every record, ``values`` is that value alone (``constant``; it broadcasts),
     else one row per record (NaN where not available).
     """
+    if len(groups_of_records) == 1:
+        whole = _one_value_throughout(name, deps, times, groups_of_records[0])
+        if whole is not None:
+            return whole
+    return _tiled_per_record(name, deps, times, groups_of_records)
+
+
+def _tiled_per_record(
+    name: str,
+    deps: Sequence[assets.Deployment],
+    times: np.ndarray,
+    groups_of_records: Sequence[RecordGroup],
+) -> TiledCalibration:
+    """:func:`tile_calibration` in general: a mask and, unless one value holds, values per record."""
     n = len(times)
     available = np.zeros(n, dtype=bool)
     missing: set[int] = set()
@@ -187,6 +210,32 @@ def tile_calibration(
     for idx, value, tiled in groups:
         values[idx] = value if tiled is None else tiled
     return TiledCalibration(name, values, available, sorted(missing), used, outside)
+
+
+def _one_value_throughout(
+    name: str, deps: Sequence[assets.Deployment], times: np.ndarray, group: RecordGroup
+) -> TiledCalibration | None:
+    """:func:`tile_calibration`'s answer when every record belongs to one deployment, is inside
+    its time window and one value of the coefficient is in force for all of them (a DAP window
+    inside a deployment: the usual case); ``None`` otherwise. Skips building a per-record mask."""
+    if group.count != len(times) or group.count == 0:
+        return None
+    dep = next((d for d in reversed(deps) if d.number == group.number), None)  # as by_number: the last
+    if dep is None:
+        return None
+    entries = _in_force(dep, name, float(times[group.first]), float(times[group.last]))
+    if entries is None or len(entries) != 1:
+        return None
+    (start, value), = entries
+    used = {str(group.number): [{"start": start, "value": _listed(value)} if start is not None
+                                else {"source": f"deployment {group.number} location", "value": value}]}
+    return TiledCalibration(name, np.asarray(value, dtype=np.float64), _everywhere(len(times)), [], used, 0,
+                            constant=True)
+
+
+def _everywhere(n: int) -> np.ndarray:
+    """A read-only mask of ``n`` records, all True (a view: nothing allocated per record)."""
+    return np.broadcast_to(np.True_, (n,))
 
 
 def distinct_numbers(numbers: np.ndarray) -> list[int]:

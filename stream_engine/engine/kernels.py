@@ -1,7 +1,8 @@
 """Compiled algorithm kernels made ready before a process serves its first request.
 
-The TEOS-10 kernels (:mod:`stream_engine.functions.teos10`) are compiled by numba and cached on
-disk; loading them takes about a second and compiling them (once per code version, done by
+The TEOS-10 kernels (:mod:`stream_engine.functions.teos10`) and the Sea-Bird calibration loops
+(:mod:`stream_engine.functions.sbe_kernels`) are compiled by numba and cached on disk; loading
+them takes about a second and compiling them (once per code version, done by
 ``manage-streamng install``) tens of seconds. :func:`prepare_kernels` does either when a web
 worker starts, so no request, cold or not, ever waits for them.
 """
@@ -16,12 +17,13 @@ log = logging.getLogger(__name__)
 
 def prepare_kernels() -> float:
     """Load (or compile) every compiled kernel in this process; returns the seconds it took."""
-    from stream_engine.functions.teos10 import warm_up
+    from stream_engine.functions import sbe_kernels, teos10
 
     started = time.perf_counter()
-    warm_up()
+    teos10.warm_up()
+    sbe_kernels.warm_up()
     took = time.perf_counter() - started
-    log.debug("TEOS-10 kernels ready in %.2f s", took)
+    log.debug("compiled kernels ready in %.2f s", took)
     return took
 
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from stream_engine.functions import teos10
+from stream_engine.functions import sbe_kernels, teos10
 from stream_engine.functions.arrays import FLOAT, as_float, as_floats, as_operand, horner, scratch
 from stream_engine.functions.registry import algorithm
 
@@ -38,6 +38,31 @@ OWNER = "ion_functions.data.ctd_functions"
 
 PSI_TO_DBAR = 0.689475729
 ATMOSPHERE_DBAR = 10.1325  # standard atmosphere, removed to give sea pressure
+
+
+def _compiled_records(counts: tuple[np.ndarray, ...], values: tuple[np.ndarray, ...] = ()) -> int | None:
+    """How many records, when the compiled loops of :mod:`~stream_engine.functions.sbe_kernels`
+    take these inputs as they are: flat contiguous arrays of one length, the counts of one of
+    its :data:`~stream_engine.functions.sbe_kernels.COUNT_TYPES`, the values of one of its
+    :data:`~stream_engine.functions.sbe_kernels.VALUE_TYPES`; ``None`` otherwise (numpy computes)."""
+    arrays = (*counts, *values)
+    if not all(type(a) is np.ndarray and a.ndim == 1 and a.flags.c_contiguous for a in arrays):
+        return None
+    n = len(arrays[0])
+    if any(len(a) != n for a in arrays):
+        return None
+    if counts[0].dtype not in sbe_kernels.COUNT_TYPES or any(c.dtype != counts[0].dtype for c in counts):
+        return None
+    if values and (values[0].dtype not in sbe_kernels.VALUE_TYPES or any(v.dtype != values[0].dtype for v in values)):
+        return None
+    return n
+
+
+def _scalars(coefficients: tuple[np.ndarray, ...]) -> tuple[float, ...] | None:
+    """The coefficients as floats when each is one value (else ``None``: tiled per record)."""
+    if all(c.ndim == 0 for c in coefficients):
+        return tuple(float(c) for c in coefficients)
+    return None
 
 
 def _steinhart_hart(log_r: np.ndarray, a0, a1, a2, a3, out: np.ndarray) -> np.ndarray:
@@ -93,6 +118,12 @@ def ctd_sbe16plus_tempwat(t0, a0, a1, a2, a3) -> np.ndarray:
     """
     t0 = as_operand(t0)
     a0, a1, a2, a3 = as_floats(a0, a1, a2, a3)
+    n, cal = _compiled_records((t0,)), _scalars((a0, a1, a2, a3))
+    if n is not None and cal is not None:
+        out = np.empty(n, dtype=FLOAT)
+        sbe_kernels.thermistor_resistance(t0, out)
+        sbe_kernels.steinhart_hart_loop(np.log(out, out=out), *cal, out)
+        return out
     mv, den = scratch(t0, a0, a1, a2, a3, count=2)
     np.subtract(t0, 524288.0, out=mv, dtype=FLOAT)
     mv /= 1.6e7
@@ -109,6 +140,11 @@ def ctd_sbe37im_tempwat_instrument_recovered(t0, a0, a1, a2, a3) -> np.ndarray:
     """TEMPWAT_L1 [deg_C] from SBE 37-IM counts recovered from the instrument (CTDMO)."""
     t0 = as_operand(t0)
     a0, a1, a2, a3 = as_floats(a0, a1, a2, a3)
+    n, cal = _compiled_records((t0,)), _scalars((a0, a1, a2, a3))
+    if n is not None and cal is not None:
+        log_r = np.log(t0, dtype=FLOAT)
+        sbe_kernels.steinhart_hart_loop(log_r, *cal, log_r)
+        return log_r
     log_r, out = scratch(t0, a0, a1, a2, a3, count=2)
     np.log(t0, out=log_r, dtype=FLOAT)
     return _steinhart_hart(log_r, a0, a1, a2, a3, out=out)
@@ -143,6 +179,11 @@ def ctd_sbe16plus_preswat(
     coefs = as_floats(ptempa0, ptempa1, ptempa2, ptca0, ptca1, ptca2, ptcb0, ptcb1, ptcb2,
                       pa0, pa1, pa2, offset)
     *cal, offset = coefs
+    n, scalars = _compiled_records((p0, t0)), _scalars(coefs)
+    if n is not None and scalars is not None:
+        out = np.empty(n, dtype=FLOAT)
+        sbe_kernels.strain_gauge_loop(p0, t0, True, *scalars, out)
+        return out
     tv, t, x = scratch(p0, t0, *coefs, count=3)
     np.divide(t0, 13107.0, out=tv, dtype=FLOAT)
     horner(tv, tuple(cal[:3]), t)
@@ -161,6 +202,11 @@ def ctd_sbe37im_preswat_instrument_recovered(
     p0, pt0 = as_operand(p0), as_operand(pt0)
     cal = as_floats(ptempa0, ptempa1, ptempa2, ptca0, ptca1, ptca2, ptcb0, ptcb1, ptcb2,
                     pa0, pa1, pa2)
+    n, scalars = _compiled_records((p0, pt0)), _scalars(cal)
+    if n is not None and scalars is not None:
+        out = np.empty(n, dtype=FLOAT)
+        sbe_kernels.strain_gauge_loop(p0, pt0, False, *scalars, 0.0, out)
+        return out
     t, x, w = scratch(p0, pt0, *cal, count=3)
     horner(pt0, cal[:3], t)
     p = _strain_gauge_psi(p0, t, *cal[3:], x=x, w=w)
@@ -241,6 +287,11 @@ def ctd_sbe16plus_condwat(c0, t1, p1, g, h, i, j, cpcor, ctcor) -> np.ndarray:
     """
     c0, t1, p1 = as_operand(c0), as_operand(t1), as_operand(p1)
     cal = g, h, i, j, cpcor, ctcor = as_floats(g, h, i, j, cpcor, ctcor)
+    n, scalars = _compiled_records((c0,), (t1, p1)), _scalars(cal)
+    if n is not None and scalars is not None:
+        out = np.empty(n, dtype=FLOAT)
+        sbe_kernels.conductivity_loop(c0, t1, p1, *scalars, 0.0, False, out)
+        return out
     (f_khz,) = scratch(c0, t1, p1, *cal)
     np.divide(c0, 256.0 * 1000.0, out=f_khz, dtype=FLOAT)  # c0 / 256 is exact: same rounding
     return _sbe_conductivity(f_khz, t1, p1, *cal)
@@ -258,6 +309,11 @@ def ctd_sbe37im_condwat_instrument_recovered(
     c0, t1, p1 = as_operand(c0), as_operand(t1), as_operand(p1)
     cal = g, h, i, j, cpcor, ctcor = as_floats(g, h, i, j, cpcor, ctcor)
     wbotc = as_float(wbotc)
+    n, scalars = _compiled_records((c0,), (t1, p1)), _scalars((*cal, wbotc))
+    if n is not None and scalars is not None:
+        out = np.empty(n, dtype=FLOAT)
+        sbe_kernels.conductivity_loop(c0, t1, p1, *scalars, True, out)
+        return out
     f_khz, expansion = scratch(c0, t1, p1, wbotc, *cal, count=2)
     np.divide(c0, 256.0 * 1000.0, out=f_khz, dtype=FLOAT)
     np.multiply(t1, wbotc, out=expansion, dtype=FLOAT)

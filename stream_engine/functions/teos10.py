@@ -82,11 +82,14 @@ def saar_table(lon: float, lat: float) -> SaarTable | None:
     return table
 
 
-def _columns(*values: Any) -> tuple[tuple[int, ...], list[np.ndarray]]:
-    """The broadcast shape and each value as a contiguous flat float64 array of that size."""
+def _columns(*values: Any, positions: bool = True) -> tuple[tuple[int, ...], list[np.ndarray]]:
+    """The broadcast shape and each value as a contiguous flat float64 array of that size;
+    with ``positions=False`` the last two values (a position given once) only count for the
+    shape and are not returned."""
     arrays = [as_float(v) for v in values]
     shape = np.broadcast_shapes(*(a.shape for a in arrays))
-    return shape, [np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1) for a in arrays]
+    kept = arrays if positions else arrays[:-2]
+    return shape, [np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1) for a in kept]
 
 
 def _runs(lon: np.ndarray, lat: np.ndarray) -> list[tuple[int, int]] | None:
@@ -127,8 +130,29 @@ def rho(sa: Any, ct: Any, p: Any) -> np.ndarray:
 
 def sa_from_sp(sp: Any, p: Any, lon: Any, lat: Any) -> np.ndarray:
     """``gsw.SA_from_SP``: Absolute Salinity from practical salinity, p and position."""
+    if _one_position(lon, lat):
+        shape, (sp, p) = _columns(sp, p, lon, lat, positions=False)
+        return _absolute_salinity_at(sp, p, float(lon), float(lat)).reshape(shape)
     shape, (sp, p, lon, lat) = _columns(sp, p, lon, lat)
     return _absolute_salinity(sp, p, lon, lat).reshape(shape)
+
+
+def _one_position(lon: Any, lat: Any) -> bool:
+    """Whether the position is one value for every record (a fixed platform's deployment)."""
+    return np.ndim(lon) == 0 and np.ndim(lat) == 0 and not isinstance(lon, np.ma.MaskedArray | str) \
+        and not isinstance(lat, np.ma.MaskedArray | str)
+
+
+def _absolute_salinity_at(sp: np.ndarray, p: np.ndarray, lon: float, lat: float) -> np.ndarray:
+    """:func:`_absolute_salinity` where every record is at one position (no per-record columns
+    of the position to build and scan)."""
+    out = np.empty(sp.shape, dtype=np.float64)
+    table = saar_table(lon, lat)
+    if table is None:
+        out[:] = gsw.SA_from_SP(sp, p, lon, lat)
+    else:
+        kernels.sa_from_sp_loop(sp, p, kernels.SAAR_LEVELS, kernels.SAAR_LEVEL_INDEX, table.upper, table.step, out)
+    return out
 
 
 def _absolute_salinity(sp: np.ndarray, p: np.ndarray, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
@@ -156,8 +180,12 @@ def insitu_density(sp: Any, t: Any, p: Any, lon: Any, lat: Any) -> np.ndarray:
     Two passes (Absolute Salinity, then density from it): each vectorises on its own, a
     single loop with the level lookup inside did not.
     """
-    shape, (sp, t, p, lon, lat) = _columns(sp, t, p, lon, lat)
-    sa = _absolute_salinity(sp, p, lon, lat)
+    if _one_position(lon, lat):
+        shape, (sp, t, p) = _columns(sp, t, p, lon, lat, positions=False)
+        sa = _absolute_salinity_at(sp, p, float(lon), float(lat))
+    else:
+        shape, (sp, t, p, lon, lat) = _columns(sp, t, p, lon, lat)
+        sa = _absolute_salinity(sp, p, lon, lat)
     out = np.empty(sp.shape, dtype=np.float64)
     kernels.rho_t_loop(sa, t, p, out)
     return out.reshape(shape)

@@ -158,5 +158,5 @@ def create_app(settings: Settings | None = None, routes: Iterable[Route] | None 
 
         settings = load_settings()
     configure_logging(settings)
-    prepare_kernels()  # compiled TEOS-10 kernels loaded before the first request, not in it
+    prepare_kernels()  # compiled kernels loaded before the first request, not in it
     return StreamEngineApp(settings, ROUTES if routes is None else routes)
