@@ -118,3 +118,42 @@ def test_a_cached_plan_equals_a_fresh_resolution(store, write, settings):
     with store.snapshot() as view:
         cache.resolve(view, build_preload(DEPTHS), OPT, [202], span, settings=settings)
     assert cache.resolutions == 5
+
+
+def test_das_and_dmr_texts_are_kept_per_dataset_version(store, write, dap_settings, tmp_path):
+    """A repeated DAS/DMR is served from the worker's metadata cache; an ingest into a consulted
+    stream changes the ETag, so the next one is made again and shows the change; a dated
+    dataset is never answered with the whole stream's text."""
+    from webob import Request
+
+    from dap_handlers.metadata_cache import METADATA
+    from stream_engine.web.app import create_app
+
+    preload = build_preload(DEPTHS)
+    write(store, OPT, TIMES, 1, phase=np.linspace(1.0, 2.0, len(TIMES)))
+    _ctd(store, write, SAME_DEPTH, LATER)
+    app = create_app(dap_settings.replace(LOG_DIR=str(tmp_path / "logs")))
+    app.context._store, app.context._preload = store, preload
+    url = f"/dap/{OPT.path}"
+
+    def get(path: str) -> tuple[str, str]:
+        response = Request.blank(path).get_response(app)
+        assert response.status_code == 200, response.text
+        return response.text, response.headers["ETag"]
+
+    METADATA.clear()
+    made, hits = METADATA.made, METADATA.hits
+    das, etag = get(url + ".das")
+    dmr, _ = get(url + ".dmr")
+    assert (get(url + ".das"), get(url + ".dmr")) == ((das, etag), (dmr, etag))
+    assert (METADATA.made - made, METADATA.hits - hits) == (2, 2)
+    assert "no stream provides dpi_TEMPWAT_L1" in das and "no stream provides dpi_TEMPWAT_L1" in dmr
+
+    dated, _ = get(url + "/2017-04-01T02:00:00Z/2017-04-02.das")
+    assert dated != das and METADATA.made - made == 3
+
+    _ctd(store, write, SAME_DEPTH, TIMES)  # the optode's temperature input now exists
+    das_after, etag_after = get(url + ".das")
+    dmr_after, _ = get(url + ".dmr")
+    assert etag_after != etag and METADATA.made - made == 5
+    assert f"temperature from {SAME_DEPTH.path}" in das_after and f"temperature from {SAME_DEPTH.path}" in dmr_after
