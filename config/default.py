@@ -104,10 +104,26 @@ CASSANDRA_REPLICATION = {"class": "SimpleStrategy", "replication_factor": 1}
 # 50,000 rows made a node with a 512 MB heap thrash in garbage collection; 5,000 keep it steady.
 CASSANDRA_FETCH_SIZE = 5000
 CASSANDRA_BATCH_ROWS = 500
-# Writes keep each bin as column chunks (what Stream Engine reads). True also upserts the OOI
-# rows of every record in the same write (the layout OOI's tools read; ingest then runs at the
-# row rate); False leaves them to `derive_rows` (ingest at the chunk rate).
-CASSANDRA_WRITE_ROWS = True
+# When the OOI rows (one CQL row per record, the layout OOI's tools read) are written. Writes
+# always keep each bin as column chunks: what Stream Engine reads, the store of record, visible
+# and durable when the write returns. The rows are an interchange mirror:
+#   "background"  (default) ingest writes the chunks only; the server's row deriver (one at a
+#                 time across all servers, under a lease) writes the rows soon after, a bounded
+#                 slice at a time. `stream-engine cassandra derive-rows --status` and /health
+#                 ("rows") show the bins and records whose rows are still pending.
+#   "with-ingest" every write also writes its records' rows (ingest ~10x slower: the cluster
+#                 spends ~30 us of CPU per row); rows left pending earlier are derived as above.
+#   "off"         no rows unless `stream-engine cassandra derive-rows` is run.
+# (Replaces CASSANDRA_WRITE_ROWS: True is "with-ingest", False is "background" or "off".)
+CASSANDRA_ROWS = "background"
+# The background row deriver: records whose rows it writes per turn, then it pauses for this
+# share of the turn's time (0.5: at most 2/3 of the time deriving) so requests keep the cluster;
+# seconds a deriver's lease lasts without renewal (another server takes over after that when
+# its holder dies), and seconds between looks for new work while idle.
+CASSANDRA_ROWS_BATCH = 5000
+CASSANDRA_ROWS_PAUSE = 0.5
+CASSANDRA_ROWS_LEASE_SECONDS = 30
+CASSANDRA_ROWS_POLL_SECONDS = 2.0
 
 # -- queries and products ------------------------------------------------------------------------
 

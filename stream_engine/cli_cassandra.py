@@ -88,22 +88,43 @@ def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_derive_rows(args: argparse.Namespace, settings: Settings) -> int:
-    """Write the OOI rows of bins ingested with ``CASSANDRA_WRITE_ROWS`` off (idempotent)."""
+    """Write the OOI rows that lag the chunks now (idempotent), or with ``--status`` say what lags."""
     from stream_engine.store.cassandra import from_settings
+    from stream_engine.store.cassandra_deriver import RowLease
+    from stream_engine.store.cassandra_rows import pending_bins
 
+    known = {name for name, d in _preload(settings).streams.items() if not d.is_virtual}
+    for name in args.streams:
+        if name not in known:
+            raise ConfigError(f"stream {name!r} is not a stored stream of the preload dictionary")
     wanted = set(args.streams)
-    total = checked = 0
+    ks = f"keyspace {settings.CASSANDRA_KEYSPACE!r}"
     with from_settings(settings) as store:
-        for coverage in store.streams():
-            if wanted and coverage.key.stream not in wanted:
-                continue
-            checked += 1
-            derived = store.derive_rows(coverage.key)
+        keys = [c.key for c in store.streams() if not wanted or c.key.stream in wanted]
+        if args.status:
+            pending = pending_bins(store, keys if wanted else None)
+            per_key: dict[Any, list[int]] = {}
+            for p in pending:
+                entry = per_key.setdefault(p.key, [0, 0])
+                entry[0] += 1
+                entry[1] += p.state.partition.count
+            for key, (bins, records) in per_key.items():
+                print(f"{key}: {bins} bins, {records} records with OOI rows pending")
+            lease = RowLease(store, "", 1).read()
+            deriver = (f"the row deriver is {lease['holder']} (lease for {lease['expires_in']} s more)" if lease
+                       else "no server is deriving rows now")
+            print(f"{ks}: CASSANDRA_ROWS = {settings.CASSANDRA_ROWS!r}; {len(pending)} bins, "
+                  f"{sum(p.state.partition.count for p in pending)} records with OOI rows pending; {deriver}")
+            return 0
+        total = 0
+        for key in keys:
+            derived = store.derive_rows(key)
             total += derived
             if derived:
-                print(f"{coverage.key}: OOI rows written for {derived} records")
-    print(f"keyspace {settings.CASSANDRA_KEYSPACE!r}: {checked} streams checked, "
-          f"OOI rows written for {total} records")
+                print(f"{key}: OOI rows written for {derived} records")
+        left = pending_bins(store, keys)
+    print(f"{ks}: {len(keys)} streams checked, OOI rows written for {total} records"
+          + (f"; {len(left)} bins rewritten meanwhile are still pending" if left else ""))
     return 0
 
 
@@ -124,7 +145,9 @@ def add_cassandra_commands(sub: Any) -> None:
                                              "written by OOI's tools (array blobs read as msgpack)")
     q.add_argument("streams", nargs="*", metavar="STREAM", help="stream tables (default: every dictionary stream)")
     q.set_defaults(run=cmd_reindex)
-    q = cassandra.add_parser("derive-rows", help="write the OOI rows of records ingested with "
-                                                 "CASSANDRA_WRITE_ROWS off (chunks only)")
+    q = cassandra.add_parser("derive-rows", help="write now the OOI rows that lag the column chunks "
+                                                 "(CASSANDRA_ROWS 'background' or 'off')")
     q.add_argument("streams", nargs="*", metavar="STREAM", help="streams (default: every stream with data)")
+    q.add_argument("--status", action="store_true", help="write nothing: list the bins and records whose "
+                                                         "rows are pending, and which server derives them")
     q.set_defaults(run=cmd_derive_rows)

@@ -66,6 +66,14 @@ def _parse_env_value(raw: str, default: Any) -> Any:
         return raw
 
 
+#: Settings that were replaced, and what to set instead.
+REPLACED = {
+    "CASSANDRA_WRITE_ROWS": "this setting was replaced by CASSANDRA_ROWS: use \"with-ingest\" for "
+    "True (rows written by every ingest), \"background\" (the default: the server writes them soon "
+    "after) or \"off\" for False",
+}
+
+
 def load_settings(
     config_dir: Path | None = None, environ: Mapping[str, str] | None = None
 ) -> Settings:
@@ -76,6 +84,8 @@ def load_settings(
     local = config_dir / "local.py"
     if local.exists():
         for key, value in _module_settings(local).items():
+            if key in REPLACED:
+                raise ConfigError(f"config/local.py sets {key}: {REPLACED[key]}")
             if key not in values:
                 raise ConfigError(f"config/local.py sets unknown setting {key!r}")
             values[key] = value
@@ -83,6 +93,8 @@ def load_settings(
         if not name.startswith(ENV_PREFIX):
             continue
         key = name[len(ENV_PREFIX) :]
+        if key in REPLACED:
+            raise ConfigError(f"environment variable {name}: {REPLACED[key]}")
         if key not in values:
             if key in {"CONFIG", "HOME"}:
                 continue
@@ -129,7 +141,16 @@ def _validate(values: Mapping[str, Any]) -> None:
     for key in ("JOB_PROCESSES", "JOB_MAX_ACTIVE", "JOB_RETENTION_SECONDS", "JOB_SPLIT_RECORDS",
                 "JOB_SUBJOB_PROCESSES"):
         _require(v, key, isinstance(v.get(key), int) and not isinstance(v.get(key), bool) and v[key] > 0, "a positive integer")
-    for key in ("MAX_DEPTH_VARIANCE", "MAX_INTERPOLATION_GAP", "CASSANDRA_CONNECT_TIMEOUT", "CASSANDRA_QUERY_TIMEOUT"):
+    _require(v, "CASSANDRA_ROWS", v.get("CASSANDRA_ROWS") in ("background", "with-ingest", "off"),
+             "'background', 'with-ingest' or 'off'")
+    _require(v, "CASSANDRA_ROWS_PAUSE", isinstance(v.get("CASSANDRA_ROWS_PAUSE"), int | float)
+             and not isinstance(v.get("CASSANDRA_ROWS_PAUSE"), bool) and v["CASSANDRA_ROWS_PAUSE"] >= 0,
+             "a share of the turn's time, 0 or more")
+    for key in ("CASSANDRA_ROWS_BATCH", "CASSANDRA_ROWS_LEASE_SECONDS"):
+        _require(v, key, isinstance(v.get(key), int) and not isinstance(v.get(key), bool) and v[key] > 0,
+                 "a positive integer")
+    for key in ("MAX_DEPTH_VARIANCE", "MAX_INTERPOLATION_GAP", "CASSANDRA_CONNECT_TIMEOUT", "CASSANDRA_QUERY_TIMEOUT",
+                "CASSANDRA_ROWS_POLL_SECONDS"):
         val = v.get(key)
         _require(v, key, isinstance(val, int | float) and not isinstance(val, bool) and val > 0, "a positive number")
     for key in ("COMPUTE_CACHE_BYTES", "DAP_CACHE_BYTES", "DAP_SHARED_CACHE_BYTES"):

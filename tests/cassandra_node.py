@@ -48,12 +48,13 @@ class CassandraNode:
     def hosts(self) -> list[str]:
         return [f"{self.host}:{self.port}"]
 
-    def store(self, keyspace: str | None = None, **options: object) -> CassandraStore:
-        """A store on a keyspace of its own (a fresh random name unless given)."""
+    def store(self, keyspace: str | None = None, *, rows: str = "background", **options: object) -> CassandraStore:
+        """A store on a keyspace of its own (a fresh random name unless given), writing OOI rows
+        as ``rows`` says (``CASSANDRA_ROWS``)."""
         name = keyspace or f"test_{uuid.uuid4().hex[:12]}"
         options.setdefault("protocol_version", 5)
         conn = CassandraConnection(self.hosts, self.port, keyspace=name, consistency="ONE", **options)  # type: ignore[arg-type]
-        return CassandraStore(conn)
+        return CassandraStore(conn, rows=rows)
 
     def settings_env(self, keyspace: str) -> dict[str, str]:
         """Environment that points ``stream-engine`` at this node and keyspace."""

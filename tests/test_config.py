@@ -76,11 +76,22 @@ def test_unknown_environment_key_is_named(config_dir: Path) -> None:
         ("WORKERS", "two"),
         ("THREADS", "-1"),
         ("LOG_LEVEL", "LOUD"),
+        ("CASSANDRA_ROWS", "sometimes"),
+        ("CASSANDRA_ROWS_BATCH", "0"),
     ],
 )
 def test_bad_value_names_the_setting(config_dir: Path, key: str, raw: str) -> None:
     with pytest.raises(ConfigError, match=rf"setting {key} = .*{raw}"):
         load_settings(config_dir, environ={f"STREAM_ENGINE_{key}": raw})
+
+
+def test_the_replaced_write_rows_setting_says_what_to_set_instead(config_dir: Path) -> None:
+    assert load_settings(config_dir, environ={}).CASSANDRA_ROWS == "background"
+    with pytest.raises(ConfigError, match="STREAM_ENGINE_CASSANDRA_WRITE_ROWS.*CASSANDRA_ROWS.*with-ingest"):
+        load_settings(config_dir, environ={"STREAM_ENGINE_CASSANDRA_WRITE_ROWS": "True"})
+    (config_dir / "local.py").write_text("CASSANDRA_WRITE_ROWS = False\n")
+    with pytest.raises(ConfigError, match="config/local.py sets CASSANDRA_WRITE_ROWS.*\"off\" for False"):
+        load_settings(config_dir, environ={})
 
 
 def test_replace_checks_the_new_value(config_dir: Path) -> None:

@@ -348,10 +348,8 @@ def ctd_pracsal(c, t, p) -> np.ndarray:
     p : PRESWAT_L1 [dbar]
     """
     c = as_operand(c)
-    t, p = as_floats(t, p)
-    (c_ms_cm,) = scratch(c, t, p)
-    np.multiply(c, 10.0, out=c_ms_cm, dtype=FLOAT)
-    return teos10.sp_from_c(c_ms_cm, t, p)
+    scratch(c, t, p, count=0)  # the shapes must broadcast (a clear message if not)
+    return teos10.sp_from_c(c, t, p, c_scale=10.0)  # mS cm-1, multiplied in float64
 
 
 @algorithm(OWNER, "ctd_density", version="1.0")

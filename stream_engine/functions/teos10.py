@@ -82,13 +82,17 @@ def saar_table(lon: float, lat: float) -> SaarTable | None:
     return table
 
 
-def _columns(*values: Any, positions: bool = True) -> tuple[tuple[int, ...], list[np.ndarray]]:
+def _columns(*values: Any, positions: bool = True,
+             float32: bool = False) -> tuple[tuple[int, ...], list[np.ndarray]]:
     """The broadcast shape and each value as a contiguous flat float64 array of that size;
     with ``positions=False`` the last two values (a position given once) only count for the
-    shape and are not returned."""
-    arrays = [as_float(v) for v in values]
-    shape = np.broadcast_shapes(*(a.shape for a in arrays))
-    kept = arrays if positions else arrays[:-2]
+    shape and are not returned. With ``float32``, values that are all float32 arrays (the
+    engine's L1 and L2 products) stay float32 (the loops convert each value exactly, so no
+    converted copy is made); any other mix becomes float64."""
+    kept = values if positions else values[:-2]
+    shape = np.broadcast_shapes(*(np.shape(v) for v in values))
+    if not (float32 and all(type(v) is np.ndarray and v.dtype == np.float32 for v in kept)):
+        kept = tuple(as_float(v) for v in kept)
     return shape, [np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1) for a in kept]
 
 
@@ -104,11 +108,15 @@ def _runs(lon: np.ndarray, lat: np.ndarray) -> list[tuple[int, int]] | None:
     return list(zip(bounds[:-1], bounds[1:], strict=True))
 
 
-def sp_from_c(c: Any, t: Any, p: Any) -> np.ndarray:
-    """``gsw.SP_from_C``: practical salinity from conductivity [mS cm-1], t [deg C], p [dbar]."""
-    shape, (c, t, p) = _columns(c, t, p)
+def sp_from_c(c: Any, t: Any, p: Any, *, c_scale: float = 1.0) -> np.ndarray:
+    """``gsw.SP_from_C``: practical salinity from conductivity [mS cm-1], t [deg C], p [dbar].
+
+    ``c_scale``: the conductivity is ``c * c_scale``, multiplied in float64 (10 for S m-1),
+    exactly as ``gsw.SP_from_C(np.multiply(c, c_scale, dtype=float64), t, p)``.
+    """
+    shape, (c, t, p) = _columns(c, t, p, float32=True)
     out = np.empty(c.shape, dtype=np.float64)
-    kernels.sp_from_c_loop(c, t, p, out)
+    kernels.sp_from_c_loop(c, float(c_scale), t, p, out)
     return out.reshape(shape)
 
 
@@ -131,7 +139,7 @@ def rho(sa: Any, ct: Any, p: Any) -> np.ndarray:
 def sa_from_sp(sp: Any, p: Any, lon: Any, lat: Any) -> np.ndarray:
     """``gsw.SA_from_SP``: Absolute Salinity from practical salinity, p and position."""
     if _one_position(lon, lat):
-        shape, (sp, p) = _columns(sp, p, lon, lat, positions=False)
+        shape, (sp, p) = _columns(sp, p, lon, lat, positions=False, float32=True)
         return _absolute_salinity_at(sp, p, float(lon), float(lat)).reshape(shape)
     shape, (sp, p, lon, lat) = _columns(sp, p, lon, lat)
     return _absolute_salinity(sp, p, lon, lat).reshape(shape)
@@ -181,7 +189,7 @@ def insitu_density(sp: Any, t: Any, p: Any, lon: Any, lat: Any) -> np.ndarray:
     single loop with the level lookup inside did not.
     """
     if _one_position(lon, lat):
-        shape, (sp, t, p) = _columns(sp, t, p, lon, lat, positions=False)
+        shape, (sp, t, p) = _columns(sp, t, p, lon, lat, positions=False, float32=True)
         sa = _absolute_salinity_at(sp, p, float(lon), float(lat))
     else:
         shape, (sp, t, p, lon, lat) = _columns(sp, t, p, lon, lat)
@@ -197,8 +205,8 @@ def warm_up() -> None:
 
     Each loop is compiled for read-only inputs (a writable array converts to that type, so one
     compiled version serves both, without copying the engine's read-only arrays) and a writable
-    output; afterwards a call never compiles: inputs are always flat contiguous float64 arrays
-    (:func:`_columns`), which that version takes.
+    output; afterwards a call never compiles: inputs are always flat contiguous float64 arrays,
+    or for the loops that take them all-float32 ones (:func:`_columns`), which those versions take.
     """
     def frozen(values: list[float]) -> np.ndarray:
         array = np.array(values, dtype=np.float64)
@@ -206,14 +214,17 @@ def warm_up() -> None:
         return array
 
     one, two = frozen([35.0, 1.0]), frozen([10.0, 100.0])
+    one32, two32 = (np.array(a, dtype=np.float32) for a in (one, two))
+    one32.flags.writeable = two32.flags.writeable = False
     out = np.empty(2)
-    kernels.sp_from_c_loop(one, two, two, out)
-    kernels.ct_from_t_loop(one, two, two, out)
-    kernels.rho_loop(one, two, two, out)
-    kernels.rho_t_loop(one, two, two, out)
     table = saar_table(-124.0, 44.0)
     assert table is not None
-    kernels.sa_from_sp_loop(one, two, kernels.SAAR_LEVELS, kernels.SAAR_LEVEL_INDEX, table.upper, table.step, out)
+    for c, t_p in ((one, two), (one32, two32)):  # float64, and float32 products as the engine keeps them
+        kernels.sp_from_c_loop(c, 10.0, t_p, t_p, out)
+        kernels.rho_t_loop(one, t_p, t_p, out)
+        kernels.sa_from_sp_loop(c, t_p, kernels.SAAR_LEVELS, kernels.SAAR_LEVEL_INDEX, table.upper, table.step, out)
+    kernels.ct_from_t_loop(one, two, two, out)
+    kernels.rho_loop(one, two, two, out)
     for loop in LOOPS:
         loop.disable_compile()
 

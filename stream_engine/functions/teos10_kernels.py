@@ -25,6 +25,29 @@ import math
 import numba
 import numpy as np
 
+
+def _full_width_vectors() -> None:
+    """Let LLVM vectorise the loops at the CPU's full width.
+
+    On CPUs with AVX-512, LLVM's tuning prefers 256-bit vectors (``prefer-256-bit``); for these
+    loops, long chains of multiplications, divisions and square roots, 512-bit vectors measured
+    1.6x faster (CT_from_t + rho 42 -> 26 ns per record on the development machine). The values
+    do not change: every lane does the same IEEE operations in the same order, whatever the
+    width. Applies to numba's code generator for this process, so it runs before the first
+    kernel is defined; a ``NUMBA_CPU_FEATURES`` set by the user is left as it is. Compiled
+    kernels are cached per CPU features, so this never loads code compiled otherwise.
+    """
+    if numba.config.CPU_FEATURES is not None:
+        return
+    from numba.core.codegen import get_host_cpu_features
+
+    features = get_host_cpu_features()
+    if features:
+        numba.config.CPU_FEATURES = f"{features},-prefer-256-bit"
+
+
+_full_width_vectors()
+
 #: Compile options shared by every kernel (see module docstring).
 JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": False}
 #: The scalar formulas are inlined into the loops (numba IR inlining), so LLVM sees one loop body
@@ -292,21 +315,25 @@ def rho_one(sa: float, ct: float, p: float) -> float:
 
 
 @numba.njit(**JIT)
-def sp_from_c_loop(c: np.ndarray, t: np.ndarray, p: np.ndarray, out: np.ndarray) -> None:
-    """``gsw.SP_from_C`` (conductivity in mS cm-1). The PSS-78 pass has no branch, so it
-    vectorises; the few samples below SP = 2 get the Hill extension in a second pass."""
+def sp_from_c_loop(c: np.ndarray, scale: float, t: np.ndarray, p: np.ndarray, out: np.ndarray) -> None:
+    """``gsw.SP_from_C`` of conductivity ``c * scale`` [mS cm-1] (the product rounded in float64,
+    as ``np.multiply(c, scale, dtype=float64)`` rounds it; ``scale`` 1 leaves ``c`` as it is).
+    Inputs may be float32 (each value is converted to float64 first, exactly, as numpy would);
+    the PSS-78 pass has no branch, so it vectorises; the few samples below SP = 2 get the Hill
+    extension in a second pass."""
     n = out.shape[0]
     low = 0
     for i in range(n):
-        sp = _pss78(c[i], t[i], p[i])[0]
+        sp = _pss78(float(c[i]) * scale, float(t[i]), float(p[i]))[0]
         out[i] = sp
         low += sp < 2.0
     if low:
         for i in range(n):
             sp = out[i]
             if sp < 2.0:
-                sp, rt, ft68 = _pss78(c[i], t[i], p[i])
-                out[i] = _hill(sp, rt, ft68, t[i])
+                ti = float(t[i])
+                sp, rt, ft68 = _pss78(float(c[i]) * scale, ti, float(p[i]))
+                out[i] = _hill(sp, rt, ft68, ti)
     for i in range(n):
         if out[i] < 0.0:
             out[i] = math.nan
@@ -326,11 +353,12 @@ def rho_loop(sa: np.ndarray, ct: np.ndarray, p: np.ndarray, out: np.ndarray) -> 
 
 @numba.njit(**JIT)
 def rho_t_loop(sa: np.ndarray, t: np.ndarray, p: np.ndarray, out: np.ndarray) -> None:
-    """In-situ density from SA, in-situ t and p (``gsw.rho(SA, gsw.CT_from_t(SA, t, p), p)``)."""
+    """In-situ density from SA, in-situ t and p (``gsw.rho(SA, gsw.CT_from_t(SA, t, p), p)``);
+    ``t`` and ``p`` may be float32 (converted to float64 first, exactly)."""
     for i in range(out.shape[0]):
         s = sa[i]
-        q = p[i]
-        out[i] = 1.0 / specvol_one(s, ct_from_t_one(s, t[i], q), q)
+        q = float(p[i])
+        out[i] = 1.0 / specvol_one(s, ct_from_t_one(s, float(t[i]), q), q)
 
 
 # -- Absolute Salinity at one position --------------------------------------------------------------
@@ -381,6 +409,7 @@ def saar_one(p: float, levels: np.ndarray, index: np.ndarray, upper: np.ndarray,
 @numba.njit(**JIT)
 def sa_from_sp_loop(sp: np.ndarray, p: np.ndarray, levels: np.ndarray, index: np.ndarray,
                     upper: np.ndarray, step: np.ndarray, out: np.ndarray) -> None:
-    """``gsw.SA_from_SP`` at one position outside the Baltic, from its SAAR table."""
+    """``gsw.SA_from_SP`` at one position outside the Baltic, from its SAAR table (``sp`` and
+    ``p`` may be float32, converted to float64 first, exactly)."""
     for i in range(out.shape[0]):
-        out[i] = UPS * sp[i] * (1.0 + saar_one(p[i], levels, index, upper, step))
+        out[i] = UPS * float(sp[i]) * (1.0 + saar_one(float(p[i]), levels, index, upper, step))

@@ -16,8 +16,10 @@ the bulk path of ``cassandra_bulk.py``: merge, chunk version, rows, switch), ``c
 (per-bin dispatch), ``cassandra_reads.py`` (row bins queried concurrently into numpy),
 ``cassandra_snapshot.py`` (the one-state view), ``cassandra_session.py`` (the connection),
 ``cassandra_jobs.py`` (export-job records, lightweight transactions), ``cassandra_quality.py``
-(annotations, QARTOD tests, QC records), ``cassandra_msgpack.py`` (OOI's msgpack array blobs)
-and ``cassandra_reindex.py`` (indexing a keyspace written by OOI's tools).
+(annotations, QARTOD tests, QC records), ``cassandra_msgpack.py`` (OOI's msgpack array blobs),
+``cassandra_reindex.py`` (indexing a keyspace written by OOI's tools), ``cassandra_rows.py``
+(the OOI rows of chunk bins: which lag, writing them) and ``cassandra_deriver.py`` (the server's
+background row deriver, one per cluster under a lease).
 
 Unlike the embedded store, a write spanning several bins is not atomic as a whole: each bin is
 switched whole, so after a failure some bins may show the new records and others not yet;
@@ -52,6 +54,12 @@ from stream_engine.store.cassandra_chunks import INDEX_COLUMNS, BinCache, BinSta
 from stream_engine.store.cassandra_jobs import CassandraJobTable
 from stream_engine.store.cassandra_msgpack import column_info
 from stream_engine.store.cassandra_quality import CassandraQualityTables
+from stream_engine.store.cassandra_rows import (
+    ROWS_BACKGROUND,
+    ROWS_MODES,
+    ROWS_WITH_INGEST,
+    derive_rows,
+)
 from stream_engine.store.cassandra_schema import (
     METADATA_TABLES,
     check_identifier,
@@ -77,20 +85,26 @@ class CassandraStore(Store):
         Replication map used when the keyspace has to be created.
     batch_rows
         Most rows in one unlogged batch (all to one partition).
-    write_rows
-        Whether a write also upserts the OOI rows of its records (else they are derived later
-        with :meth:`derive_rows`; reads use the column chunks either way).
+    rows
+        When the OOI rows of written records are written (``CASSANDRA_ROWS``, see
+        :mod:`~stream_engine.store.cassandra_rows`): ``"background"`` and ``"off"`` leave them
+        pending (derived by the server's row deriver, or :meth:`derive_rows`), ``"with-ingest"``
+        writes them in the same write. Reads use the column chunks either way.
     """
 
     backend = "cassandra"
 
     def __init__(self, connection: CassandraConnection, *, replication: Mapping[str, Any] | None = None,
-                 batch_rows: int = 500, write_rows: bool = True) -> None:
+                 batch_rows: int = 500, rows: str = ROWS_BACKGROUND) -> None:
+        if rows not in ROWS_MODES:
+            raise ValueError(f"rows must be one of {', '.join(map(repr, ROWS_MODES))}, not {rows!r}")
         self.conn = connection
         self.keyspace = check_identifier(connection.keyspace, "keyspace")
         self.replication = dict(replication or {"class": "SimpleStrategy", "replication_factor": 1})
         self.batch_rows = int(batch_rows)
-        self.write_rows = bool(write_rows)
+        self.rows = rows
+        #: Whether a write upserts its records' OOI rows itself.
+        self.write_rows = rows == ROWS_WITH_INGEST
         self._ready = False
         self.schema_lock = threading.Lock()  # table creation and changes, one at a time
         self._jobs = CassandraJobTable(connection, self.keyspace)
@@ -272,9 +286,7 @@ class CassandraStore(Store):
 
     def derive_rows(self, key: StreamKey) -> int:
         """Write the OOI rows of every bin of ``key`` whose rows lag its chunks (written with
-        ``write_rows`` off); returns how many records got their rows."""
-        from stream_engine.store.cassandra_bulk import derive_rows
-
+        ``rows`` other than ``"with-ingest"``); returns how many records got their rows."""
         return derive_rows(self, key)
 
     def record_write(self, key: StreamKey) -> None:
@@ -378,4 +390,4 @@ def from_settings(settings: Any) -> CassandraStore:
         fetch_size=settings.CASSANDRA_FETCH_SIZE,
     )
     return CassandraStore(connection, replication=settings.CASSANDRA_REPLICATION,
-                          batch_rows=settings.CASSANDRA_BATCH_ROWS, write_rows=settings.CASSANDRA_WRITE_ROWS)
+                          batch_rows=settings.CASSANDRA_BATCH_ROWS, rows=settings.CASSANDRA_ROWS)

@@ -7,8 +7,8 @@ For every bin a write touches (records already normalized, conformed and split b
 2. old and new records are merged, upserting by ``(time, deployment)`` (a new record replaces
    the stored one and keeps its row ``id``);
 3. the merged bin is stored as a new chunk version (invisible so far) and, when the store writes
-   rows (``CASSANDRA_WRITE_ROWS``), the new records' OOI rows are upserted too (unlogged
-   single-partition batches: a row is never half-written);
+   rows with the ingest (``CASSANDRA_ROWS = "with-ingest"``), the new records' OOI rows are
+   upserted too (unlogged single-partition batches: a row is never half-written);
 4. the bin's ``partition_metadata`` row is switched to the new version together with its count,
    first and last, as a lightweight transaction conditional on the version read in 1: a write
    that raced with another writer of the same bin starts again from 1 rather than losing the
@@ -20,9 +20,9 @@ Only then is the stream's generation moved on (the caller). A write interrupted 
 every bin either as it was or switched whole; writing the same records again completes it (the
 merge is idempotent, and the switch deletes the versions it left).
 
-With ``CASSANDRA_WRITE_ROWS`` off, step 3 skips the rows: ingest runs at the chunk rate and the
-rows stay derivable - :func:`derive_rows` writes the rows of every bin whose ``rows_version``
-lags its ``chunk_version``.
+Otherwise (``"background"``, the default, and ``"off"``) step 3 skips the rows: ingest runs at
+the chunk rate and the bin's rows are left pending (its ``rows_version`` lags its
+``chunk_version``) for :mod:`~stream_engine.store.cassandra_rows` to write.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ from stream_engine.store.records import (
 if TYPE_CHECKING:
     from stream_engine.store.cassandra import CassandraStore
 
-__all__ = ["derive_rows", "write_bins"]
+__all__ = ["row_values", "write_bins"]
 
 #: Rounds of read-merge-switch for bins another writer switched first.
 CAS_ROUNDS = 5
@@ -197,12 +197,12 @@ def _store_versions(store: CassandraStore, table: ChunkTable, key: StreamKey, co
         for bin_, w in work.items():
             segment = {n: columns[n][w.lo : w.hi] if n in columns else fill_array(after[n], w.hi - w.lo)
                        for n in after}
-            batches += row_batches(insert, _row_values(key, bin_, segment, after, w.new_ids),
+            batches += row_batches(insert, row_values(key, bin_, segment, after, w.new_ids),
                                    store.batch_rows, store.conn.consistency)
         store.conn.concurrent_statements(batches, doing=f"write {key}")
 
 
-def _row_values(key: StreamKey, bin_: int, segment: dict[str, np.ndarray], after: dict[str, ColumnInfo],
+def row_values(key: StreamKey, bin_: int, segment: dict[str, np.ndarray], after: dict[str, ColumnInfo],
                 ids: np.ndarray) -> list[tuple[bytes, ...]]:
     """Serialized OOI rows (key columns, then every column of ``after``) of one bin's records."""
     prefix = (*(v.encode() for v in (key.subsite, key.node, key.sensor)),
@@ -234,28 +234,3 @@ def _switch(store: CassandraStore, key: StreamKey,
             applied = True  # our own update, retried after a timeout
         (done if applied else lost)[bin_] = w
     return done, lost
-
-
-def derive_rows(store: CassandraStore, key: StreamKey) -> int:
-    """Write the OOI rows of every bin of ``key`` whose rows lag its chunks; returns the records
-    whose rows were written. Idempotent; rows of bins written meanwhile are left for the next call."""
-    stored = store.columns(key)
-    if not stored:
-        return 0
-    table = ChunkTable(store.conn, store.keyspace)
-    infos = [*stored.values(), ID_INFO]
-    insert = insert_statement(store.conn, store.keyspace, key, list(stored))
-    cql = (f"UPDATE {store.keyspace}.partition_metadata SET rows_version=? WHERE {KEY_WHERE} AND bin=? "
-           "IF chunk_version=?")
-    written = 0
-    for state in store.bin_states(key):
-        if state.rows_complete:
-            continue
-        (values,) = table.read(key, [state], infos)
-        rows = _row_values(key, state.bin, values, stored, values[ID_INFO.name])
-        store.conn.concurrent_statements(row_batches(insert, rows, store.batch_rows, store.conn.consistency),
-                                         doing=f"write the rows of {key}")
-        store.conn.execute(cql, (state.version, *key_params(key), state.bin, state.version),
-                           doing=f"update the partition index of {key}")
-        written += len(rows)
-    return written

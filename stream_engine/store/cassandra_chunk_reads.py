@@ -2,7 +2,8 @@
 
 A bin whose partition-index row names a chunk version is read from ``column_chunks`` (a few
 large cells per column, see :mod:`~stream_engine.store.cassandra_chunks`) and cut to the time or
-index range in memory; a bin without one (written by OOI's tools) is read from the row table
+index range in memory (a large bin wanted in part by time fetches only the cells that can hold
+the range, :mod:`~stream_engine.store.cassandra_chunk_ranges`); a bin without one (written by OOI's tools) is read from the row table
 (:func:`~stream_engine.store.cassandra_reads.read_bins`). Bins come back in index order, so a
 stream mixing both kinds reads as one.
 """
@@ -22,7 +23,8 @@ from stream_engine.store.base import (
     TimeRange,
     wanted_columns,
 )
-from stream_engine.store.cassandra_chunks import BinCache, BinState, ChunkTable
+from stream_engine.store.cassandra_chunk_ranges import read_time_range
+from stream_engine.store.cassandra_chunks import TIME_INDEX_STEP, BinCache, BinState, ChunkTable
 from stream_engine.store.cassandra_reads import read_bins
 from stream_engine.store.cassandra_session import CassandraConnection
 from stream_engine.store.cassandra_tables import index_bins
@@ -93,6 +95,14 @@ def _read(conn: CassandraConnection, keyspace: str, key: StreamKey, states: Sequ
     if not chunked:
         return read_bins(conn, keyspace, key, rows, infos, time_range)
     pieces: dict[int, dict[str, np.ndarray]] = {}
+    if time_range is not None and not also:  # large bins wanted in part: only the cells needed
+        partial = [s for s in chunked if s.partition.count > 2 * TIME_INDEX_STEP
+                   and not (time_range.start <= s.partition.first and s.partition.last < time_range.stop)]
+        for state, values in zip(partial, read_time_range(conn, keyspace, key, partial, infos, time_range),
+                                 strict=True):
+            if values is not None:
+                pieces[state.bin] = values
+        chunked = [s for s in chunked if s.bin not in pieces]
     for state, values in zip(chunked, ChunkTable(conn, keyspace).read(key, chunked, infos, cache, also), strict=True):
         if time_range is not None and not (time_range.start <= state.partition.first
                                            and state.partition.last < time_range.stop):

@@ -40,15 +40,17 @@ from typing import Any
 import numpy as np
 
 from stream_engine.errors import StoreUnavailable
-from stream_engine.store.base import ColumnInfo, Partition, StreamKey
+from stream_engine.store.base import TIME, ColumnInfo, Partition, StreamKey
 from stream_engine.store.cassandra_session import CassandraConnection
 from stream_engine.store.embedded_chunks import decode, encode
-from stream_engine.store.records import fill_array, pad_width
+from stream_engine.store.records import STRING_DTYPE, fill_array, pad_width
 
 __all__ = [
     "BinCache",
     "CHUNK_BYTES",
     "CHUNK_TABLE",
+    "MARKER",
+    "TIME_INDEX_STEP",
     "INDEX_COLUMNS",
     "ID_INFO",
     "BinState",
@@ -70,9 +72,12 @@ _PAGE_CELLS = 4
 #: The OOI row id of each record, kept beside the columns (16 raw UUID bytes).
 ID_INFO = ColumnInfo("id", "|V16")
 _PK = "subsite=? AND node=? AND sensor=? AND method=? AND stream=? AND bin=?"
-#: Name of the one empty cell every version holds (its count: the bin's records), read with any
-#: column so that a version deleted under a reader is told from a column the version lacks.
-_MARKER = "\x00"
+#: Name of the one cell every version holds (its count: the bin's records), read with any
+#: column so that a version deleted under a reader is told from a column the version lacks. Its
+#: data is the time of every :data:`TIME_INDEX_STEP`-th record (empty in versions written before
+#: it was kept): a time-range read finds the records it needs without reading the time column.
+MARKER = "\x00"
+TIME_INDEX_STEP = 2048
 
 
 class VersionGone(StoreUnavailable):
@@ -118,7 +123,16 @@ def chunk_cells(values: np.ndarray) -> list[tuple[int, bytes | memoryview]]:
     return [(min(lo + per_cell, n) - lo, encode(values[lo : lo + per_cell])) for lo in range(0, n, per_cell)]
 
 
-def _column(cells: list[tuple[int, bytes]], info: ColumnInfo, count: int) -> np.ndarray:
+def records_per_cell(info: ColumnInfo) -> int | None:
+    """Records in every cell but the last of a fixed-width column of ``info`` (as
+    :func:`chunk_cells` cuts it); ``None`` for strings and arrays, whose cells vary (an array
+    column's width may have grown since a bin version was written)."""
+    if info.shape or info.dtype == STRING_DTYPE:
+        return None
+    return max(1, CHUNK_BYTES // np.dtype(info.dtype).itemsize)
+
+
+def column(cells: list[tuple[int, bytes]], info: ColumnInfo, count: int) -> np.ndarray:
     """One column of a bin from its cells (in chunk order); a column the version lacks is all fill,
     values narrower than the column are padded with fill."""
     if not cells:
@@ -206,7 +220,7 @@ class ChunkTable:
         with self.conn.errors(f"read the chunks of {key}"):
             statement = self.conn.prepare(cql, columnar=True)
             statement.fetch_size = _PAGE_CELLS
-        params = [(*self._pk(key, s.bin), s.version, [_MARKER, *(i.name for i in wanted)]) for s, wanted in fetch]
+        params = [(*self._pk(key, s.bin), s.version, [MARKER, *(i.name for i in wanted)]) for s, wanted in fetch]
         found = self.conn.column_pages(statement, params, doing=f"read the chunks of {key}")
         columns_of = {s.bin: columns for s, columns in zip(states, out, strict=True)}
         for (state, wanted), pages in zip(fetch, found, strict=True):
@@ -215,11 +229,11 @@ class ChunkTable:
                 for name, chunk, n, data in zip(page["name"], page["chunk"], page["count"], page["data"], strict=True):
                     cells.setdefault(name, []).append((int(chunk), int(n), data))
             count = state.partition.count
-            if [n for _, n, _ in cells.pop(_MARKER, [])] != [count]:
+            if [n for _, n, _ in cells.pop(MARKER, [])] != [count]:
                 raise VersionGone(key)
             for info in wanted:
                 got = sorted(cells.get(info.name, []))
-                values = _column([(n, data) for _, n, data in got], info, count)
+                values = column([(n, data) for _, n, data in got], info, count)
                 if len(values) != count:
                     raise VersionGone(key)
                 if cache is not None:
@@ -230,10 +244,13 @@ class ChunkTable:
 
     def insert_params(self, key: StreamKey, bin_: int, version: uuid.UUID,
                       columns: dict[str, np.ndarray]) -> list[tuple[Any, ...]]:
-        """Parameters of :meth:`insert_statement` storing ``columns`` (one bin, sorted) as ``version``."""
+        """Parameters of :meth:`insert_statement` storing ``columns`` (one bin, sorted) as
+        ``version``; the marker cell holds the time of every :data:`TIME_INDEX_STEP`-th record."""
         pk = self._pk(key, bin_)
         total = len(next(iter(columns.values())))
-        return [(*pk, version, _MARKER, 0, total, b""), *(
+        index = (np.ascontiguousarray(columns[TIME][::TIME_INDEX_STEP], dtype="<f8").tobytes()
+                 if TIME in columns else b"")
+        return [(*pk, version, MARKER, 0, total, index), *(
             (*pk, version, name, i, n, bytes(blob))
             for name, values in columns.items() for i, (n, blob) in enumerate(chunk_cells(values)))]
 

@@ -17,8 +17,6 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from cassandra.query import BoundStatement
-
 from stream_engine.store.cassandra_session import CassandraConnection
 
 __all__ = ["CassandraJobTable"]
@@ -36,12 +34,7 @@ class CassandraJobTable:
     def _conditional(self, cql: str, params: tuple[Any, ...], doing: str) -> tuple[bool, tuple[Any, ...]]:
         """Run one lightweight transaction once (never resent: its outcome would be ambiguous);
         whether it applied, and the row it found (when it did not)."""
-        with self.conn.errors(doing):
-            bound = BoundStatement(self.conn.prepare(cql))
-            bound.bind(params)
-            bound.is_idempotent = False
-            row = self.conn.session().execute(bound).one()
-        return bool(row[0]), tuple(row[1:])
+        return self.conn.conditional(cql, params, doing=doing)
 
     @staticmethod
     def _text(record: Mapping[str, Any]) -> str:

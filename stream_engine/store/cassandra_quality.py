@@ -16,7 +16,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from cassandra.query import BatchStatement, BatchType, BoundStatement
+from cassandra.query import BatchStatement, BatchType
 
 from stream_engine.store.base import check_quality_kind, merge_quality_records
 from stream_engine.store.cassandra_session import CassandraConnection
@@ -44,12 +44,9 @@ class CassandraQualityTables:
 
     def _reserve(self, table: str, old: int | None, new: int) -> bool:
         """Move the table's next free id from ``old`` to ``new`` if nobody moved it meanwhile."""
-        with self.conn.errors(f"reserve ids in {table}"):
-            bound = BoundStatement(self.conn.prepare(
-                f"UPDATE {self.keyspace}.{table} SET next_id=? WHERE part=0 IF next_id=?"))
-            bound.bind((new, old))
-            bound.is_idempotent = False  # a lightweight transaction is never resent blindly
-            return bool(self.conn.session().execute(bound).one()[0])
+        applied, _ = self.conn.conditional(f"UPDATE {self.keyspace}.{table} SET next_id=? WHERE part=0 IF next_id=?",
+                                           (new, old), doing=f"reserve ids in {table}")
+        return applied
 
     def add(self, kind: str, records: Iterable[Mapping[str, Any]]) -> list[int]:
         """Add or replace records of ``kind`` by id; their ids (see the module docstring)."""

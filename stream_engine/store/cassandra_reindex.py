@@ -10,7 +10,10 @@ needs from the stream tables themselves, for every stream key found in them:
   the longest list found. Stream keys this store already describes keep their columns.
 * ``partition_metadata``: per bin, the number of distinct ``(time, deployment)`` keys (a key
   stored under two ids counts once, as reads return it once), the first and the last time; the
-  bin's column chunks, if any, are set aside (its rows are the truth after a reindex).
+  bin's column chunks, if any, are set aside (its rows are the truth after a reindex). So that
+  the rows hold every record, the OOI rows still pending for the stream (``CASSANDRA_ROWS``
+  ``"background"`` or ``"off"``) are written first; bins of the index whose rows are all gone
+  (deleted with OOI's tools) leave the index, with their chunks.
 * ``stream_metadata``: the dictionary's bin size, and a new write generation (so every cached
   response of the stream is recomputed), then the keyspace's change token.
 
@@ -29,7 +32,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from stream_engine.store.base import DEPLOYMENT, TIME, ColumnInfo, StreamKey
+from stream_engine.store.cassandra_chunks import CHUNK_TABLE
 from stream_engine.store.cassandra_msgpack import MsgpackColumn, dtype_text, flat_values
+from stream_engine.store.cassandra_rows import derive_rows
 from stream_engine.store.cassandra_schema import KEY_COLUMNS, METADATA_TABLES, quote
 from stream_engine.store.cassandra_tables import KEY_WHERE, key_params
 from stream_engine.store.records import DEPLOYMENT_INFO, STRING_DTYPE, TIME_INFO
@@ -118,6 +123,9 @@ def _reindex_stream(store: CassandraStore, preload: Any, stream: str,
                     progress: Callable[[str], None] | None) -> ReindexReport:
     conn, ks = store.conn, store.keyspace
     report = ReindexReport(stream)
+    indexed = [c.key for c in store.streams() if c.key.stream == stream]
+    for key in indexed:  # bins whose rows lag their chunks: the rows must hold every record first
+        derive_rows(store, key)
     columns, report.skipped_columns = _dictionary_columns(store, preload, stream)
     arrays = [n for n, info in columns.items() if isinstance(info, MsgpackColumn)]
     partitions = conn.execute(f"SELECT DISTINCT subsite, node, sensor, bin FROM {ks}.{stream}",
@@ -136,6 +144,8 @@ def _reindex_stream(store: CassandraStore, preload: Any, stream: str,
                 if blob:
                     width[name] = max(width[name], len(flat_values(blob)))
     bin_seconds = preload.streams[stream].bin_seconds
+    for key in indexed:
+        _drop_empty_bins(store, key, counts.get(key, {}))
     for key in sorted(counts):
         _, stored = store.stored(key)
         if not stored:
@@ -149,6 +159,20 @@ def _reindex_stream(store: CassandraStore, preload: Any, stream: str,
         if progress is not None:
             progress(f"{key}: {records} records in {len(counts[key])} bins")
     return report
+
+
+def _drop_empty_bins(store: CassandraStore, key: StreamKey, found: dict[int, _BinCount]) -> None:
+    """Remove the index rows (and chunks) of ``key``'s bins whose rows are all gone."""
+    empty = [s.bin for s in store.bin_states(key) if s.bin not in found]
+    if not empty:
+        return
+    conn, ks = store.conn, store.keyspace
+    with conn.errors(f"update the partition index of {key}"):
+        index = conn.prepare(f"DELETE FROM {ks}.partition_metadata WHERE {KEY_WHERE} AND bin=?")
+        chunks = conn.prepare(f"DELETE FROM {ks}.{CHUNK_TABLE} WHERE {KEY_WHERE} AND bin=?")
+    conn.concurrent(index, [(*key_params(key), b) for b in empty], doing=f"update the partition index of {key}")
+    conn.concurrent(chunks, [(*key_params(key), b) for b in empty], doing=f"drop the chunks of {key}")
+    store.record_write(key)
 
 
 def _write_index(store: CassandraStore, key: StreamKey, bin_seconds: int, stored: dict[str, ColumnInfo],

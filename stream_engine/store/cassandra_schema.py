@@ -21,6 +21,8 @@ The store's own tables:
 * ``asset_events``        asset-management events per reference designator (JSON text).
 * ``store_state``         one row whose ``generation`` moves on with every commit (change token).
 * ``async_jobs``            export-job records shared by every server node (``cassandra_jobs.py``).
+* ``store_leases``        leases of cluster-wide background work (the row deriver of
+  ``cassandra_deriver.py``: its holder, renewed with a TTL, and what it reports pending).
 * ``quality_annotation``, ``quality_qartod``, ``quality_qc``: data-quality records, one table per
   kind (``cassandra_quality.py``).
 """
@@ -77,6 +79,8 @@ METADATA_TABLES: dict[str, str] = {
     "asset_events": "refdes text PRIMARY KEY, events text, generation timeuuid",
     "store_state": "id int PRIMARY KEY, generation timeuuid",
     "async_jobs": "id text PRIMARY KEY, state text, node text, updated timestamp, body text",
+    "store_leases": "name text PRIMARY KEY, holder text, pending_bins bigint, pending_records bigint, "
+    "rows_written bigint, updated timestamp",
     # one table per kind of data-quality record (cassandra_quality.py)
     **{f"quality_{kind}": "part int, id bigint, record text, next_id bigint static, PRIMARY KEY (part, id)"
        for kind in QUALITY_KINDS},

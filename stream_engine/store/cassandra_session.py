@@ -37,7 +37,13 @@ from cassandra.cluster import (
 from cassandra.concurrent import execute_concurrent
 from cassandra.connection import ConnectionBusy
 from cassandra.policies import ExponentialReconnectionPolicy, RoundRobinPolicy
-from cassandra.query import PreparedStatement, SimpleStatement, Statement, tuple_factory
+from cassandra.query import (
+    BoundStatement,
+    PreparedStatement,
+    SimpleStatement,
+    Statement,
+    tuple_factory,
+)
 
 from stream_engine.errors import ConfigError, StoreUnavailable
 from stream_engine.store.cassandra_columnar import ColumnarProtocolHandler
@@ -223,6 +229,18 @@ class CassandraConnection:
                         raise
                     time.sleep(0.5 * 2**attempt)
             raise AssertionError("not reached")
+
+    def conditional(self, cql: str, params: Sequence[Any], *, doing: str) -> tuple[bool, tuple[Any, ...]]:
+        """Run one lightweight transaction (``... IF ...``) once: never resent, since after a
+        timeout its outcome is unknown (the caller reads the state again). Whether it applied,
+        and the values of the row it found (those the condition names; empty when applied).
+        Lightweight transactions need a quorum of the replicas (``SERIAL``)."""
+        with self.errors(doing):
+            bound = BoundStatement(self.prepare(cql))
+            bound.bind(params)
+            bound.is_idempotent = False
+            row = self.session().execute(bound).one()
+        return bool(row[0]), tuple(row[1:])
 
     def concurrent(self, statement: Statement, params: Sequence[Sequence[Any]], *, doing: str,
                    concurrency: int | None = None) -> None:

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import atexit
 import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -73,6 +74,15 @@ class StreamEngineApp:
         """Start this process's first store check in the background (the worker calls it before
         it accepts connections)."""
         self.context.health.store_check(wait=0)
+
+    def start_row_deriver(self) -> None:
+        """Start this process's background row deriver (Cassandra only; the worker calls it
+        after the fork). It derives only while it holds the cluster-wide lease and
+        ``CASSANDRA_ROWS`` is ``"background"``; otherwise it only reports what is pending."""
+        deriver = self.context.row_deriver
+        if deriver is not None:
+            deriver.start()
+            atexit.register(deriver.stop, 5.0)  # a worker stopping gives its lease up at once
 
     def health_answer(self, worker: dict[str, Any] | None = None) -> tuple[int, bytes]:
         """Status and JSON body of ``/health`` (the gunicorn worker's accepting thread calls it)."""

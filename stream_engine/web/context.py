@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from stream_engine.config import Settings
     from stream_engine.preload.model import Preload
     from stream_engine.store.base import Store
+    from stream_engine.store.cassandra_deriver import RowDeriver
     from stream_engine.web.health import HealthMonitor
 
 
@@ -27,6 +28,7 @@ class AppContext:
         self._store: Store | None = None
         self._preload: Preload | None = None
         self._health: HealthMonitor | None = None
+        self._row_deriver: RowDeriver | None = None
         self._pid = os.getpid()
 
     def _check_fork(self) -> None:
@@ -34,6 +36,7 @@ class AppContext:
             self._store = None
             self._preload = None
             self._health = None
+            self._row_deriver = None
             self._lock = threading.Lock()
             self._pid = os.getpid()
 
@@ -78,9 +81,30 @@ class AppContext:
 
         return self._lazy("_health", lambda settings: HealthMonitor(self))
 
+    @property
+    def row_deriver(self) -> RowDeriver | None:
+        """This process's background row deriver (``STORE = "cassandra"`` only, else ``None``;
+        see :mod:`~stream_engine.store.cassandra_deriver`), made on first use, not started."""
+        if self.settings.STORE != "cassandra":
+            return None
+        from stream_engine.store.cassandra import from_settings
+        from stream_engine.store.cassandra_deriver import RowDeriver
+
+        def make(settings: Settings) -> RowDeriver:
+            return RowDeriver(from_settings(settings), mode=settings.CASSANDRA_ROWS, batch=settings.CASSANDRA_ROWS_BATCH,
+                              pause=settings.CASSANDRA_ROWS_PAUSE, lease_seconds=settings.CASSANDRA_ROWS_LEASE_SECONDS,
+                              poll_seconds=settings.CASSANDRA_ROWS_POLL_SECONDS)
+
+        deriver: RowDeriver = self._lazy("_row_deriver", make)
+        return deriver
+
     def close(self) -> None:
         """Close the store if this process opened it."""
         with self._lock:
             store, self._store = self._store, None
+            deriver, self._row_deriver = self._row_deriver, None
+        if deriver is not None and self._pid == os.getpid():
+            deriver.stop()
+            deriver.store.close()
         if store is not None and self._pid == os.getpid():
             store.close()

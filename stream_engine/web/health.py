@@ -7,6 +7,10 @@ The answer has to stay quick while every request thread is busy computing, and m
   store), checked in a background thread at most every :data:`CHECK_INTERVAL` seconds and cached
   in between, so a probe never waits for the store (nor for a slow Cassandra node). A check
   that has not returned after :data:`STUCK_AFTER` seconds counts as a failure.
+* **The OOI rows** (Cassandra): ``store.ooi_rows`` says how they are written
+  (``CASSANDRA_ROWS``), the bins and records whose rows still lag the chunks (as the row deriver
+  last knew them, never read while answering), which process derives and whether it is this one
+  (:mod:`~stream_engine.store.cassandra_deriver`).
 * **The process**: its id, uptime, resident memory (as of the last store check: no file is
   read while answering) and the bytes its bounded caches hold
   (``COMPUTE_CACHE_BYTES``, ``DAP_CACHE_BYTES``); the gunicorn worker class
@@ -171,4 +175,7 @@ class HealthMonitor:
             "store": {"backend": self.context.settings.STORE, **store},
             "worker": {**self.process_state(), **(worker or {})},
         }
+        deriver = self.context.row_deriver
+        if deriver is not None:
+            body["store"]["ooi_rows"] = deriver.status()
         return (503 if status == "unavailable" else 200), orjson.dumps(body)

@@ -153,9 +153,10 @@ class StreamEngineWorker(ThreadWorker):
         }
 
     def run(self) -> None:
-        start = getattr(self.wsgi, "start_health_checks", None)
-        if start is not None:
-            start()
+        for name in ("start_health_checks", "start_row_deriver"):
+            start = getattr(self.wsgi, name, None)
+            if start is not None:
+                start()
         super().run()
 
     # -- the pool --------------------------------------------------------------------------

@@ -158,6 +158,28 @@ def test_ctd_products_use_the_kernels_with_gsw_values(samples):
     assert_bits_equal(ctd.ctd_density(sp32, t32, p32, np.float64(44.6), np.float64(-124.3)), want32)
 
 
+def test_float32_products_go_to_the_kernels_unconverted_with_gsw_values(samples):
+    """float32 L1/L2 inputs (as the engine keeps products) take the float32 versions of the
+    loops, which convert each value exactly: still gsw's values, over all the samples."""
+    s = samples
+    t32, p32, sp32 = (s[k].astype(np.float32) for k in ("t", "p", "sp"))
+    c32 = (gsw.C_from_SP(s["sp"], s["t"], s["p"]) / 10.0).astype(np.float32)  # CONDWAT, S m-1
+    c32[:1000] = -c32[:1000]
+    c32[1000:1010] = np.nan
+    for values in (c32, t32, p32, sp32):
+        values.flags.writeable = False  # the engine's arrays are read-only
+    t64, p64 = t32.astype(np.float64), p32.astype(np.float64)
+    want_sp = gsw.SP_from_C(c32.astype(np.float64) * 10.0, t64, p64)
+    assert (want_sp < 2).sum() > 10_000  # the Hill extension is exercised
+    assert_bits_equal(ctd.ctd_pracsal(c32, t32, p32), want_sp)
+    sa = gsw.SA_from_SP(sp32.astype(np.float64), p64, -124.3, 44.6)
+    assert_bits_equal(teos10.sa_from_sp(sp32, p32, -124.3, 44.6), sa)
+    want = gsw.rho(sa, gsw.CT_from_t(sa, t64, p64), p64)
+    assert_bits_equal(ctd.ctd_density(sp32, t32, p32, np.float64(44.6), np.float64(-124.3)), want)
+    # one float32 input among float64 ones: every input becomes float64, same values
+    assert_bits_equal(ctd.ctd_density(sp32, t64, p64, 44.6, -124.3), want)
+
+
 def test_shapes_and_scalars():
     assert teos10.sp_from_c(42.914, 15.0, 0.0).shape == ()
     assert float(teos10.sp_from_c(42.914, 15.0, 0.0)) == float(gsw.SP_from_C(42.914, 15.0, 0.0))
@@ -178,4 +200,8 @@ def test_prepare_kernels_compiles_every_loop_before_requests():
     values.flags.writeable = False
     ctd.ctd_density(values, values[::-1], np.arange(200.0)[::2], np.float64(44.6), -124.3)
     ctd.ctd_pracsal(values / 10, values, values)
+    ctd.ctd_density(values, values, values, np.float64(44.6), np.float64(-124.3))  # all float32
+    ctd.ctd_pracsal(values, values, values)
+    ctd.ctd_density(values.copy(), values.copy(), values.copy(), 44.6, -124.3)  # writable float32
     assert {loop: len(loop.signatures) for loop in compiled} == compiled
+    assert not any(loop._can_compile for loop in teos10.LOOPS)  # nothing compiles in a request

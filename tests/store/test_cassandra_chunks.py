@@ -18,7 +18,7 @@ from test_cassandra import empty_keyspace
 
 from stream_engine.errors import StoreUnavailable
 from stream_engine.store import cassandra_bulk
-from stream_engine.store.base import IndexRange
+from stream_engine.store.base import IndexRange, TimeRange
 from stream_engine.store.cassandra import CassandraStore
 from stream_engine.store.cassandra_chunks import CHUNK_TABLE
 from stream_engine.store.cassandra_reads import read_bins
@@ -46,6 +46,7 @@ class RowsOnlyAfterWrites(CassandraStore):
     goes to the rows, the next write into such a bin first brings its rows into chunks."""
 
     every = 1
+    ROWS = "with-ingest"  # the rows are all that will be left of a bin
 
     def write(self, key, records, *, bin_seconds):
         result = super().write(key, records, bin_seconds=bin_seconds)
@@ -57,9 +58,9 @@ class MixedAfterWrites(RowsOnlyAfterWrites):
     every = 2
 
 
-def _store_of(cls, node: CassandraNode, keyspace: str) -> CassandraStore:
+def _store_of(cls, node: CassandraNode, keyspace: str, rows: str | None = None) -> CassandraStore:
     base = node.store(keyspace)
-    store = cls(base.conn)
+    store = cls(base.conn, rows=rows or getattr(cls, "ROWS", "background"))
     store.ensure_schema()
     empty_keyspace(store)
     return store
@@ -87,7 +88,8 @@ class TestMixedKeyspace(test_cassandra.TestCassandraStore):
 
 @pytest.fixture
 def store(cassandra_node: CassandraNode):
-    store = _store_of(CassandraStore, cassandra_node, "chunks")
+    """A store writing the OOI rows with every ingest (the tests compare them with the chunks)."""
+    store = _store_of(CassandraStore, cassandra_node, "chunks", rows="with-ingest")
     yield store
     store.close()
 
@@ -290,9 +292,13 @@ def test_derive_rows_command(cassandra_node: CassandraNode, tmp_path) -> None:
         return subprocess.run([*stream_engine_command(), "cassandra", "derive-rows", *streams], env=env,
                               capture_output=True, text=True, timeout=600)
 
-    done = derive("some_other_stream")
+    done = derive("no_such_stream")  # a typo is an error naming it, as for reindex
+    assert done.returncode != 0 and "'no_such_stream' is not a stored stream" in done.stderr, done
+    assert _row_count(store) == 0
+    done = derive("--status")
     assert done.returncode == 0, done.stderr
-    assert "0 streams checked" in done.stdout and _row_count(store) == 0
+    assert f"{KEY}: {len(store.partitions(KEY))} bins, 300 records with OOI rows pending" in done.stdout, done.stdout
+    assert "no server is deriving rows now" in done.stdout and _row_count(store) == 0
     done = derive()
     assert done.returncode == 0, done.stderr
     assert "OOI rows written for 300 records" in done.stdout
@@ -336,4 +342,54 @@ def test_an_older_partition_index_gets_the_chunk_columns(cassandra_node: Cassand
     assert not [p for p in schema_problems(store, preload) if "partition_metadata" in p]
     store.write(KEY, frame([T0, T0 + 1], v=[1.0, 2.0]), bin_seconds=DAY)
     assert store.read(KEY, ["v"])["v"].tolist() == [1.0, 2.0]
+    store.close()
+
+
+def test_time_range_reads_of_a_large_bin_fetch_only_the_cells_they_need(
+        cassandra_node: CassandraNode, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cells of fixed-width columns are laid out by record range: a read of ~1% of a bin fetches
+    the cells around it (found through the times the marker keeps), with the values of a whole
+    read cut by time, at cell edges, on duplicate times and for versions without the times."""
+    store = _store_of(CassandraStore, cassandra_node, "chunks_ranges")  # chunks only: fast to write
+    n = 400_000  # seven cells of float64 per column (65,536 records each), one bin
+    times = T0 + np.repeat(np.arange(n // 2) * 0.2, 2)  # every time twice, deployments 1 and 2
+    deployments = np.tile([1, 2], n // 2)
+    store.write(KEY, frame(times, deployment=deployments, a=np.arange(n, dtype=np.float64),
+                           b=np.arange(n, dtype=np.int16) % 1000,
+                           label=np.array([f"r{i % 7}" for i in range(n)], dtype=object)), bin_seconds=DAY)
+    whole = store.read(KEY)
+    fetched: list[int] = []
+    real = store.conn.column_pages
+
+    def counting(statement, params, *, doing):
+        pages = real(statement, params, doing=doing)
+        fetched.extend(len(d) for p in pages for page in p for d in page.get("data", []) if d)
+        return pages
+
+    monkeypatch.setattr(store.conn, "column_pages", counting)
+    windows = [(T0 + 8_000.0, T0 + 8_400.0),  # 1% inside the first cell
+               (times[65_530], times[65_545]),  # across the edge of the first and second cells
+               (T0 - 5.0, T0 + 1.0), (times[-3], times[-1] + 1.0),  # the bin's two ends
+               (T0 + 100.25, T0 + 100.4)]  # between two records: nothing
+    for start, stop in windows:
+        fetched.clear()
+        got = store.read(KEY, ["a", "b", "label"], time_range=TimeRange(start, stop))
+        keep = (whole["time"] >= start) & (whole["time"] < stop)
+        _assert_same(got, {name: whole[name][keep] for name in got})
+        fetched.clear()
+        got = store.read(KEY, ["a"], time_range=TimeRange(start, stop))
+        _assert_same(got, {name: whole[name][keep] for name in got})
+        assert sum(fetched) < 0.4 * n * (8 + 4 + 8), (start, sum(fetched))  # time, deployment, a: not whole
+    fetched.clear()
+    first = store.read(KEY, ["a"], time_range=TimeRange(*windows[0]))
+    assert len(fetched) == 1 + 3 and sum(fetched) < 3 * 512 * 1024 + 4096  # the marker, one cell per column
+    assert len(first["time"]) == n // 100 and first["a"][0] == 80_000
+    # a version written before the marker kept the times is read whole, with the same values
+    state = store.bin_states(KEY)[0]
+    store.conn.session().execute(
+        f"UPDATE {store.keyspace}.{CHUNK_TABLE} SET data=0x WHERE {KEY_WHERE.replace('?', '%s')} AND bin=%s "
+        "AND version=%s AND name=%s AND chunk=0", (*key_params(KEY), state.bin, state.version, "\x00"))
+    _assert_same(store.read(KEY, ["a"], time_range=TimeRange(*windows[1])), {
+        name: v[(whole["time"] >= windows[1][0]) & (whole["time"] < windows[1][1])]
+        for name, v in whole.items() if name in ("time", "deployment", "a")})
     store.close()

@@ -153,7 +153,7 @@ def test_reindex_then_serve_the_ooi_rows_as_the_embedded_store_serves_the_file(o
 
 def test_writes_to_an_ooi_table_keep_its_msgpack_arrays(ooi_keyspace, reindexed):
     node, keyspace, _, key, records, columns, width = ooi_keyspace
-    with node.store(keyspace) as store:
+    with node.store(keyspace, rows="with-ingest") as store:
         more = {name: values[:2].copy() for name, values in records.items()}
         more["time"] = more["time"] + 0.25
         store.write(key, more, bin_seconds=store.stored(key)[0])

@@ -28,6 +28,7 @@ class _Context:
     def __init__(self, store: _Store) -> None:
         self._store = store
         self.settings = Settings({"STORE": "embedded", "COMPUTE_CACHE_BYTES": 0, "DAP_CACHE_BYTES": 0})
+        self.row_deriver = None  # Cassandra only
 
     @property
     def store(self) -> _Store:
