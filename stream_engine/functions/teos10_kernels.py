@@ -25,6 +25,29 @@ import math
 import numba
 import numpy as np
 
+
+def _full_width_vectors() -> None:
+    """Let LLVM vectorise the loops at the CPU's full width.
+
+    On CPUs with AVX-512, LLVM's tuning prefers 256-bit vectors (``prefer-256-bit``); for these
+    loops, long chains of multiplications, divisions and square roots, 512-bit vectors measured
+    1.6x faster (CT_from_t + rho 42 -> 26 ns per record on the development machine). The values
+    do not change: every lane does the same IEEE operations in the same order, whatever the
+    width. Applies to numba's code generator for this process, so it runs before the first
+    kernel is defined; a ``NUMBA_CPU_FEATURES`` set by the user is left as it is. Compiled
+    kernels are cached per CPU features, so this never loads code compiled otherwise.
+    """
+    if numba.config.CPU_FEATURES is not None:
+        return
+    from numba.core.codegen import get_host_cpu_features
+
+    features = get_host_cpu_features()
+    if features:
+        numba.config.CPU_FEATURES = f"{features},-prefer-256-bit"
+
+
+_full_width_vectors()
+
 #: Compile options shared by every kernel (see module docstring).
 JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": False}
 #: The scalar formulas are inlined into the loops (numba IR inlining), so LLVM sees one loop body

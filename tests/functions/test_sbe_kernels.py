@@ -175,3 +175,33 @@ def test_prepare_kernels_compiles_the_sbe_loops_before_requests():
             ctd.ctd_sbe37im_condwat_instrument_recovered(counts, t.astype(kind), p.astype(kind),
                                                          *(DPS_CAL[k] for k in (*CONDUCTIVITY, "wbotc")))
     assert {loop: len(loop.signatures) for loop in sbe_kernels.LOOPS} == compiled
+
+
+ASM_CHECK = """
+import re
+from stream_engine.engine.kernels import prepare_kernels
+from stream_engine.functions import sbe_kernels, teos10
+prepare_kernels()
+for loop in (*teos10.LOOPS, *sbe_kernels.LOOPS):
+    for signature, asm in loop.inspect_asm().items():
+        assert asm.strip(), (loop.__name__, signature)
+        found = sorted(set(re.findall(r"\\b(v?f(?:n)?m(?:add|sub)\\w*|v?rcp\\w*|v?rsqrt\\w*)\\b", asm)))
+        print(loop.__name__, len(asm), found)
+"""
+
+
+def test_compiled_loops_round_every_operation_like_numpy_and_gsw(tmp_path):
+    """No fused multiply-add, no approximate reciprocal or square root in any compiled loop
+    (what would move values by an ulp), at the full vector width this machine gets: compiled
+    afresh (a cache holds no assembly) in a child process."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    got = subprocess.run([sys.executable, "-c", ASM_CHECK], env=env, capture_output=True, text=True,
+                         timeout=600)
+    assert got.returncode == 0, got.stderr[-2000:]
+    lines = got.stdout.splitlines()
+    assert len(lines) >= 17  # every compiled version of every loop
+    assert all(line.endswith(" []") for line in lines), [line for line in lines if not line.endswith(" []")]
