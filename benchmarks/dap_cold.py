@@ -19,7 +19,10 @@ their calibrations, and a NetCDF4 file that also holds the products):
 * **repeat** requests: on the same worker (its window cache), and on another, freshly started
   worker process (the window cache shared through the data folder);
 * a **1 GB-class** ``.dods`` of the stored raw variables, and a mixed one (raw + products), cold
-  on both servers.
+  on both servers;
+* **DAP4**: a cold ``.dap`` of each product and of the raw and mixed projections beside the
+  ``.dods`` (pydap 3.5.9 serves no DAP4 data, so they are compared with its ``.dods`` of the same
+  values and with ours), and the ``.dmr`` request rate beside the ``.dds`` one.
 
 The product figures (cold requests on fresh servers, pydap's first request, baseline, bare
 kernels) are each the fastest of ``--rounds`` measurements (default 3): on a shared machine
@@ -48,7 +51,7 @@ sys.path.insert(0, str(HERE))
 
 import dap  # noqa: E402
 from dap_support import data  # noqa: E402
-from dap_support.load import Download, dods_array, download, request_rate  # noqa: E402
+from dap_support.load import Download, dap_array, dods_array, download, request_rate  # noqa: E402
 from dap_support.servers import ServerProcess, free_port  # noqa: E402
 
 from dap_handlers.shared_windows import FOLDER  # noqa: E402
@@ -176,8 +179,13 @@ def get(server: ServerProcess, path: str, keep: bool = False) -> Download:
     return got
 
 
-def compare(body: bytes | None, want: np.ndarray) -> str:
-    got = dods_array(body or b"")
+def dap4_query(variables: tuple[str, ...] | list[str]) -> str:
+    """The DAP4 constraint projecting ``variables`` (``;``-separated, URL-encoded)."""
+    return "dap4.ce=" + "%3B".join(f"%2F{name}" for name in variables)
+
+
+def compare(body: bytes | None, want: np.ndarray, dap4: bool = False) -> str:
+    got = (dap_array if dap4 else dods_array)(body or b"")
     if got.shape != want.shape:
         return f"{got.size} values, expected {want.size}"
     same = got.astype(np.float32).view(np.uint32) == want.astype(np.float32).view(np.uint32)
@@ -242,6 +250,12 @@ def run(args: argparse.Namespace, work: Path, pydap: Path) -> int:
                         key = f"{name} repeat same worker"
                         results[key] = min(results.get(key, again), again)
             if threads == 2:
+                with servers.engine(threads) as server:  # DAP4, cold as well
+                    get(server, f"{dap.OUR_PATH}.dds")
+                    first = get(server, f"{dap.OUR_PATH}.dap?{dap4_query([var])}", keep=True)
+                    results[f"{name} cold .dap"] = first.seconds
+                    log(f"  stream engine, DAP4 .dap, 2 compute threads: cold {first.seconds:.2f}s "
+                        f"({first.nbytes / 1e6:.0f} MB); {compare(first.body, want, dap4=True)}")
                 with servers.engine(threads, keep_shared=True) as other:
                     results[f"{name} repeat other worker"] = get(other, f"{dap.OUR_PATH}.dods?{var}").seconds
         pydap_times = []
@@ -256,6 +270,8 @@ def run(args: argparse.Namespace, work: Path, pydap: Path) -> int:
              ">= 0.5x" if name == "salinity" else ""),
             (f"bare kernels (1 thread) / whole request (1 thread), {name}", k1, cold[1], ">= 0.77 (<= 1.3x)"),
             (f"cold {name}: 2 compute threads vs 1", cold[1], cold[2], ">= 1.7x"),
+            (f"cold DAP4 .dap {name} vs pydap .dods precomputed (b)", pydap_s, results[f"{name} cold .dap"], ""),
+            (f"cold DAP4 .dap {name} vs our cold .dods", cold[2], results[f"{name} cold .dap"], ""),
             (f"bare kernels: 2 threads vs 1, {name}", k1, k2, "(hardware)"),
             (f"repeat {name}, same worker vs cold", cold[2], results[f"{name} repeat same worker"], ""),
             (f"repeat {name}, other worker vs cold", cold[2], results[f"{name} repeat other worker"], ""),
@@ -271,13 +287,29 @@ def run(args: argparse.Namespace, work: Path, pydap: Path) -> int:
             f"pydap {theirs.nbytes / 1e6:,.0f} MB in {theirs.seconds:.2f}s")
         rows.append((f"cold .dods of {label}, MB/s vs pydap", theirs.seconds, ours.seconds,
                      ">= 2x" if label.startswith("stored") else "(reported)"))
-    for ext in ("dds", "das"):
+        with servers.engine(2) as server:
+            get(server, f"{dap.OUR_PATH}.dds")
+            ours4 = get(server, f"{dap.OUR_PATH}.dap?{dap4_query(variables)}")
+        log(f"{label}, DAP4: stream engine .dap {ours4.nbytes / 1e6:,.0f} MB in {ours4.seconds:.2f}s")
+        rows.append((f"cold DAP4 .dap of {label} vs pydap .dods", theirs.seconds, ours4.seconds, ""))
+        rows.append((f"cold DAP4 .dap of {label} vs our cold .dods", ours.seconds, ours4.seconds, ""))
+    rates: dict[str, float] = {}
+    for ext in ("dds", "das", "dmr"):
         with servers.engine(2) as server:
             ours_rate = request_rate(server.port, f"{dap.OUR_PATH}.{ext}", threads=8, max_requests=3000,
                                      max_seconds=10.0)
+        rates[ext] = ours_rate.per_second
+        if ext == "dmr":  # pydap 3.5.9 has no usable DMR of a NetCDF file: compared with .dds
+            log(f".dmr: stream engine {ours_rate.per_second:.0f} req/s ({ours_rate.failed} failed)")
+            rows.append((".dmr requests/s vs pydap's .dds (inverse rates)", 1 / max(rates["pydap dds"], 1e-9),
+                         1 / max(ours_rate.per_second, 1e-9), ""))
+            rows.append((".dmr requests/s vs our .dds (inverse rates)", 1 / max(rates["dds"], 1e-9),
+                         1 / max(ours_rate.per_second, 1e-9), ""))
+            continue
         with servers.pydap_server() as server:
             theirs_rate = request_rate(server.port, f"{dap.PYDAP_PATH}.{ext}", threads=8, max_requests=3000,
                                        max_seconds=10.0)
+        rates[f"pydap {ext}"] = theirs_rate.per_second
         log(f".{ext}: stream engine {ours_rate.per_second:.0f} req/s ({ours_rate.failed} failed), "
             f"pydap {theirs_rate.per_second:.0f} req/s ({theirs_rate.failed} failed), 8 clients, 1 worker each")
         rows.append((f".{ext} requests/s vs pydap (inverse rates)", 1 / max(theirs_rate.per_second, 1e-9),

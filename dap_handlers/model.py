@@ -110,8 +110,14 @@ class DapVariable:
         position plus one). It must return an array of exactly the selected shape, in ``dtype``
         or in ``dtype`` of the other byte order (returned as it is: a big-endian block goes to
         the wire without another pass).
-    attributes : mapping, optional
-        Variable attributes in order (values: str, numbers, sequences or numpy arrays).
+    attributes : mapping or callable, optional
+        Variable attributes in order (values: str, numbers, sequences or numpy arrays), or a
+        function returning them, called the first time they are needed (a DDS or a data
+        response never needs them).
+    block_rows : int, optional
+        At most this many rows per block the encoders read (``None``: as many as their block
+        size allows). A stored column streams fastest in pieces near the store's chunk size,
+        which stay in the CPU caches from the read to the socket.
 
     Raises
     ------
@@ -119,7 +125,7 @@ class DapVariable:
         If the dtype cannot be served over DAP2 or ``dims`` does not match ``shape``.
     """
 
-    __slots__ = ("name", "dtype", "shape", "dims", "attributes", "dap_type", "_reader")
+    __slots__ = ("name", "dtype", "shape", "dims", "_attributes", "dap_type", "block_rows", "_reader")
 
     def __init__(
         self,
@@ -128,7 +134,8 @@ class DapVariable:
         shape: Sequence[int],
         dims: Sequence[str],
         reader: Reader,
-        attributes: Mapping[str, Any] | None = None,
+        attributes: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
+        block_rows: int | None = None,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise TypeError(f"variable name must be a non-empty string, got {name!r}")
@@ -144,7 +151,9 @@ class DapVariable:
                 f"variable {name!r}: {len(self.dims)} dimension names {self.dims} for a "
                 f"{len(self.shape)}-dimensional shape {self.shape}"
             )
-        self.attributes: dict[str, Any] = dict(attributes or {})
+        self._attributes: dict[str, Any] | Callable[[], Mapping[str, Any]] = (
+            attributes if callable(attributes) else dict(attributes or {}))
+        self.block_rows = None if block_rows is None else max(1, int(block_rows))
         self._reader = reader
 
     @classmethod
@@ -158,6 +167,13 @@ class DapVariable:
         """A variable over an in-memory array (or any object supporting basic slicing)."""
         array = values if hasattr(values, "dtype") else np.asarray(values)
         return cls(name, array.dtype, array.shape, dims, lambda key: array[key], attributes)
+
+    @property
+    def attributes(self) -> dict[str, Any]:
+        """The variable's attributes (made on first use when given as a function)."""
+        if callable(self._attributes):
+            self._attributes = dict(self._attributes())
+        return self._attributes
 
     @property
     def ndim(self) -> int:
@@ -235,7 +251,8 @@ class DapVariable:
             return parent._read_exact(composed)
 
         shape = tuple(len(r) for r in ranges)
-        return DapVariable(self.name, self.dtype, shape, self.dims, read_subset, self.attributes)
+        return DapVariable(self.name, self.dtype, shape, self.dims, read_subset,
+                           lambda: parent.attributes, self.block_rows)
 
 
 def _format_key(key: tuple[slice, ...]) -> str:

@@ -52,7 +52,8 @@ from stream_engine import assets
 from stream_engine.engine.calibrate import record_deployments, served_records
 from stream_engine.engine.compute import compute
 from stream_engine.engine.compute_inputs import masked_sentinels
-from stream_engine.engine.resolve import TIME_PARAMETER, resolve
+from stream_engine.engine.plan_cache import cached_resolve
+from stream_engine.engine.resolve import TIME_PARAMETER
 from stream_engine.preload.fill_values import fill_value_for
 from stream_engine.quality.annotations import Annotation, ExclusionMasks, exclusion_masks
 from stream_engine.store.base import DEPLOYMENT, TIME, IndexRange
@@ -184,8 +185,8 @@ class StreamReads:
     # -- stored columns ------------------------------------------------------------------------
 
     def _read(self, columns: Sequence[str], obs: slice) -> dict[str, np.ndarray]:
-        wanted = [c for c in columns if c not in (TIME, DEPLOYMENT)]
-        return self.store.read(
+        wanted = [TIME, DEPLOYMENT, *(c for c in columns if c not in (TIME, DEPLOYMENT))]
+        return self.store.read_columns(
             self.key, wanted, index_range=IndexRange(obs.start, obs.stop, obs.step)
         )
 
@@ -253,7 +254,7 @@ class StreamReads:
         """The plan computing exactly ``parameter_ids`` (resolved once per request)."""
         ids = tuple(parameter_ids)
         if ids not in self._plans:
-            self._plans[ids] = resolve(
+            self._plans[ids] = cached_resolve(
                 self.store, self.preload, self.key, ids, self.time_range, settings=self.settings,
                 positions=False,
             )
@@ -271,8 +272,8 @@ class StreamReads:
         are the coordinates computed with it in each window (see ``Plan.positions``)."""
         if self._position_plan is None:
             time_parameter = self.preload.stream(self.key.stream).temporal_parameter or TIME_PARAMETER
-            self._position_plan = resolve(self.store, self.preload, self.key, [time_parameter],
-                                          self.time_range, settings=self.settings)
+            self._position_plan = cached_resolve(self.store, self.preload, self.key, [time_parameter],
+                                                 self.time_range, settings=self.settings)
         plan = self._position_plan
         values = self._hyperslab(name, [n for n in group if n != name], lambda: plan, key)
         return self._without_excluded(values, key[0], None)

@@ -138,7 +138,7 @@ def window_dataset(dataset: DapDataset, window: TimeWindow) -> DapDataset:
         time = variables[dataset.position(TIME)]
         attrs = {**time.attributes, "actual_range": [low, high]}
         variables[dataset.position(TIME)] = DapVariable(
-            time.name, time.dtype, time.shape, time.dims, time.read, attrs
+            time.name, time.dtype, time.shape, time.dims, time.read, attrs, time.block_rows
         )
         if "time_coverage_start" in attributes:
             attributes["time_coverage_start"] = ntp_to_iso(low)

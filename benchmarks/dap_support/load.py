@@ -135,3 +135,30 @@ def dods_array(body: bytes) -> np.ndarray:
     data = body[marker + len(b"\nData:\n") :]
     count = int(np.frombuffer(data[:4], ">u4")[0])
     return np.frombuffer(data[8:], _DAP_TYPES[types[0]], count)
+
+
+_DAP4_TYPES = {"Float32": "<f4", "Float64": "<f8", "Int32": "<i4", "UInt32": "<u4", "Int16": "<i2",
+               "UInt16": "<u2", "Int64": "<i8", "UInt64": "<u8", "Int8": "<i1", "UInt8": "<u1"}
+
+
+def dap_array(body: bytes) -> np.ndarray:
+    """The values of the single numeric variable in a DAP4 ``.dap`` response without checksums.
+
+    The body is chunks of a 4-byte header (flags byte, 24-bit big-endian count) and that many
+    bytes; the first chunk is the DMR, the rest the little-endian values (flag 0x04).
+    """
+    chunks: list[bytes] = []
+    at = 0
+    while at < len(body):
+        flags, count = body[at], int.from_bytes(body[at + 1 : at + 4], "big")
+        if flags & 0x02:
+            raise ValueError(f"the .dap response ends with an error chunk: {body[at + 4 : at + 4 + count]!r}")
+        chunks.append(body[at + 4 : at + 4 + count])
+        at += 4 + count
+        if flags & 0x01:
+            break
+    dmr = chunks[0].decode("utf-8", "replace")
+    types = re.findall(r"<(" + "|".join(_DAP4_TYPES) + r")\s+name=", dmr)
+    if len(types) != 1:
+        raise ValueError(f"expected one numeric variable in the DMR, found {types}")
+    return np.frombuffer(b"".join(chunks[1:]), _DAP4_TYPES[types[0]])

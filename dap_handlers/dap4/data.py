@@ -128,19 +128,22 @@ def values_stream(dataset: DapDataset, block_bytes: int,
 def chunked(pieces: Iterable[bytes], what: str) -> Iterator[bytes]:
     """Frame a byte stream as data chunks of :data:`CHUNK_BYTES` (the last one flagged last).
 
-    An exception from ``pieces`` is logged and sent as a final error chunk.
+    A chunk's bytes are copied once, joined with its header from views of the pieces. An
+    exception from ``pieces`` is logged and sent as a final error chunk.
     """
-    pending = bytearray()
+    parts: list[memoryview] = []
+    size = 0
     try:
         for piece in pieces:
             view = memoryview(piece)
             while view.nbytes:
-                if len(pending) == CHUNK_BYTES:  # full, and more follows: not the last one
-                    yield chunk_header(LITTLE_ENDIAN_CHUNK, CHUNK_BYTES) + pending
-                    pending = bytearray()
-                room = CHUNK_BYTES - len(pending)
-                pending += view[:room]
-                view = view[room:]
+                if size == CHUNK_BYTES:  # full, and more follows: not the last one
+                    yield b"".join([chunk_header(LITTLE_ENDIAN_CHUNK, CHUNK_BYTES), *parts])
+                    parts, size = [], 0
+                take = view[: CHUNK_BYTES - size]
+                parts.append(take)
+                size += take.nbytes
+                view = view[take.nbytes :]
     except Exception as exc:
         logger.error("DAP4 %s response failed while streaming; it ends with an error chunk: %s",
                      what, exc, exc_info=exc)
@@ -149,7 +152,7 @@ def chunked(pieces: Iterable[bytes], what: str) -> Iterator[bytes]:
         body = message.encode("utf-8")
         yield chunk_header(LAST_CHUNK | ERROR_CHUNK | LITTLE_ENDIAN_CHUNK, len(body)) + body
         return
-    yield chunk_header(LAST_CHUNK | LITTLE_ENDIAN_CHUNK, len(pending)) + pending
+    yield b"".join([chunk_header(LAST_CHUNK | LITTLE_ENDIAN_CHUNK, size), *parts])
 
 
 def _spooled_file(spool: IO[bytes]) -> Iterator[bytes]:

@@ -24,7 +24,8 @@ def element_cost(variable: DapVariable) -> int:
 def row_blocks(variable: DapVariable, block_bytes: int) -> Iterator[np.ndarray]:
     """The variable's values, C order, in blocks of whole rows (first axis) of ``block_bytes``.
 
-    A single row larger than ``block_bytes`` is still read whole. A scalar is one block.
+    A single row larger than ``block_bytes`` is still read whole. A scalar is one block. A
+    variable's own ``block_rows`` bounds the rows of a block too.
     """
     if variable.ndim == 0:
         yield variable.read(())
@@ -34,5 +35,7 @@ def row_blocks(variable: DapVariable, block_bytes: int) -> Iterator[np.ndarray]:
     rows = variable.shape[0]
     row_elements = variable.size // rows
     per_block = max(1, block_bytes // max(1, row_elements * element_cost(variable)))
+    if variable.block_rows is not None:
+        per_block = min(per_block, variable.block_rows)
     for start in range(0, rows, per_block):
         yield variable.read(slice(start, min(rows, start + per_block)))

@@ -53,6 +53,7 @@ from stream_engine.engine.positions import resolve_positions
 from stream_engine.engine.resolve_sources import (
     TIME_PARAMETER,
     Chain,
+    Consulted,
     ResolveContext,
     SourceResolver,
     Unresolvable,
@@ -66,7 +67,7 @@ if TYPE_CHECKING:
     from stream_engine.preload.model import Preload
     from stream_engine.store.base import Store, StreamKey, TimeRange
 
-__all__ = ["TIME_PARAMETER", "ntp_iso", "resolve"]
+__all__ = ["TIME_PARAMETER", "Consulted", "ntp_iso", "resolve", "resolve_consulted"]
 
 
 def _numexpr_version() -> str:
@@ -282,6 +283,22 @@ def resolve(
     BadRequest
         A requested id is not a parameter of the stream.
     """
+    return resolve_consulted(store, preload, key, parameters, time_range, settings=settings,
+                             positions=positions)[0]
+
+
+def resolve_consulted(
+    store: Store,
+    preload: Preload,
+    key: StreamKey,
+    parameters: Sequence[int] | None,
+    time_range: TimeRange,
+    *,
+    settings: Mapping[str, Any] | None = None,
+    positions: bool = True,
+) -> tuple[Plan, Consulted]:
+    """:func:`resolve`, and what the resolution consulted in the store (:class:`Consulted`:
+    the streams listed, the streams and asset events it used), for caches of plans."""
     if settings is None:
         from stream_engine.config import load_settings
 
@@ -297,4 +314,7 @@ def resolve(
             f"its parameters are {', '.join(f'PD{p}' for p in definition.parameter_ids)}"
         )
     ctx = ResolveContext(store, preload, settings, time_range)
-    return _StreamResolver(ctx, key, ()).plan(wanted, positions=positions)
+    plan = _StreamResolver(ctx, key, ()).plan(wanted, positions=positions)
+    ctx.consulted.streams.add(key)
+    ctx.consulted.refdeses.add(key.refdes)
+    return plan, ctx.consulted

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -37,10 +38,11 @@ from stream_engine.preload.model import (
     StreamDefinition,
     StreamParameterRef,
 )
+from stream_engine.store.base import StreamKey, TimeRange
 
 if TYPE_CHECKING:
     from stream_engine.preload.model import Preload
-    from stream_engine.store.base import Store, StreamKey, TimeRange
+    from stream_engine.store.base import Store
 
 #: Preload id of ``time``, the default temporal parameter of a stream.
 TIME_PARAMETER = 7
@@ -61,21 +63,46 @@ class Unresolvable(Exception):
     """An input cannot be resolved; the message is the reason given to the user."""
 
 
+@dataclass(slots=True)
+class Consulted:
+    """What one resolution looked at in the store, so a cached plan can be checked for staleness.
+
+    ``listed`` is every stream the store listed (a stream appearing changes the candidates);
+    ``streams`` the streams whose columns or coverage it used: the primary stream, every stream
+    whose columns it asked for, and every co-located stream it could have taken an input from,
+    *whatever its time coverage* (one that grows into the range becomes a candidate);
+    ``refdeses`` the reference designators whose asset events it read.
+    """
+
+    listed: tuple[StreamKey, ...] = ()
+    streams: set[StreamKey] = field(default_factory=set)
+    refdeses: set[str] = field(default_factory=set)
+
+
+#: Every time: co-located streams are recorded as consulted whatever their coverage.
+_ALL_TIME = TimeRange(-math.inf, math.inf)
+
+
 class ResolveContext:
-    """What every (sub-)resolver of one request shares: the store's index calls, cached."""
+    """What every (sub-)resolver of one request shares: the store's index calls, cached, and a
+    record of what they consulted (:class:`Consulted`)."""
 
     def __init__(self, store: Store, preload: Preload, settings: Mapping[str, Any], time_range: TimeRange):
         self.store = store
         self.preload = preload
         self.time_range = time_range
         self.max_depth_variance = float(settings["MAX_DEPTH_VARIANCE"])
-        self.coverage = [c for c in store.streams() if time_range.overlaps(c.first, c.last)]
+        listed = store.streams()
+        self.consulted = Consulted(tuple(c.key for c in listed))
+        self._listed = listed
+        self.coverage = [c for c in listed if time_range.overlaps(c.first, c.last)]
         self._columns: dict[StreamKey, set[str]] = {}
         self._deployments: dict[str, list[assets.Deployment]] = {}
         self._all_deployments: dict[str, list[assets.Deployment]] = {}
 
     def columns(self, key: StreamKey) -> set[str]:
         """Stored column names of a stream (empty for a stream without data)."""
+        self.consulted.streams.add(key)
         if key not in self._columns:
             try:
                 self._columns[key] = set(self.store.columns(key))
@@ -85,6 +112,7 @@ class ResolveContext:
 
     def deployments_in_range(self, refdes: str) -> list[assets.Deployment]:
         """Deployments of an instrument overlapping the request's time range."""
+        self.consulted.refdeses.add(refdes)
         if refdes not in self._deployments:
             tr = self.time_range
             self._deployments[refdes] = [
@@ -95,16 +123,18 @@ class ResolveContext:
 
     def deployments_of(self, refdes: str) -> list[assets.Deployment]:
         """Every deployment of an instrument (asset events), whatever the range."""
+        self.consulted.refdeses.add(refdes)
         if refdes not in self._all_deployments:
             self._all_deployments[refdes] = assets.deployments(self.store, refdes)
         return self._all_deployments[refdes]
 
     def candidates(self, key: StreamKey) -> list[Candidate]:
         """Other streams that may supply an input of ``key``, best first."""
-        return candidate_streams(
-            self.coverage, key, self.time_range, self.preload.nominal_depths, self.max_depth_variance,
-            mobile=is_mobile(key),
-        )
+        depths, variance, mobile = self.preload.nominal_depths, self.max_depth_variance, is_mobile(key)
+        self.consulted.streams.add(key)
+        self.consulted.streams.update(
+            c.key for c in candidate_streams(self._listed, key, _ALL_TIME, depths, variance, mobile=mobile))
+        return candidate_streams(self.coverage, key, self.time_range, depths, variance, mobile=mobile)
 
 
 def deployment_list(numbers: Sequence[int]) -> str:

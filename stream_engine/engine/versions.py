@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -45,6 +46,9 @@ _ENGINE_ROOT = Path(__file__).resolve().parent.parent
 _lock = threading.Lock()
 _code: tuple[str, float] | None = None
 _preloads: dict[int, tuple[Preload, str, float]] = {}
+#: Plans whose JSON is kept (:func:`_plan_json`), most recently used last.
+_PLAN_TEXTS = 256
+_plan_texts: OrderedDict[int, tuple[Plan, bytes]] = OrderedDict()
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +102,22 @@ def preload_fingerprint(preload: Preload) -> tuple[str, float]:
         return found[1], found[2]
 
 
+def _plan_json(plan: Plan) -> bytes:
+    """The plan as sorted JSON; kept for the plans last seen (cached plans come back as the same
+    object request after request, see :mod:`stream_engine.engine.plan_cache`)."""
+    with _lock:
+        found = _plan_texts.get(id(plan))
+        if found is not None and found[0] is plan:
+            _plan_texts.move_to_end(id(plan))
+            return found[1]
+    text = orjson.dumps(plan.to_dict(), option=orjson.OPT_SORT_KEYS, default=str)
+    with _lock:
+        _plan_texts[id(plan)] = (plan, text)  # holding the plan keeps its id from being reused
+        while len(_plan_texts) > _PLAN_TEXTS:
+            _plan_texts.popitem(last=False)
+    return text
+
+
 def plan_streams(plan: Plan) -> list[StreamKey]:
     """The plan's stream and every stream it takes inputs from (recursively), without repeats."""
     keys = [plan.key]
@@ -146,7 +166,7 @@ def response_version(
     digest.update(f"{code}|{dictionary}|".encode())
     digest.update(orjson.dumps([settings.get(k) for k in VALUE_SETTINGS]))
     for plan in plans:
-        digest.update(orjson.dumps(plan.to_dict(), option=orjson.OPT_SORT_KEYS, default=str))
+        digest.update(_plan_json(plan))
     for name, token in zip([*(k.path for k in keys), *refdeses], tokens, strict=True):
         assert token is not None
         digest.update(f"|{name}={token.generation}".encode())

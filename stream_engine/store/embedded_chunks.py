@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -88,12 +89,18 @@ def _read_blob(conn: sqlite3.Connection, rowid: int, info: ColumnInfo, piece: Ch
 
 
 def read_into(
-    conn: sqlite3.Connection, slices: list[ChunkSlice], columns: list[tuple[int, ColumnInfo]]
+    conn: sqlite3.Connection,
+    slices: list[ChunkSlice],
+    columns: list[tuple[int, ColumnInfo]],
+    blob_rows: Callable[[int], dict[int, int]] | None = None,
 ) -> list[np.ndarray]:
     """Read ``columns`` (``(column_id, info)``) of the selected records, in ``slices`` order.
 
     Returns one writable array per column (strings as ``object`` arrays); a chunk without a
     BLOB for a column, and 2-D values narrower than the column, are filled with the fill value.
+    ``blob_rows(chunk_id)`` gives a chunk's ``column id -> BLOB rowid`` when the caller keeps
+    them (a snapshot's :class:`~stream_engine.store.embedded_layout.StreamLayout`); without it
+    they are looked up here.
     """
     total = sum(len(s) for s in slices)
     outs = [_empty(info, total) for _, info in columns]
@@ -104,7 +111,10 @@ def read_into(
     )
     pos = 0
     for piece in slices:
-        rowids = dict(conn.execute(query, (piece.chunk_id, *ids)).fetchall())
+        if blob_rows is not None:
+            rowids = blob_rows(piece.chunk_id)
+        else:
+            rowids = dict(conn.execute(query, (piece.chunk_id, *ids)).fetchall())
         m = len(piece)
         for out, (cid, info) in zip(outs, columns, strict=True):
             target = out[pos : pos + m]

@@ -37,6 +37,7 @@ from stream_engine.store.base import (
     wanted_columns,
 )
 from stream_engine.store.embedded_chunks import index_slices, read_into, time_slices
+from stream_engine.store.embedded_layout import StreamLayout, read_layout
 from stream_engine.store.records import to_output
 
 _T = TypeVar("_T")
@@ -136,6 +137,23 @@ def read_exact_columns(
     return {name: to_output(values) for name, values in zip(names, out, strict=True)}
 
 
+def read_layout_columns(
+    conn: sqlite3.Connection, layout: StreamLayout | None, key: StreamKey, columns: Sequence[str],
+    index_range: IndexRange,
+) -> dict[str, np.ndarray]:
+    """:func:`read_exact_columns` through a snapshot's cached ``layout`` of the stream
+    (``None``: the stream was never written)."""
+    if isinstance(columns, str):
+        raise TypeError(f"columns must be a sequence of names, not the string {columns!r}")
+    if layout is None:
+        return read_exact_columns(conn, key, columns, index_range)
+    names = list(dict.fromkeys(columns))
+    wanted_columns(key, layout.columns, names)
+    out = read_into(conn, layout.index_slices(index_range), [layout.columns[n] for n in names],
+                    lambda chunk: layout.blob_rows(conn, chunk))
+    return {name: to_output(values) for name, values in zip(names, out, strict=True)}
+
+
 def read_asset_events(conn: sqlite3.Connection, refdes: str) -> list[dict[str, Any]]:
     """The asset events stored for ``refdes``."""
     row = conn.execute("SELECT events FROM assets WHERE refdes=?", (refdes,)).fetchone()
@@ -197,6 +215,8 @@ class EmbeddedSnapshot(Store):
         self._name = name
         self._lock = threading.Lock()
         self._open = True
+        self._layouts: dict[StreamKey, StreamLayout | None] = {}
+        self._folder: Path | None = None
         self.backend = "embedded"
 
     def __repr__(self) -> str:
@@ -240,7 +260,15 @@ class EmbeddedSnapshot(Store):
         self, key: StreamKey, columns: Sequence[str], *, index_range: IndexRange
     ) -> dict[str, np.ndarray]:
         # docstring inherited
-        return self._run(lambda conn: read_exact_columns(conn, key, columns, index_range))
+        return self._run(lambda conn: read_layout_columns(conn, self._layout(conn, key), key, columns,
+                                                          index_range))
+
+    def _layout(self, conn: sqlite3.Connection, key: StreamKey) -> StreamLayout | None:
+        """The stream's layout, read once per snapshot (the file does not change under it)."""
+        if key not in self._layouts:
+            row = stream_row(conn, key)
+            self._layouts[key] = None if row is None else read_layout(conn, row, column_rows(conn, row[0]))
+        return self._layouts[key]
 
     def stream_token(self, key: StreamKey) -> ChangeToken:
         # docstring inherited
@@ -248,7 +276,9 @@ class EmbeddedSnapshot(Store):
 
     def local_folder(self) -> Path:
         # docstring inherited
-        return Path(self._name).parent
+        if self._folder is None:
+            self._folder = Path(self._name).parent
+        return self._folder
 
     def asset_token(self, refdes: str) -> ChangeToken:
         # docstring inherited

@@ -65,3 +65,25 @@ def test_strided_hyperslab_of_a_virtual_variable_reads_only_what_is_asked():
     values = np.frombuffer(body.partition(b"Data:\n")[2][8:], ">f8")
     np.testing.assert_array_equal(values, np.arange(1000, 200_000_001, 1_000_000))
     assert int(response.header("Content-Length")) == len(body)
+
+
+def test_a_variable_s_block_rows_bounds_its_blocks_through_subsets():
+    """A stored column asks for blocks of at most ``block_rows`` rows (the store's chunk size);
+    a constrained (subset) view keeps the bound, and the bytes are the same as with one block."""
+    reads: list[slice] = []
+
+    def reader(key):
+        reads.append(key[0])
+        return np.arange(key[0].start, key[0].stop, key[0].step, dtype="f4")
+
+    variable = DapVariable("v", "f4", (10_000,), ("obs",), reader, block_rows=1000)
+    dataset = DapDataset("d", [variable])
+    body = b"".join(dods_chunks(dataset, block_bytes=BLOCK))
+    assert len(reads) == 10 and all(s.stop - s.start == 1000 for s in reads)
+    np.testing.assert_array_equal(np.frombuffer(body.partition(b"Data:\n")[2][8:], ">f4"), np.arange(10_000))
+    reads.clear()
+    response = handle_dap(dataset, "dods", "v[500:2:8499]", max_response_bytes=10**6)
+    sliced = b"".join(response.body_iter)
+    assert len(reads) == 4 and reads[0] == slice(500, 2499, 2)
+    np.testing.assert_array_equal(np.frombuffer(sliced.partition(b"Data:\n")[2][8:], ">f4"),
+                                  np.arange(500, 8500, 2))

@@ -1,5 +1,6 @@
 """DAP4 through real clients against `stream-engine serve`: netCDF4-python (libnetcdf 4.10's
-DAP4 client), the system ``ncdump`` (4.9) and pydap's DAP4 client read the demo and sample
+DAP4 client), xarray with its netcdf4 engine (``URL#dap4`` and ``dap4://``) and its pydap engine
+(``dap4://``), the system ``ncdump`` (4.9) and pydap's DAP4 client read the demo and sample
 streams, products included, with the values the engine computes and DAP2 serves."""
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from stream_servers import (
     SLICES,
     assert_same,
     dap_url,
+    decoded,
 )
 
 from stream_engine import demo
@@ -159,3 +161,58 @@ def test_dap4_on_ten_million_records_reads_only_what_is_asked(big_server, big_st
     times = np.frombuffer(data[4:], "<f8")
     np.testing.assert_array_equal(times, BIG_START + np.arange(9_999_990, BIG_RECORDS, 3) * BIG_DT)
     assert big_store.records[BIG] <= 10
+
+
+def _ooi_names(ds) -> dict[str, str]:
+    return {ds[v].attrs["ooi_parameter_name"]: v for v in ds.variables if "ooi_parameter_name" in ds[v].attrs}
+
+
+#: xarray over DAP4 on the demo CTD (products, cross-deployment) and a sample stream (glider).
+XARRAY_KEYS = [demo.CTD, GLIDER]
+XARRAY_SLICES = (slice(5, 1234), slice(1, None, 997))
+
+
+@pytest.mark.parametrize("form", ["#dap4", "dap4://"])
+@pytest.mark.parametrize("stream", XARRAY_KEYS, ids=[k.stream for k in XARRAY_KEYS], indirect=True)
+def test_xarray_netcdf4_engine_dap4_equals_engine_and_dap2(live, stream, form):
+    xr = pytest.importorskip("xarray")
+    key, oracle, params = stream
+    url = dap_url(live.url, key)
+    dap4 = url + "#dap4" if form == "#dap4" else "dap4://" + url.removeprefix("http://")
+    with xr.open_dataset(dap4, engine="netcdf4", decode_times=False) as d4, \
+            xr.open_dataset(url, engine="netcdf4", decode_times=False) as d2:
+        names = _ooi_names(d4)
+        assert d4.sizes["obs"] == len(oracle["time"])
+        for parameter in CHECKS[key][0]:
+            expected = decoded(oracle[parameter], fill_value(params[parameter]))
+            got = d4[names[parameter]].values
+            assert_same(got, expected, parameter)
+            assert_same(got, d2[names[parameter]].values, f"{parameter} DAP4 vs DAP2")
+        assert_same(d4["time"].values, oracle["time"], "time")
+        assert d4.attrs["summary"] == d2.attrs["summary"]
+
+
+@pytest.mark.parametrize("stream", XARRAY_KEYS, ids=[k.stream for k in XARRAY_KEYS], indirect=True)
+def test_xarray_pydap_engine_dap4_equals_engine_and_dap2(live, stream):
+    """xarray's pydap engine over DAP4: a pydap DAP4 dataset handed to ``PydapDataStore``, and
+    (once, the CTD) the ``dap4://`` URL form. With ``dap4://`` pydap 3.5.9 tries https first and
+    falls back to http only after its retries (about 3.5 s per request on an http server), so the
+    values are compared through the fast form."""
+    xr = pytest.importorskip("xarray")
+    client = pytest.importorskip("pydap.client")
+    key, oracle, params = stream
+    url = dap_url(live.url, key)
+    d4_store = xr.backends.PydapDataStore(client.open_url(url, protocol="dap4"), protocol="dap4")
+    d2_store = xr.backends.PydapDataStore(client.open_url(url, protocol="dap2"), protocol="dap2")
+    with xr.open_dataset(d4_store, decode_times=False) as d4, xr.open_dataset(d2_store, decode_times=False) as d2:
+        names = _ooi_names(d4)
+        for parameter in CHECKS[key][0]:
+            expected = decoded(oracle[parameter], fill_value(params[parameter]))
+            for sl in XARRAY_SLICES:
+                got = d4[names[parameter]][sl].values
+                assert_same(got, expected[sl], f"{parameter}{sl}")
+                assert_same(got, d2[names[parameter]][sl].values, f"{parameter}{sl} DAP4 vs DAP2")
+        assert_same(d4["time"][::101].values, oracle["time"][::101], "time")
+    if key == demo.CTD:
+        with xr.open_dataset("dap4://" + url.removeprefix("http://"), engine="pydap", decode_times=False) as ds:
+            assert_same(ds["time"][:3].values, oracle["time"][:3], "time over dap4://")

@@ -221,3 +221,28 @@ def test_a_failed_write_gives_back_the_disk_its_wal_took(tmp_path: Path, monkeyp
     assert server.coverage(KEY).count == 1  # and nothing of the failed write is visible
     writer.close()
     server.close()
+
+
+def test_snapshot_reads_columns_through_its_layout_like_the_store(tmp_path: Path) -> None:
+    """A snapshot finds chunks by its cached layout (bisection, BLOB rows kept): every index
+    range, strided or not, across bins, chunk edges and the end, gives what the store reads."""
+    with EmbeddedStore(tmp_path, chunk_rows=7) as store:
+        times = T0 + np.arange(0, 2 * DAY, 3600.0)  # 48 records, 2 daily bins of 24: chunks 7,7,7,3
+        store.write(KEY, frame(times, v=np.arange(48.0), w=np.arange(48, dtype=np.int32)), bin_seconds=DAY)
+        store.write(KEY, frame(T0 + np.arange(2 * DAY, 2 * DAY + 5.0), v=np.arange(48.0, 53.0)), bin_seconds=DAY)
+        n = 53
+        ranges = [IndexRange(a, b, s) for a in (0, 3, 7, 20, 24, 47) for b in (a + 1, 24, 30, n) for s in (1, 2, 5)
+                  if b > a]
+        with store.snapshot() as view:
+            for r in ranges:
+                want = store.read_columns(KEY, ["v", "w", "time"], index_range=r)
+                got = view.read_columns(KEY, ["v", "w", "time"], index_range=r)
+                for name in ("v", "w", "time"):
+                    np.testing.assert_array_equal(got[name], want[name], err_msg=f"{name} {r}")
+                assert got["v"].tolist() == list(np.arange(53.0)[r.start : r.stop : r.step])
+            # the chunk written last has no "w" BLOB: fill, as the store gives
+            assert view.read_columns(KEY, ["w"], index_range=IndexRange(46, 53))["w"].tolist() == \
+                store.read_columns(KEY, ["w"], index_range=IndexRange(46, 53))["w"].tolist()
+            assert view.read_columns(KEY, ["v"], index_range=IndexRange(60, 70))["v"].size == 0
+            with pytest.raises(Exception, match="no column 'nope'"):
+                view.read_columns(KEY, ["nope"], index_range=IndexRange(0, 1))
