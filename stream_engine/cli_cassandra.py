@@ -4,7 +4,11 @@
 from __future__ import annotations
 
 import argparse
+import os
+import socket
 import sys
+import time
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from stream_engine.errors import ConfigError, StoreUnavailable
@@ -90,8 +94,8 @@ def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_derive_rows(args: argparse.Namespace, settings: Settings) -> int:
     """Write the OOI rows that lag the chunks now (idempotent), or with ``--status`` say what lags."""
     from stream_engine.store.cassandra import from_settings
-    from stream_engine.store.cassandra_deriver import RowLease
-    from stream_engine.store.cassandra_rows import pending_bins
+    from stream_engine.store.cassandra_deriver import LeaseKeeper, LeaseLost, RowLease
+    from stream_engine.store.cassandra_rows import derive_rows, pending_bins
 
     known = {name for name, d in _preload(settings).streams.items() if not d.is_virtual}
     for name in args.streams:
@@ -110,22 +114,66 @@ def cmd_derive_rows(args: argparse.Namespace, settings: Settings) -> int:
                 entry[1] += p.state.partition.count
             for key, (bins, records) in per_key.items():
                 print(f"{key}: {bins} bins, {records} records with OOI rows pending")
-            lease = RowLease(store, "", 1).read()
-            deriver = (f"the row deriver is {lease['holder']} (lease for {lease['expires_in']} s more)" if lease
-                       else "no server is deriving rows now")
+            held = RowLease(store, "", 1).read()
+            deriver = (f"the row deriver is {held['holder']} (lease for {held['expires_in']} s more)" if held
+                       else "no process is deriving rows now")
             print(f"{ks}: CASSANDRA_ROWS = {settings.CASSANDRA_ROWS!r}; {len(pending)} bins, "
                   f"{sum(p.state.partition.count for p in pending)} records with OOI rows pending; {deriver}")
             return 0
+        lease = RowLease(store, f"derive-rows@{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
+                         settings.CASSANDRA_ROWS_LEASE_SECONDS)
+        refused = _claim(store, lease, keys, args.wait, settings.CASSANDRA_ROWS_POLL_SECONDS, ks)
+        if refused is not None:
+            return refused
         total = 0
-        for key in keys:
-            derived = store.derive_rows(key)
-            total += derived
-            if derived:
-                print(f"{key}: OOI rows written for {derived} records")
+        try:
+            with LeaseKeeper(lease) as keeper:
+                for key in keys:
+                    derived = derive_rows(store, key, before_bin=keeper.check)
+                    keeper.rows_written += derived
+                    total += derived
+                    if derived:
+                        print(f"{key}: OOI rows written for {derived} records")
+        except LeaseLost as exc:
+            print(f"{ks}: stopped after OOI rows for {total} records: {exc}", file=sys.stderr)
+            return 1
         left = pending_bins(store, keys)
     print(f"{ks}: {len(keys)} streams checked, OOI rows written for {total} records"
           + (f"; {len(left)} bins rewritten meanwhile are still pending" if left else ""))
     return 0
+
+
+def _claim(store: Any, lease: Any, keys: list[Any], wait: float, poll: float, ks: str) -> int | None:
+    """Take the row deriver's lease for ``derive-rows``, waiting up to ``wait`` seconds while a
+    server holds it: ``None`` once taken, else the command's exit status (having said why): 0 when
+    the holder wrote everything pending meanwhile, 1 when the wait ran out."""
+    from stream_engine.store.cassandra_rows import pending_bins
+
+    deadline = time.monotonic() + max(float(wait), 0.0)
+    told = False
+    while not lease.claim():
+        held = lease.read() or {}
+        pending = pending_bins(store, keys)
+        holder = held.get("holder", "another process")
+        if not pending:
+            print(f"{ks}: no OOI rows pending; {holder} holds the row deriver's lease and wrote them")
+            return 0
+        left = deadline - time.monotonic()
+        if left <= 0:
+            records = sum(p.state.partition.count for p in pending)
+            waited = f"after waiting {float(wait):g} s, " if wait else ""
+            print(f"{ks}: {waited}the OOI rows are being written by the row deriver of {holder} (its lease "
+                  f"runs {held.get('expires_in', '?')} s more; it renews it while it runs); {len(pending)} bins, "
+                  f"{records} records pending. Nothing was written here. Follow it with `stream-engine cassandra "
+                  "derive-rows --status`, or run this with --wait SECONDS to wait until they are written (or "
+                  "the lease is free, then write them here).", file=sys.stderr)
+            return 1
+        if not told:
+            print(f"{ks}: {holder} derives the OOI rows; waiting up to {left:.0f} s for it to write "
+                  f"{len(pending)} pending bins or to let its lease go", file=sys.stderr)
+            told = True
+        time.sleep(min(max(poll, 0.1), left))
+    return None
 
 
 def add_cassandra_commands(sub: Any) -> None:
@@ -150,4 +198,7 @@ def add_cassandra_commands(sub: Any) -> None:
     q.add_argument("streams", nargs="*", metavar="STREAM", help="streams (default: every stream with data)")
     q.add_argument("--status", action="store_true", help="write nothing: list the bins and records whose "
                                                          "rows are pending, and which server derives them")
+    q.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                   help="while a server's row deriver holds the lease, wait up to SECONDS for it to write what "
+                        "is pending (exit 0) or to let the lease go (then write here); default: exit 1 at once")
     q.set_defaults(run=cmd_derive_rows)

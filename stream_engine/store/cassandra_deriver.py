@@ -10,8 +10,11 @@ machine serving the keyspace, derives at a time:
   holder = me``) every third of ``CASSANDRA_ROWS_LEASE_SECONDS``. A holder that dies stops
   renewing; its row expires (the cluster's clock, not the servers') and the next process to look
   claims it. Renewals also publish what is pending, so every server's ``/health`` can report it.
-  The lease keeps the work single, not correct: two derivers (a holder paused past its lease,
-  ``stream-engine cassandra derive-rows`` run by hand) write the same rows.
+  ``stream-engine cassandra derive-rows`` takes the same lease (:class:`LeaseKeeper`). The lease
+  keeps the work single; correctness does not rest on it: a holder paused past its lease can
+  still land a slice after another process took over, and that slice's rows carry their chunk
+  version's clock as write timestamp, so they never replace rows of a newer version
+  (:mod:`~stream_engine.store.cassandra_rows`).
 * **Bounded turns.** A turn re-reads one bin's index row, writes the rows of at most
   ``CASSANDRA_ROWS_BATCH`` records of it and returns; the thread then waits
   ``CASSANDRA_ROWS_PAUSE`` times the turn's duration, so requests keep most of the cluster.
@@ -51,7 +54,7 @@ from stream_engine.store.cassandra_rows import (
 if TYPE_CHECKING:
     from stream_engine.store.cassandra import CassandraStore
 
-__all__ = ["LEASE_NAME", "RESCAN_SECONDS", "RowDeriver", "RowLease"]
+__all__ = ["LEASE_NAME", "RESCAN_SECONDS", "LeaseKeeper", "LeaseLost", "RowDeriver", "RowLease"]
 
 logger = logging.getLogger("stream_engine.store")
 
@@ -102,6 +105,56 @@ class RowLease:
         holder, bins, records, written, updated, ttl = rows[0]
         return {"holder": holder, "pending_bins": bins, "pending_records": records, "rows_written": written,
                 "updated": updated.isoformat() + "Z" if updated is not None else None, "expires_in": ttl}
+
+
+class LeaseLost(RuntimeError):
+    """The lease was taken by another process while this one worked under it."""
+
+
+class LeaseKeeper:
+    """Keeps a claimed :class:`RowLease` renewed from a thread while a command works under it
+    (``with``), and releases it at the end; :meth:`check` raises :class:`LeaseLost` once a
+    renewal found another holder (or none succeeded for a whole lease)."""
+
+    def __init__(self, lease: RowLease) -> None:
+        self.lease = lease
+        self.rows_written = 0
+        self.lost = False
+        self._renewed = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cassandra-row-lease", daemon=True)
+
+    def __enter__(self) -> LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        if not self.lost:
+            try:
+                self.lease.release()
+            except StoreUnavailable as error:
+                logger.warning("could not release the row deriver's lease (it expires by itself): %s", error)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.lease.seconds / 3):
+            try:
+                if not self.lease.renew(None, None, self.rows_written):
+                    self.lost = True
+                    return
+                self._renewed = time.monotonic()
+            except StoreUnavailable as error:
+                logger.warning("could not renew the row deriver's lease: %s", error)
+                if time.monotonic() - self._renewed >= self.lease.seconds:
+                    self.lost = True
+                    return
+
+    def check(self) -> None:
+        """Raise :class:`LeaseLost` if the lease is no longer this holder's."""
+        if self.lost:
+            raise LeaseLost(f"{self.lease.holder} lost the row deriver's lease (another process took it "
+                            "or the cluster could not be reached to renew it)")
 
 
 class RowDeriver:

@@ -20,11 +20,18 @@ the nil UUID), so writing a bin's rows twice, or after a crash half-way, writes 
 the result is idempotent. ``rows_version`` is set by a lightweight transaction conditioned on the
 chunk version the rows came from: a bin rewritten by an ingest meanwhile stays pending and is
 derived again at its new version.
+
+Rows derived from a version are written with that version's clock as their write timestamp
+(``USING TIMESTAMP``; a version is a ``timeuuid`` made when its write began), not the time they
+reach the cluster. A slice of an older version that lands late (a deriver slowed past its lease,
+or one in flight while an ingest and another deriver complete a newer version of the bin) then
+loses to the newer version's rows, and to a delete made after its version, whatever the order
+of arrival: a bin marked complete holds its version's values.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -44,6 +51,7 @@ from stream_engine.store.cassandra_tables import (
     insert_statement,
     key_params,
     row_batches,
+    write_timestamp,
 )
 
 if TYPE_CHECKING:
@@ -130,6 +138,7 @@ class BinRows:
         self.state = state
         self.stored = stored
         self.done = 0  # of the records needing rows, how many have them now
+        self._stamp = write_timestamp(state.version)
         self._values: dict[str, np.ndarray] | None = None
         self._todo: np.ndarray | None = None
 
@@ -165,8 +174,10 @@ class BinRows:
             return 0
         picked = todo[self.done : stop]
         some = {n: v[picked] for n, v in values.items()}
-        insert = insert_statement(self.store.conn, self.store.keyspace, self.key, list(self.stored))
-        serialized = row_values(self.key, self.state.bin, some, self.stored, some[ID_INFO.name])
+        insert = insert_statement(self.store.conn, self.store.keyspace, self.key, list(self.stored), timestamped=True)
+        stamp = self._stamp  # the version's clock: see the module docstring
+        serialized = [(*row, stamp) for row in row_values(self.key, self.state.bin, some, self.stored,
+                                                          some[ID_INFO.name])]
         self.store.conn.concurrent_statements(
             row_batches(insert, serialized, self.store.batch_rows, self.store.conn.consistency),
             doing=f"write the OOI rows of {self.key}")
@@ -192,15 +203,18 @@ class BinRows:
         return applied
 
 
-def derive_rows(store: CassandraStore, key: StreamKey) -> int:
+def derive_rows(store: CassandraStore, key: StreamKey, before_bin: Callable[[], None] | None = None) -> int:
     """Write the OOI rows of every bin of ``key`` whose rows lag its chunks, now and whole;
     returns the records whose rows were written. Idempotent; a bin an ingest rewrites meanwhile
-    stays pending (the next call, or the server's deriver, writes it at its new version)."""
+    stays pending (the next call, or the server's deriver, writes it at its new version).
+    ``before_bin`` is called before each bin (it raises to stop, e.g. when a lease is lost)."""
     stored = store.columns(key)
     if not stored:
         return 0
     written = 0
     for pending in pending_bins(store, [key]):
+        if before_bin is not None:
+            before_bin()
         state: BinState | None = pending.state
         for _ in range(_ATTEMPTS):
             if state is None or state.rows_complete:

@@ -8,6 +8,8 @@ single-partition batches of already serialized rows, and which bins an index ran
 
 from __future__ import annotations
 
+import struct
+import uuid
 from collections.abc import Mapping
 
 from cassandra.query import BatchStatement, BatchType, BoundStatement, PreparedStatement
@@ -32,7 +34,11 @@ __all__ = [
     "insert_statement",
     "key_params",
     "row_batches",
+    "write_timestamp",
 ]
+
+#: A ``timeuuid``'s clock (100 ns ticks since 1582-10-15) at 1970-01-01.
+_UUID_EPOCH = 0x01B21DD213814000
 
 # The WHERE clause of one stream key in the store's own tables, and of one partition of a stream table.
 KEY_WHERE = "subsite=? AND node=? AND sensor=? AND method=? AND stream=?"
@@ -84,14 +90,22 @@ def ensure_stream_table(conn: CassandraConnection, keyspace: str, key: StreamKey
             conn.forget_prepared()
 
 
-def insert_statement(conn: CassandraConnection, keyspace: str, key: StreamKey, names: list[str]) -> PreparedStatement:
+def insert_statement(conn: CassandraConnection, keyspace: str, key: StreamKey, names: list[str], *,
+                     timestamped: bool = False) -> PreparedStatement:
     """The prepared insert of one row of ``key``'s table: the key columns, then ``names`` (time and
-    deployment among them are key columns)."""
+    deployment among them are key columns); ``timestamped``: then the write timestamp (microseconds,
+    serialized with :func:`write_timestamp`)."""
     data = [n for n in names if n not in (TIME, DEPLOYMENT)]
     cols = ", ".join([*KEY_COLUMNS, *(quote(n) for n in data)])
     marks = ", ".join("?" * (len(KEY_COLUMNS) + len(data)))
+    using = " USING TIMESTAMP ?" if timestamped else ""
     with conn.errors(f"prepare the insert of {key}"):
-        return conn.prepare(f"INSERT INTO {keyspace}.{key.stream} ({cols}) VALUES ({marks})")
+        return conn.prepare(f"INSERT INTO {keyspace}.{key.stream} ({cols}) VALUES ({marks}){using}")
+
+
+def write_timestamp(version: uuid.UUID) -> bytes:
+    """The write timestamp (serialized bigint, microseconds since 1970) of a ``timeuuid``'s clock."""
+    return struct.pack(">q", (version.time - _UUID_EPOCH) // 10)
 
 
 def row_batches(insert: PreparedStatement, rows: list[tuple[bytes, ...]], size: int,

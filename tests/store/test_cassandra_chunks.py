@@ -298,11 +298,12 @@ def test_derive_rows_command(cassandra_node: CassandraNode, tmp_path) -> None:
     done = derive("--status")
     assert done.returncode == 0, done.stderr
     assert f"{KEY}: {len(store.partitions(KEY))} bins, 300 records with OOI rows pending" in done.stdout, done.stdout
-    assert "no server is deriving rows now" in done.stdout and _row_count(store) == 0
+    assert "no process is deriving rows now" in done.stdout and _row_count(store) == 0
     done = derive()
     assert done.returncode == 0, done.stderr
     assert "OOI rows written for 300 records" in done.stdout
     _assert_same(_rows(store), store.read(KEY))
+    assert not store.conn.session().execute(f"SELECT holder FROM {store.keyspace}.store_leases").all()  # released
     assert "OOI rows written for 0 records" in derive(KEY.stream).stdout  # nothing lags any more
     store.close()
 
