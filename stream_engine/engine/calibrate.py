@@ -194,9 +194,7 @@ def _tiled_per_record(
         if entries is None:
             missing.add(number)
             continue
-        used[str(number)] = [{"start": st, "value": _listed(v)} if st is not None
-                             else {"source": f"deployment {number} location", "value": v}
-                             for st, v in entries]
+        used[str(number)] = [_used_entry(number, st, v) for st, v in entries]
         tiled = None if len(entries) == 1 else assets.calibration_values(dep, name, times[idx])
         groups.append((idx, entries[0][1], tiled))
         available[idx] = True
@@ -223,19 +221,73 @@ def _one_value_throughout(
     dep = next((d for d in reversed(deps) if d.number == group.number), None)  # as by_number: the last
     if dep is None:
         return None
-    entries = _in_force(dep, name, float(times[group.first]), float(times[group.last]))
-    if entries is None or len(entries) != 1:
-        return None
-    (start, value), = entries
-    used = {str(group.number): [{"start": start, "value": _listed(value)} if start is not None
-                                else {"source": f"deployment {group.number} location", "value": value}]}
-    return TiledCalibration(name, np.asarray(value, dtype=np.float64), _everywhere(len(times)), [], used, 0,
+    known = _deployment_value(dep, name)
+    if known is not None:
+        value, entry = known[0], dict(known[1])  # each answer owns its provenance entry
+    else:
+        entries = _in_force(dep, name, float(times[group.first]), float(times[group.last]))
+        if entries is None or len(entries) != 1:
+            return None
+        (start, raw), = entries
+        value, entry = np.asarray(raw, dtype=np.float64), _used_entry(dep.number, start, raw)
+    return TiledCalibration(name, value, _everywhere(len(times)), [], {str(group.number): [entry]}, 0,
                             constant=True)
+
+
+def _used_entry(number: int, start: float | None, value: Any) -> dict[str, Any]:
+    """How provenance states a value in force (``start`` None: the deployment's location)."""
+    if start is None:
+        return {"source": f"deployment {number} location", "value": value}
+    return {"start": start, "value": _listed(value)}
+
+
+#: Per (deployment object, coefficient): its one value for the whole deployment and how
+#: provenance states it, or ``None`` when the value depends on time (several entries) or is
+#: missing. Deployments are immutable and kept per asset change token
+#: (:func:`stream_engine.assets.deployments`), so the windows of every request of a stream
+#: share these instead of looking each coefficient up again per window.
+_DEPLOYMENT_VALUES: dict[tuple[int, str], tuple[assets.Deployment, tuple[np.ndarray, dict[str, Any]] | None]] = {}
+_MAX_DEPLOYMENT_VALUES = 8192
+
+
+def _deployment_value(dep: assets.Deployment, name: str) -> tuple[np.ndarray, dict[str, Any]] | None:
+    """The coefficient's value (read-only float64) and provenance entry when one value holds for
+    the whole deployment; ``None`` when it depends on time or is missing."""
+    key = (id(dep), name)
+    hit = _DEPLOYMENT_VALUES.get(key)
+    if hit is not None and hit[0] is dep:
+        return hit[1]
+    attr = LOCATION_CALIBRATIONS.get(name)
+    found: tuple[float | None, Any] | None = None
+    if attr is not None and getattr(dep, attr) is not None:
+        found = (None, getattr(dep, attr))
+    else:
+        entries = dep.calibrations.get(name)
+        if entries and len(entries) == 1:
+            start = entries[0].start
+            found = (start if math.isfinite(start) else None, entries[0].value)
+    known = None
+    if found is not None:
+        value = np.array(found[1], dtype=np.float64)
+        value.flags.writeable = False
+        known = (value, _used_entry(dep.number, *found))
+    if len(_DEPLOYMENT_VALUES) >= _MAX_DEPLOYMENT_VALUES:
+        _DEPLOYMENT_VALUES.clear()
+    _DEPLOYMENT_VALUES[key] = (dep, known)  # holding dep keeps its id from being reused
+    return known
+
+
+_ALL_TRUE: dict[int, np.ndarray] = {}
 
 
 def _everywhere(n: int) -> np.ndarray:
     """A read-only mask of ``n`` records, all True (a view: nothing allocated per record)."""
-    return np.broadcast_to(np.True_, (n,))
+    mask = _ALL_TRUE.get(n)
+    if mask is None:
+        if len(_ALL_TRUE) >= 1024:
+            _ALL_TRUE.clear()
+        mask = _ALL_TRUE[n] = np.broadcast_to(np.True_, (n,))
+    return mask
 
 
 def distinct_numbers(numbers: np.ndarray) -> list[int]:

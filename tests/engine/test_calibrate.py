@@ -105,3 +105,20 @@ def test_served_records_keep_numbers_without_asset_events_only_when_not_required
     known_only[4:] = 2  # every number has asset events: the shortcut, same answer as covered
     numbers, covered = record_deployments(DEPS, times, known_only)
     assert served_records(DEPS, numbers, covered, require).tolist() == covered.tolist()
+
+
+def test_values_kept_per_deployment_object_not_per_number() -> None:
+    """Two deployment objects with the same number (asset events changed between requests)
+    each give their own value; a value kept for the deployment is read-only."""
+    times = np.linspace(1100.0, 1400.0, 50)
+    numbers, covered = record_deployments(DEPS, times, np.ones(len(times), dtype=np.int32))
+    groups = deployment_groups(numbers, covered)
+    first = tile_calibration("CC_a0", DEPS, times, groups)
+    changed = [_dep(1, 1000.0, 2000.0, CC_a0=[(-math.inf, 9.5)]), DEPS[1]]
+    again = tile_calibration("CC_a0", changed, times, groups)
+    assert first.values is not None and again.values is not None
+    assert (float(first.values), float(again.values)) == (1.5, 9.5)
+    assert float(tile_calibration("CC_a0", DEPS, times, groups).values) == 1.5  # type: ignore[arg-type]
+    assert not first.values.flags.writeable
+    first.used["1"][0]["value"] = "changed by a caller"
+    assert tile_calibration("CC_a0", DEPS, times, groups).used["1"][0]["value"] == 1.5
