@@ -36,7 +36,13 @@ import numpy as np
 
 from stream_engine.errors import StoreUnavailable
 from stream_engine.store.base import DEPLOYMENT, TIME, ColumnInfo, StreamKey
-from stream_engine.store.cassandra_chunks import ID_INFO, BinState, ChunkTable, VersionGone
+from stream_engine.store.cassandra_chunks import (
+    ID_INFO,
+    ROWS_INFO,
+    BinState,
+    ChunkTable,
+    VersionGone,
+)
 from stream_engine.store.cassandra_tables import (
     KEY_WHERE,
     ROW_WHERE,
@@ -109,7 +115,7 @@ def write_bins(store: CassandraStore, key: StreamKey, columns: dict[str, np.ndar
 def _merge_bins(store: CassandraStore, table: ChunkTable, key: StreamKey, columns: dict[str, np.ndarray],
                 after: dict[str, ColumnInfo], todo: dict[int, tuple[int, int]],
                 states: dict[int, BinState]) -> dict[int, _BinWrite]:
-    infos = [*after.values(), ID_INFO]
+    infos = [*after.values(), ID_INFO, ROWS_INFO]
     chunked = [states[b] for b in todo if b in states and states[b].version is not None]
     rows_only = [states[b] for b in todo if b in states and states[b].version is None and states[b].partition.count]
     old = dict(zip([s.bin for s in chunked], table.read(key, chunked, infos), strict=True))
@@ -121,6 +127,7 @@ def _merge_bins(store: CassandraStore, table: ChunkTable, key: StreamKey, column
         before = old.get(bin_)
         new_ids, n_replaced = _ids_of(new, before)
         new[ID_INFO.name] = new_ids
+        new[ROWS_INFO.name] = np.full(hi - lo, store.write_rows)  # written below with the version
         if before is None:
             merged = new
         else:
@@ -153,11 +160,12 @@ def read_rows_with_ids(store: CassandraStore, key: StreamKey, states: Sequence[B
     """Every record of rows-only bins (``infos`` columns, the row ``id`` among them), per bin."""
     from stream_engine.store.cassandra_reads import read_bins
 
-    data = [info for info in infos if info.name != ID_INFO.name]
+    data = [info for info in infos if info.name not in (ID_INFO.name, ROWS_INFO.name)]
     out = []
     for state in states:
         values = read_bins(store.conn, store.keyspace, key, [state.bin], data, None)
         values[ID_INFO.name] = _row_ids(store, key, state.bin)
+        values[ROWS_INFO.name] = np.ones(len(values[ID_INFO.name]), dtype=bool)  # they are the rows
         out.append(values)
     return out
 

@@ -25,7 +25,8 @@ promised and fails with 503 (retry) instead of returning a mix. A bin whose
 read from the rows.
 
 Besides the stream's columns, each version keeps the OOI row ``id`` of each record
-(:data:`ID_INFO`), so rows derived from the chunks reuse the ids of the rows they replace.
+(:data:`ID_INFO`), so rows derived from the chunks reuse the ids of the rows they replace, and
+whether the record's row is written (:data:`ROWS_INFO`).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ __all__ = [
     "TIME_INDEX_STEP",
     "INDEX_COLUMNS",
     "ID_INFO",
+    "ROWS_INFO",
     "BinState",
     "ChunkTable",
     "chunk_cells",
@@ -71,6 +73,11 @@ CHUNK_BYTES = 512 * 1024
 _PAGE_CELLS = 4
 #: The OOI row id of each record, kept beside the columns (16 raw UUID bytes).
 ID_INFO = ColumnInfo("id", "|V16")
+#: Whether each record's OOI row holds its values (True only once the row is written; records
+#: new or replaced in a version start False unless their rows were written with the version;
+#: versions written before this was kept read as all False). The row deriver writes the rows of
+#: the False records only, so an append to a bin costs the rows appended, not the bin's.
+ROWS_INFO = ColumnInfo("@rows", "|b1")
 _PK = "subsite=? AND node=? AND sensor=? AND method=? AND stream=? AND bin=?"
 #: Name of the one cell every version holds (its count: the bin's records), read with any
 #: column so that a version deleted under a reader is told from a column the version lacks. Its
@@ -253,6 +260,14 @@ class ChunkTable:
         return [(*pk, version, MARKER, 0, total, index), *(
             (*pk, version, name, i, n, bytes(blob))
             for name, values in columns.items() for i, (n, blob) in enumerate(chunk_cells(values)))]
+
+    def mark_rows_written(self, key: StreamKey, bin_: int, version: uuid.UUID, count: int) -> None:
+        """Record in ``version`` that every one of its ``count`` records has its OOI row."""
+        pk = self._pk(key, bin_)
+        cells = chunk_cells(np.ones(count, dtype=bool))
+        self.conn.concurrent(self.insert_statement(), [(*pk, version, ROWS_INFO.name, i, n, bytes(blob))
+                                                        for i, (n, blob) in enumerate(cells)],
+                             doing=f"record the OOI rows of {key}")
 
     def insert_statement(self) -> Any:
         """The prepared insert of one cell."""

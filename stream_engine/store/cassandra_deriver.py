@@ -267,9 +267,9 @@ class RowDeriver:
             self._current = BinRows(self.store, pending.key, pending.state, self.store.columns(pending.key))
         current = self._current
         state = bin_state(self.store, current.key, current.state.bin)
-        if state is None or state.rows_complete:
+        if state is None or state.rows_complete:  # done by someone else, or the bin emptied
             self._current = None
-            self._count_done(current.count - current.done, bins=1)
+            self._count_done(max(current.state.partition.count - current.done, 0), bins=1)
             return True
         if state.version != current.state.version:  # an ingest rewrote the bin: derive its new version
             current = self._current = BinRows(self.store, current.key, state, self.store.columns(current.key))
@@ -279,10 +279,10 @@ class RowDeriver:
             return True  # rewritten as we read it: the next turn reads the new version
         self.rows_written += written
         self._count_done(written, bins=0)
-        if current.done >= current.count:
+        if current.written:
             self._current = None
             if current.finish():
-                self._count_done(0, bins=1)
+                self._count_done(current.state.partition.count - current.needed, bins=1)
         return True
 
     def _count_done(self, records: int, *, bins: int) -> None:
@@ -292,8 +292,9 @@ class RowDeriver:
     # -- reporting ---------------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
-        """What ``/health`` reports: the mode, bins and records whose rows are pending (as last
-        known, ``None`` before the first look), which process derives, and the last failure."""
+        """What ``/health`` reports: the mode, bins whose rows are pending and their records (as
+        last known, ``None`` before the first look; an upper bound, only new and changed records
+        get rows), which process derives, and the last failure."""
         pending = self._pending
         return {
             "mode": self.mode,

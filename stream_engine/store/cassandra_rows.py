@@ -12,7 +12,9 @@ rows are written:
 * ``"off"``: no rows are written unless ``stream-engine cassandra derive-rows`` is run.
 
 A bin's rows are complete when its partition-index row's ``rows_version`` equals its
-``chunk_version``. Rows are written from the visible chunk version with the ``id`` each record
+``chunk_version``; within a version, each record says whether its row is written
+(:data:`~stream_engine.store.cassandra_chunks.ROWS_INFO`), so only the records new or changed
+since the bin's rows were last complete are written again. Rows are written from the visible chunk version with the ``id`` each record
 keeps in the chunks (a row first written by OOI's tools keeps its random id, every other record
 the nil UUID), so writing a bin's rows twice, or after a crash half-way, writes the same rows:
 the result is idempotent. ``rows_version`` is set by a lightweight transaction conditioned on the
@@ -30,7 +32,13 @@ import numpy as np
 
 from stream_engine.store.base import ColumnInfo, Partition, StreamKey
 from stream_engine.store.cassandra_bulk import row_values
-from stream_engine.store.cassandra_chunks import ID_INFO, BinState, ChunkTable, VersionGone
+from stream_engine.store.cassandra_chunks import (
+    ID_INFO,
+    ROWS_INFO,
+    BinState,
+    ChunkTable,
+    VersionGone,
+)
 from stream_engine.store.cassandra_tables import (
     KEY_WHERE,
     insert_statement,
@@ -99,7 +107,8 @@ def bin_state(store: CassandraStore, key: StreamKey, bin_: int) -> BinState | No
 
 
 class BinRows:
-    """Writing the OOI rows of one chunk version of one bin, a slice at a time.
+    """Writing the OOI rows of one chunk version of one bin, a slice at a time: the rows of its
+    records whose rows are not written yet (all of them in versions from before this was kept).
 
     Parameters
     ----------
@@ -120,35 +129,44 @@ class BinRows:
         self.key = key
         self.state = state
         self.stored = stored
-        self.done = 0  # records whose rows are written
+        self.done = 0  # of the records needing rows, how many have them now
         self._values: dict[str, np.ndarray] | None = None
+        self._todo: np.ndarray | None = None
+
+    def _read(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        if self._values is None or self._todo is None:
+            table = ChunkTable(self.store.conn, self.store.keyspace)
+            (self._values,) = table.read(self.key, [self.state], [*self.stored.values(), ID_INFO, ROWS_INFO])
+            self._todo = np.flatnonzero(~self._values[ROWS_INFO.name])
+        return self._values, self._todo
 
     @property
-    def count(self) -> int:
-        """Records of the bin version."""
-        return self.state.partition.count
+    def needed(self) -> int:
+        """Records of the version whose rows are to be written (reads the version)."""
+        return len(self._read()[1])
 
-    def _read(self) -> dict[str, np.ndarray]:
-        if self._values is None:
-            table = ChunkTable(self.store.conn, self.store.keyspace)
-            (self._values,) = table.read(self.key, [self.state], [*self.stored.values(), ID_INFO])
-        return self._values
+    @property
+    def written(self) -> bool:
+        """Whether every record that needed a row has it now."""
+        return self.done >= self.needed
 
     def write(self, rows: int | None = None) -> int:
-        """Write the rows of the next ``rows`` records (all the rest when ``None``); returns how
-        many were written.
+        """Write the rows of the next ``rows`` records needing one (all the rest when ``None``);
+        returns how many were written.
 
         Raises
         ------
         VersionGone
             When the version was replaced by a write (the bin is derived again at its new one).
         """
-        stop = self.count if rows is None else min(self.count, self.done + int(rows))
+        values, todo = self._read()
+        stop = len(todo) if rows is None else min(len(todo), self.done + int(rows))
         if stop <= self.done:
             return 0
-        values = {n: v[self.done : stop] for n, v in self._read().items()}
+        picked = todo[self.done : stop]
+        some = {n: v[picked] for n, v in values.items()}
         insert = insert_statement(self.store.conn, self.store.keyspace, self.key, list(self.stored))
-        serialized = row_values(self.key, self.state.bin, values, self.stored, values[ID_INFO.name])
+        serialized = row_values(self.key, self.state.bin, some, self.stored, some[ID_INFO.name])
         self.store.conn.concurrent_statements(
             row_batches(insert, serialized, self.store.batch_rows, self.store.conn.consistency),
             doing=f"write the OOI rows of {self.key}")
@@ -157,14 +175,21 @@ class BinRows:
 
     def finish(self) -> bool:
         """Mark the bin's rows complete, if its chunk version is still the one written from;
-        whether it was (``False``: an ingest rewrote the bin, which stays pending)."""
-        if self.done < self.count:
-            raise ValueError(f"{self.count - self.done} records of bin {self.state.bin} of {self.key} have no rows yet")
+        whether it was (``False``: an ingest rewrote the bin, which stays pending). The version
+        then records that each of its records has its row, so a later write into the bin leaves
+        only its own records to derive."""
+        if not self.written:
+            raise ValueError(f"{self.needed - self.done} records of bin {self.state.bin} of {self.key} have no rows yet")
         cql = (f"UPDATE {self.store.keyspace}.partition_metadata SET rows_version=? WHERE {KEY_WHERE} AND bin=? "
                "IF chunk_version=?")
+        assert self.state.version is not None
         found = self.store.conn.execute(cql, (self.state.version, *key_params(self.key), self.state.bin, self.state.version),
                                         doing=f"update the partition index of {self.key}")
-        return bool(found and found[0][0])
+        applied = bool(found and found[0][0])
+        if applied and self.needed:
+            ChunkTable(self.store.conn, self.store.keyspace).mark_rows_written(
+                self.key, self.state.bin, self.state.version, self.state.partition.count)
+        return applied
 
 
 def derive_rows(store: CassandraStore, key: StreamKey) -> int:

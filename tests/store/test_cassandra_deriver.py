@@ -175,3 +175,24 @@ def test_reindex_after_a_background_ingest_keeps_every_record_and_drops_emptied_
         _assert_same(store.read(CTD), {name: values[kept] for name, values in before.items()})
     finally:
         store.close()
+
+
+def test_an_append_to_a_derived_bin_derives_only_the_records_it_wrote(background: CassandraStore) -> None:
+    from store_suite import frame
+
+    original = _mixed_records(600)
+    background.write(KEY, original, bin_seconds=DAY)
+    deriver = RowDeriver(background, batch=1000, poll_seconds=0.1)
+    _derive_all(deriver)
+    assert deriver.rows_written == 600
+    first_bin = original["time"] < T0 + DAY
+    changed = {name: values[first_bin][:3].copy() for name, values in original.items()}
+    changed["temp"] = changed["temp"] + 50.0  # three stored records get new values
+    background.write(KEY, changed, bin_seconds=DAY)
+    background.write(KEY, frame(T0 + 0.5 + np.arange(7), temp=np.arange(7.0)), bin_seconds=DAY)  # seven new
+    _derive_all(deriver)
+    assert deriver.rows_written == 600 + 3 + 7  # not the whole bin again
+    expected = background.read(KEY)
+    _assert_same(_rows(background), expected)
+    assert _row_count(background) == len(expected["time"]) == 607
+    deriver.stop()
