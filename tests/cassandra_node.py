@@ -4,7 +4,8 @@ One node per test session, started with ``tools/cassandra/start.sh`` (jars from 
 first use, cached) in a folder of its own with free ports, and stopped by its pid file at the end.
 ``TEST_STREAM_ENGINE_CASSANDRA_HOSTS=host:port`` uses a running cluster instead.
 
-When Cassandra cannot run: with ``TEST_STREAM_ENGINE_CASSANDRA`` set (CI sets it) the tests fail;
+When Cassandra cannot run: with ``STREAM_ENGINE_TEST_CASSANDRA`` or ``TEST_STREAM_ENGINE_CASSANDRA``
+set (CI sets both) the tests fail;
 without it they skip with the reason (no Java 11/17, no mvn on first use, the start failed).
 """
 
@@ -25,7 +26,9 @@ from stream_engine.store.cassandra_session import CassandraConnection
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TOOLS = REPO_ROOT / "tools" / "cassandra"
-REQUIRED = bool(os.environ.get("TEST_STREAM_ENGINE_CASSANDRA"))
+#: Either name makes a missing Cassandra an error: ``STREAM_ENGINE_TEST_CASSANDRA`` (the name the
+#: backend's specification uses; the settings loader leaves it alone) or ``TEST_STREAM_ENGINE_CASSANDRA``.
+REQUIRED = any(os.environ.get(name) for name in ("STREAM_ENGINE_TEST_CASSANDRA", "TEST_STREAM_ENGINE_CASSANDRA"))
 
 
 def unavailable(reason: str) -> None:
