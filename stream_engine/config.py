@@ -13,6 +13,10 @@ from stream_engine.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "STREAM_ENGINE_"
+#: ``STREAM_ENGINE_<KEY>`` variables that are not settings: the config folder, the install's
+#: home, and the switch that makes the Cassandra-marked tests fail instead of skip (the name the
+#: Cassandra backend's specification gives it).
+NOT_SETTINGS = frozenset({"CONFIG", "HOME", "TEST_CASSANDRA"})
 PATH_SETTINGS = ("DATA_DIR", "PRELOAD", "LOG_DIR", "PID_FILE", "ASYNC_DIR")
 
 
@@ -96,9 +100,7 @@ def load_settings(
         if key in REPLACED:
             raise ConfigError(f"environment variable {name}: {REPLACED[key]}")
         if key not in values:
-            if key in {"CONFIG", "HOME", "TEST_CASSANDRA"}:
-                # not settings: the config folder, the install's home, and the switch that makes
-                # the Cassandra-marked tests fail instead of skip (the name issue 12 gives it)
+            if key in NOT_SETTINGS:
                 continue
             hint = (" (test-only variables are named TEST_STREAM_ENGINE_*)"
                     if key.startswith("TEST_") else "")
