@@ -59,15 +59,19 @@ class Projection:
         return self.name + "".join(str(h) for h in self.hyperslabs)
 
 
-def _split_projection(text: str) -> list[str]:
-    """Split on commas that are not inside brackets or parentheses."""
-    items, depth, current = [], 0, []
+def split_outside(text: str, separator: str, *, opening: str = "[", closing: str = "]",
+                  quotes: bool = False) -> list[str]:
+    """Split ``text`` on ``separator`` where it stands outside ``opening``/``closing`` brackets
+    (and, with ``quotes``, outside double-quoted strings)."""
+    items, depth, quoted, current = [], 0, False, []
     for char in text:
-        if char in "[(":
+        if quotes and char == '"':
+            quoted = not quoted
+        elif not quoted and char in opening:
             depth += 1
-        elif char in "])":
+        elif not quoted and char in closing:
             depth -= 1
-        if char == "," and depth == 0:
+        if char == separator and depth == 0 and not quoted:
             items.append("".join(current))
             current = []
         else:
@@ -130,7 +134,7 @@ def parse_query(query_string: str) -> tuple[list[Projection], TimeWindow | None]
     window = parse_time_selections(selections)
     if not projection.strip():
         return [], window
-    return [_parse_item(item) for item in _split_projection(projection)], window
+    return [_parse_item(item) for item in split_outside(projection, ",", opening="[(", closing="])")], window
 
 
 def parse_constraint(query_string: str) -> list[Projection]:

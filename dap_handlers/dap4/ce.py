@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
-from dap_handlers.constraints import Hyperslab, Projection, project
+from dap_handlers.constraints import Hyperslab, Projection, project, split_outside
 from dap_handlers.errors import ConstraintError, NoSuchVariable
 from dap_handlers.model import DapDataset
 from dap_handlers.time_selection import TimeWindow, parse_time_selections, window_dataset
@@ -49,25 +49,6 @@ class Dap4Query:
     dimensions: dict[str, Slice] = field(default_factory=dict)
     window: TimeWindow | None = None
     checksums: bool = False
-
-
-def _split(text: str, separator: str) -> list[str]:
-    """Split on ``separator`` outside brackets and double quotes."""
-    items, depth, quoted, current = [], 0, False, []
-    for char in text:
-        if char == '"':
-            quoted = not quoted
-        elif not quoted and char == "[":
-            depth += 1
-        elif not quoted and char == "]":
-            depth -= 1
-        if char == separator and depth == 0 and not quoted:
-            items.append("".join(current))
-            current = []
-        else:
-            current.append(char)
-    items.append("".join(current))
-    return items
 
 
 def _slices(text: str, clause: str) -> list[Slice]:
@@ -110,7 +91,7 @@ def parse_dap4_ce(expression: str) -> tuple[list[tuple[str, list[Slice]]], dict[
     variables: list[tuple[str, list[Slice]]] = []
     dimensions: dict[str, Slice] = {}
     filters: list[str] = []
-    for raw in _split(expression, ";"):
+    for raw in split_outside(expression, ";", quotes=True):
         clause = raw.strip()
         if not clause:
             continue
@@ -123,7 +104,7 @@ def parse_dap4_ce(expression: str) -> tuple[list[tuple[str, list[Slice]]], dict[
             continue
         projection, bar, predicate = clause.partition("|")
         if bar:
-            filters.extend(p for p in _split(predicate, ",") if p.strip())
+            filters.extend(p for p in split_outside(predicate, ",", quotes=True) if p.strip())
         projection = projection.strip()
         if bar and not projection:  # a filter alone: every variable, in the window
             continue
