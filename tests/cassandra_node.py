@@ -16,11 +16,14 @@ import shutil
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from stream_engine.preload import Preload
 from stream_engine.store.cassandra import CassandraStore
 from stream_engine.store.cassandra_session import CassandraConnection
 
@@ -58,6 +61,24 @@ class CassandraNode:
         options.setdefault("protocol_version", 5)
         conn = CassandraConnection(self.hosts, self.port, keyspace=name, consistency="ONE", **options)  # type: ignore[arg-type]
         return CassandraStore(conn, rows=rows)
+
+    @staticmethod
+    def drop(store: CassandraStore) -> None:
+        """Drop ``store``'s keyspace and close it (the end of a test's keyspace)."""
+        store.conn.session().execute(f"DROP KEYSPACE IF EXISTS {store.keyspace}", timeout=120)
+        store.close()
+
+    @contextmanager
+    def laid_out(self, preload: Preload) -> Iterator[CassandraStore]:
+        """A store on a fresh keyspace with the dictionary's tables, dropped at the end."""
+        from stream_engine.store.cassandra_admin import apply_schema
+
+        store = self.store()
+        try:
+            apply_schema(store, preload)
+            yield store
+        finally:
+            self.drop(store)
 
     def settings_env(self, keyspace: str) -> dict[str, str]:
         """Environment that points ``stream-engine`` at this node and keyspace."""

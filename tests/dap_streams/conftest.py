@@ -63,17 +63,10 @@ def backend(request) -> str:
 @pytest.fixture(scope="session")
 def cassandra_filled(request, curated, optional_samples):
     """The same data as ``data_dir`` in a Cassandra keyspace laid out from the dictionary."""
-    from stream_engine.store.cassandra_admin import apply_schema
-
     node = request.getfixturevalue("cassandra_node")
-    store = node.store()
-    apply_schema(store, curated)
-    fill_store(store, curated, optional_samples)
-    try:
+    with node.laid_out(curated) as store:
+        fill_store(store, curated, optional_samples)
         yield node, store
-    finally:
-        store.conn.session().execute(f"DROP KEYSPACE IF EXISTS {store.keyspace}", timeout=120)
-        store.close()
 
 
 @pytest.fixture(scope="session")

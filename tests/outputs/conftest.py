@@ -76,17 +76,10 @@ def export_backend(request) -> str:
 @pytest.fixture(scope="session")
 def demo_keyspace(request, curated):
     """The demo streams in a Cassandra keyspace laid out from the dictionary: (node, store)."""
-    from stream_engine.store.cassandra_admin import apply_schema
-
     node = request.getfixturevalue("cassandra_node")
-    store = node.store()
-    apply_schema(store, curated)
-    fill_demo(store, curated)
-    try:
+    with node.laid_out(curated) as store:
+        fill_demo(store, curated)
         yield node, store
-    finally:
-        store.conn.session().execute(f"DROP KEYSPACE IF EXISTS {store.keyspace}", timeout=120)
-        store.close()
 
 
 @pytest.fixture(scope="session")

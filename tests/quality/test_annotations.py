@@ -42,13 +42,14 @@ def record(**fields):
 def quality_store(request, tmp_path):
     """An empty store of each backend."""
     if request.param == "cassandra":
-        store = request.getfixturevalue("cassandra_node").store()
+        node = request.getfixturevalue("cassandra_node")
+        store = node.store()
+        yield store
+        node.drop(store)
     else:
         store = EmbeddedStore(tmp_path)
-    yield store
-    if request.param == "cassandra":
-        store.conn.session().execute(f"DROP KEYSPACE IF EXISTS {store.keyspace}", timeout=120)
-    store.close()
+        yield store
+        store.close()
 
 
 def test_wildcards_match_every_stream_they_name_and_no_other(quality_store):

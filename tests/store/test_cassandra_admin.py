@@ -32,8 +32,7 @@ def keyspace_env(cassandra_node, tmp_path: Path):
     pid_file = tmp_path / "run" / "se.pid"
     if pid_file.exists():  # a failed test must not leave its server behind
         os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
-    store.conn.session().execute(f"DROP KEYSPACE IF EXISTS {store.keyspace}", timeout=120)
-    store.close()
+    cassandra_node.drop(store)
 
 
 def test_serve_and_start_refuse_a_keyspace_unlike_the_dictionary(keyspace_env) -> None:

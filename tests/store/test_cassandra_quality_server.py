@@ -39,8 +39,7 @@ def servers(cassandra_node, tmp_path_factory):
     finally:
         for server in running:
             server.stop()
-        store.conn.session().execute(f"DROP KEYSPACE IF EXISTS {store.keyspace}", timeout=120)
-        store.close()
+        cassandra_node.drop(store)
 
 
 def _etag(server, key) -> str:
