@@ -50,6 +50,7 @@ from dap_handlers.product_windows import PendingWindows, WindowCache, shared_win
 from dap_handlers.shared_windows import SharedWindows, shared_windows_in
 from stream_engine import assets
 from stream_engine.engine.calibrate import record_deployments, served_records
+from stream_engine.engine.compiled_chains import compiled_chain
 from stream_engine.engine.compute import compute
 from stream_engine.engine.compute_inputs import masked_sentinels
 from stream_engine.engine.plan_cache import cached_resolve
@@ -341,6 +342,10 @@ class StreamReads:
     ) -> Iterator[dict[str, np.ndarray]]:
         def one(span: tuple[int, int]) -> dict[str, np.ndarray]:
             start, stop = span
+            if chain is not None:
+                values = chain.window(self.store, deployments, IndexRange(start, stop), wanted)
+                if values is not None:  # every record computed, in the products' dtypes
+                    return values
             out = compute(self.store, self.preload, plan, index_range=IndexRange(start, stop),
                           settings=self.settings, require_deployment=self.require, use_cache=False,
                           deployments=deployments, argument_provenance=False)
@@ -348,6 +353,7 @@ class StreamReads:
                     for name in wanted if name in out}
 
         deployments = self._deployments_of_stream()  # parsed once per request, not per window
+        chain = compiled_chain(plan, self.preload)  # the plan's products in compiled passes, if it can
         if self.threads == 1 or len(spans) < 2:
             return map(one, spans)
         return _pool(self.threads).map(one, spans)

@@ -221,7 +221,7 @@ def _one_value_throughout(
     dep = next((d for d in reversed(deps) if d.number == group.number), None)  # as by_number: the last
     if dep is None:
         return None
-    known = _deployment_value(dep, name)
+    known = deployment_value(dep, name)
     if known is not None:
         value, entry = known[0], dict(known[1])  # each answer owns its provenance entry
     else:
@@ -250,7 +250,7 @@ _DEPLOYMENT_VALUES: dict[tuple[int, str], tuple[assets.Deployment, tuple[np.ndar
 _MAX_DEPLOYMENT_VALUES = 8192
 
 
-def _deployment_value(dep: assets.Deployment, name: str) -> tuple[np.ndarray, dict[str, Any]] | None:
+def deployment_value(dep: assets.Deployment, name: str) -> tuple[np.ndarray, dict[str, Any]] | None:
     """The coefficient's value (read-only float64) and provenance entry when one value holds for
     the whole deployment; ``None`` when it depends on time or is missing."""
     key = (id(dep), name)

@@ -42,34 +42,46 @@ PSI_TO_DBAR = 0.689475729
 ATMOSPHERE_DBAR = 10.1325
 
 
+@numba.njit(**INLINE)
+def thermistor_ratio_one(count: float) -> float:
+    """SBE 16plus thermistor, one count: volts, then the resistance ratio whose ``log`` the
+    Steinhart-Hart polynomial takes (``ctd.ctd_sbe16plus_tempwat`` before ``np.log``)."""
+    mv = count - 524288.0
+    mv = mv / 1.6e7
+    den = mv * 2.0e5
+    den = 2.048e4 - den
+    mv = mv * 2.9e9
+    mv = mv + 1.024e8
+    return mv / den
+
+
+@numba.njit(**INLINE)
+def steinhart_hart_one(x: float, a0: float, a1: float, a2: float, a3: float) -> float:
+    """``1 / (a0 + a1 L + a2 L^2 + a3 L^3) - 273.15`` of one ``L = x`` in ``horner``'s order
+    (``ctd._steinhart_hart``)."""
+    v = x * a3
+    v = v + a2
+    v = v * x
+    v = v + a1
+    v = v * x
+    v = v + a0
+    v = 1.0 / v
+    return v - 273.15
+
+
 @numba.njit(**JIT)
 def thermistor_resistance(t0: np.ndarray, out: np.ndarray) -> None:
-    """SBE 16plus thermistor: counts to volts to the resistance ratio whose ``log`` the
-    Steinhart-Hart polynomial takes (``ctd.ctd_sbe16plus_tempwat`` before ``np.log``)."""
+    """:func:`thermistor_ratio_one` of every count."""
     for i in range(out.shape[0]):
-        mv = float(t0[i]) - 524288.0
-        mv = mv / 1.6e7
-        den = mv * 2.0e5
-        den = 2.048e4 - den
-        mv = mv * 2.9e9
-        mv = mv + 1.024e8
-        out[i] = mv / den
+        out[i] = thermistor_ratio_one(float(t0[i]))
 
 
 @numba.njit(**JIT)
 def steinhart_hart_loop(log_r: np.ndarray, a0: float, a1: float, a2: float, a3: float,
                         out: np.ndarray) -> None:
-    """``1 / (a0 + a1 L + a2 L^2 + a3 L^3) - 273.15`` in ``horner``'s order (``ctd._steinhart_hart``)."""
+    """:func:`steinhart_hart_one` of every ``log_r``."""
     for i in range(out.shape[0]):
-        x = log_r[i]
-        v = x * a3
-        v = v + a2
-        v = v * x
-        v = v + a1
-        v = v * x
-        v = v + a0
-        v = 1.0 / v
-        out[i] = v - 273.15
+        out[i] = steinhart_hart_one(log_r[i], a0, a1, a2, a3)
 
 
 @numba.njit(**INLINE)
@@ -95,6 +107,19 @@ def _strain_gauge_dbar(p0: float, t: float, ptca0: float, ptca1: float, ptca2: f
     return psi - ATMOSPHERE_DBAR
 
 
+@numba.njit(**INLINE)
+def strain_gauge_one(p0: float, tv: float, ptempa0: float, ptempa1: float, ptempa2: float, ptca0: float,
+                     ptca1: float, ptca2: float, ptcb0: float, ptcb1: float, ptcb2: float, pa0: float,
+                     pa1: float, pa2: float) -> float:
+    """Strain-gauge sea pressure [dbar] of one pressure count ``p0`` and sensor thermistor
+    value ``tv`` (volts for the SBE 16plus), before any offset."""
+    t = tv * ptempa2
+    t = t + ptempa1
+    t = t * tv
+    t = t + ptempa0
+    return _strain_gauge_dbar(p0, t, ptca0, ptca1, ptca2, ptcb0, ptcb1, ptcb2, pa0, pa1, pa2)
+
+
 @numba.njit(**JIT)
 def strain_gauge_loop(p0: np.ndarray, t0: np.ndarray, volts_per_count: bool, ptempa0: float, ptempa1: float,
                       ptempa2: float, ptca0: float, ptca1: float, ptca2: float, ptcb0: float, ptcb1: float,
@@ -106,14 +131,29 @@ def strain_gauge_loop(p0: np.ndarray, t0: np.ndarray, volts_per_count: bool, pte
         tv = float(t0[i])
         if volts_per_count:
             tv = tv / 13107.0
-        t = tv * ptempa2
-        t = t + ptempa1
-        t = t * tv
-        t = t + ptempa0
-        p = _strain_gauge_dbar(float(p0[i]), t, ptca0, ptca1, ptca2, ptcb0, ptcb1, ptcb2, pa0, pa1, pa2)
+        p = strain_gauge_one(float(p0[i]), tv, ptempa0, ptempa1, ptempa2, ptca0, ptca1, ptca2, ptcb0, ptcb1,
+                             ptcb2, pa0, pa1, pa2)
         if volts_per_count:
             p = p + offset
         out[i] = p
+
+
+@numba.njit(**INLINE)
+def conductivity_one(f: float, t: float, p: float, g: float, h: float, i_: float, j: float,
+                     cpcor: float, ctcor: float) -> float:
+    """``(g + h f^2 + i f^3 + j f^4) / (1 + ctcor t + cpcor p)`` of one frequency ``f`` [kHz]
+    (``ctd._sbe_conductivity``)."""
+    num = f * j
+    num = num + i_
+    num = num * f
+    num = num + h
+    num = num * f
+    num = num * f
+    num = num + g
+    den = t * ctcor
+    den = den + 1.0
+    den = den + p * cpcor
+    return num / den
 
 
 @numba.njit(**JIT)
@@ -130,17 +170,7 @@ def conductivity_loop(c0: np.ndarray, t1: np.ndarray, p1: np.ndarray, g: float, 
             e = t * wbotc
             e = e + 1.0
             f = f * math.sqrt(e)
-        num = f * j
-        num = num + i_
-        num = num * f
-        num = num + h
-        num = num * f
-        num = num * f
-        num = num + g
-        den = t * ctcor
-        den = den + 1.0
-        den = den + p * cpcor
-        out[k] = num / den
+        out[k] = conductivity_one(f, t, p, g, h, i_, j, cpcor, ctcor)
 
 
 #: Every compiled loop of this module.
@@ -172,5 +202,6 @@ def warm_up() -> None:
         loop.disable_compile()
 
 
-__all__ = ["COUNT_TYPES", "LOOPS", "VALUE_TYPES", "conductivity_loop", "steinhart_hart_loop",
-           "strain_gauge_loop", "thermistor_resistance", "warm_up"]
+__all__ = ["COUNT_TYPES", "LOOPS", "VALUE_TYPES", "conductivity_loop", "conductivity_one", "steinhart_hart_loop",
+           "steinhart_hart_one", "strain_gauge_loop", "strain_gauge_one", "thermistor_ratio_one",
+           "thermistor_resistance", "warm_up"]

@@ -11,9 +11,11 @@ import numpy as np
 import pytest
 from stream_servers import CountingStore, assert_same, engine_values
 
+from dap_handlers import stream_reads
 from dap_handlers.product_windows import PendingWindows, WindowCache
 from dap_handlers.stream_dataset import stream_dataset
 from stream_engine import demo
+from stream_engine.engine.compiled_chains import CompiledChain
 from stream_engine.functions.registry import Algorithm
 from stream_engine.store.base import IndexRange
 from stream_engine.store.embedded import EmbeddedStore
@@ -46,6 +48,8 @@ def own_store(tmp_path_factory, curated):
 
 @pytest.fixture
 def algorithm_calls(monkeypatch):
+    """Calls of each algorithm, on the step-by-step path (compiled chains, which compute a
+    window without calling algorithms, are tested on their own below)."""
     calls: Counter[str] = Counter()
     original = Algorithm.compute
 
@@ -54,6 +58,7 @@ def algorithm_calls(monkeypatch):
         return original(self, arguments)
 
     monkeypatch.setattr(Algorithm, "compute", counting)
+    monkeypatch.setattr(stream_reads, "compiled_chain", lambda plan, preload: None)
     return calls
 
 
@@ -70,6 +75,29 @@ def test_one_product_computes_only_its_dependency_chain(own_store, curated, engi
     assert_same(values, expected["practical_salinity"], "salinity")
     windows = -(-CTD_RECORDS // 10_000)
     assert dict(algorithm_calls) == dict.fromkeys(CHAIN, windows)
+
+
+def test_a_compiled_chain_computes_the_plain_windows(own_store, curated, engine_settings, monkeypatch):
+    """Salinity through the compiled CTD chain: every window but those that are not the plain
+    case, nothing beyond salinity's chain, values equal to the engine's."""
+    settings = engine_settings.replace(DAP_COMPUTE_RECORDS=10_000, DAP_CACHE_BYTES=0, DAP_COMPUTE_THREADS=1)
+    windows: list[tuple[int, bool, tuple[str, ...]]] = []
+    original = CompiledChain.window
+
+    def counting(self, store, deployments, index_range, wanted):
+        got = original(self, store, deployments, index_range, wanted)
+        windows.append((index_range.start, got is not None, tuple(sorted(set(self.outputs.values())))))
+        return got
+
+    monkeypatch.setattr(CompiledChain, "window", counting)
+    dataset = stream_dataset(own_store, curated, demo.CTD, settings=settings,
+                             projection={"sea_water_practical_salinity"})
+    values = dataset["sea_water_practical_salinity"].read()
+    assert_same(values, engine_values(own_store, curated, engine_settings, demo.CTD)["practical_salinity"],
+                "salinity")
+    assert len(windows) == -(-CTD_RECORDS // 10_000)
+    assert sum(taken for _, taken, _ in windows) >= len(windows) - 1
+    assert {roles for _, _, roles in windows} == {("conductivity", "pressure", "salinity", "temperature")}
 
 
 def test_later_products_are_computed_with_the_first(own_store, curated, engine_settings,

@@ -180,9 +180,9 @@ def test_prepare_kernels_compiles_the_sbe_loops_before_requests():
 ASM_CHECK = """
 import re
 from stream_engine.engine.kernels import prepare_kernels
-from stream_engine.functions import sbe_kernels, teos10
+from stream_engine.functions import ctd_chain, record_keys, sbe_kernels, teos10
 prepare_kernels()
-for loop in (*teos10.LOOPS, *sbe_kernels.LOOPS):
+for loop in (*teos10.LOOPS, *sbe_kernels.LOOPS, *ctd_chain.LOOPS, *record_keys.LOOPS):
     for signature, asm in loop.inspect_asm().items():
         assert asm.strip(), (loop.__name__, signature)
         found = sorted(set(re.findall(r"\\b(v?f(?:n)?m(?:add|sub)\\w*|v?rcp\\w*|v?rsqrt\\w*)\\b", asm)))
@@ -203,5 +203,5 @@ def test_compiled_loops_round_every_operation_like_numpy_and_gsw(tmp_path):
                          timeout=600)
     assert got.returncode == 0, got.stderr[-2000:]
     lines = got.stdout.splitlines()
-    assert len(lines) >= 17  # every compiled version of every loop
+    assert len(lines) >= 23  # every compiled version of every loop
     assert all(line.endswith(" []") for line in lines), [line for line in lines if not line.endswith(" []")]
