@@ -28,7 +28,10 @@ The product figures (cold requests on fresh servers, pydap's first request, base
 kernels) are each the fastest of ``--rounds`` measurements (default 3): on a shared machine
 one 0.1 s request is mostly noise. Every Stream Engine response is decoded and compared with
 the baseline's values (float32 bits).
-Run: ``.venv/bin/python benchmarks/dap_cold.py [--records 10000000] [--quick]``; it needs the
+``--metadata`` measures only the ``.dds``/``.das``/``.dmr`` request rates, ``--rounds`` rounds of
+fresh servers alternating with pydap's (medians), with the CPU per request of each server and of
+this process's 8 client threads (which share the 2 cores with the server).
+Run: ``.venv/bin/python benchmarks/dap_cold.py [--records 10000000] [--quick] [--metadata]``; it needs the
 pydap venv that ``dap.py`` creates. Results are ratios measured in this run; the machine's load
 average is printed at the start and the end.
 """
@@ -53,7 +56,7 @@ sys.path.insert(0, str(HERE))
 import dap  # noqa: E402
 from dap_support import data  # noqa: E402
 from dap_support.load import Download, dap_array, dods_array, download, request_rate  # noqa: E402
-from dap_support.servers import ServerProcess, free_port  # noqa: E402
+from dap_support.servers import ServerProcess, free_port, tree_cpu_seconds  # noqa: E402
 
 from dap_handlers.shared_windows import FOLDER  # noqa: E402
 from stream_engine import demo  # noqa: E402
@@ -196,11 +199,54 @@ def compare(body: bytes | None, want: np.ndarray, dap4: bool = False) -> str:
     return "all values bit-identical to the baseline" if same.all() else f"{(~same).sum()} values differ"
 
 
+def _rate(server: ServerProcess, path: str) -> tuple[float, float, float]:
+    """(requests/s, server CPU ms per request, client CPU ms per request) of ``path``, 8 keep-alive
+    clients in this process; CPU is user + system of the server's process tree and of this
+    process (the clients), over the same span."""
+    for _ in range(20):  # the warm-up request_rate also does, outside the CPU window
+        download(server.port, path, timeout=30)
+    server_cpu, client_cpu = tree_cpu_seconds(server.pid), time.process_time()
+    got = request_rate(server.port, path, threads=8, max_requests=3000, max_seconds=10.0, warmup=0)
+    if got.failed:
+        log(f"  GET {path}: {got.failed} of {got.ok + got.failed} failed ({got.first_error}), not counted")
+    server_ms = (tree_cpu_seconds(server.pid) - server_cpu) / got.ok * 1e3
+    client_ms = (time.process_time() - client_cpu) / got.ok * 1e3
+    return got.per_second, server_ms, client_ms
+
+
+def metadata_rates(servers: Servers, rounds: int) -> list[tuple[str, float, float, str]]:
+    """``.dds``/``.das`` request rates against pydap's and the ``.dmr`` rate, alternating fresh
+    servers for ``rounds`` rounds (each figure the median of its rounds; the rows are ratios of
+    the medians), with the CPU each side and the clients spent per request."""
+    found: dict[str, list[tuple[float, float, float]]] = {}
+    for _ in range(rounds):
+        for ext in ("dds", "das", "dmr"):
+            with servers.engine(2) as server:
+                found.setdefault(ext, []).append(_rate(server, f"{dap.OUR_PATH}.{ext}"))
+            if ext != "dmr":  # pydap 3.5.9 has no usable DMR of a NetCDF file: compared with .dds
+                with servers.pydap_server() as server:
+                    found.setdefault(f"pydap {ext}", []).append(_rate(server, f"{dap.PYDAP_PATH}.{ext}"))
+    medians = {name: tuple(statistics.median(r[i] for r in runs) for i in range(3)) for name, runs in found.items()}
+    for name, (rate, server_ms, client_ms) in medians.items():
+        side = name if name.startswith("pydap") else f"stream engine {name}"
+        log(f".{side}: {rate:.0f} req/s (rounds: {', '.join(f'{r[0]:.0f}' for r in found[name])}); per request "
+            f"CPU {server_ms:.2f} ms in the server, {client_ms:.2f} ms in the 8 clients (this process)")
+    rows = [(f".{ext} requests/s vs pydap (inverse rates)", 1 / medians[f"pydap {ext}"][0], 1 / medians[ext][0],
+             ">= 3x" if ext == "dds" else "") for ext in ("dds", "das")]
+    rows.append((".dmr requests/s vs pydap's .dds (inverse rates)", 1 / medians["pydap dds"][0], 1 / medians["dmr"][0], ""))
+    rows.append((".dmr requests/s vs our .dds (inverse rates)", 1 / medians["dds"][0], 1 / medians["dmr"][0], ""))
+    for ext in ("dds", "das"):
+        rows.append((f".{ext} server CPU per request vs pydap's (ms)", medians[f"pydap {ext}"][1], medians[ext][1], ""))
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--records", type=int, default=10_000_000)
     ap.add_argument("--quick", action="store_true", help="1,000,000 records")
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
+    ap.add_argument("--metadata", action="store_true",
+                    help="only the .dds/.das/.dmr request rates (and CPU per request), --rounds rounds")
     ap.add_argument("--rounds", type=int, default=3,
                     help="cold product requests (each on a fresh server), baselines and bare kernels "
                          "are measured this many times and the fastest kept (default 3)")
@@ -229,11 +275,14 @@ def run(args: argparse.Namespace, work: Path, pydap: Path) -> int:
     dap.run([str(dap.SE_BIN), "ingest", str(nc_path)], env, "stream-engine ingest", 7200)
     dap.run([str(dap.SE_BIN), "assets", "load", str(events)], env, "stream-engine assets load", 600)
     log(f"{args.records:,} records ingested")
-    raw = read_raw(nc_path)
     servers = Servers(work, pydap)
     rows: list[tuple[str, float, float, str]] = []
     results: dict[str, float] = {}
     rounds = max(1, args.rounds)
+    if args.metadata:
+        table(metadata_rates(servers, rounds))
+        return 0
+    raw = read_raw(nc_path)
     for name, var in PRODUCTS.items():
         base_s, want = min((baseline(nc_path, name) for _ in range(rounds)), key=lambda got: got[0])
         k1 = min(bare_kernels(raw, name, 1) for _ in range(rounds))
@@ -299,34 +348,19 @@ def run(args: argparse.Namespace, work: Path, pydap: Path) -> int:
                      ">= 2x" if label.startswith("stored") else "(reported)"))
         rows.append((f"cold DAP4 .dap of {label} vs pydap .dods", theirs, ours4, ""))
         rows.append((f"cold DAP4 .dap of {label} vs our cold .dods", ours, ours4, ""))
-    rates: dict[str, float] = {}
-    for ext in ("dds", "das", "dmr"):
-        with servers.engine(2) as server:
-            ours_rate = request_rate(server.port, f"{dap.OUR_PATH}.{ext}", threads=8, max_requests=3000,
-                                     max_seconds=10.0)
-        rates[ext] = ours_rate.per_second
-        if ext == "dmr":  # pydap 3.5.9 has no usable DMR of a NetCDF file: compared with .dds
-            log(f".dmr: stream engine {ours_rate.per_second:.0f} req/s ({ours_rate.failed} failed)")
-            rows.append((".dmr requests/s vs pydap's .dds (inverse rates)", 1 / max(rates["pydap dds"], 1e-9),
-                         1 / max(ours_rate.per_second, 1e-9), ""))
-            rows.append((".dmr requests/s vs our .dds (inverse rates)", 1 / max(rates["dds"], 1e-9),
-                         1 / max(ours_rate.per_second, 1e-9), ""))
-            continue
-        with servers.pydap_server() as server:
-            theirs_rate = request_rate(server.port, f"{dap.PYDAP_PATH}.{ext}", threads=8, max_requests=3000,
-                                       max_seconds=10.0)
-        rates[f"pydap {ext}"] = theirs_rate.per_second
-        log(f".{ext}: stream engine {ours_rate.per_second:.0f} req/s ({ours_rate.failed} failed), "
-            f"pydap {theirs_rate.per_second:.0f} req/s ({theirs_rate.failed} failed), 8 clients, 1 worker each")
-        rows.append((f".{ext} requests/s vs pydap (inverse rates)", 1 / max(theirs_rate.per_second, 1e-9),
-                     1 / max(ours_rate.per_second, 1e-9), ">= 3x" if ext == "dds" else ""))
+    rows += metadata_rates(servers, 1)
+    table(rows)
+    return 0
+
+
+def table(rows: list[tuple[str, float, float, str]]) -> None:
+    """The comparison table, and the load average at the end."""
     log("")
     log(f"{'comparison (ratio = reference time / stream engine time)':<62} {'ref s':>8} {'ours s':>8} "
         f"{'ratio':>7}  target")
     for label, ref, ours, target in rows:
         log(f"{label:<62} {ref:>8.2f} {ours:>8.2f} {ref / ours:>7.2f}  {target}")
     log(f"load average at the end: {Path('/proc/loadavg').read_text().split()[:3]}")
-    return 0
 
 
 if __name__ == "__main__":

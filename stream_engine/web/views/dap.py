@@ -21,16 +21,18 @@ from typing import TYPE_CHECKING, Any
 
 from webob import Response
 
-from dap_handlers.app import handle_dap
+from dap_handlers.app import common_headers, handle_dap
 from dap_handlers.constraints import parse_constraint
 from dap_handlers.dap4.ce import parse_dap4_query
-from dap_handlers.dap4.service import DAP4_KINDS, dap4_error_response, handle_dap4
+from dap_handlers.dap4.service import DAP4_KINDS, dap4_error_response, dap4_headers, handle_dap4
 from dap_handlers.errors import ConstraintError
+from dap_handlers.metadata_responses import RESPONSES, KeptResponse
 from dap_handlers.responses.html import default_environment
 from dap_handlers.stream_dataset import stream_coverage, stream_dataset_version
 from dap_handlers.time_selection import TimeWindow, iso_to_ntp, window_dataset
 from stream_engine import __version__
-from stream_engine.engine.versions import streams_version
+from stream_engine.engine.dependencies import Dependencies, RecordingStore
+from stream_engine.engine.versions import code_fingerprint, preload_fingerprint, streams_version
 from stream_engine.errors import NotFound, StreamEngineError
 from stream_engine.store.base import StreamKey
 from stream_engine.web.validators import for_html, not_modified, with_validators
@@ -44,6 +46,9 @@ if TYPE_CHECKING:
 INDEX_TEMPLATE = "dap_index.html"
 #: Response kinds whose body holds data (the constraint's projection matters for them).
 DATA_SUFFIXES = ("dods", "ascii", "asc")
+#: Response kinds made of metadata alone: kept whole per worker while what they read is unchanged
+#: (:mod:`dap_handlers.metadata_responses`).
+METADATA_SUFFIXES = frozenset({"dds", "das", "html", "info", "dmr", "dmr.xml", "dsr", "dsr.xml"})
 DAP_ROOT = "/dap/"
 
 
@@ -164,7 +169,19 @@ class DapDatasetView(View):
         base = _base_url(request, settings.BASE_URL)
         dataset_url = f"{base}{DAP_ROOT}{key.path}" + ("" if dated is None else "/" + "/".join(dated))
         kind = suffix.lower()
-        stack, view = snapshot_scope(self.context.store)
+        store = self.context.store
+        kept_as: tuple[Any, ...] | None = None
+        token = None
+        if kind in METADATA_SUFFIXES:
+            # everything the text depends on besides what the store holds (Dependencies)
+            kept_as = (key, kind, request.query_string, dated, dataset_url,
+                       code_fingerprint()[0], preload_fingerprint(preload)[0])
+            kept, token = RESPONSES.lookup(kept_as, store, (store, preload, settings), dict(request.headers))
+            if kept is not None:
+                return Response(status=kept.status, headerlist=list(kept.headers), app_iter=kept.body_iter)
+        stack, view = snapshot_scope(store)
+        recorder = None if kept_as is None else RecordingStore(view)  # notes what the answer reads
+        view = recorder or view
         request_id = request.environ.get("stream_engine.request_id")
         try:
             window = None if dated is None else _window(*dated)
@@ -203,6 +220,18 @@ class DapDatasetView(View):
         except BaseException:
             stack.close()
             raise
+        if answer.status == 200 and recorder is not None and kept_as is not None:  # metadata: kept whole
+            try:
+                body = b"".join(answer.body_iter)
+                dependencies = Dependencies.read(recorder)
+            finally:
+                stack.close()
+            if dependencies is not None:
+                RESPONSES.keep(kept_as, KeptResponse(
+                    list(answer.headers), body, version.etag, version.last_modified,
+                    dap4_headers() if kind in DAP4_KINDS else common_headers(), dependencies,
+                    (store, preload, settings), token))
+            return Response(status=200, headerlist=list(answer.headers), app_iter=[body])
         if answer.status != 200:
             stack.close()
             return Response(status=answer.status, headerlist=list(answer.headers),
