@@ -178,7 +178,8 @@ DAP_SHARED_CACHE_BYTES = 512 * 1024 * 1024
 # Records per DAP computation window (bounds the algorithms' float64 temporaries, ~150 B/record).
 DAP_COMPUTE_RECORDS = 65536
 
-# Threads computing DAP product windows of one request side by side (1: in the request's thread).
+# Threads computing DAP product windows of one request side by side (1: in the request's thread,
+# the store reads of the next windows then done ahead on a reader thread of the process).
 DAP_COMPUTE_THREADS = 2
 
 # -- exports and asynchronous jobs ---------------------------------------------------------------

@@ -23,6 +23,12 @@ record); windows holding no selected record are skipped, so a large stride does 
 records between its picks unless they share a block. The windows of one read are computed by up
 to ``threads`` threads side by side (the algorithms release the GIL).
 
+When the plan's products are a compiled chain (:func:`~stream_engine.engine.compiled_chains.compiled_chain`,
+e.g. the SBE 16plus CTD up to salinity and density), a window in the plain case is computed by it
+in a few compiled passes (same values; other windows by ``compute``); with one compute thread the
+next windows' columns are then read ahead on a reader thread
+(:func:`~dap_handlers.window_threads.read_ahead`), so reading overlaps computing.
+
 A computation plans only the product read and the later projected products (``group``), so
 one projected product costs its dependency chain and nothing else. It serves the whole group:
 the window of the product being read goes to the worker's :class:`WindowCache
@@ -35,10 +41,7 @@ file) until their variable is sent.
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,9 +51,10 @@ import numpy as np
 from dap_handlers.dtypes import dap_type
 from dap_handlers.product_windows import PendingWindows, WindowCache, shared_windows
 from dap_handlers.shared_windows import SharedWindows, shared_windows_in
+from dap_handlers.window_threads import compute_pool, read_ahead
 from stream_engine import assets
 from stream_engine.engine.calibrate import record_deployments, served_records
-from stream_engine.engine.compiled_chains import compiled_chain
+from stream_engine.engine.compiled_chains import BinTimes, WindowColumns, compiled_chain
 from stream_engine.engine.compute import compute
 from stream_engine.engine.compute_inputs import masked_sentinels
 from stream_engine.engine.plan_cache import cached_resolve
@@ -340,23 +344,37 @@ class StreamReads:
     def _compute(
         self, plan: Plan, wanted: Sequence[str], spans: list[tuple[int, int]]
     ) -> Iterator[dict[str, np.ndarray]]:
-        def one(span: tuple[int, int]) -> dict[str, np.ndarray]:
+        def general(span: tuple[int, int]) -> dict[str, np.ndarray]:
             start, stop = span
-            if chain is not None:
-                values = chain.window(self.store, deployments, IndexRange(start, stop), wanted)
-                if values is not None:  # every record computed, in the products' dtypes
-                    return values
             out = compute(self.store, self.preload, plan, index_range=IndexRange(start, stop),
                           settings=self.settings, require_deployment=self.require, use_cache=False,
                           deployments=deployments, argument_provenance=False)
             return {name: _expanded(out[name], out.source_index, stop - start, self.shapes[name])
                     for name in wanted if name in out}
 
+        def read(span: tuple[int, int]) -> WindowColumns | None:
+            assert chain is not None
+            return chain.read(self.store, IndexRange(*span), deployments, bins)
+
+        def compiled(span: tuple[int, int], columns: WindowColumns | None) -> dict[str, np.ndarray]:
+            assert chain is not None
+            values = chain.compute(columns, wanted)
+            return general(span) if values is None else values  # every record computed, in their dtypes
+
+        def one(span: tuple[int, int]) -> dict[str, np.ndarray]:
+            return general(span) if chain is None else compiled(span, read(span))
+
         deployments = self._deployments_of_stream()  # parsed once per request, not per window
         chain = compiled_chain(plan, self.preload)  # the plan's products in compiled passes, if it can
+        if chain is not None and not chain.computes(wanted):
+            chain = None
+        bins = BinTimes.of(self.store.partitions(self.key)) if chain is not None else None
         if self.threads == 1 or len(spans) < 2:
-            return map(one, spans)
-        return _pool(self.threads).map(one, spans)
+            if chain is None:
+                return map(one, spans)
+            # one compute thread: the next windows' columns are read while this one is computed
+            return (compiled(span, columns) for span, columns in read_ahead(read, spans))
+        return compute_pool(self.threads).map(one, spans)
 
 
 #: Settings a computed window depends on, part of the window cache's keys.
@@ -372,22 +390,6 @@ def _missing_value(dtype: np.dtype, parameter: Parameter | None) -> Any:
     if parameter is not None and dtype.kind in "iu":
         return fill_value_for(parameter.value_encoding, "" if parameter.fill_value is None else str(parameter.fill_value))
     return fill_value(dtype.str)
-_POOL: tuple[int, int, ThreadPoolExecutor] | None = None
-_POOL_LOCK = threading.Lock()
-
-
-def _pool(threads: int) -> ThreadPoolExecutor:
-    """The process's pool of window-computing threads (shared by requests, so it bounds them)."""
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None or _POOL[:2] != (os.getpid(), threads):
-            if _POOL is not None and _POOL[0] == os.getpid():
-                _POOL[2].shutdown(wait=False)
-            _POOL = (os.getpid(), threads,
-                     ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dap-window"))
-        return _POOL[2]
-
-
 def _wire_order(dtype: np.dtype) -> np.dtype:
     """``dtype`` big-endian when DAP2 sends it as it is (4- and 8-byte numbers), so the block
     is byte-swapped while it is assembled rather than once more by the encoder."""

@@ -8,13 +8,15 @@ chain, wired as the chain expects (today: the SBE 16plus CTD chain of
 practical salinity and optionally density), :func:`compiled_chain` returns a
 :class:`CompiledChain`, prepared once per plan, whose :meth:`~CompiledChain.window` computes the
 values of a window of records in those compiled passes: the plan is matched once, each
-deployment's coefficients are looked up once, and a window costs one read of its key and count
-columns, one compiled check of its keys and the chain's loops (which release the GIL).
+deployment's coefficients are looked up once, and a window costs one read of its deployment and
+count columns (and of the times where its runs of one deployment begin and end), one compiled
+pass over the deployment numbers and the chain's loops (which release the GIL).
 
 A window takes that path only in the plain case: every record carries the number of exactly one
-known deployment, lies inside its time window, no timestamp repeats, the counts are stored as
-int32, and every coefficient has one value for the whole deployment (a fixed position for
-density, outside the Baltic). Anything else (a window across a deployment change, records
+known deployment and lies inside its time window, the counts are stored as int32, and every
+coefficient has one value for the whole deployment (a fixed position for density, outside the
+Baltic). Records are unique by ``(time, deployment)`` and ordered by it in every store, so no
+timestamp repeats within a deployment (the general path's duplicate check finds nothing). Anything else (a window across a deployment change, records
 outside their deployment, a coefficient that changes within a deployment, a missing
 calibration...) returns ``None`` and the caller computes the window with ``compute``. Either way
 the values are the same, bit for bit (``tests/engine/test_compiled_chains.py``).
@@ -22,6 +24,7 @@ the values are the same, bit for bit (``tests/engine/test_compiled_chains.py``).
 
 from __future__ import annotations
 
+import bisect
 import math
 import threading
 from collections.abc import Mapping, Sequence
@@ -44,7 +47,7 @@ from stream_engine.engine.plan import (
     Plan,
 )
 from stream_engine.functions import ctd_chain, record_keys, teos10
-from stream_engine.store.base import DEPLOYMENT, TIME, IndexRange, StreamKey
+from stream_engine.store.base import DEPLOYMENT, TIME, IndexRange, Partition, StreamKey
 
 if TYPE_CHECKING:
     from stream_engine.preload.model import Preload
@@ -95,6 +98,50 @@ class _DeploymentValues:
     position: teos10.SaarTable | None
 
 
+@dataclass(frozen=True, slots=True)
+class WindowColumns:
+    """A window as :meth:`CompiledChain.read` gives it to :meth:`CompiledChain.compute`:
+    the store's pieces of its deployment and count columns, each run of one deployment
+    (``first``, ``stop`` within the window, that deployment's coefficients) and its length."""
+
+    pieces: list[dict[str, np.ndarray]]
+    runs: list[tuple[int, int, _DeploymentValues]]
+    length: int
+
+
+@dataclass(frozen=True, slots=True)
+class BinTimes:
+    """A stream's partition index as record indices: ``starts[k]`` is the index of bin ``k``'s
+    first record (one more entry: the record count), ``first``/``last`` its first and last times."""
+
+    starts: list[int]
+    first: list[float]
+    last: list[float]
+
+    @classmethod
+    def of(cls, partitions: Sequence[Partition]) -> BinTimes:
+        """From :meth:`Store.partitions <stream_engine.store.base.Store.partitions>`."""
+        ordered = sorted(partitions, key=lambda p: p.bin)
+        starts = [0]
+        for p in ordered:
+            starts.append(starts[-1] + p.count)
+        return cls(starts, [p.first for p in ordered], [p.last for p in ordered])
+
+    def span(self, start: int, stop: int) -> tuple[float, float] | None:
+        """The first time of the first bin and the last time of the last bin holding records
+        ``[start, stop)``: every record of them lies between (``None``: not in the index)."""
+        if not 0 <= start < stop <= self.starts[-1]:
+            return None
+        lo = bisect.bisect_right(self.starts, start) - 1
+        hi = bisect.bisect_left(self.starts, stop) - 1
+        return self.first[lo], self.last[hi]
+
+
+def _inside(dep: assets.Deployment, first: float, last: float) -> bool:
+    """Whether times from ``first`` to ``last`` lie in the deployment's window ``[start, stop)``."""
+    return first >= dep.start and (dep.stop is None or last < dep.stop)
+
+
 class CompiledChain:
     """A plan's products computed by :func:`stream_engine.functions.ctd_chain.sbe16plus_chain`.
 
@@ -130,51 +177,103 @@ class CompiledChain:
         self._lock = threading.Lock()
 
     def window(self, store: Store, deployments: Sequence[assets.Deployment], index_range: IndexRange,
-               wanted: Sequence[str]) -> dict[str, np.ndarray] | None:
+               wanted: Sequence[str], bins: BinTimes | None = None) -> dict[str, np.ndarray] | None:
         """The products ``wanted`` (working names) on the records of ``index_range`` (step 1),
         exactly as :func:`~stream_engine.engine.compute.compute` gives them, or ``None`` when
         the window is not the plain case (see the module docstring): compute it then.
 
-        ``deployments`` are the stream's (:func:`stream_engine.assets.deployments`, read through
-        ``store``).
+        ``deployments`` are the stream's (:func:`stream_engine.assets.deployments`) and ``bins``
+        its partition index (:meth:`BinTimes.of`), both read through ``store``. :meth:`read`
+        then :meth:`compute`, which a caller may also call apart (to read one window while
+        computing another).
         """
-        if index_range.step != 1 or any(name not in self.outputs for name in wanted):
+        if not self.computes(wanted):
             return None
-        columns = store.read_columns(self.key, [TIME, DEPLOYMENT, *self.counts], index_range=index_range)
-        times, numbers = columns[TIME], columns[DEPLOYMENT]
-        counts = [columns[name] for name in self.counts]
-        if (len(times) == 0 or times.dtype != record_keys.TIME_TYPE or numbers.dtype != record_keys.NUMBER_TYPE
-                or any(c.dtype != ctd_chain.COUNT_TYPE or c.ndim != 1 for c in counts)):
+        return self.compute(self.read(store, index_range, deployments, bins), wanted)
+
+    def computes(self, wanted: Sequence[str]) -> bool:
+        """Whether the chain gives every product of ``wanted``."""
+        return all(name in self.outputs for name in wanted)
+
+    def read(self, store: Store, index_range: IndexRange, deployments: Sequence[assets.Deployment],
+             bins: BinTimes | None = None) -> WindowColumns | None:
+        """What :meth:`compute` takes for the records of ``index_range``: their counts in the
+        store's pieces and the coefficients of each run of one deployment; ``None`` when the
+        window is not the plain case.
+
+        The store's records are unique by ``(time, deployment)`` and ordered by it (the
+        :class:`~stream_engine.store.base.Store` contract), so within a run of one deployment
+        no time repeats, and the run lies inside its deployment's time window when its first
+        and last records do: the times of those are read, unless the partition index (``bins``)
+        already shows every record of the window's bins inside it.
+        """
+        if index_range.step != 1:
+            return None
+        pieces = store.read_column_pieces(self.key, [DEPLOYMENT, *self.counts], index_range=index_range)
+        if not pieces or not all(self._readable(piece) for piece in pieces):
+            return None
+        spans: list[tuple[int, int, int]] = []  # (first, stop, number), indices within the window
+        at = 0
+        for piece in pieces:
+            numbers = piece[DEPLOYMENT]
+            bounds = record_keys.number_runs(numbers).tolist()
+            for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
+                number = int(numbers[start])
+                if spans and spans[-1][2] == number and spans[-1][1] == at + start:
+                    spans[-1] = (spans[-1][0], at + stop, number)  # the run goes on in the next piece
+                else:
+                    spans.append((at + start, at + stop, number))
+            at += len(numbers)
+        if at == 0:
+            return None
+        known = bins.span(index_range.start, index_range.start + at) if bins is not None else None
+        runs = []
+        for first, stop, number in spans:
+            dep = self._deployment(deployments, number)
+            values = None if dep is None else self._deployment_values(dep)
+            if dep is None or values is None:
+                return None
+            if known is None or not _inside(dep, *known):
+                times = [float(store.read_columns(self.key, [TIME], index_range=IndexRange(
+                    index_range.start + i, index_range.start + i + 1))[TIME][0]) for i in (first, stop - 1)]
+                if not _inside(dep, *times):
+                    return None
+            runs.append((first, stop, values))
+        return WindowColumns(pieces, runs, at)
+
+    def compute(self, columns: WindowColumns | None, wanted: Sequence[str]) -> dict[str, np.ndarray] | None:
+        """:meth:`window` on the columns :meth:`read` gave; ``None`` when they are not the plain case."""
+        if columns is None or not self.computes(wanted):
             return None
         density = any(self.outputs[name] == "density" for name in wanted)
-        parts = []
-        bounds = record_keys.number_runs(numbers).tolist()
-        for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
-            run = self._run(deployments, int(numbers[start]), times[start:stop], density)
-            if run is None:
-                return None
-            t0, p0, pt0, c0 = (c[start:stop] for c in counts)
-            parts.append(ctd_chain.sbe16plus_chain(t0, p0, pt0, c0, self.fills, run.temperature, run.pressure,
-                                                   run.conductivity, run.position if density else None))
-        out = parts[0]._asdict() if len(parts) == 1 else {
-            role: np.concatenate(values) for role, values in zip(ctd_chain.ChainValues._fields, zip(*parts, strict=True),
-                                                                 strict=True) if values[0] is not None}
-        return {name: out[self.outputs[name]] for name in wanted}
+        if density and any(values.position is None for _, _, values in columns.runs):
+            return None
+        out = ctd_chain.chain_values(columns.length, density)
+        at = 0
+        for piece in columns.pieces:
+            n = len(piece[DEPLOYMENT])
+            for first, stop, run in columns.runs:
+                lo, hi = max(first, at), min(stop, at + n)
+                if lo >= hi:
+                    continue
+                t0, p0, pt0, c0 = (piece[name][lo - at:hi - at] for name in self.counts)
+                ctd_chain.sbe16plus_chain(t0, p0, pt0, c0, self.fills, run.temperature, run.pressure,
+                                          run.conductivity, run.position if density else None, out.part(lo, hi))
+            at += n
+        products = out._asdict()
+        return {name: products[self.outputs[name]] for name in wanted}
 
-    def _run(self, deployments: Sequence[assets.Deployment], number: int, times: np.ndarray,
-             density: bool) -> _DeploymentValues | None:
-        """The coefficients of a run of records of deployment ``number``, or ``None`` when the
-        run is not the plain case."""
+    def _readable(self, piece: Mapping[str, np.ndarray]) -> bool:
+        """Whether the loops take a piece's columns as they are (key and count types, flat)."""
+        return (piece[DEPLOYMENT].dtype == record_keys.NUMBER_TYPE
+                and all(piece[name].dtype == ctd_chain.COUNT_TYPE and piece[name].ndim == 1 for name in self.counts))
+
+    @staticmethod
+    def _deployment(deployments: Sequence[assets.Deployment], number: int) -> assets.Deployment | None:
+        """The one deployment of ``number`` (``None`` for 0, found by time, or for a number with
+        no or several deployments: the general rules decide those)."""
         matching = [dep for dep in deployments if dep.number == number]
-        if number == 0 or len(matching) != 1:  # 0: found by time; several: the general rules
-            return None
-        dep = matching[0]
-        values = self._deployment_values(dep)
-        if values is None or (density and values.position is None):
-            return None
-        if not record_keys.plain_times(times, dep.start, math.inf if dep.stop is None else dep.stop):
-            return None
-        return values
+        return matching[0] if number != 0 and len(matching) == 1 else None
 
     def _deployment_values(self, dep: assets.Deployment) -> _DeploymentValues | None:
         """``dep``'s coefficients, looked up once per deployment object; ``None`` when one is
@@ -325,4 +424,4 @@ def _fill(preload: Preload, plan: Plan, column: str) -> float | None:
     return float(fill)
 
 
-__all__ = ["REQUIRED", "ROLES", "CompiledChain", "compiled_chain"]
+__all__ = ["REQUIRED", "ROLES", "BinTimes", "CompiledChain", "WindowColumns", "compiled_chain"]

@@ -335,6 +335,14 @@ class VirtualStreams(WrapperStore):
         got = self.read(key, columns, index_range=index_range)
         return {name: got[name] for name in columns}
 
+    def read_column_pieces(
+        self, key: StreamKey, columns: Sequence[str], *, index_range: IndexRange
+    ) -> list[dict[str, np.ndarray]]:
+        # docstring inherited
+        if key.stream not in self.virtual:
+            return self.inner.read_column_pieces(key, columns, index_range=index_range)
+        return [self.read_columns(key, columns, index_range=index_range)]
+
     @contextmanager
     def snapshot(self) -> Iterator[Store]:
         # docstring inherited

@@ -160,10 +160,22 @@ class ChainValues(NamedTuple):
     salinity: np.ndarray
     density: np.ndarray | None
 
+    def part(self, start: int, stop: int) -> ChainValues:
+        """Records ``[start, stop)`` (views, so the chain can write into them)."""
+        rho = None if self.density is None else self.density[start:stop]
+        return ChainValues(self.temperature[start:stop], self.pressure[start:stop], self.conductivity[start:stop],
+                           self.salinity[start:stop], rho)
+
+
+def chain_values(n: int, density: bool) -> ChainValues:
+    """Room for the chain's products of ``n`` records (density only if ``density``)."""
+    t, p, c, sp = (np.empty(n, dtype=np.float32) for _ in range(4))
+    return ChainValues(t, p, c, sp, np.empty(n, dtype=np.float32) if density else None)
+
 
 def sbe16plus_chain(t0: np.ndarray, p0: np.ndarray, pt0: np.ndarray, c0: np.ndarray, fills: np.ndarray,
                     temperature: np.ndarray, pressure: np.ndarray, conductivity: np.ndarray,
-                    position: SaarTable | None = None) -> ChainValues:
+                    position: SaarTable | None = None, out: ChainValues | None = None) -> ChainValues:
     """The whole chain on one run of records with one calibration.
 
     Parameters
@@ -180,6 +192,9 @@ def sbe16plus_chain(t0: np.ndarray, p0: np.ndarray, pt0: np.ndarray, c0: np.ndar
     position
         The SAAR table of the deployment's position (:func:`stream_engine.functions.teos10.saar_table`);
         density is computed only with one.
+    out
+        Where to write the products (:func:`chain_values` of the counts' length, or slices of
+        a larger one); ``None``: new arrays.
 
     Returns
     -------
@@ -188,19 +203,19 @@ def sbe16plus_chain(t0: np.ndarray, p0: np.ndarray, pt0: np.ndarray, c0: np.ndar
         and ``ctd_density`` give through the engine's steps.
     """
     n = len(t0)
+    if out is None:
+        out = chain_values(n, position is not None)
+    t, p, c, sp, rho = out
     log_r = np.empty(n, dtype=np.float64)
     thermistor_ratio_loop(t0, fills[0], log_r)
     np.log(log_r, out=log_r)
-    t, p, c, sp = (np.empty(n, dtype=np.float32) for _ in range(4))
     if sbe16plus_l1_loop(log_r, t0, p0, pt0, c0, fills, temperature, pressure, conductivity, t, p, c, sp):
         pracsal_hill_loop(c, t, p, sp)
-    rho = None
-    if position is not None:
+    if position is not None and rho is not None:
         sa = log_r  # the ratios are no longer needed
         teos.sa_from_sp_loop(sp, p, teos.SAAR_LEVELS, teos.SAAR_LEVEL_INDEX, position.upper, position.step, sa)
-        rho = np.empty(n, dtype=np.float32)
         density_loop(sa, sp, t, p, rho)
-    return ChainValues(t, p, c, sp, rho)
+    return out
 
 
 #: Every compiled loop of this module.
@@ -233,5 +248,5 @@ def warm_up() -> None:
 
 __all__ = ["CONDUCTIVITY", "CONDUCTIVITY_COEFFICIENTS", "COUNT_TYPE", "ChainValues", "DENSITY", "LOOPS",
            "PRESSURE", "PRESSURE_COEFFICIENTS", "SALINITY", "TEMPERATURE", "TEMPERATURE_COEFFICIENTS",
-           "density_loop", "pracsal_hill_loop", "sbe16plus_chain", "sbe16plus_l1_loop",
+           "chain_values", "density_loop", "pracsal_hill_loop", "sbe16plus_chain", "sbe16plus_l1_loop",
            "thermistor_ratio_loop", "warm_up"]

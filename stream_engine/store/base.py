@@ -254,6 +254,18 @@ class Store(ABC):
         got = self.read(key, columns, index_range=index_range)
         return {name: got[name] for name in columns}
 
+    def read_column_pieces(
+        self, key: StreamKey, columns: Sequence[str], *, index_range: IndexRange
+    ) -> list[dict[str, np.ndarray]]:
+        """:meth:`read_columns` in consecutive pieces (in index order; each piece holds every
+        column, of one length), for callers that process records piece by piece: a backend may
+        then hand out its stored chunks as they are, without copying them into one array per
+        column. The arrays may be read-only views of the store's buffers: never write into them.
+
+        Default: one piece, :meth:`read_columns`.
+        """
+        return [self.read_columns(key, columns, index_range=index_range)]
+
     def local_folder(self) -> Path | None:
         """The folder on this machine that holds the store's files (``None`` for a remote store).
 

@@ -131,6 +131,32 @@ def read_into(
     return outs
 
 
+def read_pieces(
+    conn: sqlite3.Connection,
+    slices: list[ChunkSlice],
+    columns: list[tuple[int, ColumnInfo]],
+    blob_rows: Callable[[int], dict[int, int]],
+) -> list[list[np.ndarray]]:
+    """:func:`read_into`, but one list of arrays per chunk slice, each array the BLOB's values
+    as they are read (a read-only view of its bytes where it can be: no copy into one array per
+    column); a missing BLOB or 2-D values narrower than the column are filled as there."""
+    pieces = []
+    for piece in slices:
+        rowids = blob_rows(piece.chunk_id)
+        arrays = []
+        for cid, info in columns:
+            rowid = rowids.get(cid)
+            if rowid is None:
+                arrays.append(fill_array(info, len(piece)))
+                continue
+            values = _read_blob(conn, rowid, info, piece)
+            if info.shape and values.shape[1] < info.shape[0]:
+                values = pad_width(values, info)
+            arrays.append(values)
+        pieces.append(arrays)
+    return pieces
+
+
 def time_slices(
     conn: sqlite3.Connection,
     stream_id: int,

@@ -36,7 +36,7 @@ from stream_engine.store.base import (
     check_quality_kind,
     wanted_columns,
 )
-from stream_engine.store.embedded_chunks import index_slices, read_into, time_slices
+from stream_engine.store.embedded_chunks import index_slices, read_into, read_pieces, time_slices
 from stream_engine.store.embedded_layout import StreamLayout, read_layout
 from stream_engine.store.records import to_output
 
@@ -154,6 +154,23 @@ def read_layout_columns(
     return {name: to_output(values) for name, values in zip(names, out, strict=True)}
 
 
+def read_layout_pieces(
+    conn: sqlite3.Connection, layout: StreamLayout | None, key: StreamKey, columns: Sequence[str],
+    index_range: IndexRange,
+) -> list[dict[str, np.ndarray]]:
+    """:meth:`Store.read_column_pieces <stream_engine.store.base.Store.read_column_pieces>` on
+    ``conn``: one piece per chunk, its arrays read-only views of the BLOBs where they can be."""
+    if isinstance(columns, str):
+        raise TypeError(f"columns must be a sequence of names, not the string {columns!r}")
+    if layout is None:
+        return [read_exact_columns(conn, key, columns, index_range)]
+    names = list(dict.fromkeys(columns))
+    wanted_columns(key, layout.columns, names)
+    pieces = read_pieces(conn, layout.index_slices(index_range), [layout.columns[n] for n in names],
+                         lambda chunk: layout.blob_rows(conn, chunk))
+    return [{name: to_output(values) for name, values in zip(names, arrays, strict=True)} for arrays in pieces]
+
+
 def read_asset_events(conn: sqlite3.Connection, refdes: str) -> list[dict[str, Any]]:
     """The asset events stored for ``refdes``."""
     row = conn.execute("SELECT events FROM assets WHERE refdes=?", (refdes,)).fetchone()
@@ -262,6 +279,13 @@ class EmbeddedSnapshot(Store):
         # docstring inherited
         return self._run(lambda conn: read_layout_columns(conn, self._layout(conn, key), key, columns,
                                                           index_range))
+
+    def read_column_pieces(
+        self, key: StreamKey, columns: Sequence[str], *, index_range: IndexRange
+    ) -> list[dict[str, np.ndarray]]:
+        # docstring inherited; one piece per chunk, without copying the BLOBs' values again
+        return self._run(lambda conn: read_layout_pieces(conn, self._layout(conn, key), key, columns,
+                                                         index_range))
 
     def _layout(self, conn: sqlite3.Connection, key: StreamKey) -> StreamLayout | None:
         """The stream's layout, read once per snapshot (the file does not change under it)."""

@@ -81,23 +81,23 @@ def test_a_compiled_chain_computes_the_plain_windows(own_store, curated, engine_
     """Salinity through the compiled CTD chain: every window but those that are not the plain
     case, nothing beyond salinity's chain, values equal to the engine's."""
     settings = engine_settings.replace(DAP_COMPUTE_RECORDS=10_000, DAP_CACHE_BYTES=0, DAP_COMPUTE_THREADS=1)
-    windows: list[tuple[int, bool, tuple[str, ...]]] = []
-    original = CompiledChain.window
+    windows: list[tuple[bool, tuple[str, ...]]] = []
+    original = CompiledChain.compute
 
-    def counting(self, store, deployments, index_range, wanted):
-        got = original(self, store, deployments, index_range, wanted)
-        windows.append((index_range.start, got is not None, tuple(sorted(set(self.outputs.values())))))
+    def counting(self, columns, wanted):
+        got = original(self, columns, wanted)
+        windows.append((got is not None, tuple(sorted(set(self.outputs.values())))))
         return got
 
-    monkeypatch.setattr(CompiledChain, "window", counting)
+    monkeypatch.setattr(CompiledChain, "compute", counting)
     dataset = stream_dataset(own_store, curated, demo.CTD, settings=settings,
                              projection={"sea_water_practical_salinity"})
     values = dataset["sea_water_practical_salinity"].read()
     assert_same(values, engine_values(own_store, curated, engine_settings, demo.CTD)["practical_salinity"],
                 "salinity")
     assert len(windows) == -(-CTD_RECORDS // 10_000)
-    assert sum(taken for _, taken, _ in windows) >= len(windows) - 1
-    assert {roles for _, _, roles in windows} == {("conductivity", "pressure", "salinity", "temperature")}
+    assert sum(taken for taken, _ in windows) >= len(windows) - 1
+    assert {roles for _, roles in windows} == {("conductivity", "pressure", "salinity", "temperature")}
 
 
 def test_later_products_are_computed_with_the_first(own_store, curated, engine_settings,

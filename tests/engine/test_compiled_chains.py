@@ -15,11 +15,11 @@ import pytest
 
 from stream_engine import assets, demo
 from stream_engine.config import REPO_ROOT
-from stream_engine.engine.compiled_chains import compiled_chain
+from stream_engine.engine.compiled_chains import BinTimes, compiled_chain
 from stream_engine.engine.compute import compute
 from stream_engine.engine.resolve import resolve
 from stream_engine.preload import load_preload
-from stream_engine.store.base import IndexRange, TimeRange
+from stream_engine.store.base import IndexRange, Partition, TimeRange
 from stream_engine.store.embedded import EmbeddedStore
 
 FILL = -9999999
@@ -68,18 +68,20 @@ def _plan(store, curated, settings, names):
     return resolve(store, curated, demo.CTD, ids, TimeRange.everything(), settings=settings, positions=False)
 
 
-def _compare_windows(store, curated, settings, names, size):
+def _compare_windows(store, curated, settings, names, size, with_bins=True):
     """Every window of ``size`` records: the chain's values (when it takes the window) against
-    compute's; returns (windows the chain took, windows it left to compute)."""
+    compute's; returns (windows the chain took, windows it left to compute). ``with_bins``: the
+    partition index tells which windows lie inside their deployment (else times are read)."""
     plan = _plan(store, curated, settings, names)
     chain = compiled_chain(plan, curated)
     assert chain is not None
     deps = assets.deployments(store, demo.CTD.refdes)
+    bins = BinTimes.of(store.partitions(demo.CTD)) if with_bins else None
     total = sum(p.count for p in store.partitions(demo.CTD))
     taken = left = 0
     for lo in range(0, total, size):
         span = IndexRange(lo, min(lo + size, total))
-        got = chain.window(store, deps, span, list(names))
+        got = chain.window(store, deps, span, list(names), bins)
         want = compute(store, curated, plan, index_range=span, settings=settings, use_cache=False,
                        deployments=deps, argument_provenance=False)
         if got is None:
@@ -98,8 +100,20 @@ def _compare_windows(store, curated, settings, names, size):
 @pytest.mark.parametrize("size", [997, 4096])
 def test_windows_equal_compute_bit_for_bit(ctd_store, curated, settings, size):
     for names in (CHAIN, (*CHAIN, "density"), ("density",), ("practical_salinity",)):
-        taken, left = _compare_windows(ctd_store, curated, settings, names, size)
-        assert taken >= 5 and left >= 3, (names, taken, left)
+        for with_bins in (True, False):
+            taken, left = _compare_windows(ctd_store, curated, settings, names, size, with_bins)
+            assert taken >= 5 and left >= 3, (names, with_bins, taken, left)
+
+
+def test_bin_times_bound_the_records_of_an_index_range():
+    bins = BinTimes.of([Partition(200, 5, 210.0, 290.0), Partition(100, 10, 100.0, 190.0),
+                        Partition(300, 3, 300.0, 305.0)])  # listed in any order
+    assert bins.starts == [0, 10, 15, 18]
+    assert bins.span(0, 10) == (100.0, 190.0)
+    assert bins.span(9, 11) == (100.0, 290.0)
+    assert bins.span(10, 15) == (210.0, 290.0)
+    assert bins.span(12, 18) == (210.0, 305.0)
+    assert bins.span(17, 19) is None and bins.span(3, 3) is None
 
 
 def test_the_plain_case_is_told_apart(ctd_store, curated, settings):

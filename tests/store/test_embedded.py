@@ -246,3 +246,38 @@ def test_snapshot_reads_columns_through_its_layout_like_the_store(tmp_path: Path
             assert view.read_columns(KEY, ["v"], index_range=IndexRange(60, 70))["v"].size == 0
             with pytest.raises(Exception, match="no column 'nope'"):
                 view.read_columns(KEY, ["nope"], index_range=IndexRange(0, 1))
+
+
+def test_snapshot_reads_column_pieces_that_join_to_its_columns(tmp_path: Path) -> None:
+    """``read_column_pieces``: one piece per chunk (strided or not, across bins, chunk edges,
+    a chunk without a column's BLOB, 2-D values narrower than the column, strings), every
+    column of a piece of one length, joined they are ``read_columns``'s values; no piece is
+    given twice or left out."""
+    with EmbeddedStore(tmp_path, chunk_rows=7) as store:
+        times = T0 + np.arange(0, 2 * DAY, 3600.0)  # 48 records, 2 daily bins of 24: chunks 7,7,7,3
+        store.write(KEY, frame(times, v=np.arange(48.0), w=np.arange(48, dtype=np.int32),
+                               s=np.array([f"r{i}" for i in range(48)]),
+                               m=np.arange(96.0).reshape(48, 2)), bin_seconds=DAY)
+        store.write(KEY, frame(T0 + np.arange(2 * DAY, 2 * DAY + 5.0), v=np.arange(48.0, 53.0),
+                               m=np.ones((5, 1))), bin_seconds=DAY)
+        names = ["v", "w", "time", "s", "m"]
+        ranges = [IndexRange(a, b, s) for a in (0, 3, 7, 20, 24, 47) for b in (a + 1, 24, 30, 53) for s in (1, 2, 5)
+                  if b > a]
+        with store.snapshot() as view:
+            for r in ranges:
+                want = view.read_columns(KEY, names, index_range=r)
+                pieces = view.read_column_pieces(KEY, names, index_range=r)
+                assert 1 <= len(pieces) <= 9  # chunks of 7, 7, 7, 3 in each bin, then 5
+                for piece in pieces:
+                    assert list(piece) == names and len({len(a) for a in piece.values()}) == 1
+                for name in names:
+                    joined = np.concatenate([piece[name] for piece in pieces])
+                    assert joined.dtype == want[name].dtype
+                    np.testing.assert_array_equal(joined, want[name], err_msg=f"{name} {r}")
+            assert view.read_column_pieces(KEY, ["v"], index_range=IndexRange(60, 70)) == []
+            with pytest.raises(Exception, match="no column 'nope'"):
+                view.read_column_pieces(KEY, ["nope"], index_range=IndexRange(0, 1))
+        # a store without a snapshot's layout: one piece, its read_columns
+        whole = store.read_column_pieces(KEY, names, index_range=IndexRange(2, 40))
+        assert len(whole) == 1
+        np.testing.assert_array_equal(whole[0]["m"], store.read_columns(KEY, ["m"], index_range=IndexRange(2, 40))["m"])
