@@ -20,7 +20,7 @@ from dap_handlers.errors import ResponseTooLarge, UnknownResponse
 from dap_handlers.metadata_cache import METADATA
 from dap_handlers.model import DapDataset
 from dap_handlers.responses.ascii import ascii_chunks, ascii_length_estimate
-from dap_handlers.responses.blocks import DEFAULT_BLOCK_BYTES, element_cost
+from dap_handlers.responses.blocks import DEFAULT_BLOCK_BYTES, StreamedBody, element_cost
 from dap_handlers.responses.das import das_text
 from dap_handlers.responses.dds import dds_text
 from dap_handlers.responses.dods import dods_chunks, dods_length, header_bytes, variable_length
@@ -185,7 +185,7 @@ def _guarded(chunks: Iterator[bytes], what: str) -> Iterator[bytes]:
 
 def _streamed(chunks: Iterator[bytes], what: str) -> Iterable[bytes]:
     first = list(islice(chunks, PREFETCH_CHUNKS))
-    return chain(first, _guarded(chunks, what))
+    return StreamedBody(chain(first, _guarded(chunks, what)), chunks)
 
 
 def _body(

@@ -211,11 +211,43 @@ class DapVariable:
 
     __getitem__ = read
 
+    def read_rows(self, spans: Sequence[tuple[int, int]]) -> Iterator[np.ndarray]:
+        """Blocks of whole rows ``[start, stop)`` (non-empty, within the first axis), in order.
+
+        A reader with a ``blocks(keys)`` method (an iterator of blocks for an iterable of keys,
+        see :class:`BlockReader`) gets all the keys at once, so it may work on the next block
+        while this one is used; closing this iterator closes it.
+        """
+        rest = tuple(slice(0, n, 1) for n in self.shape[1:])
+        keys = [(slice(start, stop, 1), *rest) for start, stop in spans]
+        yield from self._read_exact_blocks(keys)
+
+    def _read_exact_blocks(self, keys: Sequence[tuple[slice, ...]]) -> Iterator[np.ndarray]:
+        blocks = getattr(self._reader, "blocks", None)
+        if blocks is None or any(0 in self._expected(key) for key in keys):
+            for key in keys:
+                yield self._read_exact(key)
+            return
+        found = blocks(keys)
+        try:
+            for key in keys:
+                yield self._checked(key, np.asarray(next(found)))
+        finally:
+            found.close()
+
+    @staticmethod
+    def _expected(key: tuple[slice, ...]) -> tuple[int, ...]:
+        return tuple(len(range(s.start, s.stop, s.step)) for s in key)
+
     def _read_exact(self, key: tuple[slice, ...]) -> np.ndarray:
-        expected = tuple(len(range(s.start, s.stop, s.step)) for s in key)
+        expected = self._expected(key)
         if 0 in expected:
             return np.empty(expected, dtype=self.dtype)
-        data = np.asarray(self._reader(key))
+        return self._checked(key, np.asarray(self._reader(key)))
+
+    def _checked(self, key: tuple[slice, ...], data: np.ndarray) -> np.ndarray:
+        """What the reader returned for ``key``, checked against the shape and dtype declared."""
+        expected = self._expected(key)
         if data.shape != expected:
             raise DapError(
                 f"reader of variable {self.name!r} returned shape {data.shape} for "
@@ -242,17 +274,54 @@ class DapVariable:
         if any(r.step < 0 for r in ranges if len(r) > 1):
             raise IndexError("subset() takes forward slices only")
         parent = self
-
-        def read_subset(inner: tuple[slice, ...]) -> np.ndarray:
-            composed = tuple(
-                _range_to_slice(outer[s.start : s.stop : s.step])[0]
-                for outer, s in zip(ranges, inner, strict=True)
-            )
-            return parent._read_exact(composed)
-
         shape = tuple(len(r) for r in ranges)
-        return DapVariable(self.name, self.dtype, shape, self.dims, read_subset,
+        return DapVariable(self.name, self.dtype, shape, self.dims, _SubsetReader(parent, ranges),
                            lambda: parent.attributes, self.block_rows)
+
+
+class BlockReader:
+    """A reader that may also read a sequence of keys at once (``blocks``), for a variable
+    whose reads can work ahead (see :meth:`DapVariable.read_rows`).
+
+    Parameters
+    ----------
+    read
+        The reader of one key (see :data:`Reader`).
+    blocks
+        ``blocks(keys)``: a closable iterator of the blocks of ``keys``, in order.
+    """
+
+    __slots__ = ("_read", "blocks")
+
+    def __init__(self, read: Reader,
+                 blocks: Callable[[Sequence[tuple[slice, ...]]], Iterator[np.ndarray]]) -> None:
+        self._read = read
+        self.blocks = blocks
+
+    def __call__(self, key: tuple[slice, ...]) -> np.ndarray:
+        return self._read(key)
+
+
+class _SubsetReader:
+    """The reader of a lazy subset: keys composed with the subset's ranges, then the parent's."""
+
+    __slots__ = ("_parent", "_ranges")
+
+    def __init__(self, parent: DapVariable, ranges: tuple[range, ...]) -> None:
+        self._parent = parent
+        self._ranges = ranges
+
+    def _composed(self, inner: tuple[slice, ...]) -> tuple[slice, ...]:
+        return tuple(_range_to_slice(outer[s.start : s.stop : s.step])[0]
+                     for outer, s in zip(self._ranges, inner, strict=True))
+
+    def __call__(self, inner: tuple[slice, ...]) -> np.ndarray:
+        return self._parent._read_exact(self._composed(inner))
+
+    def __getattr__(self, name: str) -> Any:
+        if name != "blocks" or getattr(self._parent._reader, "blocks", None) is None:
+            raise AttributeError(name)
+        return lambda keys: self._parent._read_exact_blocks([self._composed(k) for k in keys])
 
 
 def _format_key(key: tuple[slice, ...]) -> str:

@@ -353,4 +353,4 @@ def _position_reader(reads: StreamReads, name: str, group: list[str]) -> Any:
 
 
 def _product_reader(reads: StreamReads, p: Parameter, group: list[Parameter]) -> Any:
-    return lambda key: reads.product(p, group, key)
+    return reads.product_reader(p, group)

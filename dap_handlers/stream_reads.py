@@ -49,9 +49,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dap_handlers.dtypes import dap_type
+from dap_handlers.model import BlockReader
 from dap_handlers.product_windows import PendingWindows, WindowCache, shared_windows
 from dap_handlers.shared_windows import SharedWindows, shared_windows_in
-from dap_handlers.window_threads import compute_pool, read_ahead
+from dap_handlers.window_threads import compute_pool, one_ahead, read_ahead
 from stream_engine import assets
 from stream_engine.engine.calibrate import record_deployments, served_records
 from stream_engine.engine.compiled_chains import BinTimes, WindowColumns, compiled_chain
@@ -268,9 +269,34 @@ class StreamReads:
     def product(self, p: Parameter, group: Sequence[Parameter], key: tuple[slice, ...]) -> np.ndarray:
         """A product's hyperslab; ``group`` are the products computed with it in each window."""
         members = [q for q in group if q.id != p.id]
-        values = self._hyperslab(p.name, [q.name for q in members],
-                                 lambda: self.plan_for([p.id, *(q.id for q in members)]), key)
-        return self._without_excluded(values, key[0], p)
+        windows = self._windows(p.name, [q.name for q in members],
+                                lambda: self.plan_for([p.id, *(q.id for q in members)]), self._spans(key[0]))
+        return self._without_excluded(self._assembled(p.name, windows, key), key[0], p)
+
+    def product_blocks(self, p: Parameter, group: Sequence[Parameter],
+                       keys: Sequence[tuple[slice, ...]]) -> Iterator[np.ndarray]:
+        """A product's hyperslabs ``keys``, in order: the windows of each next one are computed
+        (on an ahead thread, :func:`~dap_handlers.window_threads.one_ahead`) while the caller
+        encodes and sends the one it holds. Closing the iterator cancels or waits for that work."""
+        members = [q for q in group if q.id != p.id]
+        others = [q.name for q in members]
+
+        def windows(key: tuple[slice, ...]) -> list[np.ndarray]:
+            return self._windows(p.name, others, lambda: self.plan_for([p.id, *(q.id for q in members)]),
+                                 self._spans(key[0]))
+
+        ahead = one_ahead(windows, keys)
+        try:
+            for key, found in ahead:
+                yield self._without_excluded(self._assembled(p.name, found, key), key[0], p)
+        finally:  # whatever ran ahead has stopped before the response (and its snapshot) ends
+            ahead.close()
+
+    def product_reader(self, p: Parameter, group: Sequence[Parameter]) -> BlockReader:
+        """The DAP reader of a product (one key, or a response's blocks with the next computed
+        while one is sent)."""
+        return BlockReader(lambda key: self.product(p, group, key),
+                           lambda keys: self.product_blocks(p, group, keys))
 
     def position(self, name: str, group: Sequence[str], key: tuple[slice, ...]) -> np.ndarray:
         """A mobile platform's coordinate (``lat``, ``int_ctd_pressure``...) hyperslab; ``group``
@@ -280,22 +306,26 @@ class StreamReads:
             self._position_plan = cached_resolve(self.store, self.preload, self.key, [time_parameter],
                                                  self.time_range, settings=self.settings)
         plan = self._position_plan
-        values = self._hyperslab(name, [n for n in group if n != name], lambda: plan, key)
-        return self._without_excluded(values, key[0], None)
+        others = [n for n in group if n != name]
+        windows = self._windows(name, others, lambda: plan, self._spans(key[0]))
+        return self._without_excluded(self._assembled(name, windows, key), key[0], None)
 
-    def _hyperslab(self, name: str, others: Sequence[str], plan_of: Callable[[], Plan],
-                   key: tuple[slice, ...]) -> np.ndarray:
-        obs = key[0]
-        shape = self.shapes[name]
+    def _spans(self, obs: slice) -> list[tuple[int, int]]:
+        """The windows holding selected records of ``obs``: aligned blocks cut by the selection."""
         spans = []
         for block in range(obs.start // self.block_records, (obs.stop - 1) // self.block_records + 1):
             lo = block * self.block_records
             span = _selected_span(obs, lo, lo + self.block_records)
             if span is not None:
                 spans.append(span)
-        if not spans:
+        return spans
+
+    def _assembled(self, name: str, windows: list[np.ndarray], key: tuple[slice, ...]) -> np.ndarray:
+        """The hyperslab ``key`` from its windows' values, in the order DAP2 sends them."""
+        shape = self.shapes[name]
+        if not windows:
             return np.empty((0, *shape.row_shape), dtype=shape.dtype)
-        parts = [values[:: obs.step] for values in self._windows(name, others, plan_of, spans)]
+        parts = [values[:: key[0].step] for values in windows]
         data = np.concatenate(parts, dtype=_wire_order(shape.dtype))
         return data[(slice(None), *key[1:])] if len(key) > 1 else data
 

@@ -7,6 +7,9 @@
   embedded store, on its snapshot's connection) overlaps computing instead of adding to it. Reads
   still go through the request's one snapshot; none is left running when the iterator ends, is
   closed or fails.
+* :func:`one_ahead`: the next block of a response computed on a thread of the process's "ahead"
+  pool while the caller assembles, encodes and sends the current one: at most one block ahead,
+  and none still running once the caller is done (it is cancelled or waited for).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from typing import TypeVar
+from typing import Any, TypeVar
 
 _S = TypeVar("_S")
 _R = TypeVar("_R")
@@ -25,6 +28,9 @@ _POOLS: dict[str, tuple[int, int, ThreadPoolExecutor]] = {}
 _POOLS_LOCK = threading.Lock()
 #: Threads reading ahead for all requests of a process.
 READ_THREADS = 2
+#: Threads computing the next block of a response for all requests of a process (a request
+#: holds at most one; a request finding them all busy waits for one).
+AHEAD_THREADS = 4
 
 
 def _named_pool(name: str, threads: int) -> ThreadPoolExecutor:
@@ -64,4 +70,38 @@ def read_ahead(read: Callable[[_S], _R], items: Iterable[_S], depth: int = 2) ->
         wait([future for _, future in pending])
 
 
-__all__ = ["READ_THREADS", "compute_pool", "read_ahead"]
+def one_ahead(work: Callable[[_S], _R], items: Iterable[_S]) -> Iterator[tuple[_S, _R]]:
+    """``(item, work(item))`` for each item in order: the first computed by the caller, each
+    next one started on the process's ahead threads just before the previous one is handed out,
+    so it runs while the caller uses that one, and one at a time.
+
+    At most one item is worked on ahead of the one the caller holds. When the caller stops (the
+    iterator is closed) or ``work`` fails, the item ahead is cancelled or waited for: nothing
+    this started still runs once it ends (its failure, if nobody asks for it, is dropped).
+    """
+    upcoming = iter(items)
+    item = next(upcoming, _END)
+    if item is _END:
+        return
+    result = work(item)
+    pool = _named_pool("dap-ahead", AHEAD_THREADS)
+    future: Future[_R] | None = None
+    try:
+        while True:
+            following = next(upcoming, _END)
+            if following is not _END:
+                future = pool.submit(work, following)
+            yield item, result
+            if future is None:
+                return
+            item, result = following, future.result()
+            future = None
+    finally:  # nothing may still read the request's snapshot once the caller is done
+        if future is not None:
+            future.cancel()
+            wait([future])
+
+
+_END: Any = object()
+
+__all__ = ["AHEAD_THREADS", "READ_THREADS", "compute_pool", "one_ahead", "read_ahead"]

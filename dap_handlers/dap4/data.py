@@ -25,6 +25,7 @@ import logging
 import tempfile
 import zlib
 from collections.abc import Iterable, Iterator
+from contextlib import closing
 from typing import IO
 
 import numpy as np
@@ -103,11 +104,12 @@ def _string_bytes(block: np.ndarray) -> bytes:
 def variable_blocks(variable: DapVariable, block_bytes: int) -> Iterator[bytes]:
     """The serialization of one variable, a block at a time."""
     wire = dap4_type(variable.dtype).wire
-    for block in row_blocks(variable, block_bytes):
-        if wire is None:
-            yield _string_bytes(block)
-        else:
-            yield np.ascontiguousarray(block, dtype=wire).tobytes()
+    with closing(row_blocks(variable, block_bytes)) as blocks:
+        for block in blocks:
+            if wire is None:
+                yield _string_bytes(block)
+            else:
+                yield np.ascontiguousarray(block, dtype=wire).tobytes()
 
 
 def values_stream(dataset: DapDataset, block_bytes: int,
@@ -116,10 +118,11 @@ def values_stream(dataset: DapDataset, block_bytes: int,
     followed by its CRC32."""
     for variable in dataset.variables:
         crc = 0
-        for data in variable_blocks(variable, block_bytes):
-            if checksums is not None:
-                crc = zlib.crc32(data, crc)
-            yield data
+        with closing(variable_blocks(variable, block_bytes)) as blocks:
+            for data in blocks:
+                if checksums is not None:
+                    crc = zlib.crc32(data, crc)
+                yield data
         if checksums is not None:
             checksums[variable.name] = crc
             yield crc.to_bytes(CHECKSUM_BYTES, "little")

@@ -34,7 +34,7 @@ from dap_handlers.dap4.errors import ERROR_MEDIA_TYPE, error_document
 from dap_handlers.errors import ResponseTooLarge, UnknownResponse
 from dap_handlers.metadata_cache import METADATA
 from dap_handlers.model import DapDataset
-from dap_handlers.responses.blocks import DEFAULT_BLOCK_BYTES, element_cost
+from dap_handlers.responses.blocks import DEFAULT_BLOCK_BYTES, StreamedBody, element_cost
 from dap_handlers.responses.version import SERVER
 
 DAP4_PROTOCOL = "4.0"
@@ -94,7 +94,8 @@ def _data_body(dataset: DapDataset, checksums: bool, limit: int, block_bytes: in
     dmr = dmr_text(dataset)
     values = values_stream(dataset, block_bytes)
     first = list(islice(values, 1))  # a failure to read the first block is still an HTTP error
-    body = chain([dmr_chunk(dmr, checksums=False)], chunked(chain(first, values), what))
+    body = StreamedBody(chain([dmr_chunk(dmr, checksums=False)], chunked(chain(first, values), what)),
+                        values)
     # no Content-Length: a failure while streaming ends the body with an error chunk, which a
     # declared length would cut or leave short; the last-chunk flag tells a client it is whole
     return body, None

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -37,5 +38,29 @@ def row_blocks(variable: DapVariable, block_bytes: int) -> Iterator[np.ndarray]:
     per_block = max(1, block_bytes // max(1, row_elements * element_cost(variable)))
     if variable.block_rows is not None:
         per_block = min(per_block, variable.block_rows)
-    for start in range(0, rows, per_block):
-        yield variable.read(slice(start, min(rows, start + per_block)))
+    # all the blocks asked at once, so a reader may compute the next while this one is sent
+    yield from variable.read_rows([(start, min(rows, start + per_block))
+                                   for start in range(0, rows, per_block)])
+
+
+class StreamedBody:
+    """A response body (``parts``) whose :meth:`close` closes the generator it streams from.
+
+    A web server closes the body when the last byte is sent or the client goes away, and only
+    then ends the store snapshot; closing ``source`` there (not whenever it is collected) stops
+    everything it started, e.g. the next block computed ahead, before the snapshot ends.
+    """
+
+    __slots__ = ("_parts", "_source")
+
+    def __init__(self, parts: Iterable[bytes], source: Iterator[Any]) -> None:
+        self._parts = parts
+        self._source = source
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._parts)
+
+    def close(self) -> None:
+        close = getattr(self._source, "close", None)
+        if close is not None:
+            close()

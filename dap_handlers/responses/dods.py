@@ -10,6 +10,7 @@ from the lazy variables block by block, so memory does not grow with the respons
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import closing
 
 import numpy as np
 
@@ -81,13 +82,14 @@ def variable_chunks(
     if variable.ndim:
         yield count if dap_type.is_string else count + count
     wide = is_wide_integer(variable.dtype)
-    for block in row_blocks(variable, block_bytes):
-        if dap_type.is_string:
-            yield _string_bytes(block)
-            continue
-        if wide:
-            _check_exact(variable, block)
-        yield np.ascontiguousarray(block, dtype=dap_type.wire).tobytes()
+    with closing(row_blocks(variable, block_bytes)) as blocks:
+        for block in blocks:
+            if dap_type.is_string:
+                yield _string_bytes(block)
+                continue
+            if wide:
+                _check_exact(variable, block)
+            yield np.ascontiguousarray(block, dtype=dap_type.wire).tobytes()
     if dap_type.is_byte:
         pad = _padding(variable.size)
         if pad:
