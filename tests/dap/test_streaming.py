@@ -7,7 +7,7 @@ import tracemalloc
 import numpy as np
 
 from dap_handlers.app import handle_dap
-from dap_handlers.model import DapDataset, DapVariable
+from dap_handlers.model import BlockReader, DapDataset, DapVariable
 from dap_handlers.responses.dods import dods_chunks, dods_length, header_bytes
 
 N_VALUES = 2 * 2**30 // 8  # 2 GiB of float64
@@ -87,3 +87,38 @@ def test_a_variable_s_block_rows_bounds_its_blocks_through_subsets():
     assert len(reads) == 4 and reads[0] == slice(500, 2499, 2)
     np.testing.assert_array_equal(np.frombuffer(sliced.partition(b"Data:\n")[2][8:], ">f4"),
                                   np.arange(500, 8500, 2))
+
+
+def test_a_block_reader_gets_a_response_s_blocks_at_once_through_subsets_and_is_closed():
+    """A reader offering ``blocks(keys)`` is given every block of a variable in one call (keys
+    composed through a constrained subset), its blocks are checked as single reads are, and the
+    response's body closes it when closed early."""
+    calls: list[list[slice]] = []
+    closed: list[bool] = []
+
+    def blocks(keys):
+        calls.append([key[0] for key in keys])
+        try:
+            for key in keys:
+                yield np.arange(key[0].start, key[0].stop, key[0].step, dtype="f4")
+        finally:
+            closed.append(True)
+
+    reader = BlockReader(lambda key: np.arange(key[0].start, key[0].stop, key[0].step, dtype="f4"), blocks)
+    dataset = DapDataset("d", [DapVariable("v", "f4", (10_000,), ("obs",), reader, block_rows=1000)])
+    response = handle_dap(dataset, "dods", "v[500:2:8499]", max_response_bytes=10**6)
+    body = b"".join(response.body_iter)
+    assert calls == [[slice(500 + 2000 * i, min(8499, 2499 + 2000 * i), 2) for i in range(4)]]
+    assert closed == [True]
+    np.testing.assert_array_equal(np.frombuffer(body.partition(b"Data:\n")[2][8:], ">f4"),
+                                  np.arange(500, 8500, 2))
+    calls.clear()
+    closed.clear()
+    response = handle_dap(dataset, "dods", "v", max_response_bytes=10**6)
+    chunks = iter(response.body_iter)
+    next(chunks)
+    response.body_iter.close()  # the client went away after the first block
+    assert len(calls) == 1 and closed == [True]
+    wrong = BlockReader(reader, lambda keys: (np.zeros(3, "f4") for _ in keys))
+    bad = DapDataset("d", [DapVariable("v", "f4", (10,), ("obs",), wrong)])
+    assert handle_dap(bad, "dods", "v", max_response_bytes=10**6).status == 500

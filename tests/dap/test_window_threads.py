@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from dap_handlers.window_threads import read_ahead
+from dap_handlers.window_threads import one_ahead, read_ahead
 
 
 class Reads:
@@ -55,3 +55,34 @@ def test_nothing_reads_after_the_caller_stops_or_a_read_fails():
         for _ in read_ahead(failing, range(50), depth=2):
             pass
     assert failing.running == 0 and len(failing.started) <= 8
+
+
+def test_one_ahead_works_on_one_item_at_a_time_at_most_one_ahead():
+    reads = Reads()
+    taken = []
+    for item, value in one_ahead(reads, range(8)):
+        assert value == item * 10
+        time.sleep(0.015)  # the caller uses the item while the next one is worked on
+        assert reads.started == list(range(min(item + 2, 8)))  # this one and the next, no more
+        taken.append(item)
+    assert taken == list(range(8)) and reads.running == 0
+    assert list(one_ahead(reads, [])) == []
+
+
+def test_one_ahead_stops_when_the_caller_stops_or_an_item_fails():
+    reads = Reads()
+    ahead = one_ahead(reads, range(50))
+    assert [next(ahead) for _ in range(2)] == [(0, 0), (1, 10)]
+    ahead.close()  # the client went away: the item ahead is cancelled or waited for
+    assert reads.running == 0 and reads.started in ([0, 1], [0, 1, 2])  # cancelled, or waited for
+    failing = Reads(fail_at=3)
+    taken = []
+    with pytest.raises(OSError, match="read 3 failed"):
+        for item, _ in one_ahead(failing, range(50)):
+            taken.append(item)
+    assert taken == [0, 1, 2] and failing.started == [0, 1, 2, 3] and failing.running == 0
+    dropped = Reads(fail_at=1)  # fails ahead, but the caller stops before asking for it
+    ahead = one_ahead(dropped, range(50))
+    assert next(ahead) == (0, 0)
+    ahead.close()
+    assert dropped.started in ([0], [0, 1]) and dropped.running == 0  # its failure is dropped
