@@ -27,7 +27,11 @@ When the plan's products are a compiled chain (:func:`~stream_engine.engine.comp
 e.g. the SBE 16plus CTD up to salinity and density), a window in the plain case is computed by it
 in a few compiled passes (same values; other windows by ``compute``); with one compute thread the
 next windows' columns are then read ahead on a reader thread
-(:func:`~dap_handlers.window_threads.read_ahead`), so reading overlaps computing.
+(:func:`~dap_handlers.window_threads.read_ahead`), so reading overlaps computing. A response
+asks for all of a product's blocks at once (:meth:`StreamReads.product_reader`), and the next
+block's windows are computed on an ahead thread while the current one is assembled, encoded and
+sent (:func:`~dap_handlers.window_threads.one_ahead`: one block ahead at most, stopped when the
+response is closed).
 
 A computation plans only the product read and the later projected products (``group``), so
 one projected product costs its dependency chain and nothing else. It serves the whole group:
@@ -42,16 +46,15 @@ file) until their variable is sent.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dap_handlers.dtypes import dap_type
 from dap_handlers.model import BlockReader
 from dap_handlers.product_windows import PendingWindows, WindowCache, shared_windows
 from dap_handlers.shared_windows import SharedWindows, shared_windows_in
+from dap_handlers.window_layout import ProductShape, expanded, selected_span, wire_order
 from dap_handlers.window_threads import compute_pool, one_ahead, read_ahead
 from stream_engine import assets
 from stream_engine.engine.calibrate import record_deployments, served_records
@@ -72,27 +75,6 @@ if TYPE_CHECKING:
 
 #: Fewest records computed in one window when a block is not cut by the request itself.
 MIN_BLOCK_RECORDS = 1024
-
-
-def _selected_span(obs: slice, lo: int, hi: int) -> tuple[int, int] | None:
-    """First and last-plus-one selected positions of ``obs`` within ``[lo, hi)``, if any."""
-    start = max(lo, obs.start)
-    if start > obs.start:
-        start = obs.start + -(-(start - obs.start) // obs.step) * obs.step
-    stop = min(hi, obs.stop)
-    if start >= stop:
-        return None
-    last = obs.start + (stop - 1 - obs.start) // obs.step * obs.step
-    return start, last + 1
-
-
-@dataclass(frozen=True, slots=True)
-class ProductShape:
-    """How a product's computed values are laid out: the shape of one record, fill and dtype."""
-
-    row_shape: tuple[int, ...]
-    fill: Any
-    dtype: np.dtype
 
 
 class StreamReads:
@@ -315,7 +297,7 @@ class StreamReads:
         spans = []
         for block in range(obs.start // self.block_records, (obs.stop - 1) // self.block_records + 1):
             lo = block * self.block_records
-            span = _selected_span(obs, lo, lo + self.block_records)
+            span = selected_span(obs, lo, lo + self.block_records)
             if span is not None:
                 spans.append(span)
         return spans
@@ -326,7 +308,7 @@ class StreamReads:
         if not windows:
             return np.empty((0, *shape.row_shape), dtype=shape.dtype)
         parts = [values[:: key[0].step] for values in windows]
-        data = np.concatenate(parts, dtype=_wire_order(shape.dtype))
+        data = np.concatenate(parts, dtype=wire_order(shape.dtype))
         return data[(slice(None), *key[1:])] if len(key) > 1 else data
 
     def _cache_key(self, name: str, span: tuple[int, int]) -> tuple[Any, ...]:
@@ -379,7 +361,7 @@ class StreamReads:
             out = compute(self.store, self.preload, plan, index_range=IndexRange(start, stop),
                           settings=self.settings, require_deployment=self.require, use_cache=False,
                           deployments=deployments, argument_provenance=False)
-            return {name: _expanded(out[name], out.source_index, stop - start, self.shapes[name])
+            return {name: expanded(out[name], out.source_index, stop - start, self.shapes[name])
                     for name in wanted if name in out}
 
         def read(span: tuple[int, int]) -> WindowColumns | None:
@@ -420,27 +402,3 @@ def _missing_value(dtype: np.dtype, parameter: Parameter | None) -> Any:
     if parameter is not None and dtype.kind in "iu":
         return fill_value_for(parameter.value_encoding, "" if parameter.fill_value is None else str(parameter.fill_value))
     return fill_value(dtype.str)
-def _wire_order(dtype: np.dtype) -> np.dtype:
-    """``dtype`` big-endian when DAP2 sends it as it is (4- and 8-byte numbers), so the block
-    is byte-swapped while it is assembled rather than once more by the encoder."""
-    wire = dap_type(dtype).wire
-    if wire is not None and wire.newbyteorder("=") == dtype.newbyteorder("="):
-        return wire
-    return dtype
-
-
-def _expanded(
-    values: np.ndarray, source_index: np.ndarray, length: int, shape: ProductShape
-) -> np.ndarray:
-    """Computed values put back at their record positions; dropped records get the fill."""
-    row_shape, fill, dtype = shape.row_shape, shape.fill, shape.dtype
-    values = np.asarray(values)
-    if values.dtype != dtype and not (dtype.kind == "U" and values.dtype.kind in "UO"):
-        values = values.astype(dtype)
-    if row_shape and values.ndim == 1:
-        values = np.broadcast_to(values[:, None], (len(values), *row_shape))
-    if len(source_index) == length and values.shape[0] == length:
-        return values
-    out = np.full((length, *row_shape), fill, dtype=values.dtype if dtype.kind == "U" else dtype)
-    out[source_index] = values
-    return out
