@@ -4,8 +4,9 @@ A writer alternates two versions of the demo CTD (same times, different raw valu
 it can, into the store a live server reads. Readers fetch ``.dods`` responses of the CTD (its raw
 values and the products computed from them) and of the co-located optode (whose products take
 the CTD's values as inputs from another stream), with small blocks and computation windows so
-that every response takes many separate reads. Every response must be byte for byte the one
-served for state A or the one served for state B, never a mix.
+that every response takes many separate reads, with two compute threads and with one (the
+compiled CTD chain's windows then read ahead on a reader thread). Every response must be byte for
+byte the one served for state A or the one served for state B, never a mix.
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ def _names(server: LiveServer, key) -> list[str]:
     return re.findall(r"^\s+\w+ (\w+)\[", body.decode(), flags=re.MULTILINE)
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory) -> Iterator[tuple[LiveServer, Path]]:
+@pytest.fixture(scope="module", params=["2", "1"], ids=["2 compute threads", "1 compute thread, reading ahead"])
+def served(tmp_path_factory, request) -> Iterator[tuple[LiveServer, Path]]:
     folder = tmp_path_factory.mktemp("torn")
     preload = load_preload(REPO_ROOT / "preload_database")
     with EmbeddedStore(folder / "data") as store:
@@ -51,7 +52,8 @@ def served(tmp_path_factory) -> Iterator[tuple[LiveServer, Path]]:
     server = start_server(
         folder / "data", folder / "logs", threads=4,
         extra_env={"STREAM_ENGINE_DAP_BLOCK_BYTES": "16384",
-                   "STREAM_ENGINE_DAP_COMPUTE_RECORDS": "1024"},
+                   "STREAM_ENGINE_DAP_COMPUTE_RECORDS": "1024",
+                   "STREAM_ENGINE_DAP_COMPUTE_THREADS": request.param},
     )
     try:
         yield server, folder / "data"
@@ -69,9 +71,12 @@ def test_every_response_is_one_committed_state(served) -> None:
     ctd_products = [n for n in _names(server, demo.CTD) if n not in stored[demo.CTD]]
     optode_products = [n for n in _names(server, demo.OPTODE) if n not in stored[demo.OPTODE]]
     assert ctd_products and optode_products
+    chain = [n for n in ("sea_water_practical_salinity", "sea_water_density") if n in ctd_products]
+    assert chain  # the products of the compiled CTD chain, alone (dap_handlers/stream_reads.py)
     urls = [
         f"{server.url}/dap/{demo.CTD.path}.dods?" + ",".join(["time", *RAW_CHANGED, *ctd_products]),
         f"{server.url}/dap/{demo.OPTODE.path}.dods?" + ",".join(["time", *optode_products]),
+        f"{server.url}/dap/{demo.CTD.path}.dods?" + ",".join(chain),
     ]
 
     def write(state: dict[str, np.ndarray]) -> None:
