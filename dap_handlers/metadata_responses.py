@@ -60,10 +60,20 @@ class KeptResponse:
 
     def answer(self, request_headers: Mapping[str, str] | None) -> DapResponse:
         """This answer, or ``304 Not Modified`` when the request's conditions hold."""
-        if request_headers and not_modified(request_headers, self.last_modified, self.etag):
-            return DapResponse(304, [*validator_headers(self.last_modified, self.etag),
-                                     *self.not_modified_headers], [])
-        return DapResponse(200, list(self.headers), [self.body])
+        unchanged = not_modified_answer(request_headers, self.etag, self.last_modified,
+                                        self.not_modified_headers)
+        return unchanged or DapResponse(200, list(self.headers), [self.body])
+
+
+def not_modified_answer(
+    request_headers: Mapping[str, str] | None, etag: str | None, last_modified: datetime | None,
+    server_headers: list[tuple[str, str]],
+) -> DapResponse | None:
+    """``304 Not Modified`` with the validators and ``server_headers`` when the request's
+    conditions (``If-None-Match``, ``If-Modified-Since``) hold for them, else ``None``."""
+    if request_headers and not_modified(request_headers, last_modified, etag):
+        return DapResponse(304, [*validator_headers(last_modified, etag), *server_headers], [])
+    return None
 
 
 class ResponseCache:

@@ -196,7 +196,7 @@ def stream_dataset_version(
     """
     coverage = coverage or stream_coverage(store, preload, key)
     columns = store.columns(key)
-    time_range = TimeRange(float(coverage.first), float(np.nextafter(coverage.last, np.inf)))
+    time_range = _whole_stream(coverage)
     plan = cached_resolve(store, preload, key, None, time_range, settings=settings)
     version = response_version(store, preload, [plan], settings)
     definition = preload.stream(key.stream)
@@ -325,6 +325,22 @@ def stream_dataset_version(
         time_index=lambda start, stop: index_span(store, key, TimeRange(start, stop)),
     )
     return dataset, version
+
+
+def dataset_version(
+    store: Store, preload: Preload, key: StreamKey, *, settings: Mapping[str, Any],
+    coverage: StreamCoverage | None = None,
+) -> ResponseVersion:
+    """The validators :func:`stream_dataset_version` gives, without building the dataset: the
+    :func:`~stream_engine.engine.versions.response_version` of the stream's (cached) plan, from
+    change tokens. For answering a conditional request before anything else is made."""
+    coverage = coverage or stream_coverage(store, preload, key)
+    plan = cached_resolve(store, preload, key, None, _whole_stream(coverage), settings=settings)
+    return response_version(store, preload, [plan], settings)
+
+
+def _whole_stream(coverage: StreamCoverage) -> TimeRange:
+    return TimeRange(float(coverage.first), float(np.nextafter(coverage.last, np.inf)))
 
 
 def _stored_attributes(name: str, p: Parameter | None, dtype: np.dtype, coordinates: str,

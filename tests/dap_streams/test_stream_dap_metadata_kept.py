@@ -182,3 +182,30 @@ def _before(http_date: str) -> Any:
     from email.utils import parsedate_to_datetime
 
     return parsedate_to_datetime(http_date) - timedelta(seconds=10)
+
+
+def test_a_worker_without_the_answer_checks_conditions_from_tokens(served, curated):
+    """Another worker (nothing kept) answers a conditional request without a constraint with 304
+    from the change tokens alone; a request with a constraint is still checked first (a bad one
+    is an error, never a 304), and a changed stream gets its new answer."""
+    app, store, builds = served
+    key = demo.CTD
+    dds = _get(app, key, ".dds")
+    dmr = _get(app, key, ".dmr")
+    etag, modified = dds.headers["ETag"], dds.headers["Last-Modified"]
+    assert dmr.headers["ETag"] == etag and len(builds) == 2
+    RESPONSES.clear()
+    for suffix in (".dds", ".das", ".dmr", ".html", "/2019-05-02/2019-05-03.das"):
+        got = _get(app, key, suffix, **{"If-None-Match": etag})
+        assert (got.status_code, got.headers["ETag"], got.body) == (304, etag, b""), suffix
+    assert _get(app, key, ".dmr", **{"If-Modified-Since": modified}).headers["X-DAP"] == "4.0"
+    assert _get(app, key, ".dds", **{"If-Modified-Since": modified}).headers["XDAP"] == "2.0"
+    assert len(builds) == 2
+    assert _get(app, key, ".dds?time", **{"If-None-Match": etag}).status_code == 304
+    assert len(builds) == 3  # the constraint was checked against the dataset
+    bad = Request.blank(f"/dap/{key.path}.dds?no_such_variable", headers={"If-None-Match": etag}).get_response(app)
+    assert bad.status_code == 404 and b"no_such_variable" in bad.body
+    _append(store, key, curated)
+    fresh = _get(app, key, ".dds", **{"If-None-Match": etag})
+    assert fresh.status_code == 200 and fresh.headers["ETag"] != etag
+    assert _obs(fresh.body) == _obs(dds.body) + ADDED

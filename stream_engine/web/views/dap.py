@@ -26,9 +26,9 @@ from dap_handlers.constraints import parse_constraint
 from dap_handlers.dap4.ce import parse_dap4_query
 from dap_handlers.dap4.service import DAP4_KINDS, dap4_error_response, dap4_headers, handle_dap4
 from dap_handlers.errors import ConstraintError
-from dap_handlers.metadata_responses import RESPONSES, KeptResponse
+from dap_handlers.metadata_responses import RESPONSES, KeptResponse, not_modified_answer
 from dap_handlers.responses.html import default_environment
-from dap_handlers.stream_dataset import stream_coverage, stream_dataset_version
+from dap_handlers.stream_dataset import dataset_version, stream_coverage, stream_dataset_version
 from dap_handlers.time_selection import TimeWindow, iso_to_ntp, window_dataset
 from stream_engine import __version__
 from stream_engine.engine.dependencies import Dependencies, RecordingStore
@@ -130,6 +130,11 @@ def _projection(suffix: str, query_string: str) -> set[str] | None:
     return {p.name.partition(".")[0] for p in projections}
 
 
+def _conditional(request: Request) -> bool:
+    """Whether the request carries a condition a ``304`` may answer."""
+    return "If-None-Match" in request.headers or "If-Modified-Since" in request.headers
+
+
 def _window(start: str, stop: str) -> TimeWindow:
     """The ``[start, stop)`` window of a dated dataset URL (ISO 8601 dates or date-times)."""
     try:
@@ -186,6 +191,16 @@ class DapDatasetView(View):
         try:
             window = None if dated is None else _window(*dated)
             coverage = stream_coverage(view, preload, key)
+            server_headers = dap4_headers() if kind in DAP4_KINDS else common_headers()
+            unchanged = None
+            if kept_as is not None and not request.query_string and _conditional(request):
+                # nothing to check in the request: the validators alone (from change tokens) answer
+                version = dataset_version(view, preload, key, settings=settings, coverage=coverage)
+                unchanged = not_modified_answer(dict(request.headers), version.etag, version.last_modified,
+                                                server_headers)
+            if unchanged is not None:
+                stack.close()
+                return Response(status=304, headerlist=list(unchanged.headers), app_iter=[])
             dataset, version = stream_dataset_version(
                 view,
                 preload,
@@ -228,9 +243,8 @@ class DapDatasetView(View):
                 stack.close()
             if dependencies is not None:
                 RESPONSES.keep(kept_as, KeptResponse(
-                    list(answer.headers), body, version.etag, version.last_modified,
-                    dap4_headers() if kind in DAP4_KINDS else common_headers(), dependencies,
-                    (store, preload, settings), token))
+                    list(answer.headers), body, version.etag, version.last_modified, server_headers,
+                    dependencies, (store, preload, settings), token))
             return Response(status=200, headerlist=list(answer.headers), app_iter=[body])
         if answer.status != 200:
             stack.close()
