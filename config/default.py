@@ -178,8 +178,10 @@ DAP_SHARED_CACHE_BYTES = 512 * 1024 * 1024
 # Records per DAP computation window (bounds the algorithms' float64 temporaries, ~150 B/record).
 DAP_COMPUTE_RECORDS = 65536
 
-# Threads computing DAP product windows of one request side by side (1: in the request's thread,
-# the store reads of the next windows then done ahead on a reader thread of the process).
+# Threads computing DAP product windows of one request side by side (1: one window at a time,
+# the store reads of the next windows then done ahead on a reader thread of the process). Either
+# way the next block of a response (DAP_BLOCK_BYTES) is computed while the current one is sent,
+# so a response holds one block more than the one it sends.
 DAP_COMPUTE_THREADS = 2
 
 # -- exports and asynchronous jobs ---------------------------------------------------------------
