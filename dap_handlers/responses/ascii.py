@@ -10,6 +10,7 @@ streams block by block.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from itertools import product
 
 import numpy as np
@@ -43,26 +44,28 @@ def _variable_lines(variable: DapVariable, block_bytes: int) -> Iterator[str]:
     fmt = _formatter(variable)
     if variable.ndim <= 1:
         first = True
-        for block in row_blocks(variable, block_bytes):
-            values = fmt(block)
-            if values:
-                yield ("" if first else ", ") + ", ".join(values)
-                first = False
+        with closing(row_blocks(variable, block_bytes)) as blocks:
+            for block in blocks:
+                values = fmt(block)
+                if values:
+                    yield ("" if first else ", ") + ", ".join(values)
+                    first = False
         yield "\n\n"
         return
     row_length = variable.shape[-1]
     offset = 0
-    for block in row_blocks(variable, block_bytes):
-        values = fmt(block)
-        lines = []
-        leading = product(*(range(n) for n in block.shape[:-1]))
-        for i, index in enumerate(leading):
-            index = (index[0] + offset, *index[1:])
-            prefix = "".join(f"[{k}]" for k in index)
-            row = values[i * row_length : (i + 1) * row_length]
-            lines.append(prefix + "".join(", " + v for v in row) + "\n")
-        offset += block.shape[0]
-        yield "".join(lines)
+    with closing(row_blocks(variable, block_bytes)) as blocks:
+        for block in blocks:
+            values = fmt(block)
+            lines = []
+            leading = product(*(range(n) for n in block.shape[:-1]))
+            for i, index in enumerate(leading):
+                index = (index[0] + offset, *index[1:])
+                prefix = "".join(f"[{k}]" for k in index)
+                row = values[i * row_length : (i + 1) * row_length]
+                lines.append(prefix + "".join(", " + v for v in row) + "\n")
+            offset += block.shape[0]
+            yield "".join(lines)
     yield "\n"
 
 

@@ -5,7 +5,8 @@ it can, into the store a live server reads. Readers fetch ``.dods`` responses of
 values and the products computed from them) and of the co-located optode (whose products take
 the CTD's values as inputs from another stream), with small blocks and computation windows so
 that every response takes many separate reads, with two compute threads and with one (the
-compiled CTD chain's windows then read ahead on a reader thread). Every response must be byte for
+compiled CTD chain's windows then read ahead on a reader thread); in both, each next block is
+computed while the current one is sent. Every response must be byte for
 byte the one served for state A or the one served for state B, never a mix.
 """
 
