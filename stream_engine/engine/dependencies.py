@@ -46,13 +46,17 @@ if TYPE_CHECKING:
 
 @dataclass
 class _Reads:
-    """What a :class:`RecordingStore` (and its copies) saw asked for."""
+    """What a :class:`RecordingStore` (and its copies) saw asked for, with what it answered
+    where that is the state itself (tokens, names, quality digests): not read twice."""
 
-    streams: set[StreamKey] = field(default_factory=set)
-    refdeses: set[str] = field(default_factory=set)
-    quality: set[str] = field(default_factory=set)
-    listing: bool = False
-    instruments: bool = False
+    streams: dict[StreamKey, ChangeToken | None] = field(default_factory=dict)
+    refdeses: dict[str, ChangeToken | None] = field(default_factory=dict)
+    quality: dict[str, str] = field(default_factory=dict)
+    listing: tuple[str, ...] | None = None
+    instruments: tuple[str, ...] | None = None
+
+    def stream(self, key: StreamKey) -> None:
+        self.streams.setdefault(key, None)
 
 
 class RecordingStore(WrapperStore):
@@ -65,22 +69,23 @@ class RecordingStore(WrapperStore):
 
     def streams(self) -> list[StreamCoverage]:
         # docstring inherited
-        self.reads.listing = True
-        return self.inner.streams()
+        found = self.inner.streams()
+        self.reads.listing = tuple(c.key.path for c in found)
+        return found
 
     def partitions(self, key: StreamKey) -> list[Partition]:
         # docstring inherited
-        self.reads.streams.add(key)
+        self.reads.stream(key)
         return self.inner.partitions(key)
 
     def columns(self, key: StreamKey) -> dict[str, ColumnInfo]:
         # docstring inherited
-        self.reads.streams.add(key)
+        self.reads.stream(key)
         return self.inner.columns(key)
 
     def coverage(self, key: StreamKey) -> StreamCoverage | None:
         # docstring inherited
-        self.reads.streams.add(key)
+        self.reads.stream(key)
         return self.inner.coverage(key)
 
     def read(
@@ -92,40 +97,43 @@ class RecordingStore(WrapperStore):
         index_range: IndexRange | None = None,
     ) -> dict[str, np.ndarray]:
         # docstring inherited
-        self.reads.streams.add(key)
+        self.reads.stream(key)
         return self.inner.read(key, columns, time_range=time_range, index_range=index_range)
 
     def read_columns(
         self, key: StreamKey, columns: Sequence[str], *, index_range: IndexRange
     ) -> dict[str, np.ndarray]:
         # docstring inherited
-        self.reads.streams.add(key)
+        self.reads.stream(key)
         return self.inner.read_columns(key, columns, index_range=index_range)
 
     def stream_token(self, key: StreamKey) -> ChangeToken | None:
         # docstring inherited
-        self.reads.streams.add(key)
-        return self.inner.stream_token(key)
+        token = self.reads.streams[key] = self.inner.stream_token(key)
+        return token
 
     def asset_token(self, refdes: str) -> ChangeToken | None:
         # docstring inherited
-        self.reads.refdeses.add(refdes)
-        return self.inner.asset_token(refdes)
+        token = self.reads.refdeses[refdes] = self.inner.asset_token(refdes)
+        return token
 
     def asset_events(self, refdes: str) -> list[dict[str, Any]]:
         # docstring inherited
-        self.reads.refdeses.add(refdes)
+        self.reads.refdeses.setdefault(refdes, None)
         return self.inner.asset_events(refdes)
 
     def asset_refdeses(self) -> list[str]:
         # docstring inherited
-        self.reads.instruments = True
-        return self.inner.asset_refdeses()
+        found = self.inner.asset_refdeses()
+        self.reads.instruments = tuple(found)
+        return found
 
     def quality_records(self, kind: str) -> list[dict[str, Any]]:
         # docstring inherited
-        self.reads.quality.add(kind)
-        return self.inner.quality_records(kind)
+        found = self.inner.quality_records(kind)
+        if kind not in self.reads.quality:  # one snapshot: every read of a kind gives the same
+            self.reads.quality[kind] = _quality_digest(found)
+        return found
 
     @contextmanager
     def snapshot(self) -> Iterator[Store]:
@@ -159,17 +167,17 @@ class Dependencies:
 
     @classmethod
     def read(cls, recorder: RecordingStore) -> Dependencies | None:
-        """The state, through the recorder's own view, of what it recorded; ``None`` when the
-        store has no change token for one of them (nothing may then be kept)."""
+        """The state, through the recorder's own view, of what it recorded (tokens it was not
+        asked for are read now); ``None`` when the store has no change token for one of them
+        (nothing may then be kept)."""
         view, reads = recorder.inner, recorder.reads
-        streams = tuple((k, view.stream_token(k)) for k in sorted(reads.streams, key=lambda k: k.path))
-        refdeses = tuple((r, view.asset_token(r)) for r in sorted(reads.refdeses))
+        streams = tuple((k, t if t is not None else view.stream_token(k))
+                        for k, t in sorted(reads.streams.items(), key=lambda item: item[0].path))
+        refdeses = tuple((r, t if t is not None else view.asset_token(r)) for r, t in sorted(reads.refdeses.items()))
         if any(t is None for _, t in (*streams, *refdeses)):
             return None
-        quality = tuple((kind, _quality_digest(view.quality_records(kind))) for kind in sorted(reads.quality))
-        return cls(streams, refdeses, quality,  # type: ignore[arg-type]
-                   _listing(view) if reads.listing else None,
-                   tuple(view.asset_refdeses()) if reads.instruments else None)
+        return cls(streams, refdeses, tuple(sorted(reads.quality.items())),  # type: ignore[arg-type]
+                   reads.listing, reads.instruments)
 
     def unchanged(self, view: Store) -> bool:
         """Whether ``view`` (a snapshot) still holds exactly this state; cheapest checks first."""
