@@ -179,8 +179,8 @@ DAP_SHARED_CACHE_BYTES = 512 * 1024 * 1024
 DAP_COMPUTE_RECORDS = 65536
 
 # Threads computing DAP product windows of one request side by side (1: one window at a time,
-# the store reads of the next windows then done ahead on a reader thread of the process). Either
-# way the next block of a response (DAP_BLOCK_BYTES) is computed while the current one is sent,
+# the store reads of the next windows then done ahead on a reader thread of the process). With
+# more, the next block of a response (DAP_BLOCK_BYTES) is computed while the current one is sent,
 # so a response holds one block more than the one it sends.
 DAP_COMPUTE_THREADS = 2
 
