@@ -25,12 +25,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from stream_engine.engine.dependencies import Dependencies
 from stream_engine.engine.resolve import resolve_consulted
 
 if TYPE_CHECKING:
     from stream_engine.engine.plan import Plan
     from stream_engine.preload.model import Preload
-    from stream_engine.store.base import ChangeToken, Store, StreamKey, TimeRange
+    from stream_engine.store.base import Store, StreamKey, TimeRange
 
 #: Plans kept per process (least recently used out); a plan is a few kB.
 DEFAULT_CAPACITY = 1024
@@ -40,17 +41,8 @@ DEFAULT_CAPACITY = 1024
 class _Entry:
     plan: Plan
     preload: Preload
-    listed: tuple[StreamKey, ...]
-    streams: tuple[tuple[StreamKey, ChangeToken | None], ...]
-    assets: tuple[tuple[str, ChangeToken | None], ...]
-
-    def valid(self, store: Store) -> bool:
-        """Whether ``store`` (a snapshot) is, for this plan, what its resolution saw."""
-        if tuple(c.key for c in store.streams()) != self.listed:
-            return False
-        if any(store.stream_token(key) != token for key, token in self.streams):
-            return False
-        return all(store.asset_token(refdes) == token for refdes, token in self.assets)
+    #: What its resolution saw: the stream list and the tokens of what it consulted.
+    state: Dependencies
 
 
 class PlanCache:
@@ -90,7 +82,7 @@ class PlanCache:
                  positions, id(preload), float(settings["MAX_DEPTH_VARIANCE"]))
         with self._lock:
             entry = self._entries.get(ident)
-        if entry is not None and entry.preload is preload and entry.valid(store):
+        if entry is not None and entry.preload is preload and entry.state.unchanged(store):
             with self._lock:
                 self.hits += 1
                 if ident in self._entries:
@@ -103,7 +95,9 @@ class PlanCache:
         with self._lock:
             self.resolutions += 1
             if all(t is not None for _, t in (*streams, *refdeses)):
-                self._entries[ident] = _Entry(plan, preload, consulted.listed, streams, refdeses)
+                state = Dependencies(streams, refdeses, (), tuple(k.path for k in consulted.listed),  # type: ignore[arg-type]
+                                     None)
+                self._entries[ident] = _Entry(plan, preload, state)
                 self._entries.move_to_end(ident)
                 while len(self._entries) > self.capacity:
                     self._entries.popitem(last=False)
