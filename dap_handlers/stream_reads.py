@@ -39,7 +39,9 @@ one projected product costs its dependency chain and nothing else. It serves the
 the window of the product being read goes to the worker's :class:`WindowCache
 <dap_handlers.product_windows.WindowCache>` (keyed by the dataset's version, built from the
 change tokens of the stream, its input streams and their assets, so repeated requests reuse it
-until one of those changes), the others wait in the request's
+until one of those changes) and, one file per run of a group's windows, to the folder shared
+with the other workers (:mod:`dap_handlers.shared_windows`), whose mapped file the worker's cache
+then keeps instead of the computed arrays; the others wait in the request's
 :class:`PendingWindows <dap_handlers.product_windows.PendingWindows>` (memory, then a temporary
 file) until their variable is sent.
 """
@@ -53,8 +55,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dap_handlers.model import BlockReader
-from dap_handlers.product_windows import PendingWindows, WindowCache, shared_windows
-from dap_handlers.shared_windows import SharedWindows, shared_windows_in
+from dap_handlers.product_windows import KeptWindows, PendingWindows, shared_windows
+from dap_handlers.shared_windows import shared_windows_in
 from dap_handlers.stored_columns import ServedCheck, joined, missing_value, stored_numbers
 from dap_handlers.window_layout import ProductShape, expanded, selected_span, wire_order
 from dap_handlers.window_threads import compute_pool, one_ahead, read_ahead
@@ -150,19 +152,17 @@ class StreamReads:
         self.annotations = [a for a in annotations if a.exclusion]
         self._excluded: dict[tuple[int, int, int], ExclusionMasks | None] = {}
         token = cache_token if cache_bytes > 0 else None
-        self._shared: WindowCache | None = None
-        self._context: tuple[Any, ...] = ()
+        self._kept: KeptWindows | None = None
         if token is not None:
-            self._shared = shared_windows(int(cache_bytes))
-            self._context = (token, key, preload.source, len(preload.parameters),
-                             len(preload.functions), time_range,
-                             *(settings.get(k) for k in _SETTINGS_USED))
-        self._disk: SharedWindows | None = None
-        if token is not None and shared_dir is not None:
-            self._disk = shared_windows_in(shared_dir, int(shared_bytes))
-            # the newest commit time of what the values depend on: a store deleted and made
-            # again reaches the same generations, never the same times
-            self._context = (*self._context, shared_stamp)
+            context: tuple[Any, ...] = (token, key, preload.source, len(preload.parameters),
+                                        len(preload.functions), time_range,
+                                        *(settings.get(k) for k in _SETTINGS_USED))
+            disk = shared_windows_in(shared_dir, int(shared_bytes)) if shared_dir is not None else None
+            if disk is not None:
+                # the newest commit time of what the values depend on: a store deleted and made
+                # again reaches the same generations, never the same times
+                context = (*context, shared_stamp)
+            self._kept = KeptWindows(shared_windows(int(cache_bytes)), disk, context, self.block_records)
         self._pending = PendingWindows(int(cache_bytes) // 4, spool_dir)
         #: Windows computed so far and products computed in them, for tests and logs.
         self.computations: list[tuple[int, int, tuple[str, ...]]] = []
@@ -325,47 +325,32 @@ class StreamReads:
         data = np.concatenate(parts, dtype=wire_order(shape.dtype))
         return data[(slice(None), *key[1:])] if len(key) > 1 else data
 
-    def _cache_key(self, name: str, span: tuple[int, int]) -> tuple[Any, ...]:
-        return (*self._context, name, span)
-
     def _windows(
         self, name: str, others: Sequence[str], plan_of: Callable[[], Plan], spans: list[tuple[int, int]]
     ) -> list[np.ndarray]:
         found: dict[tuple[int, int], np.ndarray] = {}
         missing = []
+        kept: list[tuple[tuple[int, int], np.ndarray]] = []  # for the next requests
         for span in spans:
             values = self._pending.take((name, span))
-            if self._shared is not None:
-                key = self._cache_key(name, span)
-                if values is None:
-                    values = self._shared.get(key)
-                    if values is None and self._disk is not None:
-                        values = self._disk.get(key, span[1] - span[0])  # another worker's
-                        if values is not None:
-                            self._shared.put(key, values)
-                else:
-                    self._keep(key, values)
+            if values is not None:
+                kept.append((span, values))
+            elif self._kept is not None:
+                values = self._kept.get(name, span)
             if values is None:
                 missing.append(span)
             else:
                 found[span] = values
-        if not missing:
-            return [found[span] for span in spans]
-        for span, computed in zip(missing, self._compute(plan_of(), (name, *others), missing), strict=True):
-            self.computations.append((*span, tuple(computed)))
-            found[span] = computed.pop(name)
-            if self._shared is not None:
-                self._keep(self._cache_key(name, span), found[span])
-            for other, values in computed.items():
-                self._pending.put((other, span), values)
+        if missing:
+            for span, computed in zip(missing, self._compute(plan_of(), (name, *others), missing), strict=True):
+                self.computations.append((*span, tuple(computed)))
+                found[span] = computed.pop(name)
+                kept.append((span, found[span]))
+                for other, values in computed.items():
+                    self._pending.put((other, span), values)
+        if kept and self._kept is not None:
+            self._kept.keep(name, sorted(kept, key=lambda item: item[0]))
         return [found[span] for span in spans]
-
-    def _keep(self, key: tuple[Any, ...], values: np.ndarray) -> None:
-        """A computed window into this worker's cache and the one shared with the others."""
-        assert self._shared is not None
-        self._shared.put(key, values)
-        if self._disk is not None:
-            self._disk.put(key, values)
 
     def _compute(
         self, plan: Plan, wanted: Sequence[str], spans: list[tuple[int, int]]
