@@ -1,8 +1,9 @@
 """Reading one stream's hyperslabs for one DAP request: stored columns and computed products.
 
 Stored columns (``time`` and raw parameters) are read straight from the store by index range,
-strides included, so they cost one indexed read (only the column itself where the store offers
-``read_columns``); float sentinels become NaN as in the engine. ``deployment`` is the stored number resolved against the asset events, as
+strides included, in the store's pieces joined once in DAP2's byte order
+(:mod:`dap_handlers.stored_columns`); float sentinels become NaN as in the engine.
+``deployment`` is the stored number resolved against the asset events, as
 :func:`stream_engine.engine.compute.compute` does.
 
 Every stored record keeps its position in ``obs`` (whose size comes from the partition index,
@@ -56,6 +57,7 @@ import numpy as np
 from dap_handlers.model import BlockReader
 from dap_handlers.product_windows import KeptWindows, PendingWindows, shared_windows
 from dap_handlers.shared_windows import shared_windows_in
+from dap_handlers.stored_columns import ServedCheck, joined, missing_value, stored_numbers
 from dap_handlers.window_layout import ProductShape, expanded, selected_span, wire_order
 from dap_handlers.window_threads import compute_pool, one_ahead, read_ahead
 from stream_engine import assets
@@ -65,10 +67,8 @@ from stream_engine.engine.compute import compute
 from stream_engine.engine.compute_inputs import masked_sentinels
 from stream_engine.engine.plan_cache import cached_resolve
 from stream_engine.engine.resolve import TIME_PARAMETER
-from stream_engine.preload.fill_values import fill_value_for
 from stream_engine.quality.annotations import Annotation, ExclusionMasks, exclusion_masks
 from stream_engine.store.base import DEPLOYMENT, TIME, IndexRange
-from stream_engine.store.records import fill_value
 
 if TYPE_CHECKING:
     from stream_engine.engine.plan import Plan
@@ -148,6 +148,7 @@ class StreamReads:
         self._deployments: list[assets.Deployment] | None = None
         self.require = bool(settings["REQUIRE_DEPLOYMENT"])
         self._served: dict[tuple[int, int, int], np.ndarray | None] = {}
+        self._check: ServedCheck | None = None
         self.annotations = [a for a in annotations if a.exclusion]
         self._excluded: dict[tuple[int, int, int], ExclusionMasks | None] = {}
         token = cache_token if cache_bytes > 0 else None
@@ -179,18 +180,18 @@ class StreamReads:
         )
 
     def stored(self, column: str, key: tuple[slice, ...], parameter: Parameter | None = None) -> np.ndarray:
-        """A stored column's hyperslab (``key``: one normalised slice per dimension); float
-        values equal to a sentinel of ``parameter`` (dictionary fill cell, netCDF default fill)
-        are served as NaN, as the engine computes with them, and records not served are missing."""
+        """A stored column's hyperslab (``key``: one normalised slice per dimension), numbers in
+        DAP2's byte order (:func:`~dap_handlers.stored_columns.joined`); float values equal to a
+        sentinel of ``parameter`` (dictionary fill cell, netCDF default fill) are served as NaN,
+        as the engine computes with them, and records not served are missing."""
         obs = key[0]
-        index_range = IndexRange(obs.start, obs.stop, obs.step)
-        values = self.store.read_columns(self.key, [column], index_range=index_range)[column]
-        values = masked_sentinels(values, parameter)
+        span = IndexRange(obs.start, obs.stop, obs.step)
+        pieces = self.store.read_column_pieces(self.key, [column], index_range=span)
+        values = joined([masked_sentinels(piece[column], parameter) for piece in pieces])
         if column != TIME:
             served = self.served(obs)
             if served is not None:
-                values = values.copy()
-                values[~served] = _missing_value(values.dtype, parameter)
+                values[~served] = missing_value(values.dtype, parameter)
             values = self._without_excluded(values, obs, parameter)
         return values[(slice(None), *key[1:])] if len(key) > 1 else values
 
@@ -211,12 +212,14 @@ class StreamReads:
         if not hide.any():
             return values
         values = values.copy()
-        values[hide] = _missing_value(values.dtype, parameter)
+        values[hide] = missing_value(values.dtype, parameter)
         return values
 
     def served(self, obs: slice) -> np.ndarray | None:
         """Which records of ``obs`` the request serves; ``None`` when all are."""
         span = (obs.start, obs.stop, obs.step)
+        if span not in self._served and self._served_check().everywhere(obs):
+            self._served[span] = None
         if span not in self._served:
             raw = self._read([], obs)
             deps = self._deployments_of_stream()
@@ -230,8 +233,16 @@ class StreamReads:
             self._deployments = assets.deployments(self.store, self.key.refdes)
         return self._deployments
 
+    def _served_check(self) -> ServedCheck:
+        if self._check is None:
+            self._check = ServedCheck(self.store, self.key, self._deployments_of_stream())
+        return self._check
+
     def deployment(self, key: tuple[slice, ...]) -> np.ndarray:
         """Deployment numbers of the selected records (stored, or found by time where 0)."""
+        stored = stored_numbers(self.store, self.key, key[0])
+        if stored is not None:
+            return stored
         raw = self._read([], key[0])
         numbers, _ = record_deployments(self._deployments_of_stream(), raw[TIME], raw[DEPLOYMENT])
         return numbers
@@ -379,14 +390,3 @@ class StreamReads:
 
 #: Settings a computed window depends on, part of the window cache's keys.
 _SETTINGS_USED = ("MAX_INTERPOLATION_GAP", "MAX_DEPTH_VARIANCE", "UNBOUND_QUERY_START", "REQUIRE_DEPLOYMENT")
-
-
-def _missing_value(dtype: np.dtype, parameter: Parameter | None) -> Any:
-    """How a value of a stored column is missing: the parameter's fill, else the dtype's."""
-    if dtype.kind == "f":
-        return np.nan
-    if dtype.kind in "US":
-        return ""
-    if parameter is not None and dtype.kind in "iu":
-        return fill_value_for(parameter.value_encoding, "" if parameter.fill_value is None else str(parameter.fill_value))
-    return fill_value(dtype.str)
