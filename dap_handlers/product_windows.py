@@ -7,6 +7,9 @@
   those depend on, so a window computed before such a write is never served after it, and a
   write to an unrelated stream leaves it valid. A store without change tokens gets no
   cross-request cache.
+* :class:`KeptWindows`: a request's way to that cache and to the folder of windows shared with
+  the other workers (:mod:`dap_handlers.shared_windows`), whose files the cache then keeps as
+  views instead of copies.
 * :class:`PendingWindows`: windows of products that a response sends *later* (DAP2 sends
   variables whole, in declaration order) but that were computed together with an earlier one.
   They stay in memory up to a bound and go to an unlinked temporary file beyond it, so one
@@ -18,11 +21,12 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Hashable
-from typing import IO
+from collections.abc import Hashable, Sequence
+from typing import IO, Any
 
 import numpy as np
 
+from dap_handlers.shared_windows import GROUP_WINDOWS, SharedWindows
 from stream_engine.engine.cache import BoundedLRU
 
 
@@ -63,11 +67,13 @@ class WindowCache:
             self.hits += 1
         return found
 
-    def put(self, key: Hashable, values: np.ndarray) -> None:
-        """Keep ``values`` (made read-only; not copied unless it is a view) under ``key``."""
+    def put(self, key: Hashable, values: np.ndarray, *, in_place: bool = False) -> None:
+        """Keep ``values`` (made read-only) under ``key``: not copied unless it is a view, or
+        not at all with ``in_place`` (a read-only view of a file mapped in memory, e.g. a
+        :class:`~dap_handlers.shared_windows.SharedWindows` hit, which holds no heap memory)."""
         if values.nbytes > self._lru.max_bytes:
             return
-        if not values.flags.owndata:
+        if not values.flags.owndata and not in_place:
             values = values.copy()
         values.flags.writeable = False
         self._lru.put(key, values, values.nbytes)
@@ -84,6 +90,72 @@ def shared_windows(max_bytes: int) -> WindowCache:
     if _shared.max_bytes != max_bytes:
         _shared.resize(max_bytes)
     return _shared
+
+
+class KeptWindows:
+    """One request's way to the windows kept for the next requests: the worker's
+    :class:`WindowCache` and, when there is one, the folder shared with the other workers
+    (:class:`~dap_handlers.shared_windows.SharedWindows`), under the request's ``context`` (the
+    dataset's version and what else its values depend on).
+
+    Parameters
+    ----------
+    memory
+        The worker's cache.
+    disk
+        The shared folder (``None``: none).
+    context
+        The first members of every key.
+    block_records
+        Records per aligned window (the folder's groups are ``GROUP_WINDOWS`` of them).
+    """
+
+    def __init__(self, memory: WindowCache, disk: SharedWindows | None, context: tuple[Any, ...],
+                 block_records: int) -> None:
+        self.memory = memory
+        self.disk = disk
+        self.context = context
+        self.group_records = block_records * GROUP_WINDOWS
+
+    def _key(self, name: str, span: tuple[int, int]) -> tuple[Any, ...]:
+        return (*self.context, name, span)
+
+    def _group(self, name: str, span: tuple[int, int]) -> tuple[Any, ...]:
+        """The key of the folder's file holding ``span`` (its aligned group of windows)."""
+        return (*self.context, name, span[0] // self.group_records, self.group_records)
+
+    def get(self, name: str, span: tuple[int, int]) -> np.ndarray | None:
+        """The window of ``name`` over records ``span``, from this worker's cache or the folder."""
+        key = self._key(name, span)
+        values = self.memory.get(key)
+        if values is None and self.disk is not None:
+            values = self.disk.get(self._group(name, span), *span)  # another worker's
+            if values is not None:
+                self.memory.put(key, values, in_place=True)
+        return values
+
+    def keep(self, name: str, windows: Sequence[tuple[tuple[int, int], np.ndarray]]) -> None:
+        """Windows of ``name`` (in record order) into this worker's cache and the folder: one
+        file per run of consecutive windows of a group, and the worker then keeps views of that
+        file instead of the arrays given (whose memory goes back for the next windows)."""
+        runs: list[list[tuple[tuple[int, int], np.ndarray]]] = []
+        for span, values in windows:
+            last = runs[-1][-1][0] if runs else None
+            if last is not None and last[1] == span[0] and self._group(name, last) == self._group(name, span):
+                runs[-1].append((span, values))
+            else:
+                runs.append([(span, values)])
+        for run in runs:
+            written = None
+            if self.disk is not None:
+                written = self.disk.put(self._group(name, run[0][0]), run[0][0][0], [v for _, v in run])
+            for span, values in run:
+                if written is None:
+                    self.memory.put(self._key(name, span), values)
+                else:
+                    first, mapped = written
+                    self.memory.put(self._key(name, span), mapped[span[0] - first: span[1] - first],
+                                    in_place=True)
 
 
 class PendingWindows:

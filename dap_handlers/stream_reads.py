@@ -1,8 +1,9 @@
 """Reading one stream's hyperslabs for one DAP request: stored columns and computed products.
 
 Stored columns (``time`` and raw parameters) are read straight from the store by index range,
-strides included, so they cost one indexed read (only the column itself where the store offers
-``read_columns``); float sentinels become NaN as in the engine. ``deployment`` is the stored number resolved against the asset events, as
+strides included, in the store's pieces joined once in DAP2's byte order
+(:mod:`dap_handlers.stored_columns`); float sentinels become NaN as in the engine.
+``deployment`` is the stored number resolved against the asset events, as
 :func:`stream_engine.engine.compute.compute` does.
 
 Every stored record keeps its position in ``obs`` (whose size comes from the partition index,
@@ -35,7 +36,9 @@ one projected product costs its dependency chain and nothing else. It serves the
 the window of the product being read goes to the worker's :class:`WindowCache
 <dap_handlers.product_windows.WindowCache>` (keyed by the dataset's version, built from the
 change tokens of the stream, its input streams and their assets, so repeated requests reuse it
-until one of those changes), the others wait in the request's
+until one of those changes) and, one file per run of a group's windows, to the folder shared
+with the other workers (:mod:`dap_handlers.shared_windows`), whose mapped file the worker's cache
+then keeps instead of the computed arrays; the others wait in the request's
 :class:`PendingWindows <dap_handlers.product_windows.PendingWindows>` (memory, then a temporary
 file) until their variable is sent.
 """
@@ -50,8 +53,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dap_handlers.model import BlockReader
-from dap_handlers.product_windows import PendingWindows, WindowCache, shared_windows
-from dap_handlers.shared_windows import SharedWindows, shared_windows_in
+from dap_handlers.product_windows import KeptWindows, PendingWindows, shared_windows
+from dap_handlers.shared_windows import shared_windows_in
+from dap_handlers.stored_columns import ServedCheck, joined, missing_value, stored_numbers
 from dap_handlers.window_layout import ProductShape, selected_span, wire_order
 from dap_handlers.window_work import WindowWork, blocks_on_pool
 from stream_engine import assets
@@ -59,10 +63,8 @@ from stream_engine.engine.calibrate import record_deployments, served_records
 from stream_engine.engine.compute_inputs import masked_sentinels
 from stream_engine.engine.plan_cache import cached_resolve
 from stream_engine.engine.resolve import TIME_PARAMETER
-from stream_engine.preload.fill_values import fill_value_for
 from stream_engine.quality.annotations import Annotation, ExclusionMasks, exclusion_masks
 from stream_engine.store.base import DEPLOYMENT, TIME, IndexRange
-from stream_engine.store.records import fill_value
 
 if TYPE_CHECKING:
     from stream_engine.engine.plan import Plan
@@ -142,22 +144,21 @@ class StreamReads:
         self._deployments: list[assets.Deployment] | None = None
         self.require = bool(settings["REQUIRE_DEPLOYMENT"])
         self._served: dict[tuple[int, int, int], np.ndarray | None] = {}
+        self._check: ServedCheck | None = None
         self.annotations = [a for a in annotations if a.exclusion]
         self._excluded: dict[tuple[int, int, int], ExclusionMasks | None] = {}
         token = cache_token if cache_bytes > 0 else None
-        self._shared: WindowCache | None = None
-        self._context: tuple[Any, ...] = ()
+        self._kept: KeptWindows | None = None
         if token is not None:
-            self._shared = shared_windows(int(cache_bytes))
-            self._context = (token, key, preload.source, len(preload.parameters),
-                             len(preload.functions), time_range,
-                             *(settings.get(k) for k in _SETTINGS_USED))
-        self._disk: SharedWindows | None = None
-        if token is not None and shared_dir is not None:
-            self._disk = shared_windows_in(shared_dir, int(shared_bytes))
-            # the newest commit time of what the values depend on: a store deleted and made
-            # again reaches the same generations, never the same times
-            self._context = (*self._context, shared_stamp)
+            context: tuple[Any, ...] = (token, key, preload.source, len(preload.parameters),
+                                        len(preload.functions), time_range,
+                                        *(settings.get(k) for k in _SETTINGS_USED))
+            disk = shared_windows_in(shared_dir, int(shared_bytes)) if shared_dir is not None else None
+            if disk is not None:
+                # the newest commit time of what the values depend on: a store deleted and made
+                # again reaches the same generations, never the same times
+                context = (*context, shared_stamp)
+            self._kept = KeptWindows(shared_windows(int(cache_bytes)), disk, context, self.block_records)
         self._pending = PendingWindows(int(cache_bytes) // 4, spool_dir)
         #: Windows computed so far and products computed in them, for tests and logs.
         self.computations: list[tuple[int, int, tuple[str, ...]]] = []
@@ -175,18 +176,18 @@ class StreamReads:
         )
 
     def stored(self, column: str, key: tuple[slice, ...], parameter: Parameter | None = None) -> np.ndarray:
-        """A stored column's hyperslab (``key``: one normalised slice per dimension); float
-        values equal to a sentinel of ``parameter`` (dictionary fill cell, netCDF default fill)
-        are served as NaN, as the engine computes with them, and records not served are missing."""
+        """A stored column's hyperslab (``key``: one normalised slice per dimension), numbers in
+        DAP2's byte order (:func:`~dap_handlers.stored_columns.joined`); float values equal to a
+        sentinel of ``parameter`` (dictionary fill cell, netCDF default fill) are served as NaN,
+        as the engine computes with them, and records not served are missing."""
         obs = key[0]
-        index_range = IndexRange(obs.start, obs.stop, obs.step)
-        values = self.store.read_columns(self.key, [column], index_range=index_range)[column]
-        values = masked_sentinels(values, parameter)
+        span = IndexRange(obs.start, obs.stop, obs.step)
+        pieces = self.store.read_column_pieces(self.key, [column], index_range=span)
+        values = joined([masked_sentinels(piece[column], parameter) for piece in pieces])
         if column != TIME:
             served = self.served(obs)
             if served is not None:
-                values = values.copy()
-                values[~served] = _missing_value(values.dtype, parameter)
+                values[~served] = missing_value(values.dtype, parameter)
             values = self._without_excluded(values, obs, parameter)
         return values[(slice(None), *key[1:])] if len(key) > 1 else values
 
@@ -207,12 +208,14 @@ class StreamReads:
         if not hide.any():
             return values
         values = values.copy()
-        values[hide] = _missing_value(values.dtype, parameter)
+        values[hide] = missing_value(values.dtype, parameter)
         return values
 
     def served(self, obs: slice) -> np.ndarray | None:
         """Which records of ``obs`` the request serves; ``None`` when all are."""
         span = (obs.start, obs.stop, obs.step)
+        if span not in self._served and self._served_check().everywhere(obs):
+            self._served[span] = None
         if span not in self._served:
             raw = self._read([], obs)
             deps = self._deployments_of_stream()
@@ -226,8 +229,16 @@ class StreamReads:
             self._deployments = assets.deployments(self.store, self.key.refdes)
         return self._deployments
 
+    def _served_check(self) -> ServedCheck:
+        if self._check is None:
+            self._check = ServedCheck(self.store, self.key, self._deployments_of_stream())
+        return self._check
+
     def deployment(self, key: tuple[slice, ...]) -> np.ndarray:
         """Deployment numbers of the selected records (stored, or found by time where 0)."""
+        stored = stored_numbers(self.store, self.key, key[0])
+        if stored is not None:
+            return stored
         raw = self._read([], key[0])
         numbers, _ = record_deployments(self._deployments_of_stream(), raw[TIME], raw[DEPLOYMENT])
         return numbers
@@ -304,9 +315,6 @@ class StreamReads:
         data = np.concatenate(parts, dtype=wire_order(shape.dtype))
         return data[(slice(None), *key[1:])] if len(key) > 1 else data
 
-    def _cache_key(self, name: str, span: tuple[int, int]) -> tuple[Any, ...]:
-        return (*self._context, name, span)
-
     def _blocks(self, name: str, others: Sequence[str], plan_of: Callable[[], Plan],
                 blocks: Sequence[list[tuple[int, int]]]) -> Iterator[list[np.ndarray]]:
         """The values of each block's windows (``blocks``: the spans of each), block after block.
@@ -322,57 +330,51 @@ class StreamReads:
             for spans in blocks:
                 yield self._windows(name, others, plan_of, spans)
             return
-        yield from blocks_on_pool(blocks, self.threads, lambda span: self._cached(name, span),
-                                  lambda: self._work(plan_of(), (name, *others)),
-                                  lambda span, values: self._computed(name, span, values))
+        for windows in blocks_on_pool(blocks, self.threads, lambda span: self._looked_up(name, span),
+                                      lambda: self._work(plan_of(), (name, *others))):
+            yield self._finished(name, windows)
 
     def _windows(
         self, name: str, others: Sequence[str], plan_of: Callable[[], Plan], spans: list[tuple[int, int]]
     ) -> list[np.ndarray]:
         """The values of the windows ``spans``, from the caches or computed (side by side with
         more than one compute thread)."""
-        found = {span: self._cached(name, span) for span in spans}
-        missing = [span for span, values in found.items() if values is None]
+        found = [(span, self._looked_up(name, span)) for span in spans]
+        missing = [span for span, known in found if known is None]
+        computed: dict[tuple[int, int], dict[str, np.ndarray]] = {}
         if missing:
             work = self._work(plan_of(), (name, *others))
-            with closing(work.in_order(missing, self.threads)) as computed:
-                for span, values in zip(missing, computed, strict=True):
-                    found[span] = self._computed(name, span, values)
-        return [found[span] for span in spans]
+            with closing(work.in_order(missing, self.threads)) as values:
+                computed = dict(zip(missing, values, strict=True))
+        return self._finished(name, [(span, computed[span] if known is None else known) for span, known in found])
 
-    def _cached(self, name: str, span: tuple[int, int]) -> np.ndarray | None:
-        """The window of ``name`` over ``span`` if this request computed it already (taken from
-        the pending ones) or a cache holds it, else ``None``."""
+    def _looked_up(self, name: str, span: tuple[int, int]) -> tuple[np.ndarray, bool] | None:
+        """The window of ``name`` over ``span`` and whether to keep it for the next requests, if
+        this request computed it already (taken from the pending ones) or a cache holds it."""
         values = self._pending.take((name, span))
-        if self._shared is not None:
-            key = self._cache_key(name, span)
-            if values is None:
-                values = self._shared.get(key)
-                if values is None and self._disk is not None:
-                    values = self._disk.get(key, span[1] - span[0])  # another worker's
-                    if values is not None:
-                        self._shared.put(key, values)
-            else:
-                self._keep(key, values)
-        return values
+        if values is not None:
+            return values, True
+        values = None if self._kept is None else self._kept.get(name, span)
+        return None if values is None else (values, False)
 
-    def _computed(self, name: str, span: tuple[int, int], computed: dict[str, np.ndarray]) -> np.ndarray:
-        """A computed window of ``name``, kept in the caches; the group's other products wait in
-        the pending windows until their variable is sent."""
-        self.computations.append((*span, tuple(computed)))
-        values = computed.pop(name)
-        if self._shared is not None:
-            self._keep(self._cache_key(name, span), values)
-        for other, more in computed.items():
-            self._pending.put((other, span), more)
-        return values
-
-    def _keep(self, key: tuple[Any, ...], values: np.ndarray) -> None:
-        """A computed window into this worker's cache and the one shared with the others."""
-        assert self._shared is not None
-        self._shared.put(key, values)
-        if self._disk is not None:
-            self._disk.put(key, values)
+    def _finished(self, name: str, windows: Sequence[tuple[tuple[int, int], Any]]) -> list[np.ndarray]:
+        """A block's windows of ``name`` (in record order) from what :meth:`_looked_up` found or
+        the products computed there: the other products wait in the pending windows until their
+        variable is sent; the computed windows, and those taken from the pending ones, are kept."""
+        found, kept = [], []
+        for span, known in windows:
+            if isinstance(known, dict):  # computed
+                self.computations.append((*span, tuple(known)))
+                values = known.pop(name)
+                for other, more in known.items():
+                    self._pending.put((other, span), more)
+                known = (values, True)
+            found.append(known[0])
+            if known[1]:
+                kept.append((span, known[0]))
+        if kept and self._kept is not None:
+            self._kept.keep(name, kept)
+        return found
 
     def _work(self, plan: Plan, wanted: Sequence[str]) -> WindowWork:
         """How this request computes ``plan``'s windows."""
@@ -383,14 +385,3 @@ class StreamReads:
 
 #: Settings a computed window depends on, part of the window cache's keys.
 _SETTINGS_USED = ("MAX_INTERPOLATION_GAP", "MAX_DEPTH_VARIANCE", "UNBOUND_QUERY_START", "REQUIRE_DEPLOYMENT")
-
-
-def _missing_value(dtype: np.dtype, parameter: Parameter | None) -> Any:
-    """How a value of a stored column is missing: the parameter's fill, else the dtype's."""
-    if dtype.kind == "f":
-        return np.nan
-    if dtype.kind in "US":
-        return ""
-    if parameter is not None and dtype.kind in "iu":
-        return fill_value_for(parameter.value_encoding, "" if parameter.fill_value is None else str(parameter.fill_value))
-    return fill_value(dtype.str)

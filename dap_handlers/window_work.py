@@ -113,25 +113,26 @@ class WindowWork:
 
 
 def blocks_on_pool(
-    blocks: Sequence[Sequence[tuple[int, int]]], threads: int, cached: Callable[[tuple[int, int]], np.ndarray | None],
-    work: Callable[[], WindowWork], computed: Callable[[tuple[int, int], dict[str, np.ndarray]], np.ndarray],
-) -> Iterator[list[np.ndarray]]:
-    """The values of each block's windows (``blocks``: the spans of each), block after block,
-    the windows computed on the compute pool of ``threads`` in order, across blocks, up to one
-    block's windows beyond the window taken (:func:`~dap_handlers.window_threads.ahead`).
+    blocks: Sequence[Sequence[tuple[int, int]]], threads: int, looked_up: Callable[[tuple[int, int]], Any],
+    work: Callable[[], WindowWork],
+) -> Iterator[list[tuple[tuple[int, int], Any]]]:
+    """Each block's windows (``blocks``: the spans of each), block after block, as
+    ``(span, found)``: what ``looked_up(span)`` found (a cache's), or when it found nothing
+    (``None``), the products :class:`WindowWork` computed there (a ``dict``).
 
-    ``cached(span)`` gives a window a cache holds (else ``None``); the others are computed by
-    ``work()`` (made once, at the first such window) and handed to ``computed(span, values)``,
-    which gives the window's values. Both are called on the caller's thread, in window order.
-    Closing the iterator cancels or waits for the windows started ahead.
+    The windows are computed on the compute pool of ``threads`` in order, across blocks, up to
+    one block's windows beyond the window taken (:func:`~dap_handlers.window_threads.ahead`), so
+    the pool goes on with the next block while the caller uses the one it holds. ``looked_up`` and
+    ``work`` (called once, at the first window nothing was found for) run on the caller's thread,
+    in window order. Closing the iterator cancels or waits for the windows started ahead.
     """
     pool = compute_pool(threads)
     made: list[WindowWork] = []
 
-    def start(span: tuple[int, int]) -> Future[np.ndarray | dict[str, np.ndarray]]:
-        values = cached(span)
-        if values is not None:
-            return done(values)
+    def start(span: tuple[int, int]) -> Future[Any]:
+        found = looked_up(span)
+        if found is not None:
+            return done(found)
         if not made:
             made.append(work())
         return pool.submit(made[0], span)
@@ -139,8 +140,7 @@ def blocks_on_pool(
     depth = max([threads, *(len(spans) for spans in blocks)])
     with closing(ahead(start, (span for spans in blocks for span in spans), depth)) as windows:
         for spans in blocks:
-            yield [computed(span, values) if isinstance(values, dict) else values
-                   for span, values in itertools.islice(windows, len(spans))]
+            yield list(itertools.islice(windows, len(spans)))
 
 
 __all__ = ["READ_DEPTH", "WindowWork", "blocks_on_pool"]

@@ -101,19 +101,20 @@ def _string_bytes(block: np.ndarray) -> bytes:
     return b"".join(parts)
 
 
-def variable_blocks(variable: DapVariable, block_bytes: int) -> Iterator[bytes]:
-    """The serialization of one variable, a block at a time."""
+def variable_blocks(variable: DapVariable, block_bytes: int) -> Iterator[bytes | memoryview]:
+    """The serialization of one variable, a block at a time (numbers as a byte view of the
+    block in wire order: whoever frames them copies them once, into the chunk)."""
     wire = dap4_type(variable.dtype).wire
     with closing(row_blocks(variable, block_bytes)) as blocks:
         for block in blocks:
             if wire is None:
                 yield _string_bytes(block)
             else:
-                yield np.ascontiguousarray(block, dtype=wire).tobytes()
+                yield memoryview(np.ascontiguousarray(block, dtype=wire).reshape(-1)).cast("B")
 
 
 def values_stream(dataset: DapDataset, block_bytes: int,
-                  checksums: dict[str, int] | None = None) -> Iterator[bytes]:
+                  checksums: dict[str, int] | None = None) -> Iterator[bytes | memoryview]:
     """Every variable's serialization in order; with ``checksums`` (a dict filled here), each
     followed by its CRC32."""
     for variable in dataset.variables:
@@ -128,7 +129,7 @@ def values_stream(dataset: DapDataset, block_bytes: int,
             yield crc.to_bytes(CHECKSUM_BYTES, "little")
 
 
-def chunked(pieces: Iterable[bytes], what: str) -> Iterator[bytes]:
+def chunked(pieces: Iterable[bytes | memoryview], what: str) -> Iterator[bytes]:
     """Frame a byte stream as data chunks of :data:`CHUNK_BYTES` (the last one flagged last).
 
     A chunk's bytes are copied once, joined with its header from views of the pieces. An

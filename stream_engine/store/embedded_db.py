@@ -94,6 +94,11 @@ class Database:
         self._identity: tuple[int, int] | None = None
         self._idle: list[tuple[int, sqlite3.Connection]] = []
 
+    @property
+    def mmap_bytes(self) -> int:
+        """The ``mmap_size`` every connection is opened with."""
+        return self._mmap_bytes
+
     def connection(self) -> sqlite3.Connection:
         """This thread's connection in this process, opened on first use (autocommit mode).
 

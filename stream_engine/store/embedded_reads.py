@@ -42,6 +42,14 @@ from stream_engine.store.records import to_output
 
 _T = TypeVar("_T")
 
+#: Bytes of the file a snapshot maps while it reads values (SQLite's own cap is 2 GiB - 64 KiB):
+#: SQLite then copies a BLOB straight from the mapped file instead of reading its pages into
+#: a buffer first (measured: a 560 MB read 0.40 -> 0.32 s of CPU, system time 0.13 -> 0.01 s).
+SNAPSHOT_MAP_BYTES = 2**31
+#: Values a snapshot reads through one mapping before it drops it and maps again, so a large
+#: response does not leave the whole file counted in the process's resident set.
+MAPPED_VALUES_BYTES = 64 * 2**20
+
 
 def column_info(name: str, dtype: str, width: int | None) -> ColumnInfo:
     """The :class:`ColumnInfo` of a ``columns`` row."""
@@ -218,6 +226,13 @@ def read_quality_records(conn: sqlite3.Connection, kind: str) -> list[dict[str, 
     return [json.loads(r[0]) for r in rows]
 
 
+def _values_bytes(got: object) -> int:
+    """Bytes of the arrays a value read returned (a mapping of arrays, or a list of them)."""
+    pieces = [got] if isinstance(got, Mapping) else got if isinstance(got, list) else []
+    return sum(values.nbytes for piece in pieces if isinstance(piece, Mapping)
+               for values in piece.values() if isinstance(values, np.ndarray))
+
+
 class EmbeddedSnapshot(Store):
     """A read-only view of the embedded store: one connection inside one read transaction.
 
@@ -227,13 +242,17 @@ class EmbeddedSnapshot(Store):
     the view: its reads take turns on the connection (computations run in between).
     """
 
-    def __init__(self, conn: sqlite3.Connection, name: str) -> None:
+    def __init__(self, conn: sqlite3.Connection, name: str, own_map: int = 0) -> None:
         self._conn = conn
         self._name = name
         self._lock = threading.Lock()
         self._open = True
         self._layouts: dict[StreamKey, StreamLayout | None] = {}
         self._folder: Path | None = None
+        #: Values read through the current mapping (``None``: not mapped by this snapshot), and
+        #: the ``mmap_size`` the store gives its connections.
+        self._mapped: int | None = None
+        self._own_map = own_map
         self.backend = "embedded"
 
     def __repr__(self) -> str:
@@ -245,10 +264,37 @@ class EmbeddedSnapshot(Store):
                 raise StoreError("a store snapshot was read after its response ended")
             return map_sqlite_errors(self._name, lambda: read(self._conn))
 
+    def _read_values(self, read: Callable[[sqlite3.Connection], _T]) -> _T:
+        """``read`` of stored values, with the file memory-mapped while it runs (see
+        :data:`SNAPSHOT_MAP_BYTES`): mapped at the first such read, dropped every
+        :data:`MAPPED_VALUES_BYTES` of values and when the snapshot ends. A connection the
+        store already maps (``mmap_bytes``) is left as it is."""
+        def mapped(conn: sqlite3.Connection) -> _T:
+            if self._own_map == 0 and self._mapped is None:
+                conn.execute(f"PRAGMA mmap_size = {SNAPSHOT_MAP_BYTES}")
+                self._mapped = 0
+            got = read(conn)
+            if self._mapped is not None:
+                self._mapped += _values_bytes(got)
+                if self._mapped >= MAPPED_VALUES_BYTES:
+                    self._unmap(conn)
+            return got
+
+        return self._run(mapped)
+
+    def _unmap(self, conn: sqlite3.Connection) -> None:
+        conn.execute(f"PRAGMA mmap_size = {self._own_map}")
+        self._mapped = None
+
     def end(self) -> None:
-        """Refuse further reads (the owner then ends the transaction)."""
+        """Refuse further reads and drop the file's mapping (the owner then ends the transaction)."""
         with self._lock:
             self._open = False
+            if self._mapped is not None:
+                try:
+                    self._unmap(self._conn)
+                except sqlite3.Error:
+                    pass  # mapped until a later snapshot on this connection reads values and drops it
 
     def streams(self) -> list[StreamCoverage]:
         # docstring inherited
@@ -271,21 +317,21 @@ class EmbeddedSnapshot(Store):
         index_range: IndexRange | None = None,
     ) -> dict[str, np.ndarray]:
         # docstring inherited
-        return self._run(lambda conn: read_records(conn, key, columns, time_range, index_range))
+        return self._read_values(lambda conn: read_records(conn, key, columns, time_range, index_range))
 
     def read_columns(
         self, key: StreamKey, columns: Sequence[str], *, index_range: IndexRange
     ) -> dict[str, np.ndarray]:
         # docstring inherited
-        return self._run(lambda conn: read_layout_columns(conn, self._layout(conn, key), key, columns,
-                                                          index_range))
+        return self._read_values(lambda conn: read_layout_columns(conn, self._layout(conn, key), key, columns,
+                                                                  index_range))
 
     def read_column_pieces(
         self, key: StreamKey, columns: Sequence[str], *, index_range: IndexRange
     ) -> list[dict[str, np.ndarray]]:
         # docstring inherited; one piece per chunk, without copying the BLOBs' values again
-        return self._run(lambda conn: read_layout_pieces(conn, self._layout(conn, key), key, columns,
-                                                         index_range))
+        return self._read_values(lambda conn: read_layout_pieces(conn, self._layout(conn, key), key, columns,
+                                                                 index_range))
 
     def _layout(self, conn: sqlite3.Connection, key: StreamKey) -> StreamLayout | None:
         """The stream's layout, read once per snapshot (the file does not change under it)."""

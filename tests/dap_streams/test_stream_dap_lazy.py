@@ -66,7 +66,8 @@ def test_das_reads_only_string_columns_once(tmp_path, counting, curated):
 
 
 def test_products_of_one_request_are_computed_once(tmp_path, counting, curated, engine_settings):
-    app = in_process_app(counting, curated, tmp_path)
+    # without the folder shared by workers, where earlier tests' windows of these records may be
+    app = in_process_app(counting, curated, tmp_path, DAP_SHARED_CACHE_BYTES=0)
     body = _get(app, f"/dap/{demo.OPTODE.path}.dods?dosta_abcdjm_cspp_tc_oxygen[0:99],"
                      "dissolved_oxygen[0:99]")
     assert body.count(b"Float32") == 2

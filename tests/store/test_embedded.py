@@ -248,6 +248,54 @@ def test_snapshot_reads_columns_through_its_layout_like_the_store(tmp_path: Path
                 view.read_columns(KEY, ["nope"], index_range=IndexRange(0, 1))
 
 
+def _mapped(store: EmbeddedStore) -> bool:
+    """Whether this process maps the store's file now (its lines in ``/proc/self/maps``)."""
+    with open("/proc/self/maps") as maps:
+        return any(line.rstrip().endswith(str(store.path.resolve())) for line in maps)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="needs /proc/self/maps")
+def test_snapshot_maps_the_file_only_while_it_reads_values(tmp_path: Path, monkeypatch) -> None:
+    """A snapshot reads values through a memory mapping of the file: made at its first value
+    read (metadata reads map nothing), dropped every ``MAPPED_VALUES_BYTES`` of values and when
+    the snapshot ends, so the file does not stay in the process's resident set; values are the
+    store's own. A store configured to map its file (``mmap_bytes``) keeps its mapping."""
+    from stream_engine.store import embedded_reads
+
+    with EmbeddedStore(tmp_path, chunk_rows=7) as store:
+        times = T0 + np.arange(0, 2 * DAY, 3600.0)
+        store.write(KEY, frame(times, v=np.arange(48.0), w=np.arange(48, dtype=np.int32)), bin_seconds=DAY)
+    # reopened: the last connection closed moved the pages into the file (pages SQLite still
+    # finds in the write-ahead log are read from there, mapped or not)
+    with EmbeddedStore(tmp_path, chunk_rows=7) as store:
+        want = store.read_columns(KEY, ["v", "w"], index_range=IndexRange(0, 48))
+        with store.snapshot() as view:
+            view.partitions(KEY)
+            view.columns(KEY)
+            assert not _mapped(store)
+            got = view.read_columns(KEY, ["v", "w"], index_range=IndexRange(0, 48))
+            assert _mapped(store)
+        assert not _mapped(store)
+        for name in ("v", "w"):
+            np.testing.assert_array_equal(got[name], want[name])
+        monkeypatch.setattr(embedded_reads, "MAPPED_VALUES_BYTES", 100)
+        with store.snapshot() as view:
+            small = view.read_columns(KEY, ["v"], index_range=IndexRange(0, 3))  # 24 bytes: kept
+            assert _mapped(store)
+            pieces = view.read_column_pieces(KEY, ["v", "w"], index_range=IndexRange(3, 48))  # 540: dropped
+            assert not _mapped(store)
+            again = view.read(KEY, ["v"], index_range=IndexRange(0, 48))  # mapped again, then dropped
+            assert not _mapped(store)
+            np.testing.assert_array_equal(small["v"], want["v"][:3])
+            np.testing.assert_array_equal(np.concatenate([p["w"] for p in pieces]), want["w"][3:])
+            np.testing.assert_array_equal(again["v"], want["v"])
+    with EmbeddedStore(tmp_path, mmap_bytes=2**20) as mapping:
+        with mapping.snapshot() as view:
+            np.testing.assert_array_equal(view.read_columns(KEY, ["v"], index_range=IndexRange(0, 48))["v"], want["v"])
+            assert _mapped(mapping)
+        assert _mapped(mapping)  # its own connections keep the mapping they were made with
+
+
 def test_snapshot_reads_column_pieces_that_join_to_its_columns(tmp_path: Path) -> None:
     """``read_column_pieces``: one piece per chunk (strided or not, across bins, chunk edges,
     a chunk without a column's BLOB, 2-D values narrower than the column, strings), every
