@@ -203,17 +203,21 @@ class SharedWindows:
         except OSError:
             return None
         try:
-            found = _read_header(fd)
-            if found is not None:
-                length, dtype, first, rows, row_shape = found
-                if os.fstat(fd).st_size == length + rows * dtype.itemsize * int(np.prod(row_shape)):
-                    return _Run(first, _mapped(fd, length, dtype, rows, row_shape))
-        except (OSError, ValueError):
-            pass
+            try:
+                found = _read_header(fd)
+                whole = found is not None and os.fstat(fd).st_size == (
+                    found[0] + found[3] * found[1].itemsize * int(np.prod(found[4])))
+            except (OSError, ValueError, KeyError, TypeError):  # not this module's header
+                found, whole = None, False
+            if found is None or not whole:
+                _remove(path)  # damaged: computed again
+                return None
+            length, dtype, first, rows, row_shape = found
+            return _Run(first, _mapped(fd, length, dtype, rows, row_shape))
+        except (OSError, ValueError):  # not mapped (e.g. out of address space): a miss, the file stays
+            return None
         finally:
             os.close(fd)
-        _remove(path)  # damaged: computed again
-        return None
 
     def _remember(self, path: Path, run: _Run) -> None:
         with self._lock:

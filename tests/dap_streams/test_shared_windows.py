@@ -158,7 +158,8 @@ def test_files_are_whole_or_absent_and_damaged_ones_are_recomputed(tmp_path):
     assert shared.get(("k", 2), 5000, 5001) is None
     shared.put(("k", 2), 0, [values])
     (path,) = set(_files(tmp_path)) - {shared._path(("k", 1))}
-    for damage in (lambda b: b[:200], lambda b: b[:-4], lambda b: b"NOTMAGIC" + b[8:], lambda b: b[:12]):
+    for damage in (lambda b: b[:200], lambda b: b[:-4], lambda b: b"NOTMAGIC" + b[8:], lambda b: b[:12],
+                   lambda b: b[:16] + b"[1, 2]".ljust(48) + b[64:], lambda b: b[:16] + b'{"a": 1}'.ljust(48) + b[64:]):
         data = path.read_bytes()
         path.write_bytes(damage(data))  # a damaged file (a disk that filled up, another program)
         assert SharedWindows(tmp_path, 10_000_000).get(("k", 2), 0, 10) is None
