@@ -172,7 +172,7 @@ DAP_BLOCK_BYTES = 4 * 1024 * 1024
 DAP_CACHE_BYTES = 64 * 1024 * 1024
 
 # Disk (bytes) that computed DAP product windows may take in the embedded store's folder
-# (dap-windows/ beside the database, one file per 16 windows), shared by all worker processes, so a
+# (dap-windows/ beside the database, one file per ~4 MiB of windows), shared by all worker processes, so a
 # repeat served by another worker is not computed again (0 turns it off). A worker's own cache
 # (DAP_CACHE_BYTES) then keeps views of those files rather than copies in its memory.
 DAP_SHARED_CACHE_BYTES = 512 * 1024 * 1024

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import IO, Any
 
 import numpy as np
 
-from dap_handlers.shared_windows import GROUP_WINDOWS, SharedWindows
+from dap_handlers.shared_windows import SharedWindows, group_windows
 from stream_engine.engine.cache import BoundedLRU
 
 
@@ -107,22 +107,28 @@ class KeptWindows:
     context
         The first members of every key.
     block_records
-        Records per aligned window (the folder's groups are ``GROUP_WINDOWS`` of them).
+        Records per aligned window.
+    record_bytes
+        Bytes of one record of each product by name (its files group about
+        :data:`~dap_handlers.shared_windows.GROUP_BYTES` of windows); a name not there: 4.
     """
 
     def __init__(self, memory: WindowCache, disk: SharedWindows | None, context: tuple[Any, ...],
-                 block_records: int) -> None:
+                 block_records: int, record_bytes: Mapping[str, int] | None = None) -> None:
         self.memory = memory
         self.disk = disk
         self.context = context
-        self.group_records = block_records * GROUP_WINDOWS
+        self.block_records = block_records
+        self.record_bytes = dict(record_bytes or {})
 
     def _key(self, name: str, span: tuple[int, int]) -> tuple[Any, ...]:
         return (*self.context, name, span)
 
     def _group(self, name: str, span: tuple[int, int]) -> tuple[Any, ...]:
         """The key of the folder's file holding ``span`` (its aligned group of windows)."""
-        return (*self.context, name, span[0] // self.group_records, self.group_records)
+        records = self.block_records * group_windows(self.block_records, self.record_bytes.get(name, 4))
+        # the window size too: values computed in other windows are not shared
+        return (*self.context, name, span[0] // records, records, self.block_records)
 
     def get(self, name: str, span: tuple[int, int]) -> np.ndarray | None:
         """The window of ``name`` over records ``span``, from this worker's cache or the folder."""

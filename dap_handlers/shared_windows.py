@@ -8,9 +8,10 @@ instead of computed again. An ingest into one stream changes only the versions t
 it, so other streams' windows stay valid; files under an old version are never asked for again
 and age out.
 
-* **One file per group** of ``GROUP_WINDOWS`` aligned windows (:meth:`SharedWindows.put` takes
-  a run of consecutive windows at once): creating a file costs far more than writing its bytes,
-  so a cold 10M-record request writes ~10 files, not ~150. A file holds one contiguous run of
+* **One file per group** of aligned windows holding about ``GROUP_BYTES`` (:func:`group_windows`;
+  :meth:`SharedWindows.put` takes a run of consecutive windows at once): creating a file costs
+  far more than writing its bytes, so a cold 10M-record float32 request writes ~10 files, not
+  ~150. A file holds one contiguous run of
   records of its group (the whole group when a request covered it); any span inside that run is
   a hit, whatever windows the request that wrote it was cut into. A later run next to or over
   the kept one is merged with it (the file is replaced by the union), a disjoint one replaces it
@@ -50,8 +51,9 @@ import numpy as np
 
 #: Sub-folder of the data folder holding the shared windows.
 FOLDER = "dap-windows"
-#: Aligned windows per file (16 windows of the default 65,536 float32 records: 4 MiB).
-GROUP_WINDOWS = 16
+#: Bytes of values per file (the default DAP block, so a response's block is one file): 16
+#: windows of the default 65,536 float32 records, 8 of float64 ones.
+GROUP_BYTES = 4 * 1024 * 1024
 #: Temporary files older than this (seconds) belong to a writer that died.
 STALE_TEMPORARY = 600.0
 #: A clean-up scans the folder at most this often (seconds), or when a tenth of the bound was written.
@@ -62,6 +64,12 @@ OPEN_FILES = 8
 _MAGIC = b"SEDAPWN1"
 _SUFFIX = ".win"
 _ALIGN = 64
+
+
+def group_windows(block_records: int, record_bytes: int) -> int:
+    """Aligned windows of ``block_records`` records of ``record_bytes`` each in one file (at
+    least one)."""
+    return max(1, GROUP_BYTES // max(1, block_records * record_bytes))
 
 
 class _Run:
@@ -335,4 +343,4 @@ def shared_windows_in(data_dir: Path, max_bytes: int) -> SharedWindows | None:
         return found
 
 
-__all__ = ["FOLDER", "GROUP_WINDOWS", "SharedWindows", "shared_windows_in"]
+__all__ = ["FOLDER", "GROUP_BYTES", "SharedWindows", "group_windows", "shared_windows_in"]

@@ -158,7 +158,8 @@ class StreamReads:
                 # the newest commit time of what the values depend on: a store deleted and made
                 # again reaches the same generations, never the same times
                 context = (*context, shared_stamp)
-            self._kept = KeptWindows(shared_windows(int(cache_bytes)), disk, context, self.block_records)
+            sizes = {name: shape.dtype.itemsize * int(np.prod(shape.row_shape)) for name, shape in self.shapes.items()}
+            self._kept = KeptWindows(shared_windows(int(cache_bytes)), disk, context, self.block_records, sizes)
         self._pending = PendingWindows(int(cache_bytes) // 4, spool_dir)
         #: Windows computed so far and products computed in them, for tests and logs.
         self.computations: list[tuple[int, int, tuple[str, ...]]] = []

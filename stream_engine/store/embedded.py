@@ -111,7 +111,7 @@ class EmbeddedStore(Store):
         SQLite ``mmap_size``: bytes of the file each connection may memory-map. Default 0: values
         are read with incremental BLOB I/O either way, and a file mapped for good shows up in
         every reading process's resident set (a server that read a 1 GB store looked 1 GB big).
-        A :meth:`snapshot` maps the file anyway while it reads values, 64 MiB of values at a
+        A :meth:`snapshot` maps the file anyway while it reads values, 16 MiB of values at a
         time (:data:`~stream_engine.store.embedded_reads.MAPPED_VALUES_BYTES`), which saves a
         copy of every page read.
     create

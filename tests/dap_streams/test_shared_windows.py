@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from stream_servers import CountingStore
 
-from dap_handlers.product_windows import shared_windows
-from dap_handlers.shared_windows import FOLDER, GROUP_WINDOWS, SharedWindows
+from dap_handlers.product_windows import KeptWindows, WindowCache, shared_windows
+from dap_handlers.shared_windows import FOLDER, SharedWindows, group_windows
 from dap_handlers.stream_dataset import stream_dataset
 from stream_engine import demo
 from stream_engine.store.base import IndexRange
@@ -61,8 +61,10 @@ def test_a_repeat_on_another_worker_reads_the_shared_windows(own_store, curated,
     first = stream_dataset(counting, curated, demo.CTD, settings=settings)["sea_water_density"].read()
     assert counting.records[demo.CTD] == CTD_RECORDS
     folder = own_store.path.parent / FOLDER
-    # one file per group of GROUP_WINDOWS windows (4096 records each), not one per window
-    assert len(_files(folder)) == -(-CTD_RECORDS // (4096 * GROUP_WINDOWS))
+    # one file per group of 4 MiB of float32 windows (4096 records each), not one per window
+    assert group_windows(4096, 4) == 256 and group_windows(65536, 4) == 16 and group_windows(65536, 8) == 8
+    assert group_windows(65536, 2**20) == 1
+    assert len(_files(folder)) == 1
     _another_worker()
     counting.reset()
     again = stream_dataset(counting, curated, demo.CTD, settings=settings)["sea_water_density"].read()
@@ -215,3 +217,21 @@ def test_bounded_least_recently_used_first_and_dead_writers_cleaned(tmp_path):
     assert fresh.get(("w", 0), 0, len(window)) is not None
     assert fresh.get(("w", 1), 0, len(window)) is None  # the least recently used went first
     assert shared.put(("w", 9), 0, [np.zeros(200_000)]) is None  # over the bound: not written
+
+
+def test_a_file_holds_about_a_dap_block_of_values_whatever_the_dtype(tmp_path):
+    disk = SharedWindows(tmp_path, 2**26)
+    kept = KeptWindows(WindowCache(2**26), disk, ("version",), 65536, {"f8": 8, "f4": 4})
+    windows = {dtype: [((i * 65536, (i + 1) * 65536), np.full(65536, i, dtype=dtype)) for i in range(16)]
+               for dtype in ("f8", "f4")}
+    kept.keep("f8", windows["f8"])
+    assert disk.files_written == 2  # 8 windows of float64 per 4 MiB file
+    kept.keep("f4", windows["f4"])
+    assert disk.files_written == 3  # 16 of float32
+    other = KeptWindows(WindowCache(2**26), SharedWindows(tmp_path, 2**26), ("version",), 65536, {"f8": 8, "f4": 4})
+    for dtype, pairs in windows.items():
+        for span, values in pairs:
+            got = other.get(dtype, span)
+            assert got is not None and _mapped(got) and got.tobytes() == values.tobytes()
+    # windows of another size are not shared, even over the same records
+    assert KeptWindows(WindowCache(2**26), disk, ("version",), 32768, {"f4": 4}).get("f4", (0, 32768)) is None

@@ -78,7 +78,8 @@ def test_products_of_one_request_are_computed_once(tmp_path, counting, curated, 
 
 def test_strided_products_compute_only_windows_with_picks(counting, curated, engine_settings,
                                                           engine_store):
-    settings = engine_settings.replace(DAP_COMPUTE_RECORDS=1)  # 1024-record windows
+    # 1024-record windows; not from the folder shared by workers (earlier tests' windows)
+    settings = engine_settings.replace(DAP_COMPUTE_RECORDS=1, DAP_SHARED_CACHE_BYTES=0)
     dataset = stream_dataset(counting, curated, demo.FLUOROMETER, settings=settings)
     expected = engine_values(engine_store, curated, engine_settings, demo.FLUOROMETER)
     counting.reset()
