@@ -61,12 +61,14 @@ from dap_support.servers import ServerProcess, free_port, tree_cpu_seconds  # no
 
 from dap_handlers.shared_windows import FOLDER  # noqa: E402
 from stream_engine import demo  # noqa: E402
+from stream_engine.config import load_settings  # noqa: E402
 from stream_engine.functions import ctd  # noqa: E402
 
 PRODUCTS = {"density": "sea_water_density", "salinity": "sea_water_practical_salinity"}
 RAW_VARS = ("time", "deployment", "internal_timestamp", "driver_timestamp", "ingestion_timestamp",
             "ctd_time", "temperature", "conductivity", "pressure", "pressure_temp")
-WINDOW = 65536
+#: Records per window of the bare kernels: the server's default ``DAP_COMPUTE_RECORDS``.
+WINDOW = int(load_settings(environ={})["DAP_COMPUTE_RECORDS"])
 #: Cold requests per side for the raw and mixed projections (their median is reported).
 RAW_ROUNDS = 3
 

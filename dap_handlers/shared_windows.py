@@ -51,8 +51,8 @@ import numpy as np
 
 #: Sub-folder of the data folder holding the shared windows.
 FOLDER = "dap-windows"
-#: Bytes of values per file (the default DAP block, so a response's block is one file): 16
-#: windows of the default 65,536 float32 records, 8 of float64 ones.
+#: Bytes of values per file (the default DAP block, so a response's block is one file): 8
+#: windows of the default 131,072 float32 records, 4 of float64 ones.
 GROUP_BYTES = 4 * 1024 * 1024
 #: Temporary files older than this (seconds) belong to a writer that died.
 STALE_TEMPORARY = 600.0
