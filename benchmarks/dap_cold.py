@@ -19,7 +19,8 @@ their calibrations, and a NetCDF4 file that also holds the products):
 * **repeat** requests: on the same worker (its window cache), and on another, freshly started
   worker process (the window cache shared through the data folder);
 * a **1 GB-class** ``.dods`` of the stored raw variables, and a mixed one (raw + products), cold
-  on both servers (the median of 3 fresh servers per side, each after one ``.dds``);
+  on both servers (the median of 3 fresh servers per side, each after one ``.dds``), with the
+  CPU (user + sys) each server spent on it, which the client's share of the cores does not move;
 * **DAP4**: a cold ``.dap`` of each product and of the raw and mixed projections beside the
   ``.dods`` (pydap 3.5.9 serves no DAP4 data, so they are compared with its ``.dods`` of the same
   values and with ours), and the ``.dmr`` request rate beside the ``.dds`` one.
@@ -332,20 +333,26 @@ def run(args: argparse.Namespace, work: Path, pydap: Path) -> int:
                              ("mixed: raw + 2 products", (*RAW_VARS, *PRODUCTS.values()))):
         projection = ",".join(variables)
         cold_raw: dict[str, list[float]] = {"ours": [], "dap4": [], "pydap": []}
+        cpu: dict[str, list[float]] = {"ours": [], "dap4": [], "pydap": []}  # the server's, per request
         for _ in range(RAW_ROUNDS):  # alternating fresh servers, one .dds first on each (start-up)
             for side, base, request in (("ours", dap.OUR_PATH, f".dods?{projection}"),
                                         ("dap4", dap.OUR_PATH, f".dap?{dap4_query(variables)}"),
                                         ("pydap", dap.PYDAP_PATH, f".dods?{projection}")):
                 with servers.pydap_server() if side == "pydap" else servers.engine(2) as server:
                     get(server, f"{base}.dds")
+                    before = tree_cpu_seconds(server.pid)
                     got = get(server, base + request)
+                    cpu[side].append(tree_cpu_seconds(server.pid) - before)
                 cold_raw[side].append(got.seconds)
         ours, ours4, theirs = (statistics.median(cold_raw[k]) for k in ("ours", "dap4", "pydap"))
         log(f"{label} ({got.nbytes / 1e6:,.0f} MB; medians of {RAW_ROUNDS} cold requests, each on a fresh "
             f"server after one .dds): stream engine .dods {ours:.3f}s, .dap {ours4:.3f}s, pydap .dods "
-            f"{theirs:.3f}s; all: {', '.join(f'{k} ' + ' '.join(f'{t:.3f}' for t in v) for k, v in cold_raw.items())}")
+            f"{theirs:.3f}s; all: {', '.join(f'{k} ' + ' '.join(f'{t:.3f}' for t in v) for k, v in cold_raw.items())}; "
+            f"server CPU (user + sys): {', '.join(f'{k} ' + ' '.join(f'{t:.2f}' for t in v) for k, v in cpu.items())}")
         rows.append((f"cold .dods of {label}, MB/s vs pydap", theirs, ours,
                      ">= 2x" if label.startswith("stored") else "(reported)"))
+        rows.append(("  server CPU of that .dods (user + sys) vs pydap's", statistics.median(cpu["pydap"]),
+                     statistics.median(cpu["ours"]), ""))
         rows.append((f"cold DAP4 .dap of {label} vs pydap .dods", theirs, ours4, ""))
         rows.append((f"cold DAP4 .dap of {label} vs our cold .dods", ours, ours4, ""))
     rows += metadata_rates(servers, 1)

@@ -182,8 +182,9 @@ DAP_COMPUTE_RECORDS = 65536
 
 # Threads computing DAP product windows of one request side by side (1: one window at a time,
 # the store reads of the next windows then done ahead on a reader thread of the process). With
-# more, the next block of a response (DAP_BLOCK_BYTES) is computed while the current one is sent,
-# so a response holds one block more than the one it sends.
+# more, a response's windows are computed side by side in order across its blocks
+# (DAP_BLOCK_BYTES), up to one block's windows ahead, so the next block is computed while the
+# current one is sent: a response holds about one block more than the one it sends.
 DAP_COMPUTE_THREADS = 2
 
 # -- exports and asynchronous jobs ---------------------------------------------------------------

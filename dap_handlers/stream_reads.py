@@ -24,15 +24,12 @@ record); windows holding no selected record are skipped, so a large stride does 
 records between its picks unless they share a block. The windows of one read are computed by up
 to ``threads`` threads side by side (the algorithms release the GIL).
 
-When the plan's products are a compiled chain (:func:`~stream_engine.engine.compiled_chains.compiled_chain`,
-e.g. the SBE 16plus CTD up to salinity and density), a window in the plain case is computed by it
-in a few compiled passes (same values; other windows by ``compute``); with one compute thread the
-next windows' columns are then read ahead on a reader thread
-(:func:`~dap_handlers.window_threads.read_ahead`), so reading overlaps computing. A response
-asks for all of a product's blocks at once (:meth:`StreamReads.product_reader`); with more than
-one compute thread the next block's windows are computed on an ahead thread while the current one
-is assembled, encoded and sent (:func:`~dap_handlers.window_threads.one_ahead`: one block ahead
-at most, stopped when the response is closed).
+How a window is computed (by the plan's compiled chain where it takes it, the store reads done
+ahead on a reader thread with one compute thread) is :class:`~dap_handlers.window_work.WindowWork`.
+A response asks for all of a product's blocks at once (:meth:`StreamReads.product_reader`); with
+more than one compute thread their windows are computed on the compute pool in order, across
+blocks, at most one block's windows ahead (:meth:`StreamReads._blocks`), so the next block is
+computed while the current one is assembled, encoded and sent.
 
 A computation plans only the product read and the later projected products (``group``), so
 one projected product costs its dependency chain and nothing else. It serves the whole group:
@@ -49,6 +46,7 @@ file) until their variable is sent.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,12 +56,10 @@ from dap_handlers.model import BlockReader
 from dap_handlers.product_windows import KeptWindows, PendingWindows, shared_windows
 from dap_handlers.shared_windows import shared_windows_in
 from dap_handlers.stored_columns import ServedCheck, joined, missing_value, stored_numbers
-from dap_handlers.window_layout import ProductShape, expanded, selected_span, wire_order
-from dap_handlers.window_threads import compute_pool, one_ahead, read_ahead
+from dap_handlers.window_layout import ProductShape, selected_span, wire_order
+from dap_handlers.window_work import WindowWork, blocks_on_pool
 from stream_engine import assets
 from stream_engine.engine.calibrate import record_deployments, served_records
-from stream_engine.engine.compiled_chains import BinTimes, WindowColumns, compiled_chain
-from stream_engine.engine.compute import compute
 from stream_engine.engine.compute_inputs import masked_sentinels
 from stream_engine.engine.plan_cache import cached_resolve
 from stream_engine.engine.resolve import TIME_PARAMETER
@@ -269,25 +265,19 @@ class StreamReads:
 
     def product_blocks(self, p: Parameter, group: Sequence[Parameter],
                        keys: Sequence[tuple[slice, ...]]) -> Iterator[np.ndarray]:
-        """A product's hyperslabs ``keys``, in order. With more than one compute thread the
-        windows of each next one are computed (on an ahead thread,
-        :func:`~dap_handlers.window_threads.one_ahead`) while the caller encodes and sends the
-        one it holds; closing the iterator cancels or waits for that work."""
+        """A product's hyperslabs ``keys``, in order (see :meth:`_blocks`: with more than one
+        compute thread the windows of the next ones are computed while the caller encodes and
+        sends the one it holds; closing the iterator cancels or waits for that work)."""
         members = [q for q in group if q.id != p.id]
-        others = [q.name for q in members]
-
-        def windows(key: tuple[slice, ...]) -> list[np.ndarray]:
-            return self._windows(p.name, others, lambda: self.plan_for([p.id, *(q.id for q in members)]),
-                                 self._spans(key[0]))
-
-        # one compute thread: one block after the other (measured: computing ahead there took the
-        # core the request's reads and encoding use, 3-5% slower on 2 cores)
-        ahead = one_ahead(windows, keys) if self.threads > 1 else ((key, windows(key)) for key in keys)
+        blocks = self._blocks(p.name, [q.name for q in members],
+                              lambda: self.plan_for([p.id, *(q.id for q in members)]),
+                              [self._spans(key[0]) for key in keys])
         try:
-            for key, found in ahead:
+            for key in keys:
+                found = next(blocks)
                 yield self._without_excluded(self._assembled(p.name, found, key), key[0], p)
         finally:  # whatever ran ahead has stopped before the response (and its snapshot) ends
-            ahead.close()
+            blocks.close()
 
     def product_reader(self, p: Parameter, group: Sequence[Parameter]) -> BlockReader:
         """The DAP reader of a product (one key, or a response's blocks with the next computed
@@ -326,67 +316,72 @@ class StreamReads:
         data = np.concatenate(parts, dtype=wire_order(shape.dtype))
         return data[(slice(None), *key[1:])] if len(key) > 1 else data
 
+    def _blocks(self, name: str, others: Sequence[str], plan_of: Callable[[], Plan],
+                blocks: Sequence[list[tuple[int, int]]]) -> Iterator[list[np.ndarray]]:
+        """The values of each block's windows (``blocks``: the spans of each), block after block.
+
+        One compute thread: a block's windows are computed when it is asked for, one after the
+        other (measured: computing ahead there takes the core the request's reads and encoding
+        use). More: the windows are computed on the compute pool in order, across blocks, up to
+        one block's windows beyond the window taken (:func:`~dap_handlers.window_work.blocks_on_pool`),
+        so the pool goes on with the next block while the caller sends the one it holds, without
+        waiting at each block's end.
+        """
+        if self.threads == 1:
+            for spans in blocks:
+                yield self._windows(name, others, plan_of, spans)
+            return
+        for windows in blocks_on_pool(blocks, self.threads, lambda span: self._looked_up(name, span),
+                                      lambda: self._work(plan_of(), (name, *others))):
+            yield self._finished(name, windows)
+
     def _windows(
         self, name: str, others: Sequence[str], plan_of: Callable[[], Plan], spans: list[tuple[int, int]]
     ) -> list[np.ndarray]:
-        found: dict[tuple[int, int], np.ndarray] = {}
-        missing = []
-        kept: list[tuple[tuple[int, int], np.ndarray]] = []  # for the next requests
-        for span in spans:
-            values = self._pending.take((name, span))
-            if values is not None:
-                kept.append((span, values))
-            elif self._kept is not None:
-                values = self._kept.get(name, span)
-            if values is None:
-                missing.append(span)
-            else:
-                found[span] = values
+        """The values of the windows ``spans``, from the caches or computed (side by side with
+        more than one compute thread)."""
+        found = [(span, self._looked_up(name, span)) for span in spans]
+        missing = [span for span, known in found if known is None]
+        computed: dict[tuple[int, int], dict[str, np.ndarray]] = {}
         if missing:
-            for span, computed in zip(missing, self._compute(plan_of(), (name, *others), missing), strict=True):
-                self.computations.append((*span, tuple(computed)))
-                found[span] = computed.pop(name)
-                kept.append((span, found[span]))
-                for other, values in computed.items():
-                    self._pending.put((other, span), values)
+            work = self._work(plan_of(), (name, *others))
+            with closing(work.in_order(missing, self.threads)) as values:
+                computed = dict(zip(missing, values, strict=True))
+        return self._finished(name, [(span, computed[span] if known is None else known) for span, known in found])
+
+    def _looked_up(self, name: str, span: tuple[int, int]) -> tuple[np.ndarray, bool] | None:
+        """The window of ``name`` over ``span`` and whether to keep it for the next requests, if
+        this request computed it already (taken from the pending ones) or a cache holds it."""
+        values = self._pending.take((name, span))
+        if values is not None:
+            return values, True
+        values = None if self._kept is None else self._kept.get(name, span)
+        return None if values is None else (values, False)
+
+    def _finished(self, name: str, windows: Sequence[tuple[tuple[int, int], Any]]) -> list[np.ndarray]:
+        """A block's windows of ``name`` (in record order) from what :meth:`_looked_up` found or
+        the products computed there: the other products wait in the pending windows until their
+        variable is sent; the computed windows, and those taken from the pending ones, are kept."""
+        found, kept = [], []
+        for span, known in windows:
+            if isinstance(known, dict):  # computed
+                self.computations.append((*span, tuple(known)))
+                values = known.pop(name)
+                for other, more in known.items():
+                    self._pending.put((other, span), more)
+                known = (values, True)
+            found.append(known[0])
+            if known[1]:
+                kept.append((span, known[0]))
         if kept and self._kept is not None:
-            self._kept.keep(name, sorted(kept, key=lambda item: item[0]))
-        return [found[span] for span in spans]
+            self._kept.keep(name, kept)
+        return found
 
-    def _compute(
-        self, plan: Plan, wanted: Sequence[str], spans: list[tuple[int, int]]
-    ) -> Iterator[dict[str, np.ndarray]]:
-        def general(span: tuple[int, int]) -> dict[str, np.ndarray]:
-            start, stop = span
-            out = compute(self.store, self.preload, plan, index_range=IndexRange(start, stop),
-                          settings=self.settings, require_deployment=self.require, use_cache=False,
-                          deployments=deployments, argument_provenance=False)
-            return {name: expanded(out[name], out.source_index, stop - start, self.shapes[name])
-                    for name in wanted if name in out}
-
-        def read(span: tuple[int, int]) -> WindowColumns | None:
-            assert chain is not None
-            return chain.read(self.store, IndexRange(*span), deployments, bins)
-
-        def compiled(span: tuple[int, int], columns: WindowColumns | None) -> dict[str, np.ndarray]:
-            assert chain is not None
-            values = chain.compute(columns, wanted)
-            return general(span) if values is None else values  # every record computed, in their dtypes
-
-        def one(span: tuple[int, int]) -> dict[str, np.ndarray]:
-            return general(span) if chain is None else compiled(span, read(span))
-
-        deployments = self._deployments_of_stream()  # parsed once per request, not per window
-        chain = compiled_chain(plan, self.preload)  # the plan's products in compiled passes, if it can
-        if chain is not None and not chain.computes(wanted):
-            chain = None
-        bins = BinTimes.of(self.store.partitions(self.key)) if chain is not None else None
-        if self.threads == 1 or len(spans) < 2:
-            if chain is None:
-                return map(one, spans)
-            # one compute thread: the next windows' columns are read while this one is computed
-            return (compiled(span, columns) for span, columns in read_ahead(read, spans))
-        return compute_pool(self.threads).map(one, spans)
+    def _work(self, plan: Plan, wanted: Sequence[str]) -> WindowWork:
+        """How this request computes ``plan``'s windows."""
+        return WindowWork(self.store, self.preload, self.key, plan, wanted, settings=self.settings,
+                          require_deployment=self.require, deployments=self._deployments_of_stream(),
+                          shapes=self.shapes)
 
 
 #: Settings a computed window depends on, part of the window cache's keys.

@@ -1,21 +1,23 @@
-"""Reading ahead of the windows being computed: in order, bounded, nothing left running."""
+"""Working ahead of the item taken: in order, bounded, nothing left running."""
 
 from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from dap_handlers.window_threads import one_ahead, read_ahead
+from dap_handlers.window_threads import ahead, done
 
 
 class Reads:
-    """A read that takes a while and records what was started and what is running."""
+    """Work that takes a while and records what was started, what is running and the most at once."""
 
     def __init__(self, fail_at: int | None = None) -> None:
         self.started: list[int] = []
         self.running = 0
+        self.most = 0
         self.lock = threading.Lock()
         self.fail_at = fail_at
 
@@ -23,6 +25,7 @@ class Reads:
         with self.lock:
             self.started.append(item)
             self.running += 1
+            self.most = max(self.most, self.running)
         try:
             time.sleep(0.01)
             if item == self.fail_at:
@@ -33,56 +36,70 @@ class Reads:
                 self.running -= 1
 
 
-def test_reads_come_in_order_at_most_depth_ahead():
+@pytest.fixture
+def pool():
+    with ThreadPoolExecutor(4) as executor:
+        yield executor
+
+
+def test_items_come_in_order_at_most_depth_ahead(pool):
     reads = Reads()
     taken = []
-    for item, value in read_ahead(reads, range(20), depth=2):
+    for item, value in ahead(lambda i: pool.submit(reads, i), range(20), depth=2):
         assert value == item * 10
-        assert len(reads.started) <= item + 1 + 2  # never more than two reads beyond the one taken
+        assert len(reads.started) <= item + 1 + 2  # never more than two beyond the one taken
         taken.append(item)
     assert taken == list(range(20)) and sorted(reads.started) == list(range(20))
+    assert reads.most <= 2
 
 
-def test_nothing_reads_after_the_caller_stops_or_a_read_fails():
+def test_depth_one_works_on_one_item_at_a_time_at_most_one_ahead(pool):
     reads = Reads()
-    ahead = read_ahead(reads, range(50), depth=3)
-    assert [next(ahead) for _ in range(2)] == [(0, 0), (1, 10)]
-    ahead.close()  # the response ended early: pending reads are cancelled or waited for
-    assert reads.running == 0
-    assert len(reads.started) <= 6
-    failing = Reads(fail_at=4)
-    with pytest.raises(OSError, match="read 4 failed"):
-        for _ in read_ahead(failing, range(50), depth=2):
-            pass
-    assert failing.running == 0 and len(failing.started) <= 8
-
-
-def test_one_ahead_works_on_one_item_at_a_time_at_most_one_ahead():
-    reads = Reads()
-    taken = []
-    for item, value in one_ahead(reads, range(8)):
+    for item, value in ahead(lambda i: pool.submit(reads, i), range(8), depth=1):
         assert value == item * 10
         time.sleep(0.015)  # the caller uses the item while the next one is worked on
         assert reads.started == list(range(min(item + 2, 8)))  # this one and the next, no more
-        taken.append(item)
-    assert taken == list(range(8)) and reads.running == 0
-    assert list(one_ahead(reads, [])) == []
+    assert reads.most == 1 and reads.running == 0
+    assert list(ahead(lambda i: pool.submit(reads, i), [], depth=1)) == []
 
 
-def test_one_ahead_stops_when_the_caller_stops_or_an_item_fails():
+def test_items_are_drawn_on_the_caller_s_thread_and_done_ones_run_nowhere(pool):
+    drawn_on = set()
     reads = Reads()
-    ahead = one_ahead(reads, range(50))
-    assert [next(ahead) for _ in range(2)] == [(0, 0), (1, 10)]
-    ahead.close()  # the client went away: the item ahead is cancelled or waited for
-    assert reads.running == 0 and reads.started in ([0, 1], [0, 1, 2])  # cancelled, or waited for
-    failing = Reads(fail_at=3)
+
+    def items():
+        for item in range(10):
+            drawn_on.add(threading.get_ident())
+            yield item
+
+    def start(item: int):  # even items were found (a cache), odd ones are worked on
+        return done(-item) if item % 2 == 0 else pool.submit(reads, item)
+
+    got = list(ahead(start, items(), depth=3))
+    assert got == [(i, -i if i % 2 == 0 else i * 10) for i in range(10)]
+    assert drawn_on == {threading.get_ident()}
+    assert sorted(reads.started) == [1, 3, 5, 7, 9]
+
+
+def test_nothing_runs_after_the_caller_stops_or_an_item_fails(pool):
+    reads = Reads()
+    stream = ahead(lambda i: pool.submit(reads, i), range(50), depth=3)
+    assert [next(stream) for _ in range(2)] == [(0, 0), (1, 10)]
+    stream.close()  # the response ended early: what was started ahead is cancelled or waited for
+    assert reads.running == 0
+    assert len(reads.started) <= 5
+    time.sleep(0.03)
+    assert len(reads.started) <= 5 and reads.running == 0  # and nothing starts later
+    failing = Reads(fail_at=4)
     taken = []
-    with pytest.raises(OSError, match="read 3 failed"):
-        for item, _ in one_ahead(failing, range(50)):
+    with pytest.raises(OSError, match="read 4 failed"):
+        for item, _ in ahead(lambda i: pool.submit(failing, i), range(50), depth=2):
             taken.append(item)
-    assert taken == [0, 1, 2] and failing.started == [0, 1, 2, 3] and failing.running == 0
+    assert taken == [0, 1, 2, 3]  # everything before the failure was handed out
+    assert failing.running == 0 and len(failing.started) <= 6
     dropped = Reads(fail_at=1)  # fails ahead, but the caller stops before asking for it
-    ahead = one_ahead(dropped, range(50))
-    assert next(ahead) == (0, 0)
-    ahead.close()
-    assert dropped.started in ([0], [0, 1]) and dropped.running == 0  # its failure is dropped
+    stream = ahead(lambda i: pool.submit(dropped, i), range(50), depth=1)
+    assert next(stream) == (0, 0)
+    time.sleep(0.03)
+    stream.close()
+    assert dropped.started == [0, 1] and dropped.running == 0  # its failure is dropped

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from stream_servers import CountingStore, assert_same, engine_values
 
-from dap_handlers import stream_reads
+from dap_handlers import window_work
 from dap_handlers.product_windows import PendingWindows, WindowCache
 from dap_handlers.stream_dataset import stream_dataset
 from stream_engine import demo
@@ -58,7 +58,7 @@ def algorithm_calls(monkeypatch):
         return original(self, arguments)
 
     monkeypatch.setattr(Algorithm, "compute", counting)
-    monkeypatch.setattr(stream_reads, "compiled_chain", lambda plan, preload: None)
+    monkeypatch.setattr(window_work, "compiled_chain", lambda plan, preload: None)
     return calls
 
 

@@ -73,7 +73,7 @@ def test_every_response_is_one_committed_state(served) -> None:
     optode_products = [n for n in _names(server, demo.OPTODE) if n not in stored[demo.OPTODE]]
     assert ctd_products and optode_products
     chain = [n for n in ("sea_water_practical_salinity", "sea_water_density") if n in ctd_products]
-    assert chain  # the products of the compiled CTD chain, alone (dap_handlers/stream_reads.py)
+    assert chain  # the products of the compiled CTD chain, alone (dap_handlers/window_work.py)
     urls = [
         f"{server.url}/dap/{demo.CTD.path}.dods?" + ",".join(["time", *RAW_CHANGED, *ctd_products]),
         f"{server.url}/dap/{demo.OPTODE.path}.dods?" + ",".join(["time", *optode_products]),

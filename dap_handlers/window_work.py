@@ -1,0 +1,146 @@
+"""How one DAP request computes the windows of one plan, and on which threads.
+
+:class:`WindowWork` computes one window of records (an aligned span, see
+:mod:`dap_handlers.stream_reads`): by the plan's compiled chain
+(:func:`~stream_engine.engine.compiled_chains.compiled_chain`) where it takes the window, else by
+:func:`~stream_engine.engine.compute.compute`; the values are the same either way.
+:meth:`WindowWork.in_order` gives the values of a list of windows in order: with one compute
+thread on the caller's thread, the chain's columns of the next windows read ahead on the
+process's reader threads; with more, side by side on the compute pool. Either way nothing it
+started still runs once the iterator ends, is closed or fails.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
+from contextlib import closing
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from dap_handlers.window_layout import ProductShape, expanded
+from dap_handlers.window_threads import ahead, compute_pool, done, reader_pool
+from stream_engine.engine.compiled_chains import BinTimes, WindowColumns, compiled_chain
+from stream_engine.engine.compute import compute
+from stream_engine.store.base import IndexRange
+
+if TYPE_CHECKING:
+    from stream_engine import assets
+    from stream_engine.engine.plan import Plan
+    from stream_engine.preload.model import Preload
+    from stream_engine.store.base import Store, StreamKey
+
+#: Windows whose columns the reader threads read ahead of the one computed (one compute thread).
+READ_DEPTH = 2
+
+
+class WindowWork:
+    """The products ``wanted`` (working names) of ``plan``, computed window by window for one
+    request (safe to call from several threads).
+
+    Parameters
+    ----------
+    store, preload, key
+        The request's snapshot, the dictionary and the stream.
+    plan
+        The plan computing ``wanted``.
+    wanted
+        The products each window gives.
+    settings, require_deployment
+        As :func:`~stream_engine.engine.compute.compute` takes them.
+    deployments
+        The stream's deployments (:func:`stream_engine.assets.deployments`), parsed once per request.
+    shapes
+        :class:`~dap_handlers.window_layout.ProductShape` of every product, by name.
+    """
+
+    def __init__(self, store: Store, preload: Preload, key: StreamKey, plan: Plan, wanted: Sequence[str], *,
+                 settings: Mapping[str, Any], require_deployment: bool,
+                 deployments: Sequence[assets.Deployment], shapes: Mapping[str, ProductShape]) -> None:
+        self.store = store
+        self.preload = preload
+        self.plan = plan
+        self.wanted = tuple(wanted)
+        self.settings = settings
+        self.require_deployment = require_deployment
+        self.deployments = list(deployments)
+        self.shapes = shapes
+        chain = compiled_chain(plan, preload)  # the plan's products in compiled passes, if it can
+        self.chain = chain if chain is not None and chain.computes(self.wanted) else None
+        self.bins = BinTimes.of(store.partitions(key)) if self.chain is not None else None
+
+    def read(self, span: tuple[int, int]) -> WindowColumns | None:
+        """What the compiled chain reads of the window (``None``: no chain, or not its plain case)."""
+        if self.chain is None:
+            return None
+        return self.chain.read(self.store, IndexRange(*span), self.deployments, self.bins)
+
+    def values(self, span: tuple[int, int], columns: WindowColumns | None) -> dict[str, np.ndarray]:
+        """Every product of the window, each record in its place and dtype, from the chain's
+        ``columns`` (:meth:`read`) when it takes the window, else computed step by step."""
+        found = None if self.chain is None else self.chain.compute(columns, self.wanted)
+        return self._computed(span) if found is None else found
+
+    def __call__(self, span: tuple[int, int]) -> dict[str, np.ndarray]:
+        return self.values(span, self.read(span))
+
+    def in_order(self, spans: Sequence[tuple[int, int]], threads: int) -> Iterator[dict[str, np.ndarray]]:
+        """:meth:`values` of each window of ``spans``, in order: with one thread (or one window)
+        on the caller's thread, the chain's columns read up to :data:`READ_DEPTH` windows ahead
+        on the reader threads; with more, all on the compute pool side by side."""
+        if threads > 1 and len(spans) > 1:
+            pool = compute_pool(threads)
+            with closing(ahead(lambda span: pool.submit(self, span), spans, len(spans))) as computed:
+                for _, values in computed:
+                    yield values
+        elif self.chain is None:
+            yield from map(self, spans)
+        else:
+            readers = reader_pool()
+            with closing(ahead(lambda span: readers.submit(self.read, span), spans, READ_DEPTH)) as columns:
+                for span, found in columns:
+                    yield self.values(span, found)
+
+    def _computed(self, span: tuple[int, int]) -> dict[str, np.ndarray]:
+        start, stop = span
+        out = compute(self.store, self.preload, self.plan, index_range=IndexRange(start, stop),
+                      settings=self.settings, require_deployment=self.require_deployment, use_cache=False,
+                      deployments=self.deployments, argument_provenance=False)
+        return {name: expanded(out[name], out.source_index, stop - start, self.shapes[name])
+                for name in self.wanted if name in out}
+
+
+def blocks_on_pool(
+    blocks: Sequence[Sequence[tuple[int, int]]], threads: int, looked_up: Callable[[tuple[int, int]], Any],
+    work: Callable[[], WindowWork],
+) -> Iterator[list[tuple[tuple[int, int], Any]]]:
+    """Each block's windows (``blocks``: the spans of each), block after block, as
+    ``(span, found)``: what ``looked_up(span)`` found (a cache's), or when it found nothing
+    (``None``), the products :class:`WindowWork` computed there (a ``dict``).
+
+    The windows are computed on the compute pool of ``threads`` in order, across blocks, up to
+    one block's windows beyond the window taken (:func:`~dap_handlers.window_threads.ahead`), so
+    the pool goes on with the next block while the caller uses the one it holds. ``looked_up`` and
+    ``work`` (called once, at the first window nothing was found for) run on the caller's thread,
+    in window order. Closing the iterator cancels or waits for the windows started ahead.
+    """
+    pool = compute_pool(threads)
+    made: list[WindowWork] = []
+
+    def start(span: tuple[int, int]) -> Future[Any]:
+        found = looked_up(span)
+        if found is not None:
+            return done(found)
+        if not made:
+            made.append(work())
+        return pool.submit(made[0], span)
+
+    depth = max([threads, *(len(spans) for spans in blocks)])
+    with closing(ahead(start, (span for spans in blocks for span in spans), depth)) as windows:
+        for spans in blocks:
+            yield list(itertools.islice(windows, len(spans)))
+
+
+__all__ = ["READ_DEPTH", "WindowWork", "blocks_on_pool"]
