@@ -249,6 +249,7 @@ class CompiledChain:
         if density and any(values.position is None for _, _, values in columns.runs):
             return None
         out = ctd_chain.chain_values(columns.length, density)
+        scratch = _scratch(max(len(piece[DEPLOYMENT]) for piece in columns.pieces))
         at = 0
         for piece in columns.pieces:
             n = len(piece[DEPLOYMENT])
@@ -258,7 +259,8 @@ class CompiledChain:
                     continue
                 t0, p0, pt0, c0 = (piece[name][lo - at:hi - at] for name in self.counts)
                 ctd_chain.sbe16plus_chain(t0, p0, pt0, c0, self.fills, run.temperature, run.pressure,
-                                          run.conductivity, run.position if density else None, out.part(lo, hi))
+                                          run.conductivity, run.position if density else None, out.part(lo, hi),
+                                          scratch)
             at += n
         products = out._asdict()
         return {name: products[self.outputs[name]] for name in wanted}
@@ -291,6 +293,17 @@ class CompiledChain:
 
 
 _MAX_DEPLOYMENTS = 1024
+_SCRATCH = threading.local()
+
+
+def _scratch(n: int) -> np.ndarray:
+    """This thread's working room for the chain's loops, at least ``n`` float64 values (one per
+    thread, for every chain; it grows to the longest piece, at most a window): kept from window
+    to window, so its pages are not faulted in again for every piece of every window."""
+    room: np.ndarray | None = getattr(_SCRATCH, "room", None)
+    if room is None or len(room) < n:
+        room = _SCRATCH.room = np.empty(n, dtype=np.float64)
+    return room
 
 
 def _deployment_values(dep: assets.Deployment, coefficients: Mapping[str, tuple[_Coefficient, ...]],

@@ -175,7 +175,8 @@ def chain_values(n: int, density: bool) -> ChainValues:
 
 def sbe16plus_chain(t0: np.ndarray, p0: np.ndarray, pt0: np.ndarray, c0: np.ndarray, fills: np.ndarray,
                     temperature: np.ndarray, pressure: np.ndarray, conductivity: np.ndarray,
-                    position: SaarTable | None = None, out: ChainValues | None = None) -> ChainValues:
+                    position: SaarTable | None = None, out: ChainValues | None = None,
+                    scratch: np.ndarray | None = None) -> ChainValues:
     """The whole chain on one run of records with one calibration.
 
     Parameters
@@ -195,6 +196,9 @@ def sbe16plus_chain(t0: np.ndarray, p0: np.ndarray, pt0: np.ndarray, c0: np.ndar
     out
         Where to write the products (:func:`chain_values` of the counts' length, or slices of
         a larger one); ``None``: new arrays.
+    scratch
+        float64 working room of at least the counts' length, which a caller reuses from call to
+        call (a new array's pages are faulted in again on every call); ``None``: a new one.
 
     Returns
     -------
@@ -206,7 +210,7 @@ def sbe16plus_chain(t0: np.ndarray, p0: np.ndarray, pt0: np.ndarray, c0: np.ndar
     if out is None:
         out = chain_values(n, position is not None)
     t, p, c, sp, rho = out
-    log_r = np.empty(n, dtype=np.float64)
+    log_r = np.empty(n, dtype=np.float64) if scratch is None else scratch[:n]
     thermistor_ratio_loop(t0, fills[0], log_r)
     np.log(log_r, out=log_r)
     if sbe16plus_l1_loop(log_r, t0, p0, pt0, c0, fills, temperature, pressure, conductivity, t, p, c, sp):

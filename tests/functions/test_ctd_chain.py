@@ -86,12 +86,14 @@ def step_by_step(counts: dict[str, np.ndarray], cal: dict[str, float], offset: f
 
 
 def chained(counts: dict[str, np.ndarray], cal: dict[str, float], offset: float = 0.0,
-            lat: float = demo.LAT, lon: float = demo.LON, fill: float = FILL) -> ctd_chain.ChainValues:
+            lat: float = demo.LAT, lon: float = demo.LON, fill: float = FILL,
+            scratch: np.ndarray | None = None) -> ctd_chain.ChainValues:
     return ctd_chain.sbe16plus_chain(
         *(counts[k] for k in ("temperature", "pressure", "pressure_temp", "conductivity")), np.full(4, float(fill)),
         np.array([cal[k] for k in ctd_chain.TEMPERATURE_COEFFICIENTS]),
         np.array([*(cal[k] for k in ctd_chain.PRESSURE_COEFFICIENTS[:-1]), offset]),
-        np.array([cal[k] for k in ctd_chain.CONDUCTIVITY_COEFFICIENTS]), teos10.saar_table(lon, lat))
+        np.array([cal[k] for k in ctd_chain.CONDUCTIVITY_COEFFICIENTS]), teos10.saar_table(lon, lat),
+        scratch=scratch)
 
 
 def assert_same_bits(got: np.ndarray, want: np.ndarray, what: str) -> None:
@@ -138,6 +140,27 @@ def test_chain_without_fill_values_and_without_density():
         np.array([cal[k] for k in ctd_chain.CONDUCTIVITY_COEFFICIENTS]))
     assert no_density.density is None
     assert_same_bits(no_density.salinity, want[3], "salinity")
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_chain_reusing_its_working_room():
+    """A scratch array kept from call to call (longer than the counts, holding the last call's
+    values) gives the same bits as a new one, density included (it reuses the room)."""
+    rng = np.random.default_rng(11)
+    cal = {k[3:]: v for k, v in demo.CTD_CALIBRATIONS[0].items()}
+    scratch = np.full(N + 7, 1e30)
+    for n in (N, N // 3):
+        temp, salt, pres = rng.uniform(2, 20, n), rng.uniform(20, 36, n), rng.uniform(0, 500, n)
+        counts = demo.ctd_counts(temp, salt, pres, {f"CC_{k}": v for k, v in cal.items()})
+        counts["temperature"][::17] = FILL
+        want = step_by_step(counts, cal)
+        before = scratch.copy()
+        got = chained(counts, cal, scratch=scratch)
+        for name, g, w in zip(ctd_chain.ChainValues._fields, got, want, strict=True):
+            assert_same_bits(g, w, f"{n} records, {name}")
+        assert np.isfinite(want[4]).sum() > n // 2
+        assert (scratch[n:].view(np.uint64) == before[n:].view(np.uint64)).all()  # only n values used
+        assert not (scratch[:n].view(np.uint64) == before[:n].view(np.uint64)).all()
 
 
 def test_prepare_kernels_compiles_the_chain_before_requests():
