@@ -183,7 +183,8 @@ DAP_SHARED_CACHE_BYTES = 512 * 1024 * 1024
 DAP_COMPUTE_RECORDS = 131072
 
 # Threads computing DAP product windows of one request side by side (1: one window at a time,
-# the store reads of the next windows then done ahead on a reader thread of the process). With
+# the store reads of the next windows, across blocks too, then done ahead on a reader thread of the
+# process, at most one block ahead). With
 # more, a response's windows are computed side by side in order across its blocks
 # (DAP_BLOCK_BYTES), up to one block's windows ahead, so the next block is computed while the
 # current one is sent: a response holds about one block more than the one it sends.

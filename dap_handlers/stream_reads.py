@@ -29,7 +29,8 @@ ahead on a reader thread with one compute thread) is :class:`~dap_handlers.windo
 A response asks for all of a product's blocks at once (:meth:`StreamReads.product_reader`); with
 more than one compute thread their windows are computed on the compute pool in order, across
 blocks, at most one block's windows ahead (:meth:`StreamReads._blocks`), so the next block is
-computed while the current one is assembled, encoded and sent.
+computed while the current one is assembled, encoded and sent; with one, the store reads of
+the next block's first windows go on meanwhile.
 
 A computation plans only the product read and the later projected products (``group``), so
 one projected product costs its dependency chain and nothing else. It serves the whole group:
@@ -57,7 +58,7 @@ from dap_handlers.product_windows import KeptWindows, PendingWindows, shared_win
 from dap_handlers.shared_windows import shared_windows_in
 from dap_handlers.stored_columns import ServedCheck, joined, missing_value, stored_numbers
 from dap_handlers.window_layout import ProductShape, selected_span, wire_order
-from dap_handlers.window_work import WindowWork, blocks_on_pool
+from dap_handlers.window_work import WindowWork, blocks_ahead
 from stream_engine import assets
 from stream_engine.engine.calibrate import record_deployments, served_records
 from stream_engine.engine.compute_inputs import masked_sentinels
@@ -320,19 +321,16 @@ class StreamReads:
                 blocks: Sequence[list[tuple[int, int]]]) -> Iterator[list[np.ndarray]]:
         """The values of each block's windows (``blocks``: the spans of each), block after block.
 
-        One compute thread: a block's windows are computed when it is asked for, one after the
-        other (measured: computing ahead there takes the core the request's reads and encoding
-        use). More: the windows are computed on the compute pool in order, across blocks, up to
-        one block's windows beyond the window taken (:func:`~dap_handlers.window_work.blocks_on_pool`),
-        so the pool goes on with the next block while the caller sends the one it holds, without
-        waiting at each block's end.
+        The windows' work goes on in order across blocks, at most one block ahead
+        (:func:`~dap_handlers.window_work.blocks_ahead`), so it does not wait at each block's end
+        while the caller sends the one it holds: with more than one compute thread the next
+        block's windows are computed on the compute pool meanwhile; with one, only the compiled
+        chain's columns of its first windows are read meanwhile, and a block's windows are
+        computed when it is taken (measured: computing ahead there takes the core the request's
+        reads and encoding use).
         """
-        if self.threads == 1:
-            for spans in blocks:
-                yield self._windows(name, others, plan_of, spans)
-            return
-        for windows in blocks_on_pool(blocks, self.threads, lambda span: self._looked_up(name, span),
-                                      lambda: self._work(plan_of(), (name, *others))):
+        for windows in blocks_ahead(blocks, self.threads, lambda span: self._looked_up(name, span),
+                                    lambda: self._work(plan_of(), (name, *others))):
             yield self._finished(name, windows)
 
     def _windows(

@@ -6,8 +6,9 @@
 :func:`~stream_engine.engine.compute.compute`; the values are the same either way.
 :meth:`WindowWork.in_order` gives the values of a list of windows in order: with one compute
 thread on the caller's thread, the chain's columns of the next windows read ahead on the
-process's reader threads; with more, side by side on the compute pool. Either way nothing it
-started still runs once the iterator ends, is closed or fails.
+process's reader threads; with more, side by side on the compute pool. :func:`blocks_ahead`
+does the same for a response's blocks, going on across them. Either way nothing it started
+still runs once the iterator ends, is closed or fails.
 """
 
 from __future__ import annotations
@@ -112,7 +113,7 @@ class WindowWork:
                 for name in self.wanted if name in out}
 
 
-def blocks_on_pool(
+def blocks_ahead(
     blocks: Sequence[Sequence[tuple[int, int]]], threads: int, looked_up: Callable[[tuple[int, int]], Any],
     work: Callable[[], WindowWork],
 ) -> Iterator[list[tuple[tuple[int, int], Any]]]:
@@ -120,14 +121,18 @@ def blocks_on_pool(
     ``(span, found)``: what ``looked_up(span)`` found (a cache's), or when it found nothing
     (``None``), the products :class:`WindowWork` computed there (a ``dict``).
 
-    The windows are computed on the compute pool of ``threads`` in order, across blocks, up to
-    one block's windows beyond the window taken (:func:`~dap_handlers.window_threads.ahead`), so
-    the pool goes on with the next block while the caller uses the one it holds. ``looked_up`` and
-    ``work`` (called once, at the first window nothing was found for) run on the caller's thread,
-    in window order. Closing the iterator cancels or waits for the windows started ahead.
+    The windows' work goes on in order across blocks
+    (:func:`~dap_handlers.window_threads.ahead`), so it does not wait at each block's end while
+    the caller uses the block it holds: with more than one thread, the windows are computed on
+    the compute pool, up to one block's windows beyond the window taken; with one, they are
+    computed on the caller's thread as each block is taken, and the compiled chain's columns of
+    the next :data:`READ_DEPTH` windows (never more than the shortest block's windows, so at
+    most one block ahead) are read meanwhile on the reader threads. ``looked_up`` and ``work``
+    (called once, at the first window nothing was found for) run on the caller's thread, in
+    window order. Closing the iterator cancels or waits for the work started ahead.
     """
-    pool = compute_pool(threads)
     made: list[WindowWork] = []
+    pool = compute_pool(threads) if threads > 1 else reader_pool()
 
     def start(span: tuple[int, int]) -> Future[Any]:
         found = looked_up(span)
@@ -135,12 +140,27 @@ def blocks_on_pool(
             return done(found)
         if not made:
             made.append(work())
-        return pool.submit(made[0], span)
+        if threads > 1:
+            return pool.submit(made[0], span)
+        if made[0].chain is None:  # nothing to read ahead: computed step by step when taken
+            return done(_Columns(None))
+        return pool.submit(lambda: _Columns(made[0].read(span)))
 
-    depth = max([threads, *(len(spans) for spans in blocks)])
+    lengths = [len(spans) for spans in blocks if spans] or [1]
+    depth = max(threads, *lengths) if threads > 1 else min(READ_DEPTH, *lengths)
     with closing(ahead(start, (span for spans in blocks for span in spans), depth)) as windows:
         for spans in blocks:
-            yield list(itertools.islice(windows, len(spans)))
+            yield [(span, made[0].values(span, got.columns) if isinstance(got, _Columns) else got)
+                   for span, got in itertools.islice(windows, len(spans))]
 
 
-__all__ = ["READ_DEPTH", "WindowWork", "blocks_on_pool"]
+class _Columns:
+    """What the reader threads read of a window ahead of computing it (one compute thread)."""
+
+    __slots__ = ("columns",)
+
+    def __init__(self, columns: WindowColumns | None) -> None:
+        self.columns = columns
+
+
+__all__ = ["READ_DEPTH", "WindowWork", "blocks_ahead"]

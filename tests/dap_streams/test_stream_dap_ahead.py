@@ -1,8 +1,8 @@
 """With two compute threads a computed product's windows are computed on the compute pool in
 order across blocks, so the next block's windows are computed while the current one is sent (with
-one, one block after the other): same values, in order, at most one block ahead, nothing still
-computing once the response is closed (client gone, failure), a failed first block still an HTTP
-error."""
+one, one block after the other, the next block's store reads going on while one is sent): same
+values, in order, at most one block ahead, nothing still computing or reading once the response is
+closed (client gone, failure), a failed first block still an HTTP error."""
 
 from __future__ import annotations
 
@@ -133,6 +133,62 @@ def test_one_compute_thread_computes_one_block_after_the_other(own_store, curate
     assert windows.blocks == [0, 1] and windows.running == 0
     answer.body_iter.close()
     assert windows.blocks == [0, 1]
+
+
+class Reads:
+    """Records the compiled chain's reads of each window (:meth:`WindowWork.read`, on the reader
+    threads with one compute thread): the first records of the windows read, and how many run."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.started: list[int] = []
+        self.running = 0
+        self.lock = threading.Lock()
+        original = WindowWork.read
+        reads = self
+
+        def read(work, span):
+            with reads.lock:
+                reads.started.append(span[0])
+                reads.running += 1
+            try:
+                time.sleep(0.005)
+                return original(work, span)
+            finally:
+                with reads.lock:
+                    reads.running -= 1
+
+        monkeypatch.setattr(WindowWork, "read", read)
+
+    @property
+    def blocks(self) -> set[int]:
+        with self.lock:
+            return {start // BLOCK_RECORDS for start in self.started}
+
+
+def test_one_compute_thread_reads_the_next_block_while_one_is_sent(own_store, curated, engine_settings,
+                                                                   monkeypatch):
+    """With one compute thread the windows are computed as their block is taken, but the store
+    reads go on across blocks: while a block is sent, the next block's first windows are read
+    (at most one block ahead), and nothing reads once the client has gone."""
+    windows = Windows(monkeypatch)
+    reads = Reads(monkeypatch)
+    answer = _dods(_dataset(own_store, curated, engine_settings, 1))
+    chunks = iter(answer.body_iter)
+    next(chunks), next(chunks)  # the header and the count words
+    for block in range(BLOCKS - 1):
+        assert len(next(chunks)) == BLOCK_RECORDS * 4
+        assert max(windows.blocks) == block  # computed: only the blocks taken
+        assert max(reads.blocks) <= block + 1  # read: at most the next block
+        assert windows.wait_for(lambda following=block + 1: following in reads.blocks)
+    answer.body_iter.close()
+    assert reads.running == 0 and windows.running == 0
+    started = list(reads.started)
+    time.sleep(0.05)
+    assert reads.started == started and reads.running == 0  # nothing read after the close
+    assert len(set(started)) == len(started)  # each window read once, up to the last block's first two
+    last = (BLOCKS - 1) * BLOCK_RECORDS
+    assert set(range(0, last, WINDOW_RECORDS)) <= set(started) <= set(range(0, last + 2 * WINDOW_RECORDS,
+                                                                             WINDOW_RECORDS))
 
 
 def test_a_closed_response_leaves_nothing_computing(own_store, curated, engine_settings, monkeypatch):
