@@ -336,16 +336,10 @@ class StreamReads:
     def _windows(
         self, name: str, others: Sequence[str], plan_of: Callable[[], Plan], spans: list[tuple[int, int]]
     ) -> list[np.ndarray]:
-        """The values of the windows ``spans``, from the caches or computed (side by side with
-        more than one compute thread)."""
-        found = [(span, self._looked_up(name, span)) for span in spans]
-        missing = [span for span, known in found if known is None]
-        computed: dict[tuple[int, int], dict[str, np.ndarray]] = {}
-        if missing:
-            work = self._work(plan_of(), (name, *others))
-            with closing(work.in_order(missing, self.threads)) as values:
-                computed = dict(zip(missing, values, strict=True))
-        return self._finished(name, [(span, computed[span] if known is None else known) for span, known in found])
+        """The values of the windows ``spans``, from the caches or computed: :meth:`_blocks`
+        with them as one block."""
+        with closing(self._blocks(name, others, plan_of, [spans])) as blocks:
+            return next(blocks)
 
     def _looked_up(self, name: str, span: tuple[int, int]) -> tuple[np.ndarray, bool] | None:
         """The window of ``name`` over ``span`` and whether to keep it for the next requests, if

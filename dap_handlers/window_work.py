@@ -4,11 +4,10 @@
 :mod:`dap_handlers.stream_reads`): by the plan's compiled chain
 (:func:`~stream_engine.engine.compiled_chains.compiled_chain`) where it takes the window, else by
 :func:`~stream_engine.engine.compute.compute`; the values are the same either way.
-:meth:`WindowWork.in_order` gives the values of a list of windows in order: with one compute
-thread on the caller's thread, the chain's columns of the next windows read ahead on the
-process's reader threads; with more, side by side on the compute pool. :func:`blocks_ahead`
-does the same for a response's blocks, going on across them. Either way nothing it started
-still runs once the iterator ends, is closed or fails.
+:func:`blocks_ahead` gives a response's windows block after block, going on across blocks: with
+one compute thread computed on the caller's thread, the chain's columns of the next windows
+read ahead on the process's reader threads; with more, side by side on the compute pool.
+Nothing it started still runs once the iterator ends, is closed or fails.
 """
 
 from __future__ import annotations
@@ -86,23 +85,6 @@ class WindowWork:
 
     def __call__(self, span: tuple[int, int]) -> dict[str, np.ndarray]:
         return self.values(span, self.read(span))
-
-    def in_order(self, spans: Sequence[tuple[int, int]], threads: int) -> Iterator[dict[str, np.ndarray]]:
-        """:meth:`values` of each window of ``spans``, in order: with one thread (or one window)
-        on the caller's thread, the chain's columns read up to :data:`READ_DEPTH` windows ahead
-        on the reader threads; with more, all on the compute pool side by side."""
-        if threads > 1 and len(spans) > 1:
-            pool = compute_pool(threads)
-            with closing(ahead(lambda span: pool.submit(self, span), spans, len(spans))) as computed:
-                for _, values in computed:
-                    yield values
-        elif self.chain is None:
-            yield from map(self, spans)
-        else:
-            readers = reader_pool()
-            with closing(ahead(lambda span: readers.submit(self.read, span), spans, READ_DEPTH)) as columns:
-                for span, found in columns:
-                    yield self.values(span, found)
 
     def _computed(self, span: tuple[int, int]) -> dict[str, np.ndarray]:
         start, stop = span
