@@ -131,11 +131,12 @@ def values_stream(dataset: DapDataset, block_bytes: int,
             yield crc.to_bytes(CHECKSUM_BYTES, "little")
 
 
-def chunked(pieces: Iterable[bytes | memoryview], what: str) -> Iterator[bytes]:
+def chunked(pieces: Iterable[bytes | memoryview], what: str) -> Iterator[bytes | memoryview]:
     """Frame a byte stream as data chunks of :data:`CHUNK_BYTES` (the last one flagged last).
 
-    A chunk's bytes are copied once, joined with its header from views of the pieces. An
-    exception from ``pieces`` is logged and sent as a final error chunk.
+    A chunk is its 4-byte header followed by views of the pieces (nothing is copied here: the
+    server sends the views as they are, or the application makes them ``bytes``). An exception
+    from ``pieces`` is logged and sent as a final error chunk.
     """
     parts: list[memoryview] = []
     size = 0
@@ -144,7 +145,8 @@ def chunked(pieces: Iterable[bytes | memoryview], what: str) -> Iterator[bytes]:
             view = memoryview(piece)
             while view.nbytes:
                 if size == CHUNK_BYTES:  # full, and more follows: not the last one
-                    yield b"".join([chunk_header(LITTLE_ENDIAN_CHUNK, CHUNK_BYTES), *parts])
+                    yield chunk_header(LITTLE_ENDIAN_CHUNK, CHUNK_BYTES)
+                    yield from parts
                     parts, size = [], 0
                 take = view[: CHUNK_BYTES - size]
                 parts.append(take)
@@ -158,7 +160,8 @@ def chunked(pieces: Iterable[bytes | memoryview], what: str) -> Iterator[bytes]:
         body = message.encode("utf-8")
         yield chunk_header(LAST_CHUNK | ERROR_CHUNK | LITTLE_ENDIAN_CHUNK, len(body)) + body
         return
-    yield b"".join([chunk_header(LAST_CHUNK | LITTLE_ENDIAN_CHUNK, size), *parts])
+    yield chunk_header(LAST_CHUNK | LITTLE_ENDIAN_CHUNK, size)
+    yield from parts
 
 
 def _spooled_file(spool: IO[bytes]) -> Iterator[bytes]:
@@ -174,7 +177,7 @@ def _spooled_file(spool: IO[bytes]) -> Iterator[bytes]:
 
 
 def checksummed_response(dataset: DapDataset, block_bytes: int = DEFAULT_BLOCK_BYTES,
-                         ) -> tuple[Iterator[bytes], int]:
+                         ) -> tuple[Iterator[bytes | memoryview], int]:
     """The data response with checksums, and its length: the values are serialized and spooled
     first (their CRCs go into the DMR), then sent.
 
@@ -192,7 +195,7 @@ def checksummed_response(dataset: DapDataset, block_bytes: int = DEFAULT_BLOCK_B
         raise
     dmr = dmr_text(dataset, checksums)
 
-    def body() -> Iterator[bytes]:
+    def body() -> Iterator[bytes | memoryview]:
         yield dmr_chunk(dmr, checksums=True)
         yield from chunked(_spooled_file(spool), ".dap")
 

@@ -75,8 +75,9 @@ def _string_bytes(block: np.ndarray) -> bytes:
 
 def variable_chunks(
     variable: DapVariable, block_bytes: int = DEFAULT_BLOCK_BYTES
-) -> Iterator[bytes]:
-    """The XDR encoding of one variable, a block at a time."""
+) -> Iterator[bytes | memoryview]:
+    """The XDR encoding of one variable, a block at a time (numbers as a byte view of the block
+    in wire order)."""
     dap_type = variable.dap_type
     count = variable.size.to_bytes(4, "big")
     if variable.ndim:
@@ -89,15 +90,17 @@ def variable_chunks(
                 continue
             if wide:
                 _check_exact(variable, block)
-            yield np.ascontiguousarray(block, dtype=dap_type.wire).tobytes()
+            # a byte view of the block in wire order, not a copy (the server sends it as it is)
+            yield memoryview(np.ascontiguousarray(block, dtype=dap_type.wire).reshape(-1)).cast("B")
     if dap_type.is_byte:
         pad = _padding(variable.size)
         if pad:
             yield pad
 
 
-def dods_chunks(dataset: DapDataset, block_bytes: int = DEFAULT_BLOCK_BYTES) -> Iterator[bytes]:
-    """The whole DODS response as a stream of byte chunks (each at most about ``block_bytes``)."""
+def dods_chunks(dataset: DapDataset, block_bytes: int = DEFAULT_BLOCK_BYTES) -> Iterator[bytes | memoryview]:
+    """The whole DODS response as a stream of byte chunks (each at most about ``block_bytes``;
+    ``bytes`` or byte views of the values)."""
     yield header_bytes(dataset)
     for variable in dataset.variables:
         yield from variable_chunks(variable, block_bytes)

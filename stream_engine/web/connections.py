@@ -10,6 +10,10 @@
   handed to the server, else ``incomplete``; the access log prints it, and a body cut short (the
   client went away, a send timed out, an error while streaming) is also logged at WARNING with
   its request id and the bytes handed over.
+* **Buffers**: a body may hand over byte buffers other than ``bytes`` (a ``memoryview`` of a
+  block of values), which a server that says so (``stream_engine.writes_buffers`` in the environ,
+  set by :mod:`stream_engine.web.worker`) sends as they are; for any other server
+  (WSGI asks for ``bytes``) they become ``bytes`` here.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from stream_engine.web.views.base import ClosingBody
 logger = logging.getLogger("stream_engine.web")
 
 BODY_STATE = "stream_engine.body"
+#: Set (true) in the environ by a server whose ``write`` takes any C-contiguous byte buffer.
+WRITES_BUFFERS = "stream_engine.writes_buffers"
 EXEMPT_PATHS = frozenset({"/health"})
 
 
@@ -89,8 +95,11 @@ class TrackedBody(ClosingBody):
         environ[BODY_STATE] = "incomplete"
 
     def __iter__(self) -> Iterator[bytes]:
+        as_bytes = not self._environ.get(WRITES_BUFFERS)
         for chunk in super().__iter__():
-            self.handed += len(chunk)
+            if not isinstance(chunk, bytes) and as_bytes:
+                chunk = bytes(chunk)
+            self.handed += len(chunk) if isinstance(chunk, bytes) else memoryview(chunk).nbytes
             yield chunk
         self._environ[BODY_STATE] = "complete"
 

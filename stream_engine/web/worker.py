@@ -33,6 +33,8 @@ model and adds, in the accepting thread:
   table tells a worker stopping for a reload whether a new one serves yet: until one does, it
   goes on accepting (gunicorn's would stop at once, and nobody accepted while the new workers
   loaded the application).
+* **Bodies written from buffers.** Responses take any byte buffer, not only ``bytes``, and send
+  it without a copy (:mod:`stream_engine.web.body_writes`).
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ from gunicorn.workers.gthread import (
     TConn,
     ThreadWorker,
 )
+
+from stream_engine.web.body_writes import BufferWrites
 
 _HEALTH_REQUEST = re.compile(rb"(GET|HEAD) /health(?:\?[^ \r\n]*)? HTTP/1\.([01])\r\n")
 _PEEK_BYTES = 8192
@@ -151,6 +155,10 @@ class StreamEngineWorker(ThreadWorker):
             "health_answers": self.health_answers,
             "idle_connections_closed": self.idle_closed,
         }
+
+    def load_wsgi(self) -> None:
+        super().load_wsgi()
+        self.wsgi = BufferWrites(self.wsgi, tls=bool(self.cfg.is_ssl))
 
     def run(self) -> None:
         for name in ("start_health_checks", "start_row_deriver"):

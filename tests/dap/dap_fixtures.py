@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from wsgiref.simple_server import WSGIRequestHandler
 
@@ -104,4 +105,20 @@ class DapTestServer:
         else:
             response = handle_dap(self.dataset, suffix, query, **common)
         start_response(f"{response.status} DAP", response.headers)
-        return response.body_iter
+        return BytesBody(response.body_iter)
+
+
+class BytesBody:
+    """A DAP body whose parts (``bytes`` or byte views of the values) are handed over as
+    ``bytes``, as wsgiref takes nothing else; closing it closes the body."""
+
+    def __init__(self, body: Iterable[bytes | memoryview]) -> None:
+        self.body = body
+
+    def __iter__(self) -> Iterator[bytes]:
+        return (part if isinstance(part, bytes) else bytes(part) for part in self.body)
+
+    def close(self) -> None:
+        close = getattr(self.body, "close", None)
+        if close is not None:
+            close()
