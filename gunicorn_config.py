@@ -16,7 +16,14 @@ Stream Engine, and imports it afresh on ``HUP``).
 Memory per worker is bounded by ``COMPUTE_CACHE_BYTES + DAP_CACHE_BYTES`` (the caches, full
 after a while under varied load) plus what the requests in progress hold (at most ``THREADS``
 of them, each bounded by ``DAP_COMPUTE_RECORDS`` windows and ``DAP_BLOCK_BYTES`` blocks) plus the
-code and dictionary (about 150 MiB); see README "Running a server".
+code and dictionary (about 150 MiB); see README "Running a server". Each worker sets its glibc
+malloc policy in ``post_fork`` (``stream_engine/web/malloc_policy.py``: ``MALLOC_ARENAS``, and
+``MALLOC_MMAP_THRESHOLD``/``MALLOC_TRIM_THRESHOLD`` so that memory freed after a large response
+is kept for the next instead of being faulted in again); with another C library ``on_starting``
+says once that these settings do nothing. mallopt in the worker rather than ``MALLOC_*_``
+variables set by ``stream-engine serve``: it covers every way gunicorn is started (``serve``,
+``manage-streamng start``, a HUP's new workers), leaves the master, export jobs and their
+children on glibc's defaults, and reads the settings like every other one.
 
 Timeouts (gunicorn 27):
 
@@ -57,6 +64,7 @@ import sys
 
 from stream_engine.config import load_settings
 from stream_engine.logs import access_log_path, error_log_path
+from stream_engine.web.malloc_policy import glibc
 
 _settings = load_settings()
 os.makedirs(_settings.path("LOG_DIR"), exist_ok=True)
@@ -86,7 +94,8 @@ access_log_format = (
     "body=%({stream_engine.body}e)s"
 )
 
-_malloc_arenas = _settings.MALLOC_ARENAS
+_malloc_policy = (_settings.MALLOC_ARENAS, _settings.MALLOC_MMAP_THRESHOLD, _settings.MALLOC_TRIM_THRESHOLD)
+_glibc = glibc() is not None
 del _settings
 # numba, the compiler of the TEOS-10 and Sea-Bird kernels, is imported once here: workers fork with it loaded
 # and only load the compiled kernels from numba's cache when they start (shorter worker starts,
@@ -112,23 +121,17 @@ def when_ready(server) -> None:
 
 
 def post_fork(server, worker) -> None:
-    """Give the worker its slot in the connection table; bound its glibc malloc arenas
-    (``MALLOC_ARENAS``) before its threads start."""
+    """Give the worker its slot in the connection table; set its glibc malloc policy
+    (``MALLOC_ARENAS``, ``MALLOC_MMAP_THRESHOLD``, ``MALLOC_TRIM_THRESHOLD``) before its
+    threads start."""
+    from stream_engine.web.malloc_policy import apply_malloc_policy
     from stream_engine.web.worker import join_balance
 
     if hasattr(worker, "balance"):
         join_balance(worker, getattr(server, "connection_table", None))
-    if _malloc_arenas <= 0:
-        return
-    import ctypes
-
-    try:
-        mallopt = ctypes.CDLL(None).mallopt  # glibc; musl and macOS have none: nothing to bound
-    except (OSError, AttributeError):
-        return
-    m_arena_max = -8  # glibc malloc.h
-    if mallopt(m_arena_max, int(_malloc_arenas)) != 1:
-        server.log.warning("could not bound malloc arenas to %s (mallopt failed)", _malloc_arenas)
+    if _glibc:
+        for message in apply_malloc_policy(*_malloc_policy):
+            server.log.warning(message)
 
 
 def pre_fork(server, worker) -> None:
@@ -153,6 +156,9 @@ def on_starting(server) -> None:
     from stream_engine.web.worker import new_balance
 
     server.connection_table = new_balance()
+    if not _glibc and any(_malloc_policy):
+        server.log.info("the C library is not glibc: MALLOC_ARENAS, MALLOC_MMAP_THRESHOLD and "
+                        "MALLOC_TRIM_THRESHOLD have no effect")
 
     for address in server.cfg.bind:
         if address.startswith(("unix:", "fd://")):

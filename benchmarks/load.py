@@ -283,6 +283,10 @@ def main() -> int:
                         help="COMPUTE_CACHE_BYTES per worker in MiB (default: the setting's default)")
     parser.add_argument("--dap-cache-mib", type=float, default=None,
                         help="DAP_CACHE_BYTES per worker in MiB (default: the setting's default)")
+    parser.add_argument("--malloc-mmap-threshold-mib", type=float, default=None,
+                        help="MALLOC_MMAP_THRESHOLD per worker in MiB (0: glibc's policy, with the next)")
+    parser.add_argument("--malloc-trim-threshold-mib", type=float, default=None,
+                        help="MALLOC_TRIM_THRESHOLD per worker in MiB (default: the setting's default)")
     parser.add_argument("--tracemalloc", action="store_true",
                         help="run the server under PYTHONTRACEMALLOC (slower; /health then reports "
                              "the bytes Python allocations hold)")
@@ -302,7 +306,9 @@ def main() -> int:
         env = {k: v for k, v in os.environ.items() if not k.startswith("STREAM_ENGINE_")}
         env.update(STREAM_ENGINE_DATA_DIR=str(work / "data"), STREAM_ENGINE_LOG_DIR=str(work / "logs"))
         for option, setting in ((args.compute_cache_mib, "COMPUTE_CACHE_BYTES"),
-                                (args.dap_cache_mib, "DAP_CACHE_BYTES")):
+                                (args.dap_cache_mib, "DAP_CACHE_BYTES"),
+                                (args.malloc_mmap_threshold_mib, "MALLOC_MMAP_THRESHOLD"),
+                                (args.malloc_trim_threshold_mib, "MALLOC_TRIM_THRESHOLD")):
             if option is not None:
                 env[f"STREAM_ENGINE_{setting}"] = str(int(option * 1024 * 1024))
         if args.tracemalloc:

@@ -9,7 +9,7 @@ real HTTP status; only then does the body stream. The web layer turns the return
 from __future__ import annotations
 
 import logging
-from collections.abc import Hashable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
@@ -17,7 +17,6 @@ from itertools import chain, islice
 
 from dap_handlers.constraints import apply_constraint, apply_selection, parse_query
 from dap_handlers.errors import ResponseTooLarge, UnknownResponse
-from dap_handlers.metadata_cache import METADATA
 from dap_handlers.model import DapDataset
 from dap_handlers.responses.ascii import ascii_chunks, ascii_length_estimate
 from dap_handlers.responses.blocks import DEFAULT_BLOCK_BYTES, StreamedBody, element_cost
@@ -190,15 +189,11 @@ def _streamed(chunks: Iterator[bytes], what: str) -> Iterable[bytes]:
 
 def _body(
     kind: str, dataset: DapDataset, query_string: str, max_response_bytes: int, block_bytes: int,
-    where: str = "", version: str | None = None, cache_key: Hashable | None = None,
+    where: str = "", version: str | None = None,
 ) -> tuple[Iterable[bytes], int | None]:
     if kind == "das":
-        def das() -> bytes:
-            selected = apply_selection(dataset, query_string)
-            return das_text(selected, string_lengths(selected, version, block_bytes)).encode("utf-8")
-
-        body = METADATA.text(None if cache_key is None else (cache_key, "das", query_string), das)
-        return [body], len(body)
+        selected = apply_selection(dataset, query_string)
+        return _text(das_text(selected, string_lengths(selected, version, block_bytes)))
     if kind in ("ver", "version"):
         return _text(version_json())
     if kind == "help":
@@ -244,7 +239,6 @@ def handle_dap(
     request_headers: Mapping[str, str] | None = None,
     block_bytes: int = DEFAULT_BLOCK_BYTES,
     request_id: str | None = None,
-    cache_key: Hashable | None = None,
 ) -> DapResponse:
     """Answer one DAP2 request.
 
@@ -269,9 +263,6 @@ def handle_dap(
         Size of the blocks the lazy variables are read and sent in.
     request_id : str, optional
         The request's id, written with server-side errors to the log and to the client.
-    cache_key : hashable, optional
-        Identifies everything the dataset's metadata depends on (see
-        :mod:`dap_handlers.metadata_cache`); given, the DAS text is kept under it and the query.
 
     Returns
     -------
@@ -298,7 +289,7 @@ def handle_dap(
             return DapResponse(304, [*validators, *common_headers()], [])
         where = f" [request {request_id}]" if request_id else ""
         body, length = _body(kind, dataset, query_string, max_response_bytes, block_bytes, where,
-                             etag, cache_key)
+                             etag)
     except Exception as error:
         return error_response(error, request_id)
     headers = [("Content-Type", content_type)]

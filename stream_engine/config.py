@@ -142,6 +142,15 @@ def _validate(values: Mapping[str, Any]) -> None:
         val = v.get(key)
         _require(v, key, isinstance(val, int) and not isinstance(val, bool) and val >= 0,
                  "a whole number, 0 or more (0: no bound)")
+    for key in ("MALLOC_MMAP_THRESHOLD", "MALLOC_TRIM_THRESHOLD"):
+        val = v.get(key)
+        _require(v, key, isinstance(val, int) and not isinstance(val, bool) and val >= 0,
+                 "a whole number of bytes, 0 or more (0: glibc's own policy)")
+    _require(v, "MALLOC_MMAP_THRESHOLD", v["MALLOC_MMAP_THRESHOLD"] <= 32 * 1024 * 1024,
+             "at most 33554432 (32 MiB, glibc's ceiling)")
+    _require(v, "MALLOC_TRIM_THRESHOLD", (v["MALLOC_MMAP_THRESHOLD"] > 0) == (v["MALLOC_TRIM_THRESHOLD"] > 0),
+             "0 when MALLOC_MMAP_THRESHOLD is 0 and more than 0 when it is not (set both or neither: "
+             "setting one alone fixes the other at glibc's 128 KiB)")
     for key in ("JOB_PROCESSES", "JOB_MAX_ACTIVE", "JOB_RETENTION_SECONDS", "JOB_SPLIT_RECORDS",
                 "JOB_SUBJOB_PROCESSES"):
         _require(v, key, isinstance(v.get(key), int) and not isinstance(v.get(key), bool) and v[key] > 0, "a positive integer")

@@ -78,6 +78,9 @@ def test_unknown_environment_key_is_named(config_dir: Path) -> None:
         ("LOG_LEVEL", "LOUD"),
         ("CASSANDRA_ROWS", "sometimes"),
         ("CASSANDRA_ROWS_BATCH", "0"),
+        ("MALLOC_MMAP_THRESHOLD", "-1"),
+        ("MALLOC_MMAP_THRESHOLD", "67108864"),  # above glibc's 32 MiB ceiling
+        ("MALLOC_TRIM_THRESHOLD", "0"),  # while MALLOC_MMAP_THRESHOLD is set: both or neither
     ],
 )
 def test_bad_value_names_the_setting(config_dir: Path, key: str, raw: str) -> None:

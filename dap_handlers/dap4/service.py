@@ -9,7 +9,7 @@ real HTTP status; only then does the body stream.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from itertools import chain, islice
 
@@ -32,7 +32,6 @@ from dap_handlers.dap4.dmr import dmr_text
 from dap_handlers.dap4.dsr import DATA_MEDIA_TYPE, DMR_MEDIA_TYPE, DSR_MEDIA_TYPE, dsr_text
 from dap_handlers.dap4.errors import ERROR_MEDIA_TYPE, error_document
 from dap_handlers.errors import ResponseTooLarge, UnknownResponse
-from dap_handlers.metadata_cache import METADATA
 from dap_handlers.model import DapDataset
 from dap_handlers.responses.blocks import DEFAULT_BLOCK_BYTES, StreamedBody, element_cost
 from dap_handlers.responses.version import SERVER
@@ -113,7 +112,6 @@ def handle_dap4(
     request_headers: Mapping[str, str] | None = None,
     block_bytes: int = DEFAULT_BLOCK_BYTES,
     request_id: str | None = None,
-    cache_key: Hashable | None = None,
 ) -> DapResponse:
     """Answer one DAP4 request.
 
@@ -130,8 +128,8 @@ def handle_dap4(
         Cap on the values of a ``.dap`` response; larger requests get 413.
     dataset_url : str
         The dataset's URL without a suffix, for the DSR's links.
-    last_modified, etag, request_headers, block_bytes, request_id, cache_key
-        As for :func:`dap_handlers.app.handle_dap` (the DMR text is kept under ``cache_key``).
+    last_modified, etag, request_headers, block_bytes, request_id
+        As for :func:`dap_handlers.app.handle_dap`.
 
     Returns
     -------
@@ -164,8 +162,7 @@ def handle_dap4(
             body, length = _data_body(constrained, query.checksums, max_response_bytes,
                                       block_bytes, ".dap" + where)
         else:
-            key = None if cache_key is None else (cache_key, "dmr", query_string)
-            text = METADATA.text(key, lambda: dmr_text(constrained).encode("utf-8"))
+            text = dmr_text(constrained).encode("utf-8")
             body, length = [text], len(text)
     except Exception as error:
         return dap4_error_response(error, request_id)

@@ -121,12 +121,11 @@ def test_a_cached_plan_equals_a_fresh_resolution(store, write, settings):
 
 
 def test_das_and_dmr_texts_are_kept_per_dataset_version(store, write, dap_settings, tmp_path):
-    """A repeated DAS/DMR is served whole from the worker's kept answers (its texts made once);
-    an ingest into a consulted stream changes the ETag, so the next one is made again and shows
-    the change; a dated dataset is never answered with the whole stream's text."""
+    """A repeated DAS/DMR is served whole from the worker's kept answers (each made once); an
+    ingest into a consulted stream changes the ETag, so the next one is made again and shows the
+    change; a dated dataset is never answered with the whole stream's text."""
     from webob import Request
 
-    from dap_handlers.metadata_cache import METADATA
     from dap_handlers.metadata_responses import RESPONSES
     from stream_engine.web.app import create_app
 
@@ -142,20 +141,19 @@ def test_das_and_dmr_texts_are_kept_per_dataset_version(store, write, dap_settin
         assert response.status_code == 200, response.text
         return response.text, response.headers["ETag"]
 
-    METADATA.clear()
     RESPONSES.clear()
-    made, kept = METADATA.made, RESPONSES.hits + RESPONSES.checked
+    made, kept = RESPONSES.made, RESPONSES.hits + RESPONSES.checked
     das, etag = get(url + ".das")
     dmr, _ = get(url + ".dmr")
     assert (get(url + ".das"), get(url + ".dmr")) == ((das, etag), (dmr, etag))
-    assert (METADATA.made - made, RESPONSES.hits + RESPONSES.checked - kept) == (2, 2)
+    assert (RESPONSES.made - made, RESPONSES.hits + RESPONSES.checked - kept) == (2, 2)
     assert "no stream provides dpi_TEMPWAT_L1" in das and "no stream provides dpi_TEMPWAT_L1" in dmr
 
     dated, _ = get(url + "/2017-04-01T02:00:00Z/2017-04-02.das")
-    assert dated != das and METADATA.made - made == 3
+    assert dated != das and RESPONSES.made - made == 3
 
     _ctd(store, write, SAME_DEPTH, TIMES)  # the optode's temperature input now exists
     das_after, etag_after = get(url + ".das")
     dmr_after, _ = get(url + ".dmr")
-    assert etag_after != etag and METADATA.made - made == 5
+    assert etag_after != etag and RESPONSES.made - made == 5
     assert f"temperature from {SAME_DEPTH.path}" in das_after and f"temperature from {SAME_DEPTH.path}" in dmr_after

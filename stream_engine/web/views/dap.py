@@ -218,9 +218,6 @@ class DapDatasetView(View):
                 "request_headers": dict(request.headers),
                 "block_bytes": settings.DAP_BLOCK_BYTES,
                 "request_id": request_id,
-                # what the metadata depends on beyond the ETag (dap_handlers.metadata_cache)
-                "cache_key": None if version.etag is None else (
-                    version.etag, dated, dataset_url, bool(settings.REQUIRE_DEPLOYMENT)),
             }
             if kind in DAP4_KINDS:
                 answer = handle_dap4(dataset, suffix, request.query_string,
