@@ -259,7 +259,6 @@ def main(argv: list[str] | None = None) -> int:
     pydap = dap.pydap_script(True)
     dap.WORK.mkdir(exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="dap-cold-", dir=dap.WORK))
-    (work / "data").mkdir()
     try:
         return run(args, work, pydap)
     finally:
@@ -269,15 +268,23 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def run(args: argparse.Namespace, work: Path, pydap: Path) -> int:
-    log(f"load average at the start: {Path('/proc/loadavg').read_text().split()[:3]} (2 cores, shared)")
+def build(work: Path, records: int) -> Path:
+    """The benchmark's CTD store in ``work``: ``records`` records written to a NetCDF4 file,
+    ingested, with their calibrations loaded; returns the file (the baseline reads it)."""
+    (work / "data").mkdir(parents=True, exist_ok=True)
     nc_path, events = work / "data" / dap.FILE_NAME, work / "events.json"
-    data.write_netcdf(nc_path, args.records)
-    data.write_asset_events(events, args.records)
+    data.write_netcdf(nc_path, records)
+    data.write_asset_events(events, records)
     env = dap.se_env(work, 1, 4)
     dap.run([str(dap.SE_BIN), "ingest", str(nc_path)], env, "stream-engine ingest", 7200)
     dap.run([str(dap.SE_BIN), "assets", "load", str(events)], env, "stream-engine assets load", 600)
-    log(f"{args.records:,} records ingested")
+    log(f"{records:,} records ingested into {work}")
+    return nc_path
+
+
+def run(args: argparse.Namespace, work: Path, pydap: Path) -> int:
+    log(f"load average at the start: {Path('/proc/loadavg').read_text().split()[:3]} (2 cores, shared)")
+    nc_path = build(work, args.records)
     servers = Servers(work, pydap)
     rows: list[tuple[str, float, float, str]] = []
     results: dict[str, float] = {}

@@ -42,9 +42,9 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 import dap  # noqa: E402
-from dap_support import data  # noqa: E402
+import dap_cold  # noqa: E402
 from dap_support.load import download  # noqa: E402
-from dap_support.servers import ServerProcess, free_port, process_tree  # noqa: E402
+from dap_support.servers import ServerProcess, free_port, process_tree, status_kb  # noqa: E402
 
 from dap_handlers.shared_windows import FOLDER  # noqa: E402
 
@@ -87,11 +87,7 @@ def _stat(pid: int) -> tuple[float, float, int]:
 
 
 def _status_mib(pid: int, name: str) -> float:
-    with open(f"/proc/{pid}/status") as fh:
-        for line in fh:
-            if line.startswith(name + ":"):
-                return int(line.split()[1]) / 1024
-    return 0.0
+    return status_kb(pid, name) / 1024
 
 
 def _worker(master: int) -> int:
@@ -146,15 +142,10 @@ def parse_variant(text: str) -> tuple[str, dict[str, str]]:
     return name, env
 
 
-def build(work: Path, records: int) -> None:
-    (work / "data").mkdir(parents=True, exist_ok=True)
-    nc_path, events = work / "data" / dap.FILE_NAME, work / "events.json"
-    data.write_netcdf(nc_path, records)
-    data.write_asset_events(events, records)
-    env = dap.se_env(work, 1, 4)
-    dap.run([str(dap.SE_BIN), "ingest", str(nc_path)], env, "stream-engine ingest", 7200)
-    dap.run([str(dap.SE_BIN), "assets", "load", str(events)], env, "stream-engine assets load", 600)
-    log(f"{records:,} records ingested into {work}")
+def _ratio(base: list[float], ours: list[float]) -> float:
+    """Median of ``base`` over median of ``ours`` (NaN when ours is 0: too small to time)."""
+    theirs, mine = statistics.median(base), statistics.median(ours)
+    return theirs / mine if mine else float("nan")
 
 
 def _spread(values: list[float], fmt: str) -> str:
@@ -171,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--variants", nargs="+", default=["glibc"])
     args = ap.parse_args(argv)
     if args.build:
-        build(args.work, args.records)
+        dap_cold.build(args.work, args.records)
     variants = [parse_variant(v) for v in args.variants]
     cases = args.cases.split(",")
     log(f"load average at the start: {Path('/proc/loadavg').read_text().split()[:3]} (2 cores, shared)")
@@ -197,8 +188,8 @@ def main(argv: list[str] | None = None) -> int:
             wall, cpu = [s.seconds for s in runs], [s.cpu for s in runs]
             digests = {s.digest for s in runs} | {s.digest for s in base}
             log(f"{case:<9} {name:<10} {_spread(wall, '.3f'):<26} "
-                f"{statistics.median(s.seconds for s in base) / statistics.median(wall):5.2f} "
-                f"{_spread(cpu, '.2f'):<22} {statistics.median(s.cpu for s in base) / statistics.median(cpu):5.2f} "
+                f"{_ratio([s.seconds for s in base], wall):5.2f} "
+                f"{_spread(cpu, '.2f'):<22} {_ratio([s.cpu for s in base], cpu):5.2f} "
                 f"{statistics.median(s.sys_cpu for s in runs):5.2f} "
                 f"{_spread([s.faults for s in runs], '.0f'):<22} {statistics.median(s.rss_before for s in runs):6.0f} "
                 f"{statistics.median(s.hwm for s in runs):6.0f} {statistics.median(s.idle_rss for s in runs):6.0f}"

@@ -28,7 +28,8 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _status_kb(pid: int, field_name: str) -> int:
+def status_kb(pid: int, field_name: str) -> int:
+    """A ``/proc/<pid>/status`` field in kB (``VmRSS``, ``VmHWM``...); 0 when the process is gone."""
     try:
         with open(f"/proc/{pid}/status") as fh:
             for line in fh:
@@ -106,7 +107,7 @@ class MemorySampler:
         self._tree = process_tree(pid)
 
     def tree_rss_mib(self, field_name: str = "VmRSS") -> float:
-        return sum(_status_kb(p, field_name) for p in self._tree) / 1024.0
+        return sum(status_kb(p, field_name) for p in self._tree) / 1024.0
 
     def _run(self) -> None:
         ticks = 0
@@ -130,7 +131,7 @@ class MemorySampler:
         self._stop.set()
         self._thread.join()
         for pid in process_tree(self.pid)[1:]:
-            self.result.worker_hwm[pid] = _status_kb(pid, "VmHWM") / 1024.0
+            self.result.worker_hwm[pid] = status_kb(pid, "VmHWM") / 1024.0
 
 
 class ServerProcess:
