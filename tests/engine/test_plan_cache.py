@@ -46,6 +46,13 @@ def dap_settings(settings):
     return settings.replace(DAP_SHARED_CACHE_BYTES=0)
 
 
+@pytest.fixture(autouse=True)
+def still_clock(monkeypatch):
+    """A DAS carries the request time (``date_created``, ``history``) to the second: two texts
+    made across a second boundary differ there, so the texts compared here are made at one time."""
+    monkeypatch.setattr("stream_engine.outputs.attributes._now_iso", lambda: "2026-01-01T00:00:00Z")
+
+
 def test_plans_follow_exactly_what_their_resolution_consulted(store, write, dap_settings):
     preload = build_preload(DEPTHS)
     refdes = OPT.refdes
