@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
 from dap_support import data  # noqa: E402
-from dap_support.load import Download, Rate, dods_array, download, request_rate  # noqa: E402
+from dap_support.load import Body, Download, Rate, dods_array, download, request_rate  # noqa: E402
 from dap_support.servers import MemorySample, MemorySampler, ServerProcess, free_port  # noqa: E402
 
 WORK = HERE / ".work"
@@ -108,7 +108,7 @@ def servers(work: Path, pydap: Path, workers: int, threads: int, pydap_threads: 
 def dds_names(port: int, base: str) -> tuple[int, list[str]]:
     """Status of ``base.dds`` and the variable names it declares."""
     got = download(port, base + ".dds", keep=True, timeout=60)
-    text = (got.body or b"").decode("utf-8", "replace")
+    text = bytes(got.body or b"").decode("utf-8", "replace")
     return got.status, re.findall(r"^\s*\w+\s+([\w.%-]+)\s*\[", text, re.MULTILINE)
 
 
@@ -133,7 +133,7 @@ class Table:
         return "\n".join(lines)
 
 
-def measure_throughput(port: int, base: str, var: str, repeats: int) -> tuple[list[Download], bytes]:
+def measure_throughput(port: int, base: str, var: str, repeats: int) -> tuple[list[Download], Body]:
     runs = [download(port, f"{base}.dods?{var}", keep=(i == repeats - 1)) for i in range(repeats)]
     bad = [r.status for r in runs if r.status != 200]
     if bad:
@@ -141,7 +141,7 @@ def measure_throughput(port: int, base: str, var: str, repeats: int) -> tuple[li
     return runs, runs[-1].body or b""
 
 
-def check_values(name: str, body: bytes, expected) -> str:
+def check_values(name: str, body: Body, expected) -> str:
     import numpy as np
 
     try:

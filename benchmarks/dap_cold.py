@@ -28,13 +28,19 @@ their calibrations, and a NetCDF4 file that also holds the products):
 The product figures (cold requests on fresh servers, pydap's first request, baseline, bare
 kernels) are each the fastest of ``--rounds`` measurements (default 3): on a shared machine
 one 0.1 s request is mostly noise. Every Stream Engine response is decoded and compared with
-the baseline's values (float32 bits).
-``--metadata`` measures only the ``.dds``/``.das``/``.dmr`` request rates, ``--rounds`` rounds of
-fresh servers alternating with pydap's (medians), with the CPU per request of each server and of
-this process's 8 client threads (which share the 2 cores with the server).
-Run: ``.venv/bin/python benchmarks/dap_cold.py [--records 10000000] [--quick] [--metadata]``; it needs the
-pydap venv that ``dap.py`` creates. Results are ratios measured in this run; the machine's load
-average is printed at the start and the end.
+the baseline's values (float32 bits). Beside each cold product request (ours with 1 and 2
+threads, pydap's) the table gives its **floor** on this machine: the CPU the server and the
+client spent on it over the cores (``dap_support/cold.py``), and how near the wall time is.
+The client reads bodies the lean way (``dap_support/load.py``); ``--readers readinto,blocks``
+also measures the reader before issue 13x, alternating, with a table for each.
+``--metadata`` (``--only metadata``) measures only the ``.dds``/``.das``/``.dmr`` request rates,
+``--rounds`` rounds of fresh servers alternating with pydap's (medians), with the CPU per request
+of each server and of this process's 8 client threads (which share the 2 cores with the server);
+``--only products`` / ``--only raw`` measure only the products or the raw and mixed projections.
+Run: ``.venv/bin/python benchmarks/dap_cold.py [--records 10000000] [--quick] [--metadata]
+[--work DIR [--build]]``; it needs the pydap venv that ``dap.py`` creates. ``--work`` reuses a
+store built once with ``--build`` (else each run builds one in a temporary folder). Results are
+ratios measured in this run; the machine's load average is printed at the start and the end.
 """
 
 from __future__ import annotations
@@ -45,7 +51,6 @@ import statistics
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -56,101 +61,22 @@ sys.path.insert(0, str(HERE))
 
 import dap  # noqa: E402
 from dap_support import data  # noqa: E402
-from dap_support.load import Download, dap_array, dods_array, download, request_rate  # noqa: E402
+from dap_support.cold import CORES, Cold, cold_get, get, in_turn  # noqa: E402
+from dap_support.load import READERS, Body, dap_array, dods_array, download, request_rate  # noqa: E402
+from dap_support.reference import bare_kernels, baseline, read_raw  # noqa: E402
 from dap_support.servers import ServerProcess, free_port, tree_cpu_seconds  # noqa: E402
 
 from dap_handlers.shared_windows import FOLDER  # noqa: E402
-from stream_engine import demo  # noqa: E402
-from stream_engine.config import load_settings  # noqa: E402
-from stream_engine.functions import ctd  # noqa: E402
 
 PRODUCTS = {"density": "sea_water_density", "salinity": "sea_water_practical_salinity"}
 RAW_VARS = ("time", "deployment", "internal_timestamp", "driver_timestamp", "ingestion_timestamp",
             "ctd_time", "temperature", "conductivity", "pressure", "pressure_temp")
-#: Records per window of the bare kernels: the server's default ``DAP_COMPUTE_RECORDS``.
-WINDOW = int(load_settings(environ={})["DAP_COMPUTE_RECORDS"])
 #: Cold requests per side for the raw and mixed projections (their median is reported).
 RAW_ROUNDS = 3
 
 
 def log(message: str) -> None:
     print(message, flush=True)
-
-
-def read_raw(nc_path: Path) -> dict[str, np.ndarray]:
-    import netCDF4
-
-    with netCDF4.Dataset(nc_path) as nc:
-        nc.set_auto_mask(False)
-        return {name: nc.variables[name][:] for name in ("deployment", "temperature", "conductivity",
-                                                         "pressure", "pressure_temp")}
-
-
-def _calibration(number: int) -> dict[str, float]:
-    return {k[3:]: v for k, v in demo.CTD_CALIBRATIONS[number - 1].items()}
-
-
-def _l1(raw: dict[str, np.ndarray], part: slice, c: dict[str, float]) -> tuple[np.ndarray, ...]:
-    """Temperature, pressure, conductivity (float32, as the engine keeps L1 products)."""
-    t1 = ctd.ctd_sbe16plus_tempwat(raw["temperature"][part], c["a0"], c["a1"], c["a2"], c["a3"]).astype(np.float32)
-    p1 = ctd.ctd_sbe16plus_preswat(
-        raw["pressure"][part], raw["pressure_temp"][part], c["ptempa0"], c["ptempa1"], c["ptempa2"],
-        c["ptca0"], c["ptca1"], c["ptca2"], c["ptcb0"], c["ptcb1"], c["ptcb2"], c["pa0"], c["pa1"], c["pa2"],
-    ).astype(np.float32)
-    c1 = ctd.ctd_sbe16plus_condwat(raw["conductivity"][part], t1, p1, c["g"], c["h"], c["i"], c["j"],
-                                   c["cpcor"], c["ctcor"]).astype(np.float32)
-    return t1, p1, c1
-
-
-def _parts(raw: dict[str, np.ndarray]) -> list[tuple[slice, int]]:
-    deployment = raw["deployment"]
-    edges = [0, *(np.flatnonzero(deployment[1:] != deployment[:-1]) + 1).tolist(), len(deployment)]
-    return [(slice(a, b), int(deployment[a])) for a, b in zip(edges[:-1], edges[1:], strict=True)]
-
-
-def baseline(nc_path: Path, product: str) -> tuple[float, np.ndarray]:
-    """(a): netCDF4 read + numpy calibrations + gsw, big-endian float32 bytes; (seconds, values)."""
-    import gsw
-
-    t0 = time.perf_counter()
-    raw = read_raw(nc_path)
-    out = []
-    for part, number in _parts(raw):
-        t1, p1, c1 = _l1(raw, part, _calibration(number))
-        sp = gsw.SP_from_C(c1.astype(np.float64) * 10.0, t1, p1).astype(np.float32)
-        if product == "salinity":
-            out.append(sp)
-            continue
-        sa = gsw.SA_from_SP(sp, p1, demo.LON, demo.LAT)
-        out.append(gsw.rho(sa, gsw.CT_from_t(sa, t1, p1), p1).astype(np.float32))
-    values = np.concatenate(out)
-    values.astype(">f4").tobytes()
-    return time.perf_counter() - t0, values
-
-
-def bare_kernels(raw: dict[str, np.ndarray], product: str, threads: int) -> float:
-    """The engine's algorithms alone on in-memory counts, in DAP windows; seconds."""
-    def window(job: tuple[slice, int]) -> None:
-        part, number = job
-        t1, p1, c1 = _l1(raw, part, _calibration(number))
-        sp = ctd.ctd_pracsal(c1, t1, p1).astype(np.float32)
-        if product == "density":
-            ctd.ctd_density(sp, t1, p1, demo.LAT, demo.LON).astype(">f4")
-        else:
-            sp.astype(">f4")
-
-    jobs = []
-    for part, number in _parts(raw):
-        for lo in range(part.start, part.stop, WINDOW):
-            jobs.append((slice(lo, min(lo + WINDOW, part.stop)), number))
-    t0 = time.perf_counter()
-    if threads == 1:
-        for job in jobs:
-            window(job)
-    else:
-        with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(window, jobs))
-    return time.perf_counter() - t0
 
 
 class Servers:
@@ -181,19 +107,12 @@ class Servers:
                              port, "/", self.work / f"pydap-{self.count}.log", cwd=self.work)
 
 
-def get(server: ServerProcess, path: str, keep: bool = False) -> Download:
-    got = download(server.port, path, keep=keep, timeout=1800)
-    if got.status != 200:
-        raise SystemExit(f"GET {path} answered {got.status}; see {server.log}")
-    return got
-
-
 def dap4_query(variables: tuple[str, ...] | list[str]) -> str:
     """The DAP4 constraint projecting ``variables`` (``;``-separated, URL-encoded)."""
     return "dap4.ce=" + "%3B".join(f"%2F{name}" for name in variables)
 
 
-def compare(body: bytes | None, want: np.ndarray, dap4: bool = False) -> str:
+def compare(body: Body | None, want: np.ndarray, dap4: bool = False) -> str:
     got = (dap_array if dap4 else dods_array)(body or b"")
     if got.shape != want.shape:
         return f"{got.size} values, expected {want.size}"
@@ -247,19 +166,42 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--records", type=int, default=10_000_000)
     ap.add_argument("--quick", action="store_true", help="1,000,000 records")
-    ap.add_argument("--keep", action="store_true", help="keep the work folder")
+    ap.add_argument("--work", type=Path,
+                    help="folder of a store built before (with --build), reused and kept; default: a "
+                         "temporary folder, built and removed")
+    ap.add_argument("--build", action="store_true", help="build the store in --work first")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary work folder")
     ap.add_argument("--metadata", action="store_true",
                     help="only the .dds/.das/.dmr request rates (and CPU per request), --rounds rounds")
+    ap.add_argument("--only", choices=("products", "raw", "metadata"),
+                    help="only the product requests (cold, baselines, bare kernels, pydap, repeats, DAP4), "
+                         "only the raw and mixed ones, or only the metadata rates (= --metadata)")
     ap.add_argument("--rounds", type=int, default=3,
                     help="cold product requests (each on a fresh server), baselines and bare kernels "
                          "are measured this many times and the fastest kept (default 3)")
+    ap.add_argument("--readers", default="readinto",
+                    help="how the client reads bodies, comma-separated: readinto (lean, the default), "
+                         "blocks (the reader before issue 13x); with two, every cold request is made "
+                         "with each, their order alternating round by round, and a table printed for each")
     args = ap.parse_args(argv)
     if args.quick:
         args.records = 1_000_000
+    if args.metadata:
+        args.only = "metadata"
+    args.readers = args.readers.split(",")
+    if unknown := set(args.readers) - set(READERS):
+        ap.error(f"unknown readers {sorted(unknown)}; choose from {READERS}")
     pydap = dap.pydap_script(True)
+    if args.work:
+        if args.build:
+            build(args.work, args.records)
+        elif not (args.work / "data" / dap.FILE_NAME).is_file():
+            ap.error(f"no store in {args.work}: build it with --build")
+        return run(args, args.work, pydap)
     dap.WORK.mkdir(exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="dap-cold-", dir=dap.WORK))
     try:
+        build(work, args.records)
         return run(args, work, pydap)
     finally:
         if args.keep:
@@ -283,95 +225,129 @@ def build(work: Path, records: int) -> Path:
 
 
 def run(args: argparse.Namespace, work: Path, pydap: Path) -> int:
-    log(f"load average at the start: {Path('/proc/loadavg').read_text().split()[:3]} (2 cores, shared)")
-    nc_path = build(work, args.records)
+    log(f"load average at the start: {Path('/proc/loadavg').read_text().split()[:3]} ({CORES} cores, shared)")
     servers = Servers(work, pydap)
-    rows: list[tuple[str, float, float, str]] = []
-    results: dict[str, float] = {}
     rounds = max(1, args.rounds)
-    if args.metadata:
+    if args.only == "metadata":
         table(metadata_rates(servers, rounds))
         return 0
+    rows: dict[str, list[tuple[str, float, float, str]]] = {reader: [] for reader in args.readers}
+    if args.only in (None, "products"):
+        for reader, got in products(servers, work / "data" / dap.FILE_NAME, args.readers, rounds).items():
+            rows[reader] += got
+    if args.only in (None, "raw"):
+        for reader, got in raw_and_mixed(servers, args.readers).items():
+            rows[reader] += got
+    shared = metadata_rates(servers, 1) if args.only is None else []
+    for reader in args.readers:
+        table(rows[reader] + shared, f"client reader: {reader}" if len(args.readers) > 1 else "")
+    return 0
+
+
+def products(servers: Servers, nc_path: Path, readers: list[str],
+             rounds: int) -> dict[str, list[tuple[str, float, float, str]]]:
+    """The product rows of the table, for each reader: cold requests on fresh servers against the
+    baseline, pydap and the bare kernels (each the fastest of ``rounds``), their CPU and 2-core
+    floor, repeats and DAP4."""
+    rows: dict[str, list[tuple[str, float, float, str]]] = {reader: [] for reader in readers}
     raw = read_raw(nc_path)
     for name, var in PRODUCTS.items():
         base_s, want = min((baseline(nc_path, name) for _ in range(rounds)), key=lambda got: got[0])
         k1 = min(bare_kernels(raw, name, 1) for _ in range(rounds))
         k2 = min(bare_kernels(raw, name, 2) for _ in range(rounds))
         log(f"{name}: baseline (netCDF4 + gsw) {base_s:.2f}s; bare kernels {k1:.2f}s (1 thread), {k2:.2f}s (2)")
-        cold: dict[int, float] = {}
+        cold: dict[tuple[str, int | str], list[Cold]] = {}
+        results: dict[tuple[str, str], float] = {}
         for threads in (1, 2):
-            for _ in range(rounds):
-                with servers.engine(threads) as server:
-                    get(server, f"{dap.OUR_PATH}.dds")  # the worker's own start-up, nothing computed
-                    first = get(server, f"{dap.OUR_PATH}.dods?{var}", keep=True)
-                    cold[threads] = min(cold.get(threads, first.seconds), first.seconds)
-                    log(f"  stream engine, {threads} compute thread(s): cold {first.seconds:.2f}s "
-                        f"({first.nbytes / 1e6:.0f} MB); {compare(first.body, want)}")
-                    if threads == 2:
-                        again = get(server, f"{dap.OUR_PATH}.dods?{var}").seconds
-                        key = f"{name} repeat same worker"
-                        results[key] = min(results.get(key, again), again)
-            if threads == 2:
-                with servers.engine(threads) as server:  # DAP4, cold as well
-                    get(server, f"{dap.OUR_PATH}.dds")
-                    first = get(server, f"{dap.OUR_PATH}.dap?{dap4_query([var])}", keep=True)
-                    results[f"{name} cold .dap"] = first.seconds
-                    log(f"  stream engine, DAP4 .dap, 2 compute threads: cold {first.seconds:.2f}s "
-                        f"({first.nbytes / 1e6:.0f} MB); {compare(first.body, want, dap4=True)}")
-                with servers.engine(threads, keep_shared=True) as other:
-                    results[f"{name} repeat other worker"] = get(other, f"{dap.OUR_PATH}.dods?{var}").seconds
-        pydap_times = []
-        for _ in range(rounds):
-            with servers.pydap_server() as server:
-                get(server, f"{dap.PYDAP_PATH}.dds")
-                pydap_times.append(get(server, f"{dap.PYDAP_PATH}.dods?{var}").seconds)
-        pydap_s = min(pydap_times)
-        rows += [
-            (f"cold {name} vs baseline (a), 2 threads", base_s, cold[2], ">= 3x" if name == "density" else ""),
-            (f"cold {name} vs pydap precomputed (b), 2 threads", pydap_s, cold[2],
-             ">= 0.5x" if name == "salinity" else ""),
-            (f"bare kernels (1 thread) / whole request (1 thread), {name}", k1, cold[1], ">= 0.77 (<= 1.3x)"),
-            (f"cold {name}: 2 compute threads vs 1", cold[1], cold[2], ">= 1.7x"),
-            (f"cold DAP4 .dap {name} vs pydap .dods precomputed (b)", pydap_s, results[f"{name} cold .dap"], ""),
-            (f"cold DAP4 .dap {name} vs our cold .dods", cold[2], results[f"{name} cold .dap"], ""),
-            (f"bare kernels: 2 threads vs 1, {name}", k1, k2, "(hardware)"),
-            (f"repeat {name}, same worker vs cold", cold[2], results[f"{name} repeat same worker"], ""),
-            (f"repeat {name}, other worker vs cold", cold[2], results[f"{name} repeat other worker"], ""),
-        ]
+            for number in range(rounds):
+                for reader in in_turn(readers, number):
+                    with servers.engine(threads) as server:
+                        get(server, f"{dap.OUR_PATH}.dds")  # the worker's own start-up, nothing computed
+                        first, got = cold_get(server, f"{dap.OUR_PATH}.dods?{var}", reader)
+                        cold.setdefault((reader, threads), []).append(first)
+                        log(f"  stream engine, {threads} compute thread(s), {reader}: cold {first} "
+                            f"({got.nbytes / 1e6:.0f} MB); {compare(got.body, want)}")
+                        if threads == 2:
+                            again = get(server, f"{dap.OUR_PATH}.dods?{var}", reader=reader).seconds
+                            results[reader, "same"] = min(results.get((reader, "same"), again), again)
+        for reader in readers:
+            with servers.engine(2) as server:  # DAP4, cold as well
+                get(server, f"{dap.OUR_PATH}.dds")
+                first, got = cold_get(server, f"{dap.OUR_PATH}.dap?{dap4_query([var])}", reader)
+                results[reader, "dap"] = first.seconds
+                log(f"  stream engine, DAP4 .dap, 2 compute threads, {reader}: cold {first} "
+                    f"({got.nbytes / 1e6:.0f} MB); {compare(got.body, want, dap4=True)}")
+            with servers.engine(2, keep_shared=True) as other:
+                results[reader, "other"] = get(other, f"{dap.OUR_PATH}.dods?{var}", reader=reader).seconds
+        for number in range(rounds):
+            for reader in in_turn(readers, number):
+                with servers.pydap_server() as server:
+                    get(server, f"{dap.PYDAP_PATH}.dds")
+                    # the reader before 13x kept only our body; the lean one keeps both (same work)
+                    first, _ = cold_get(server, f"{dap.PYDAP_PATH}.dods?{var}", reader, keep=reader != "blocks")
+                    cold.setdefault((reader, "pydap"), []).append(first)
+                    log(f"  pydap, {reader}: cold {first}")
+        for reader in readers:
+            one, two, theirs = (min(cold[reader, key], key=lambda c: c.seconds) for key in (1, 2, "pydap"))
+            rows[reader] += [
+                (f"cold {name} vs baseline (a), 2 threads", base_s, two.seconds, ">= 3x" if name == "density" else ""),
+                (f"cold {name} vs pydap precomputed (b), 2 threads", theirs.seconds, two.seconds,
+                 ">= 0.5x" if name == "salinity" else ""),
+                (f"bare kernels (1 thread) / whole request (1 thread), {name}", k1, one.seconds, ">= 0.77 (<= 1.3x)"),
+                (f"cold {name}: 2 compute threads vs 1", one.seconds, two.seconds, ">= 1.7x"),
+                *((f"  {CORES}-core floor vs wall, {label}", got.floor, got.seconds,
+                   f"CPU: server {got.server_cpu:.2f}s, client {got.client_cpu:.3f}s")
+                  for label, got in ((f"cold {name}, 1 thread", one), (f"cold {name}, 2 threads", two),
+                                     (f"pydap {name}", theirs))),
+                (f"cold DAP4 .dap {name} vs pydap .dods precomputed (b)", theirs.seconds, results[reader, "dap"], ""),
+                (f"cold DAP4 .dap {name} vs our cold .dods", two.seconds, results[reader, "dap"], ""),
+                (f"bare kernels: 2 threads vs 1, {name}", k1, k2, "(hardware)"),
+                (f"repeat {name}, same worker vs cold", two.seconds, results[reader, "same"], ""),
+                (f"repeat {name}, other worker vs cold", two.seconds, results[reader, "other"], ""),
+            ]
+    return rows
+
+
+def raw_and_mixed(servers: Servers, readers: list[str]) -> dict[str, list[tuple[str, float, float, str]]]:
+    """Cold ``.dods``/``.dap`` of the stored raw variables and of raw + products against pydap's
+    ``.dods``, alternating fresh servers (medians of ``RAW_ROUNDS``), with each server's CPU."""
+    rows: dict[str, list[tuple[str, float, float, str]]] = {reader: [] for reader in readers}
     for label, variables in (("stored raw variables", RAW_VARS),
                              ("mixed: raw + 2 products", (*RAW_VARS, *PRODUCTS.values()))):
         projection = ",".join(variables)
-        cold_raw: dict[str, list[float]] = {"ours": [], "dap4": [], "pydap": []}
-        cpu: dict[str, list[float]] = {"ours": [], "dap4": [], "pydap": []}  # the server's, per request
-        for _ in range(RAW_ROUNDS):  # alternating fresh servers, one .dds first on each (start-up)
-            for side, base, request in (("ours", dap.OUR_PATH, f".dods?{projection}"),
-                                        ("dap4", dap.OUR_PATH, f".dap?{dap4_query(variables)}"),
-                                        ("pydap", dap.PYDAP_PATH, f".dods?{projection}")):
-                with servers.pydap_server() if side == "pydap" else servers.engine(2) as server:
-                    get(server, f"{base}.dds")
-                    before = tree_cpu_seconds(server.pid)
-                    got = get(server, base + request)
-                    cpu[side].append(tree_cpu_seconds(server.pid) - before)
-                cold_raw[side].append(got.seconds)
-        ours, ours4, theirs = (statistics.median(cold_raw[k]) for k in ("ours", "dap4", "pydap"))
-        log(f"{label} ({got.nbytes / 1e6:,.0f} MB; medians of {RAW_ROUNDS} cold requests, each on a fresh "
-            f"server after one .dds): stream engine .dods {ours:.3f}s, .dap {ours4:.3f}s, pydap .dods "
-            f"{theirs:.3f}s; all: {', '.join(f'{k} ' + ' '.join(f'{t:.3f}' for t in v) for k, v in cold_raw.items())}; "
-            f"server CPU (user + sys): {', '.join(f'{k} ' + ' '.join(f'{t:.2f}' for t in v) for k, v in cpu.items())}")
-        rows.append((f"cold .dods of {label}, MB/s vs pydap", theirs, ours,
-                     ">= 2x" if label.startswith("stored") else "(reported)"))
-        rows.append(("  server CPU of that .dods (user + sys) vs pydap's", statistics.median(cpu["pydap"]),
-                     statistics.median(cpu["ours"]), ""))
-        rows.append((f"cold DAP4 .dap of {label} vs pydap .dods", theirs, ours4, ""))
-        rows.append((f"cold DAP4 .dap of {label} vs our cold .dods", ours, ours4, ""))
-    rows += metadata_rates(servers, 1)
-    table(rows)
-    return 0
+        cold_raw: dict[tuple[str, str], list[Cold]] = {}
+        for number in range(RAW_ROUNDS):  # alternating fresh servers, one .dds first on each (start-up)
+            for reader in in_turn(readers, number):
+                for side, base, request in (("ours", dap.OUR_PATH, f".dods?{projection}"),
+                                            ("dap4", dap.OUR_PATH, f".dap?{dap4_query(variables)}"),
+                                            ("pydap", dap.PYDAP_PATH, f".dods?{projection}")):
+                    with servers.pydap_server() if side == "pydap" else servers.engine(2) as server:
+                        get(server, f"{base}.dds")
+                        first, got = cold_get(server, base + request, reader, keep=False)
+                    cold_raw.setdefault((reader, side), []).append(first)
+        for reader in readers:
+            ours, ours4, theirs = (statistics.median(c.seconds for c in cold_raw[reader, k])
+                                   for k in ("ours", "dap4", "pydap"))
+            cpu = {k: statistics.median(c.server_cpu for c in cold_raw[reader, k]) for k in ("ours", "pydap")}
+            log(f"{label} ({got.nbytes / 1e6:,.0f} MB; medians of {RAW_ROUNDS} cold requests, each on a fresh "
+                f"server after one .dds; client reader {reader}): stream engine .dods {ours:.3f}s, .dap {ours4:.3f}s, "
+                f"pydap .dods {theirs:.3f}s; all: "
+                + "; ".join(f"{k} " + ", ".join(str(c) for c in cold_raw[reader, k]) for k in ("ours", "dap4", "pydap")))
+            rows[reader] += [
+                (f"cold .dods of {label}, MB/s vs pydap", theirs, ours,
+                 ">= 2x" if label.startswith("stored") else "(reported)"),
+                ("  server CPU of that .dods (user + sys) vs pydap's", cpu["pydap"], cpu["ours"], ""),
+                (f"cold DAP4 .dap of {label} vs pydap .dods", theirs, ours4, ""),
+                (f"cold DAP4 .dap of {label} vs our cold .dods", ours, ours4, ""),
+            ]
+    return rows
 
 
-def table(rows: list[tuple[str, float, float, str]]) -> None:
-    """The comparison table, and the load average at the end."""
+def table(rows: list[tuple[str, float, float, str]], title: str = "") -> None:
+    """The comparison table (under ``title``), and the load average at the end."""
     log("")
+    if title:
+        log(title)
     log(f"{'comparison (ratio = reference time / stream engine time)':<62} {'ref s':>8} {'ours s':>8} "
         f"{'ratio':>7}  target")
     for label, ref, ours, target in rows:

@@ -138,14 +138,12 @@ def _validate(values: Mapping[str, Any]) -> None:
     for key in ("SEND_TIMEOUT",):
         val = v.get(key)
         _require(v, key, isinstance(val, int | float) and not isinstance(val, bool) and val > 0, "a positive number of seconds")
-    for key in ("MAX_CLIENT_REQUESTS", "MAX_CLIENT_IDLE_CONNECTIONS", "MALLOC_ARENAS"):
+    no_bound, glibc_policy = "a whole number, 0 or more (0: no bound)", "a whole number of bytes, 0 or more (0: glibc's own policy)"
+    for key, what in (("MAX_CLIENT_REQUESTS", no_bound), ("MAX_CLIENT_IDLE_CONNECTIONS", no_bound),
+                      ("MALLOC_ARENAS", no_bound), ("MALLOC_MMAP_THRESHOLD", glibc_policy),
+                      ("MALLOC_TRIM_THRESHOLD", glibc_policy)):
         val = v.get(key)
-        _require(v, key, isinstance(val, int) and not isinstance(val, bool) and val >= 0,
-                 "a whole number, 0 or more (0: no bound)")
-    for key in ("MALLOC_MMAP_THRESHOLD", "MALLOC_TRIM_THRESHOLD"):
-        val = v.get(key)
-        _require(v, key, isinstance(val, int) and not isinstance(val, bool) and val >= 0,
-                 "a whole number of bytes, 0 or more (0: glibc's own policy)")
+        _require(v, key, isinstance(val, int) and not isinstance(val, bool) and val >= 0, what)
     _require(v, "MALLOC_MMAP_THRESHOLD", v["MALLOC_MMAP_THRESHOLD"] <= 32 * 1024 * 1024,
              "at most 33554432 (32 MiB, glibc's ceiling)")
     _require(v, "MALLOC_TRIM_THRESHOLD", (v["MALLOC_MMAP_THRESHOLD"] > 0) == (v["MALLOC_TRIM_THRESHOLD"] > 0),

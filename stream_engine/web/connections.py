@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from stream_engine.errors import StreamEngineError
-from stream_engine.web.views.base import ClosingBody
+from stream_engine.web.views.base import BodyChunk, ClosingBody
 
 logger = logging.getLogger("stream_engine.web")
 
@@ -88,13 +88,13 @@ class TrackedBody(ClosingBody):
     """A :class:`ClosingBody` that also records whether the body was sent whole, and logs a
     response cut short."""
 
-    def __init__(self, body: Iterable[bytes], environ: dict[str, Any], on_close: Callable[[], None]) -> None:
+    def __init__(self, body: Iterable[BodyChunk], environ: dict[str, Any], on_close: Callable[[], None]) -> None:
         super().__init__(body, on_close)
         self._environ = environ
         self.handed = 0
         environ[BODY_STATE] = "incomplete"
 
-    def __iter__(self) -> Iterator[bytes]:
+    def __iter__(self) -> Iterator[BodyChunk]:
         as_bytes = not self._environ.get(WRITES_BUFFERS)
         for chunk in super().__iter__():
             if not isinstance(chunk, bytes) and as_bytes:

@@ -63,6 +63,12 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
     return response
 
 
+#: One piece of a streamed body: ``bytes``, or a byte view of a block that our worker writes as it
+#: is (:mod:`stream_engine.web.body_writes`); :class:`~stream_engine.web.connections.TrackedBody`
+#: turns views into ``bytes`` for any other WSGI server.
+BodyChunk = bytes | memoryview
+
+
 class ClosingBody:
     """A WSGI body that runs ``on_close`` once when the server closes it (or it is exhausted).
 
@@ -70,11 +76,11 @@ class ClosingBody:
     sent or the client goes away; the WSGI server calls :meth:`close` in both cases.
     """
 
-    def __init__(self, chunks: Iterable[bytes], on_close: Callable[[], None]) -> None:
+    def __init__(self, chunks: Iterable[BodyChunk], on_close: Callable[[], None]) -> None:
         self._chunks = chunks
         self._on_close: Callable[[], None] | None = on_close
 
-    def __iter__(self) -> Iterator[bytes]:
+    def __iter__(self) -> Iterator[BodyChunk]:
         # A generator, so this object (and the snapshot its on_close ends) lives as long as
         # the iteration: were it collected mid-body, the snapshot would end under the reader.
         yield from self._chunks
