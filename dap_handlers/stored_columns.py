@@ -2,7 +2,7 @@
 
 * :func:`joined`: a block of a stored column from the store's pieces
   (:meth:`~stream_engine.store.base.Store.read_column_pieces`, views of its chunks where it can),
-  in one copy that is also DAP2's byte swap (:func:`~dap_handlers.window_layout.wire_order`),
+  in one copy that is also the response's byte swap (:func:`~dap_handlers.window_layout.wire_order`),
   instead of a copy into a native array and a swapped copy of that;
 * :class:`ServedCheck`: whether every record of a selection is served, from the deployment
   numbers alone (4 bytes a record) in the usual case, so the served-records mask of
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dap_handlers.window_layout import wire_order
+from dap_handlers.window_layout import DAP2_ORDER, wire_order
 from stream_engine.engine.compiled_chains import BinTimes
 from stream_engine.functions.record_keys import NUMBER_TYPE, deployment_runs
 from stream_engine.preload.fill_values import fill_value_for
@@ -37,14 +37,15 @@ def index_range(obs: slice) -> IndexRange:
     return IndexRange(obs.start, obs.stop, obs.step)
 
 
-def joined(pieces: Sequence[np.ndarray]) -> np.ndarray:
+def joined(pieces: Sequence[np.ndarray], byte_order: str = DAP2_ORDER) -> np.ndarray:
     """One writable array of ``pieces`` (consecutive records of one column), numbers in the
-    byte order DAP2 sends them; a single copy whatever the number of pieces."""
+    byte order the response sends them (:func:`~dap_handlers.window_layout.wire_order`); a
+    single copy whatever the number of pieces."""
     if not pieces:
         return np.empty(0)
     if pieces[0].dtype.kind in "OUS":  # text: the widest piece decides the width
         return np.concatenate(pieces) if len(pieces) > 1 else pieces[0].copy()
-    dtype = wire_order(pieces[0].dtype)
+    dtype = wire_order(pieces[0].dtype, byte_order)
     return np.concatenate(pieces, dtype=dtype) if len(pieces) > 1 else pieces[0].astype(dtype)
 
 
@@ -65,14 +66,14 @@ def _runs(numbers: np.ndarray) -> list[int]:
     return list(deployment_runs(numbers).tolist())
 
 
-def stored_numbers(store: Store, key: StreamKey, obs: slice) -> np.ndarray | None:
-    """The stored deployment numbers of the records of ``obs`` (DAP2 byte order), or ``None``
-    when one of them is 0 (its number is then found by time)."""
+def stored_numbers(store: Store, key: StreamKey, obs: slice, byte_order: str = DAP2_ORDER) -> np.ndarray | None:
+    """The stored deployment numbers of the records of ``obs`` (in the response's
+    ``byte_order``), or ``None`` when one of them is 0 (its number is then found by time)."""
     numbers = [piece[DEPLOYMENT] for piece in store.read_column_pieces(key, [DEPLOYMENT],
                                                                        index_range=index_range(obs))]
     if any(not piece.all() for piece in numbers):
         return None
-    return joined([piece.astype(NUMBER_TYPE, copy=False) for piece in numbers])
+    return joined([piece.astype(NUMBER_TYPE, copy=False) for piece in numbers], byte_order)
 
 
 def _inside(deployments: Sequence[assets.Deployment], first: float, last: float) -> bool:

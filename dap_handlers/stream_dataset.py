@@ -49,6 +49,7 @@ from dap_handlers.model import DapDataset, DapVariable
 from dap_handlers.qartod_variables import qartod_variables
 from dap_handlers.qc_variables import qc_variables
 from dap_handlers.stream_reads import ProductShape, StreamReads
+from dap_handlers.window_layout import DAP2_ORDER
 from stream_engine import assets
 from stream_engine.engine.compute import compute
 from stream_engine.engine.plan import PRODUCT, RAW
@@ -149,10 +150,11 @@ def stream_dataset(
     settings: Mapping[str, Any],
     projection: Collection[str] | None = None,
     coverage: StreamCoverage | None = None,
+    byte_order: str = DAP2_ORDER,
 ) -> DapDataset:
     """The virtual DAP dataset of a stream (:func:`stream_dataset_version` without the version)."""
     return stream_dataset_version(store, preload, key, settings=settings, projection=projection,
-                                  coverage=coverage)[0]
+                                  coverage=coverage, byte_order=byte_order)[0]
 
 
 def stream_dataset_version(
@@ -163,6 +165,7 @@ def stream_dataset_version(
     settings: Mapping[str, Any],
     projection: Collection[str] | None = None,
     coverage: StreamCoverage | None = None,
+    byte_order: str = DAP2_ORDER,
 ) -> tuple[DapDataset, ResponseVersion]:
     """The virtual DAP dataset of a stream, and its validators.
 
@@ -181,6 +184,10 @@ def stream_dataset_version(
         after it); the dataset always declares every variable.
     coverage
         The stream's coverage if the caller has it already.
+    byte_order
+        The byte order of the response that reads the dataset (DAP2's
+        :data:`~dap_handlers.window_layout.DAP2_ORDER`, or ``DAP4_ORDER``): its numbers are
+        assembled in it, so the encoder sends them without swapping them again.
 
     Returns
     -------
@@ -261,6 +268,7 @@ def stream_dataset_version(
         shared_dir=store.local_folder(),
         shared_bytes=int(settings.get("DAP_SHARED_CACHE_BYTES", 0) or 0),
         shared_stamp=None if version.last_modified is None else version.last_modified.timestamp(),
+        byte_order=byte_order,
     )
     n = coverage.count
     variables = [

@@ -1,8 +1,8 @@
 """Reading one stream's hyperslabs for one DAP request: stored columns and computed products.
 
 Stored columns (``time`` and raw parameters) are read straight from the store by index range,
-strides included, in the store's pieces joined once in DAP2's byte order
-(:mod:`dap_handlers.stored_columns`); float sentinels become NaN as in the engine.
+strides included, in the store's pieces joined once in the byte order of the response (DAP2's or
+DAP4's, :mod:`dap_handlers.stored_columns`), as products' windows are assembled; float sentinels become NaN as in the engine.
 ``deployment`` is the stored number resolved against the asset events, as
 :func:`stream_engine.engine.compute.compute` does.
 
@@ -57,7 +57,7 @@ from dap_handlers.model import BlockReader
 from dap_handlers.product_windows import KeptWindows, PendingWindows, shared_windows
 from dap_handlers.shared_windows import shared_windows_in
 from dap_handlers.stored_columns import ServedCheck, joined, missing_value, stored_numbers
-from dap_handlers.window_layout import ProductShape, selected_span, wire_order
+from dap_handlers.window_layout import DAP2_ORDER, ProductShape, selected_span, wire_order
 from dap_handlers.window_work import WindowWork, blocks_ahead
 from stream_engine import assets
 from stream_engine.engine.calibrate import record_deployments, served_records
@@ -111,6 +111,10 @@ class StreamReads:
         (:mod:`dap_handlers.shared_windows`, setting ``DAP_SHARED_CACHE_BYTES``; only under a
         ``cache_token``, not at all with ``None`` or 0), and the newest modification time of
         what the stream's values depend on (part of the keys).
+    byte_order
+        The byte order of the response the blocks go to
+        (:data:`~dap_handlers.window_layout.DAP2_ORDER` or ``DAP4_ORDER``): numbers are put in
+        it while a block is assembled, so the encoder sends them without another pass.
     """
 
     def __init__(
@@ -131,6 +135,7 @@ class StreamReads:
         shared_dir: Path | None = None,
         shared_bytes: int = 0,
         shared_stamp: float | None = None,
+        byte_order: str = DAP2_ORDER,
     ) -> None:
         self.store = store
         self.preload = preload
@@ -140,6 +145,7 @@ class StreamReads:
         self.block_records = max(MIN_BLOCK_RECORDS, int(block_records))
         self.shapes = dict(shapes)
         self.threads = max(1, int(threads))
+        self.byte_order = byte_order
         self._plans: dict[tuple[int, ...], Plan] = {}
         self._position_plan: Plan | None = None
         self._deployments: list[assets.Deployment] | None = None
@@ -179,13 +185,13 @@ class StreamReads:
 
     def stored(self, column: str, key: tuple[slice, ...], parameter: Parameter | None = None) -> np.ndarray:
         """A stored column's hyperslab (``key``: one normalised slice per dimension), numbers in
-        DAP2's byte order (:func:`~dap_handlers.stored_columns.joined`); float values equal to a
+        the response's byte order (:func:`~dap_handlers.stored_columns.joined`); float values equal to a
         sentinel of ``parameter`` (dictionary fill cell, netCDF default fill) are served as NaN,
         as the engine computes with them, and records not served are missing."""
         obs = key[0]
         span = IndexRange(obs.start, obs.stop, obs.step)
         pieces = self.store.read_column_pieces(self.key, [column], index_range=span)
-        values = joined([masked_sentinels(piece[column], parameter) for piece in pieces])
+        values = joined([masked_sentinels(piece[column], parameter) for piece in pieces], self.byte_order)
         if column != TIME:
             served = self.served(obs)
             if served is not None:
@@ -238,7 +244,7 @@ class StreamReads:
 
     def deployment(self, key: tuple[slice, ...]) -> np.ndarray:
         """Deployment numbers of the selected records (stored, or found by time where 0)."""
-        stored = stored_numbers(self.store, self.key, key[0])
+        stored = stored_numbers(self.store, self.key, key[0], self.byte_order)
         if stored is not None:
             return stored
         raw = self._read([], key[0])
@@ -309,12 +315,12 @@ class StreamReads:
         return spans
 
     def _assembled(self, name: str, windows: list[np.ndarray], key: tuple[slice, ...]) -> np.ndarray:
-        """The hyperslab ``key`` from its windows' values, in the order DAP2 sends them."""
+        """The hyperslab ``key`` from its windows' values, in the byte order the response sends them."""
         shape = self.shapes[name]
         if not windows:
             return np.empty((0, *shape.row_shape), dtype=shape.dtype)
         parts = [values[:: key[0].step] for values in windows]
-        data = np.concatenate(parts, dtype=wire_order(shape.dtype))
+        data = np.concatenate(parts, dtype=wire_order(shape.dtype, self.byte_order))
         return data[(slice(None), *key[1:])] if len(key) > 1 else data
 
     def _blocks(self, name: str, others: Sequence[str], plan_of: Callable[[], Plan],

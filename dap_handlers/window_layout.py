@@ -3,7 +3,7 @@
 * :class:`ProductShape`: the shape of one record, fill and dtype of a computed product;
 * :func:`selected_span`: the selected positions of a hyperslab inside one aligned window;
 * :func:`expanded`: a window's computed values put back at their record positions;
-* :func:`wire_order`: the byte order DAP2 sends a dtype in, so a block is swapped while it is
+* :func:`wire_order`: the byte order DAP2 (or DAP4) sends a dtype in, so a block is swapped while it is
   assembled rather than once more by the encoder.
 """
 
@@ -38,9 +38,17 @@ class ProductShape:
     dtype: np.dtype
 
 
-def wire_order(dtype: np.dtype) -> np.dtype:
-    """``dtype`` big-endian when DAP2 sends it as it is (4- and 8-byte numbers), so the block
-    is byte-swapped while it is assembled rather than once more by the encoder."""
+#: The byte order each protocol sends numbers in: DAP2 big-endian, DAP4 little-endian.
+DAP2_ORDER, DAP4_ORDER = ">", "<"
+
+
+def wire_order(dtype: np.dtype, byte_order: str = DAP2_ORDER) -> np.dtype:
+    """``dtype`` in the byte order of the response its blocks are assembled for, so a block is
+    byte-swapped (if at all) while it is assembled rather than once more by the encoder: for
+    DAP2 (:data:`DAP2_ORDER`) the numbers it sends as they are (4- and 8-byte) big-endian, for
+    DAP4 (:data:`DAP4_ORDER`) every number little-endian."""
+    if byte_order == DAP4_ORDER:
+        return dtype.newbyteorder(DAP4_ORDER) if dtype.kind in "biuf" else dtype
     wire = dap_type(dtype).wire
     if wire is not None and wire.newbyteorder("=") == dtype.newbyteorder("="):
         return wire

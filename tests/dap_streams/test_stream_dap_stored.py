@@ -14,6 +14,7 @@ import pytest
 
 from dap_handlers.stored_columns import ServedCheck, joined
 from dap_handlers.stream_dataset import stream_dataset
+from dap_handlers.window_layout import DAP4_ORDER
 from stream_engine import assets, demo
 from stream_engine.engine.calibrate import record_deployments, served_records
 from stream_engine.engine.compute_inputs import masked_sentinels
@@ -144,6 +145,24 @@ def test_a_response_streams_the_same_blocks(ctd_store, curated, engine_settings)
         blocks = list(variable.read_rows([(0, 100), (100, 1500), (1500, variable.shape[0])]))
         assert [b.dtype.byteorder for b in blocks] == [">"] * 3  # DAP2's order, swapped while joined
         np.testing.assert_array_equal(np.concatenate(blocks), whole)
+
+
+def test_a_dap4_dataset_assembles_little_endian_blocks_of_the_same_values(ctd_store, curated, engine_settings):
+    """Built for a DAP4 response, stored and computed variables come in little-endian blocks
+    (the order DAP4 sends, so its encoder does not swap them once more) holding the DAP2
+    dataset's values bit for bit, NaN and fill included."""
+    with ctd_store.snapshot() as view:
+        two = stream_dataset(view, curated, demo.CTD, settings=engine_settings)
+        four = stream_dataset(view, curated, demo.CTD, settings=engine_settings, byte_order=DAP4_ORDER)
+        n = two["time"].shape[0]
+        spans = [(0, 100), (100, 1500), (1500, n)]
+        names = [v.name for v in two.variables if v.dtype.kind in "iuf" and v.dtype.itemsize >= 4]
+        assert {"time", "deployment", "temperature", "sea_water_practical_salinity", "sea_water_density"} <= set(names)
+        for name in names:
+            blocks2, blocks4 = list(two[name].read_rows(spans)), list(four[name].read_rows(spans))
+            for a, b in zip(blocks2, blocks4, strict=True):
+                assert b.dtype.str[0] == "<" and a.dtype.newbyteorder("<") == b.dtype, (name, a.dtype, b.dtype)
+                assert a.astype(b.dtype).tobytes() == b.tobytes(), name
 
 
 def test_joined_pieces_are_one_writable_array_in_dap2_order():

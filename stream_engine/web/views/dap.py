@@ -30,6 +30,7 @@ from dap_handlers.metadata_responses import RESPONSES, KeptResponse, not_modifie
 from dap_handlers.responses.html import default_environment
 from dap_handlers.stream_dataset import dataset_version, stream_coverage, stream_dataset_version
 from dap_handlers.time_selection import TimeWindow, iso_to_ntp, window_dataset
+from dap_handlers.window_layout import DAP2_ORDER, DAP4_ORDER
 from stream_engine import __version__
 from stream_engine.engine.dependencies import Dependencies, RecordingStore
 from stream_engine.engine.versions import code_fingerprint, preload_fingerprint, streams_version
@@ -208,6 +209,7 @@ class DapDatasetView(View):
                 settings=settings,
                 projection=_projection(kind, request.query_string),
                 coverage=coverage,
+                byte_order=DAP4_ORDER if kind in DAP4_KINDS else DAP2_ORDER,
             )
             if window is not None:
                 dataset = window_dataset(dataset, window)
