@@ -21,7 +21,7 @@ import numpy as np
 
 from dap_handlers.window_layout import wire_order
 from stream_engine.engine.compiled_chains import BinTimes
-from stream_engine.functions.record_keys import NUMBER_TYPE, number_runs
+from stream_engine.functions.record_keys import NUMBER_TYPE, deployment_runs
 from stream_engine.preload.fill_values import fill_value_for
 from stream_engine.store.base import DEPLOYMENT, TIME, IndexRange
 from stream_engine.store.records import fill_value
@@ -62,10 +62,7 @@ def missing_value(dtype: np.dtype, parameter: Parameter | None) -> Any:
 
 def _runs(numbers: np.ndarray) -> list[int]:
     """Where each run of equal numbers starts, and the length at the end."""
-    if numbers.dtype == NUMBER_TYPE and numbers.flags.c_contiguous:
-        return list(number_runs(numbers).tolist())  # compiled for the stores' int32, contiguous
-    edges = np.flatnonzero(numbers[1:] != numbers[:-1]) + 1
-    return [0, *edges.tolist(), len(numbers)]
+    return list(deployment_runs(numbers).tolist())
 
 
 def stored_numbers(store: Store, key: StreamKey, obs: slice) -> np.ndarray | None:

@@ -216,7 +216,7 @@ class CompiledChain:
         at = 0
         for piece in pieces:
             numbers = piece[DEPLOYMENT]
-            bounds = record_keys.number_runs(numbers).tolist()
+            bounds = record_keys.deployment_runs(numbers).tolist()
             for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
                 number = int(numbers[start])
                 if spans and spans[-1][2] == number and spans[-1][1] == at + start:

@@ -36,6 +36,20 @@ def number_runs(numbers: np.ndarray) -> np.ndarray:
     return bounds
 
 
+def deployment_runs(numbers: np.ndarray) -> np.ndarray:
+    """:func:`number_runs` of any one-dimensional array of deployment numbers: one run, without
+    looking at the values, when the array repeats one number (a stride-0 view, as a store hands
+    out the numbers of a chunk whose records are all of one deployment); the compiled pass for
+    the stores' contiguous int32; numpy for anything else."""
+    n = len(numbers)
+    if n > 1 and numbers.strides == (0,):
+        return np.array([0, n], dtype=np.int64)
+    if numbers.dtype == NUMBER_TYPE and numbers.flags.c_contiguous:
+        return number_runs(numbers)  # type: ignore[no-any-return]
+    edges = np.flatnonzero(numbers[1:] != numbers[:-1]) + 1
+    return np.concatenate(([0], edges, [n])).astype(np.int64)
+
+
 #: Every compiled loop of this module.
 LOOPS = (number_runs,)
 
@@ -50,4 +64,4 @@ def warm_up() -> None:
         loop.disable_compile()
 
 
-__all__ = ["NUMBER_TYPE", "LOOPS", "number_runs", "warm_up"]
+__all__ = ["NUMBER_TYPE", "LOOPS", "deployment_runs", "number_runs", "warm_up"]

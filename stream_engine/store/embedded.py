@@ -15,7 +15,9 @@ Layout (``<data_dir>/stream_engine.sqlite3``, WAL mode, 64 KiB pages):
   write touches from ``chunks``.
 * ``chunks``      runs of records of one bin, sorted by ``(time, deployment)``, with disjoint key
   ranges and at most ``chunk_rows`` records; keyed by their first key so they sort in stream
-  order.
+  order. ``one_dep`` is 1 when every record of the chunk holds its first deployment number (a
+  snapshot then gives that chunk's ``deployment`` column without reading its BLOB), 0 when not,
+  ``NULL`` for chunks written before format 4 (read as stored).
 * ``assets``      the asset events of each reference designator, with their change token.
 * ``chunk_data``  one BLOB per (chunk, column): raw little-endian numpy bytes, or for strings a
   utf-8 text with a character-offset table. A chunk without a BLOB for a column holds fill there

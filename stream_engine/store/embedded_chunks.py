@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -136,15 +136,24 @@ def read_pieces(
     slices: list[ChunkSlice],
     columns: list[tuple[int, ColumnInfo]],
     blob_rows: Callable[[int], dict[int, int]],
+    numbers: Mapping[int, int] | None = None,
 ) -> list[list[np.ndarray]]:
     """:func:`read_into`, but one list of arrays per chunk slice, each array the BLOB's values
     as they are read (a read-only view of its bytes where it can be: no copy into one array per
-    column); a missing BLOB or 2-D values narrower than the column are filled as there."""
+    column); a missing BLOB or 2-D values narrower than the column are filled as there.
+
+    ``numbers`` maps a chunk id to the deployment number every record of that chunk holds,
+    where the chunk row says so (``one_dep``): the ``deployment`` column of such a chunk is not
+    read but given as that number, a read-only view repeating it (stride 0).
+    """
     pieces = []
     for piece in slices:
         rowids = blob_rows(piece.chunk_id)
         arrays = []
         for cid, info in columns:
+            if numbers is not None and info.name == DEPLOYMENT and piece.chunk_id in numbers:
+                arrays.append(np.broadcast_to(np.array(numbers[piece.chunk_id], dtype=info.dtype), (len(piece),)))
+                continue
             rowid = rowids.get(cid)
             if rowid is None:
                 arrays.append(fill_array(info, len(piece)))
@@ -310,10 +319,11 @@ def _insert_chunks(
     t, d = segment[TIME], segment[DEPLOYMENT]
     for lo in range(0, len(t), chunk_rows):
         hi = min(lo + chunk_rows, len(t))
+        one_dep = int(bool((d[lo:hi] == d[lo]).all()))
         cur = conn.execute(
-            "INSERT INTO chunks (stream_id, bin, first_time, first_dep, last_time, last_dep, count) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (stream_id, bin_, float(t[lo]), int(d[lo]), float(t[hi - 1]), int(d[hi - 1]), hi - lo),
+            "INSERT INTO chunks (stream_id, bin, first_time, first_dep, last_time, last_dep, count, one_dep) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (stream_id, bin_, float(t[lo]), int(d[lo]), float(t[hi - 1]), int(d[hi - 1]), hi - lo, one_dep),
         )
         conn.executemany(
             "INSERT INTO chunk_data (chunk_id, column_id, data) VALUES (?, ?, ?)",

@@ -26,8 +26,10 @@ class StreamLayout:
     """One stream as one snapshot sees it.
 
     ``chunk_ids``/``counts`` list the chunks in stream order and ``starts`` the index of each
-    chunk's first record (one more entry: the record count). ``blobs`` caches the BLOB rowids of
-    the chunks read so far (``chunk id -> column id -> rowid``).
+    chunk's first record (one more entry: the record count). ``numbers`` maps the id of each
+    chunk whose records all hold one deployment number to that number (chunks written before
+    the store kept ``one_dep`` are not there). ``blobs`` caches the BLOB rowids of the chunks
+    read so far (``chunk id -> column id -> rowid``).
     """
 
     stream_id: int
@@ -36,6 +38,7 @@ class StreamLayout:
     chunk_ids: list[int]
     counts: list[int]
     starts: list[int]
+    numbers: dict[int, int] = field(default_factory=dict)
     blobs: dict[int, dict[int, int]] = field(default_factory=dict)
 
     def index_slices(self, index_range: IndexRange) -> list[ChunkSlice]:
@@ -71,8 +74,10 @@ def read_layout(
     conn: sqlite3.Connection, stream: tuple[int, int], columns: dict[str, tuple[int, ColumnInfo]]
 ) -> StreamLayout:
     """The layout of the stream whose ``(id, bin_seconds)`` is ``stream``, read on ``conn``."""
-    chunks = conn.execute(f"SELECT id, count FROM chunks WHERE stream_id=? {_ORDER}", (stream[0],)).fetchall()
+    chunks = conn.execute(f"SELECT id, count, first_dep, one_dep FROM chunks WHERE stream_id=? {_ORDER}",
+                          (stream[0],)).fetchall()
     starts = [0]
-    for _, n in chunks:
+    for _, n, _, _ in chunks:
         starts.append(starts[-1] + n)
-    return StreamLayout(stream[0], stream[1], columns, [c for c, _ in chunks], [n for _, n in chunks], starts)
+    return StreamLayout(stream[0], stream[1], columns, [c[0] for c in chunks], [c[1] for c in chunks], starts,
+                        {c[0]: c[2] for c in chunks if c[3] == 1})

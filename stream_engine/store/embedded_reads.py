@@ -177,7 +177,7 @@ def read_layout_pieces(
     names = list(dict.fromkeys(columns))
     wanted_columns(key, layout.columns, names)
     pieces = read_pieces(conn, layout.index_slices(index_range), [layout.columns[n] for n in names],
-                         lambda chunk: layout.blob_rows(conn, chunk))
+                         lambda chunk: layout.blob_rows(conn, chunk), layout.numbers)
     return [{name: to_output(values) for name, values in zip(names, arrays, strict=True)} for arrays in pieces]
 
 

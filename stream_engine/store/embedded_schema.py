@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlite3
 import time
 
-SCHEMA_VERSION = 3  # 3: the ``quality`` table (data-quality records)
+SCHEMA_VERSION = 4  # 3: the ``quality`` table (data-quality records); 4: ``chunks.one_dep``
 #: Statements taking a file of an older format to this one (``user_version`` -> script).
 _UPGRADES = {
     1: "ALTER TABLE streams ADD COLUMN generation INTEGER NOT NULL DEFAULT 0; "
@@ -17,6 +17,7 @@ _UPGRADES = {
     "ALTER TABLE assets ADD COLUMN modified REAL NOT NULL DEFAULT 0;",
     2: "CREATE TABLE IF NOT EXISTS quality (kind TEXT NOT NULL, id INTEGER NOT NULL, record TEXT NOT NULL, "
     "PRIMARY KEY (kind, id));",
+    3: "ALTER TABLE chunks ADD COLUMN one_dep INTEGER;",  # NULL for the chunks already there: not known
 }
 
 SCHEMA = """
@@ -34,7 +35,7 @@ CREATE TABLE IF NOT EXISTS partitions (
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY, stream_id INTEGER NOT NULL, bin INTEGER NOT NULL,
     first_time REAL NOT NULL, first_dep INTEGER NOT NULL,
-    last_time REAL NOT NULL, last_dep INTEGER NOT NULL, count INTEGER NOT NULL,
+    last_time REAL NOT NULL, last_dep INTEGER NOT NULL, count INTEGER NOT NULL, one_dep INTEGER,
     UNIQUE (stream_id, bin, first_time, first_dep));
 CREATE TABLE IF NOT EXISTS chunk_data (
     chunk_id INTEGER NOT NULL, column_id INTEGER NOT NULL, data BLOB NOT NULL,

@@ -105,6 +105,20 @@ def test_windows_equal_compute_bit_for_bit(ctd_store, curated, settings, size):
             assert taken >= 5 and left >= 3, (names, with_bins, taken, left)
 
 
+def test_the_store_gives_one_deployment_chunks_numbers_without_reading_them(ctd_store):
+    """The tests here run on pieces whose deployment numbers the store gives from its chunk rows
+    (one number repeated, stride 0: the BLOB is not read), on-deck records of deployment 1
+    among them, and pieces read as stored where deployment 0 or unknown numbers mix in."""
+    with ctd_store.snapshot() as view:
+        total = sum(p.count for p in view.partitions(demo.CTD))
+        pieces = view.read_column_pieces(demo.CTD, ["deployment", "time"], index_range=IndexRange(0, total))
+        repeated = [p for p in pieces if len(p["deployment"]) > 1 and p["deployment"].strides == (0,)]
+        assert {int(p["deployment"][0]) for p in repeated} == {1, 2}
+        assert any(p["deployment"][0] == 1 and p["time"][0] < DEP1.start for p in repeated)  # on deck
+        read = np.concatenate([p["deployment"] for p in pieces if p["deployment"].strides != (0,)])
+        assert {0, 9} <= set(read.tolist())
+
+
 def test_bin_times_bound_the_records_of_an_index_range():
     bins = BinTimes.of([Partition(200, 5, 210.0, 290.0), Partition(100, 10, 100.0, 190.0),
                         Partition(300, 3, 300.0, 305.0)])  # listed in any order

@@ -329,3 +329,61 @@ def test_snapshot_reads_column_pieces_that_join_to_its_columns(tmp_path: Path) -
         whole = store.read_column_pieces(KEY, names, index_range=IndexRange(2, 40))
         assert len(whole) == 1
         np.testing.assert_array_equal(whole[0]["m"], store.read_columns(KEY, ["m"], index_range=IndexRange(2, 40))["m"])
+
+
+def _chunk_rows(store: EmbeddedStore) -> list[tuple[int, int, int, int, int | None]]:
+    """``(count, first_dep, last_dep, one_dep)`` of every chunk, in stream order, read raw."""
+    with sqlite3.connect(store.path) as conn:
+        return conn.execute("SELECT count, first_dep, last_dep, one_dep FROM chunks "
+                            "ORDER BY bin, first_time, first_dep").fetchall()
+
+
+def _one_deployment_records() -> dict[str, np.ndarray]:
+    """21 records in chunks of 7: all deployment 1; 1, 1, 2, 2, 1, 1, 1 (first and last numbers
+    equal, another between); all deployment 0 (found by time)."""
+    deployment = np.array([1] * 7 + [1, 1, 2, 2, 1, 1, 1] + [0] * 7, dtype=np.int32)
+    return {"time": T0 + np.arange(21.0), "deployment": deployment, "v": np.arange(21.0)}
+
+
+def test_chunks_of_one_deployment_give_its_number_without_reading_it(tmp_path: Path) -> None:
+    """A chunk whose records all hold one deployment number says so (``one_dep``); a snapshot's
+    pieces give that chunk's ``deployment`` as the number repeated (a stride-0 view: its BLOB is
+    not read), every other chunk's as stored, and joined they are what the store reads: a chunk
+    whose first and last numbers agree but not the ones between is read."""
+    with EmbeddedStore(tmp_path, chunk_rows=7) as store:
+        records = _one_deployment_records()
+        store.write(KEY, records, bin_seconds=DAY)
+        assert _chunk_rows(store) == [(7, 1, 1, 1), (7, 1, 1, 0), (7, 0, 0, 1)]
+        with store.snapshot() as view:
+            for r in (IndexRange(0, 21), IndexRange(3, 19, 2), IndexRange(9, 12)):
+                pieces = view.read_column_pieces(KEY, ["deployment", "v"], index_range=r)
+                joined = np.concatenate([piece["deployment"] for piece in pieces])
+                assert joined.dtype == np.int32
+                assert joined.tolist() == records["deployment"][r.start:r.stop:r.step].tolist()
+                np.testing.assert_array_equal(joined, store.read_columns(KEY, ["deployment"], index_range=r)["deployment"])
+                chunks = [(r.start + k) // 7 for k in range(0, r.stop - r.start, r.step)]
+                assert [piece["deployment"].strides == (0,) for piece in pieces if len(piece["deployment"]) > 1] == \
+                    [c != 1 for c in dict.fromkeys(chunks) if chunks.count(c) > 1]
+                for piece in pieces:
+                    assert not piece["deployment"].flags.writeable
+
+
+def test_a_store_of_the_previous_format_is_read_as_stored(tmp_path: Path) -> None:
+    """A file written before chunks kept ``one_dep`` is upgraded in place: its chunks' numbers
+    are not known (``NULL``), so they are read from the BLOBs; chunks written afterwards know."""
+    with EmbeddedStore(tmp_path, chunk_rows=7) as store:
+        store.write(KEY, _one_deployment_records(), bin_seconds=DAY)
+        path = store.path
+    with sqlite3.connect(path) as conn:  # back to format 3, as an older Stream Engine left it
+        conn.execute("ALTER TABLE chunks DROP COLUMN one_dep")
+        conn.execute("PRAGMA user_version = 3")
+    with EmbeddedStore(tmp_path, chunk_rows=7) as store:
+        assert store.partitions(KEY)  # opened: upgraded
+        assert [row[3] for row in _chunk_rows(store)] == [None, None, None]
+        with store.snapshot() as view:
+            pieces = view.read_column_pieces(KEY, ["deployment"], index_range=IndexRange(0, 21))
+            assert all(piece["deployment"].strides == (4,) for piece in pieces)
+            assert np.concatenate([p["deployment"] for p in pieces]).tolist() == \
+                _one_deployment_records()["deployment"].tolist()
+        store.write(KEY, frame(T0 + DAY + np.arange(3.0), deployment=2, v=np.zeros(3)), bin_seconds=DAY)
+        assert _chunk_rows(store)[-1] == (3, 2, 2, 1)
