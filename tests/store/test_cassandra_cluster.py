@@ -59,11 +59,47 @@ def cluster():
         for i, addr in enumerate(ADDRESSES):
             nodes.append(start_node(folder / f"node{i + 1}", addr=addr, port=port, storage_port=storage,
                                     seeds=seeds, heap="256M"))
+        _wait_until_formed(port, seconds=180)
         yield nodes, (port, storage, seeds)
     finally:
         for node in nodes:
             node.stop()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _wait_until_formed(port: int, seconds: float) -> None:
+    """Wait until each node lists the other as a peer holding tokens, with one schema version.
+
+    A node answers CQL once it has joined, but the seed may not have heard of the second node by
+    gossip yet: a keyspace created then warns "replication factor 2 ... higher than the number of
+    nodes 1" and the next statement, run on the other node, finds no keyspace there.
+    """
+    from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
+    from cassandra.policies import WhiteListRoundRobinPolicy
+
+    deadline = time.monotonic() + seconds
+    while True:
+        formed = True
+        for addr in ADDRESSES:
+            other = next(a for a in ADDRESSES if a != addr)
+            alone = ExecutionProfile(load_balancing_policy=WhiteListRoundRobinPolicy([addr]))
+            cluster = Cluster([addr], port=port, protocol_version=5, connect_timeout=5,
+                              execution_profiles={EXEC_PROFILE_DEFAULT: alone})
+            try:
+                session = cluster.connect()
+                mine = session.execute("SELECT schema_version FROM system.local").one().schema_version
+                peers = {str(row.peer): row for row in session.execute("SELECT peer, tokens, schema_version FROM system.peers")}
+                peer = peers.get(other)
+                formed &= peer is not None and bool(peer.tokens) and peer.schema_version == mine
+            except Exception:  # noqa: BLE001 - not up yet: try again until the deadline
+                formed = False
+            finally:
+                cluster.shutdown()
+        if formed:
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(f"the 2-node cluster on {ADDRESSES} did not form in {seconds:.0f} s", pytrace=False)
+        time.sleep(1)
 
 
 def _store(port: int, consistency: str) -> CassandraStore:
