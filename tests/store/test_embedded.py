@@ -142,7 +142,11 @@ def test_killed_writer_leaves_exactly_the_committed_batches(tmp_path: Path) -> N
     )
     printed = [writer.stdout.readline() for _ in range(4)]
     os.kill(writer.pid, signal.SIGKILL)
-    rest, _ = writer.communicate(timeout=20)
+    # Through the same buffered reader: readline() may have read lines ahead, which
+    # communicate() (reading the pipe's descriptor itself) would never see.
+    with writer.stdout:
+        rest = writer.stdout.read()
+    writer.wait(timeout=20)
     committed = len(printed) + len(rest.split())
     assert writer.returncode == -signal.SIGKILL
     with sqlite3.connect(tmp_path / FILENAME) as raw:
