@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from demo_pieces import assert_mixes_repeated_and_read_deployments
 
 from dap_handlers.stored_columns import ServedCheck, joined
 from dap_handlers.stream_dataset import stream_dataset
@@ -91,16 +92,8 @@ def test_served_check_is_only_sure_where_every_record_is_served(ctd_store):
 
 def test_the_store_gives_one_deployment_chunks_numbers_without_reading_them(ctd_store):
     """The tests here run on pieces whose deployment numbers the store gives from its chunk rows
-    (one number repeated, stride 0: the BLOB is not read), on-deck records of deployment 1
-    among them, and pieces read as stored where deployment 0 or unknown numbers mix in."""
-    with ctd_store.snapshot() as view:
-        total = sum(p.count for p in view.partitions(demo.CTD))
-        pieces = view.read_column_pieces(demo.CTD, ["deployment", "time"], index_range=IndexRange(0, total))
-        repeated = [p for p in pieces if len(p["deployment"]) > 1 and p["deployment"].strides == (0,)]
-        assert {int(p["deployment"][0]) for p in repeated} == {1, 2}
-        assert any(p["deployment"][0] == 1 and p["time"][0] < DEP1.start for p in repeated)  # on deck
-        read = np.concatenate([p["deployment"] for p in pieces if p["deployment"].strides != (0,)])
-        assert {0, 9} <= set(read.tolist())
+    and on pieces whose numbers are read as stored (see the helper)."""
+    assert_mixes_repeated_and_read_deployments(ctd_store)
 
 
 @pytest.mark.parametrize("require", [False, True])
