@@ -31,6 +31,7 @@ from stream_engine.web.errors import (
     request_path,
 )
 from stream_engine.web.routes import ROUTES, Route
+from stream_engine.web.views.base import BodyChunk
 
 if TYPE_CHECKING:
     from webob import Response
@@ -128,7 +129,7 @@ class StreamEngineApp:
         response.headers[REQUEST_ID_HEADER] = request.environ.get("stream_engine.request_id", request_id)
         return response
 
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[BodyChunk]:
         request = Request(environ)
         set_send_timeout(environ, self.settings.SEND_TIMEOUT)
         address = environ.get("REMOTE_ADDR")  # absent only in-process (tests): no bound then

@@ -27,6 +27,7 @@ from typing import Any
 from gunicorn.http.wsgi import Response
 
 from stream_engine.web.connections import WRITES_BUFFERS
+from stream_engine.web.views.base import BodyChunk
 
 logger = logging.getLogger("gunicorn.http.wsgi")  # where gunicorn logs the same warning
 
@@ -92,14 +93,14 @@ class BufferWrites:
     its own body) becomes a :class:`BufferResponse` before the application runs.
     """
 
-    def __init__(self, app: Callable[..., Iterable[bytes]], tls: bool = False) -> None:
+    def __init__(self, app: Callable[..., Iterable[BodyChunk]], tls: bool = False) -> None:
         self.app = app
         self.tls = tls
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.app, name)
 
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[BodyChunk]:
         response = getattr(start_response, "__self__", None)
         if not self.tls and type(response) is Response:
             response.__class__ = BufferResponse
