@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from cassandra_postmortem import keep_node_logs, node_running, postmortem
 
 from stream_engine.preload import Preload
 from stream_engine.store.cassandra import CassandraStore
@@ -119,8 +120,12 @@ def start_node(folder: Path, *, addr: str = "127.0.0.1", port: int = 0, storage_
 
 
 @pytest.fixture(scope="session")
-def cassandra_node() -> object:
-    """The session's Cassandra node (started on first use, stopped at the end)."""
+def cassandra_node(request: pytest.FixtureRequest) -> object:
+    """The session's Cassandra node (started on first use, stopped at the end).
+
+    Its folder is deleted at the end; its logs are kept first when it died or a test failed
+    (:mod:`cassandra_postmortem`, which also stops the Cassandra tests at once after a death).
+    """
     given = os.environ.get("TEST_STREAM_ENGINE_CASSANDRA_HOSTS")
     if given:
         host, _, port = given.split(",")[0].rpartition(":")
@@ -128,8 +133,11 @@ def cassandra_node() -> object:
         return
     folder = Path(tempfile.mkdtemp(prefix="stream-engine-cassandra-"))
     node = start_node(folder / "node1")
+    postmortem(request.config).folder = node.folder
     try:
         yield node
     finally:
+        died = not node_running(folder / "node1")
         node.stop()
+        keep_node_logs(request.config, folder / "node1", died=died, failed=request.session.testsfailed > 0)
         shutil.rmtree(folder, ignore_errors=True)

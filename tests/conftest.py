@@ -57,3 +57,8 @@ def samples_dir(ooi_dir: Path) -> Path:
 
 
 from cassandra_node import cassandra_node  # noqa: E402,F401  (session fixture for @pytest.mark.cassandra tests)
+from cassandra_postmortem import (  # noqa: E402,F401  (a dead node said once, its logs kept)
+    pytest_runtest_makereport,
+    pytest_runtest_setup,
+    pytest_terminal_summary,
+)

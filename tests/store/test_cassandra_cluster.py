@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cassandra_node import CassandraNode, start_node
+from cassandra_postmortem import keep_node_logs
 from live_server import http, start_server
 
 from stream_engine.errors import STORE_TROUBLE_MESSAGE, StoreUnavailable
@@ -44,7 +45,7 @@ def _pid(node: CassandraNode) -> int:
 
 
 @pytest.fixture(scope="module")
-def cluster():
+def cluster(request):
     # The session's node (started here or given by TEST_STREAM_ENGINE_CASSANDRA_HOSTS) is not used:
     # this cluster is the test's own, on other addresses. Starting it needs Java on this machine;
     # a suite pointed at a given cluster may run where there is none, and then says so.
@@ -55,6 +56,7 @@ def cluster():
     port, storage = _free_port(ADDRESSES[0]), _free_port(ADDRESSES[0])
     seeds = f"{ADDRESSES[0]}:{storage}"
     nodes: list[CassandraNode] = []
+    failed_before = request.session.testsfailed
     try:
         for i, addr in enumerate(ADDRESSES):
             nodes.append(start_node(folder / f"node{i + 1}", addr=addr, port=port, storage_port=storage,
@@ -64,6 +66,8 @@ def cluster():
     finally:
         for node in nodes:
             node.stop()
+            # the test kills nodes on purpose: only a failure makes their logs worth keeping
+            keep_node_logs(request.config, node.folder, died=False, failed=request.session.testsfailed > failed_before)
         shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -106,6 +106,7 @@ EOF
   OPTS=(-Xms"$HEAP" -Xmx"$HEAP" -Xss256k -ea -da:net.openhft... -XX:+UseThreadPriorities -XX:+UseTLAB
     -XX:+ResizeTLAB -XX:+PerfDisableSharedMem -XX:+UseG1GC -XX:+ParallelRefProcEnabled -XX:MaxTenuringThreshold=1
     -XX:G1HeapRegionSize=16m -XX:MaxGCPauseMillis=300 -XX:+ExitOnOutOfMemoryError -XX:HeapDumpPath="$D/logs"
+    -XX:ErrorFile="$D/logs/hs_err_pid%p.log" -Xlog:gc:file="$D/logs/gc.log":time,uptime:filecount=3,filesize=2M
     -Djava.net.preferIPv4Stack=true -Djdk.attach.allowAttachSelf=true
     -Dio.netty.tryReflectionSetAccessible=true -Dio.netty.allocator.useCacheForAllThreads=true -Dio.netty.allocator.maxOrder=11)
   for m in java.base/jdk.internal.misc java.management.rmi/com.sun.jmx.remote.internal.rmi java.rmi/sun.rmi.registry \
