@@ -56,7 +56,10 @@ def samples_dir(ooi_dir: Path) -> Path:
     return ooi_dir / "samples"
 
 
-from cassandra_node import cassandra_node  # noqa: E402,F401  (session fixture for @pytest.mark.cassandra tests)
+from cassandra_node import (  # noqa: E402,F401  (session fixture for @pytest.mark.cassandra tests)
+    cassandra_node,
+    drop_keyspaces_after_module,
+)
 from cassandra_postmortem import (  # noqa: E402,F401  (a dead node said once, its logs kept)
     pytest_runtest_makereport,
     pytest_runtest_setup,
