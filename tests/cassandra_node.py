@@ -39,7 +39,7 @@ REQUIRED = any(os.environ.get(name) for name in ("STREAM_ENGINE_TEST_CASSANDRA",
 #: keyspaces dropped after it (:func:`drop_keyspaces_after_module`). Without the drops it was about
 #: 290 MiB: at 384M G1 ran back-to-back full collections (87 in two minutes), at 320M the node
 #: died of OutOfMemoryError in the very test that failed twice in CI at 384M.
-SESSION_HEAP = os.environ.get("TEST_STREAM_ENGINE_CASSANDRA_HEAP") or "384M"
+SESSION_HEAP = os.environ.get("TEST_STREAM_ENGINE_CASSANDRA_HEAP") or "512M"
 
 
 def unavailable(reason: str) -> None:
