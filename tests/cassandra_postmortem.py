@@ -29,9 +29,11 @@ KEPT_ROOT = Path(tempfile.gettempdir()) / "stream-engine-cassandra-logs"
 KEEP_AT_MOST = 10
 #: A log file longer than this is kept as its last this-many bytes (the end is what explains a death).
 FILE_BYTES_AT_MOST = 4 * 1024 * 1024
-#: Lines of a node's own output that say why it stopped (JVM exit on OutOfMemoryError, crashes...).
-LAST_WORDS = re.compile(r"OutOfMemoryError|Terminating|fatal error|hs_err|SIGSEGV|SIGBUS|Killed|"
-                        r"^(ERROR|FATAL)\b|Exception in thread|Map failed|unable to create native thread")
+#: Lines of a node's own output that say why it stopped (JVM exit on OutOfMemoryError, crashes...);
+#: narrow enough that the logged JVM arguments (-XX:+ExitOnOutOfMemoryError, hs_err_pid%p) are not.
+LAST_WORDS = re.compile(r"java\.lang\.OutOfMemoryError|Terminating due to|A fatal error has been detected|"
+                        r"hs_err_pid\d+\.log|SIGSEGV|SIGBUS|^(ERROR|FATAL)\b|Exception in thread|"
+                        r"Map failed|unable to create native thread")
 
 
 def pid_file(folder: Path) -> Path:
@@ -74,7 +76,7 @@ def _tail_lines(path: Path, limit_bytes: int = 256 * 1024) -> list[str]:
 def last_words(folder: Path, at_most: int = 12) -> list[str]:
     """The lines of a node's ``stdout.log`` and ``system.log`` ends that say why it stopped."""
     logs = folder / "logs"
-    found = [line for name in ("stdout.log", "system.log") for line in _tail_lines(logs / name)
+    found = [line[:400] for name in ("stdout.log", "system.log") for line in _tail_lines(logs / name)
              if LAST_WORDS.search(line)]
     crashes = sorted(p.name for p in logs.glob("hs_err*.log")) + sorted(p.name for p in folder.glob("hs_err*.log"))
     found += [f"JVM crash report: {name}" for name in crashes]

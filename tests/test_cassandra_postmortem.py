@@ -23,6 +23,8 @@ def node_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (folder / "logs" / "stdout.log").write_text(f"WARNING: System::setSecurityManager is deprecated\n{OOM}\n")
     with (folder / "logs" / "system.log").open("w") as log:
         log.write("INFO  [main] first line of a long log\n")
+        log.write("INFO  [main] CassandraDaemon.java:619 - JVM Arguments: [-XX:+ExitOnOutOfMemoryError, "
+                  "-XX:ErrorFile=/tmp/x/logs/hs_err_pid%p.log]\n")  # not last words
         log.write("INFO  [main] routine\n" * 300_000)  # ~6 MB
         log.write("ERROR [MemtableFlushWriter:1] flush failed\n")
     (folder / "logs" / "java_pid1.hprof").write_bytes(b"\0" * 1000)
