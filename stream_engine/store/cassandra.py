@@ -21,9 +21,10 @@ the bulk path of ``cassandra_bulk.py``: merge, chunk version, rows, switch), ``c
 (the OOI rows of chunk bins: which lag, writing them) and ``cassandra_deriver.py`` (the server's
 background row deriver, one per cluster under a lease).
 
-Unlike the embedded store, a write spanning several bins is not atomic as a whole: each bin is
-switched whole, so after a failure some bins may show the new records and others not yet;
-writing the same records again completes it.
+A write spanning several bins makes them visible together: their new versions are switched in
+one conditional batch on the stream's partition-index partition, which Cassandra applies whole
+and in isolation, so a reader sees every bin of the write or none, and after a failure either
+all of them show the new records or none does (writing the same records again completes it).
 """
 
 from __future__ import annotations

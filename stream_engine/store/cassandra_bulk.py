@@ -9,15 +9,19 @@ For every bin a write touches (records already normalized, conformed and split b
 3. the merged bin is stored as a new chunk version (invisible so far) and, when the store writes
    rows with the ingest (``CASSANDRA_ROWS = "with-ingest"``), the new records' OOI rows are
    upserted too (unlogged single-partition batches: a row is never half-written);
-4. the bin's ``partition_metadata`` row is switched to the new version together with its count,
-   first and last, as a lightweight transaction conditional on the version read in 1: a write
-   that raced with another writer of the same bin starts again from 1 rather than losing the
-   other writer's records;
-5. every older version of the bin is deleted (the superseded one, and any an interrupted write
+4. every bin's ``partition_metadata`` row is switched to its new version together with its
+   count, first and last, all in one conditional batch (a lightweight transaction on the
+   stream's one partition-index partition), each bin conditional on the version read in 1. The
+   batch applies whole or not at all, and Cassandra applies a single-partition batch in
+   isolation, so a reader of the partition index sees the write's bins all switched or none:
+   never some bins of the write and not others. If another writer switched one of the bins
+   first, nothing is switched; that bin starts again from 1 (rather than losing the other
+   writer's records) and the batch is tried again with it;
+5. every older version of the bins is deleted (the superseded ones, and any an interrupted write
    left unswitched).
 
 Only then is the stream's generation moved on (the caller). A write interrupted anywhere leaves
-every bin either as it was or switched whole; writing the same records again completes it (the
+its bins either as they were or all switched; writing the same records again completes it (the
 merge is idempotent, and the switch deletes the versions it left).
 
 Otherwise (``"background"``, the default, and ``"off"``) step 3 skips the rows: ingest runs at
@@ -33,6 +37,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from cassandra.query import BatchStatement
 
 from stream_engine.errors import StoreUnavailable
 from stream_engine.store.base import DEPLOYMENT, TIME, ColumnInfo, StreamKey
@@ -91,7 +96,7 @@ def write_bins(store: CassandraStore, key: StreamKey, columns: dict[str, np.ndar
     (``(bin, lo, hi)`` slices of the columns); returns ``(inserted, replaced)``."""
     table = ChunkTable(store.conn, store.keyspace)
     todo = {b: (lo, hi) for b, lo, hi in segments}
-    inserted = replaced = 0
+    ready: dict[int, _BinWrite] = {}  # merged and stored, switched together
     for _ in range(CAS_ROUNDS):
         states = {s.bin: s for s in store.bin_states(key)}
         try:
@@ -99,15 +104,15 @@ def write_bins(store: CassandraStore, key: StreamKey, columns: dict[str, np.ndar
         except VersionGone:
             continue  # another writer switched a bin while we read it: read the new states
         _store_versions(store, table, key, columns, after, work)
-        done, lost = _switch(store, key, work)
-        table.drop(key, [(b, w.version) for b, w in done.items()], older=True)
-        table.drop(key, [(b, w.version) for b, w in lost.items()])
-        for w in done.values():
-            inserted += w.hi - w.lo - w.replaced
-            replaced += w.replaced
+        ready.update(work)
+        lost = _switch(store, key, ready)
+        if not lost:
+            table.drop(key, [(b, w.version) for b, w in ready.items()], older=True)
+            inserted = sum(w.hi - w.lo - w.replaced for w in ready.values())
+            return inserted, sum(w.replaced for w in ready.values())
+        table.drop(key, [(b, ready.pop(b).version) for b in lost])
         todo = {b: (w.lo, w.hi) for b, w in lost.items()}
-        if not todo:
-            return inserted, replaced
+    table.drop(key, [(b, w.version) for b, w in ready.items()])
     raise StoreUnavailable(
         f"stream {key} is being written by another process at the same time; retry the write")
 
@@ -221,24 +226,30 @@ def row_values(key: StreamKey, bin_: int, segment: dict[str, np.ndarray], after:
     return [prefix + row for row in rows]
 
 
-def _switch(store: CassandraStore, key: StreamKey,
-            work: dict[int, _BinWrite]) -> tuple[dict[int, _BinWrite], dict[int, _BinWrite]]:
-    """Make each bin's new version visible (conditional on the version it was merged from);
-    returns the bins switched and the ones another writer switched first."""
+def _switch(store: CassandraStore, key: StreamKey, work: dict[int, _BinWrite]) -> dict[int, _BinWrite]:
+    """Make every bin's new version visible at once, each conditional on the version it was
+    merged from (one conditional batch on the stream's partition-index partition); returns
+    nothing when the batch applied, else the bins another writer switched first (then no bin of
+    ``work`` was switched)."""
     conn = store.conn
-    cql = (f"UPDATE {store.keyspace}.partition_metadata SET count=?, first=?, last=?, chunk_version=?, "
-           f"rows_version=? WHERE {KEY_WHERE} AND bin=? IF chunk_version=?")
-    done: dict[int, _BinWrite] = {}
-    lost: dict[int, _BinWrite] = {}
+    update = conn.prepare(f"UPDATE {store.keyspace}.partition_metadata SET count=?, first=?, last=?, "
+                          f"chunk_version=?, rows_version=? WHERE {KEY_WHERE} AND bin=? IF chunk_version=?")
+    batch = BatchStatement(consistency_level=conn.consistency)
     for bin_, w in work.items():
-        before = w.state.version if w.state is not None else None
         rows_done = store.write_rows and (w.state is None or w.state.rows_complete)
         rows_version = w.version if rows_done else (w.state.rows_version if w.state is not None else None)
         t = w.merged[TIME]
-        found = conn.execute(cql, (len(t), float(t[0]), float(t[-1]), w.version, rows_version,
-                                   *key_params(key), bin_, before), doing=f"update the partition index of {key}")
-        applied = bool(found[0][0])
-        if not applied and len(found[0]) > 1 and found[0][1] == w.version:
-            applied = True  # our own update, retried after a timeout
-        (done if applied else lost)[bin_] = w
-    return done, lost
+        batch.add(update, (len(t), float(t[0]), float(t[-1]), w.version, rows_version, *key_params(key), bin_,
+                           _merged_from(w)))
+    applied, found = conn.conditional_batch(batch, doing=f"update the partition index of {key}")
+    if applied:
+        return {}
+    now = {int(row["bin"]): row["chunk_version"] for row in found}
+    if any(now.get(b) == w.version for b, w in work.items()):
+        return {}  # our own batch, applied before a timeout made the driver send it again
+    return {b: w for b, w in work.items() if now.get(b) != _merged_from(w)}
+
+
+def _merged_from(w: _BinWrite) -> uuid.UUID | None:
+    """The chunk version a bin's write was merged from (``None``: the bin had none)."""
+    return w.state.version if w.state is not None else None

@@ -17,7 +17,8 @@ Table ``column_chunks``, one Cassandra partition per bin::
 
 A bin's chunks are written under a new ``version`` (a ``timeuuid``) and only become visible when
 the bin's row of ``partition_metadata`` names that version (``chunk_version``) in the same
-single-row update that sets its count, first and last: no reader ever sees half a bin. Every
+update that sets its count, first and last (one batch for all the bins of a write): no reader
+ever sees half a bin, or half a write. Every
 older version of the bin (the superseded one, and any an interrupted write left unswitched) is
 deleted afterwards; a reader still holding the superseded one finds fewer records than the index
 promised and fails with 503 (retry) instead of returning a mix. A bin whose

@@ -38,6 +38,7 @@ from cassandra.concurrent import execute_concurrent
 from cassandra.connection import ConnectionBusy
 from cassandra.policies import ExponentialReconnectionPolicy, RoundRobinPolicy
 from cassandra.query import (
+    BatchStatement,
     BoundStatement,
     PreparedStatement,
     SimpleStatement,
@@ -241,6 +242,28 @@ class CassandraConnection:
             bound.is_idempotent = False
             row = self.session().execute(bound).one()
         return bool(row[0]), tuple(row[1:])
+
+    def conditional_batch(self, batch: BatchStatement, *, doing: str) -> tuple[bool, list[dict[str, Any]]]:
+        """Run a conditional batch (its statements' ``IF`` conditions all on one partition), which
+        applies whole or not at all; whether it applied, and else the rows its conditions found
+        (each a dict by column name: the row's key and the columns the conditions name; a row
+        that does not exist is not among them). A timeout or too few replicas is retried (up to
+        ``RETRIES`` times), so a batch that applied before its answer was lost comes back as not
+        applied, finding the values it wrote: the caller recognises its own values."""
+        with self.errors(doing):
+            batch.is_idempotent = True  # sent again after a timeout: the caller checks what it finds
+            for attempt in range(self.RETRIES + 1):
+                try:
+                    found = self.session().execute(batch)
+                    break
+                except _TRANSIENT:
+                    if attempt == self.RETRIES:
+                        raise
+                    time.sleep(0.5 * 2**attempt)
+            names = list(found.column_names or [])
+            rows = [dict(zip(names, row, strict=True)) for row in found]
+        applied = bool(rows and rows[0].get("[applied]"))
+        return applied, [] if applied else rows
 
     def concurrent(self, statement: Statement, params: Sequence[Sequence[Any]], *, doing: str,
                    concurrency: int | None = None) -> None:

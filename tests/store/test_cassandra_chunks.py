@@ -23,6 +23,7 @@ from stream_engine.store.cassandra import CassandraStore
 from stream_engine.store.cassandra_chunks import CHUNK_TABLE
 from stream_engine.store.cassandra_reads import read_bins
 from stream_engine.store.cassandra_schema import quote
+from stream_engine.store.cassandra_session import CassandraConnection
 from stream_engine.store.cassandra_tables import KEY_WHERE, key_params
 
 pytestmark = pytest.mark.cassandra
@@ -186,30 +187,33 @@ def test_rows_only_bins_become_chunks_on_the_next_write_keeping_row_ids(store: C
     assert len(ids_after) == _row_count(store) == 300
 
 
+@pytest.mark.parametrize("switched", [False, True], ids=["before-the-switch", "after-the-switch"])
 def test_interrupted_ingest_resumed_gives_the_same_data(store: CassandraStore, cassandra_node: CassandraNode,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+                                                        monkeypatch: pytest.MonkeyPatch, switched: bool) -> None:
+    """A write cut off once its new versions are stored shows none of its bins, or, cut off
+    right after its switch (before the old versions are deleted and the generation moves), all
+    of them; writing the same records again gives exactly what one clean write gives."""
     records = _mixed_records(900)
     store.write(KEY, {k: v[:300] for k, v in records.items()}, bin_seconds=DAY)
     real_switch = cassandra_bulk._switch
 
-    def switch_one_then_fail(store_, key, work):
-        first = dict(list(work.items())[:1])
-        real_switch(store_, key, first)
+    def switch_then_fail(store_, key, work):
+        if switched:
+            assert real_switch(store_, key, work) == {}
         raise StoreUnavailable("the cluster went away mid-write")
 
-    monkeypatch.setattr(cassandra_bulk, "_switch", switch_one_then_fail)
+    monkeypatch.setattr(cassandra_bulk, "_switch", switch_then_fail)
     with pytest.raises(StoreUnavailable):
         store.write(KEY, records, bin_seconds=DAY)
     monkeypatch.undo()
-    torn = store.read(KEY)
-    assert 300 <= len(torn["time"]) < 900  # one bin switched whole, the others not yet
+    assert len(store.read(KEY)["time"]) == (900 if switched else 300)  # every bin of the write, or none
     store.write(KEY, records, bin_seconds=DAY)  # resume: write the same records again
     clean = _store_of(CassandraStore, cassandra_node, "chunks_clean")
     clean.write(KEY, records, bin_seconds=DAY)
     _assert_same(store.read(KEY), clean.read(KEY))
     _assert_same(_rows(store), clean.read(KEY))
     assert _row_count(store) == 900
-    assert set(_versions(store).values()) == {1}  # the unswitched versions were deleted
+    assert set(_versions(store).values()) == {1}  # the unswitched and superseded versions were deleted
     clean.close()
 
 
@@ -241,6 +245,76 @@ def test_a_read_during_a_write_is_never_mixed(store: CassandraStore) -> None:
     assert seen and all(len(values) == 1 for values in seen)  # one state per read, never a mix
     assert all("retry" in e for e in errors)
     assert store.read(KEY, ["v"])["v"].tolist() == [11.0] * 3000
+
+
+def test_a_snapshot_taken_as_a_write_switches_its_bins_sees_all_of_them_or_none(
+        store: CassandraStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The moment a write makes its bins visible, a new snapshot (as a response takes one)
+    reads that write in every bin or in none: the bins are switched in one statement, never
+    one after the other (a snapshot between two of them read a mix of two states, with the
+    stream's generation not yet moved to tell it)."""
+    times = T0 + np.arange(3000) * 60.0  # three bins
+    store.write(KEY, frame(times, v=np.zeros(3000)), bin_seconds=DAY)
+    seen: list[set[float]] = []
+    execute, batch = CassandraConnection.execute, CassandraConnection.conditional_batch
+
+    def snapshot_read() -> None:
+        with store.snapshot() as view:
+            seen.append(set(view.read(KEY, ["v"])["v"].tolist()))
+
+    def execute_then_read(self: CassandraConnection, cql: object, params: object = (), *, doing: str) -> object:
+        found = execute(self, cql, params, doing=doing)
+        if doing.startswith("update the partition index"):
+            snapshot_read()
+        return found
+
+    def batch_then_read(self: CassandraConnection, statement: object, *, doing: str) -> object:
+        found = batch(self, statement, doing=doing)
+        if doing.startswith("update the partition index"):
+            snapshot_read()
+        return found
+
+    monkeypatch.setattr(CassandraConnection, "execute", execute_then_read)
+    monkeypatch.setattr(CassandraConnection, "conditional_batch", batch_then_read)
+    store.write(KEY, frame(times, v=np.ones(3000)), bin_seconds=DAY)
+    assert seen == [{1.0}]  # read once, right after the switch: the new state only
+    assert store.read(KEY, ["v"])["v"].tolist() == [1.0] * 3000
+
+
+def test_a_write_that_loses_one_bin_to_another_writer_switches_none_until_it_merged_it_again(
+        store: CassandraStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another writer switches one of a write's three bins between the write's merge and its
+    switch: the write's batch then switches none of them (a snapshot right after sees the
+    other writer's record and none of the write's values), merges that bin again and switches
+    all three, losing neither writer's records."""
+    times = T0 + np.arange(3000) * 60.0  # three bins
+    store.write(KEY, frame(times, v=np.zeros(3000)), bin_seconds=DAY)
+    other = T0 + DAY + 30.0  # a new record in the second bin
+    batch = CassandraConnection.conditional_batch
+    calls: list[bool] = []
+    seen: list[list[float]] = []
+
+    def racing(self: CassandraConnection, statement: object, *, doing: str) -> object:
+        calls.append(True)
+        first = len(calls) == 1
+        if first:  # the other writer, inside the first write's switch
+            assert store.write(KEY, frame([other], v=[7.0]), bin_seconds=DAY).inserted == 1
+        found = batch(self, statement, doing=doing)
+        if first:
+            with store.snapshot() as view:
+                seen.append(sorted(set(view.read(KEY, ["v"])["v"].tolist())))
+        return found
+
+    monkeypatch.setattr(CassandraConnection, "conditional_batch", racing)
+    done = store.write(KEY, frame(times, v=np.ones(3000)), bin_seconds=DAY)
+    assert (done.inserted, done.replaced) == (0, 3000)
+    assert len(calls) == 3  # the first batch, the other writer's, the first one again
+    assert seen == [[0.0, 7.0]]  # after the first batch failed: nothing of it visible
+    got = store.read(KEY, ["time", "v"])
+    assert len(got["time"]) == 3001
+    assert got["v"][got["time"] == other].tolist() == [7.0]
+    assert (got["v"][got["time"] != other] == 1.0).all()
+    assert set(_versions(store).values()) == {1}  # the versions of the failed batch were deleted
 
 
 def test_concurrent_writers_of_one_bin_lose_nothing(store: CassandraStore) -> None:
