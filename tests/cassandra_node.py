@@ -160,7 +160,7 @@ def cassandra_node(request: pytest.FixtureRequest) -> object:
         yield CassandraNode(host, int(port))
         return
     folder = Path(tempfile.mkdtemp(prefix="stream-engine-cassandra-"))
-    node = start_node(folder / "node1", heap=SESSION_HEAP)
+    node = start_node(folder / "node1")
     postmortem(request.config).folder = node.folder
     request.config.stash[SESSION_NODE] = node
     try:

@@ -14,9 +14,9 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from cassandra import (
     ConsistencyLevel,
@@ -53,6 +53,7 @@ __all__ = ["CassandraConnection", "contact_points"]
 
 # Failures after which an idempotent statement may simply be sent again.
 _TRANSIENT = (WriteTimeout, ReadTimeout, OperationTimedOut, Unavailable)
+_R = TypeVar("_R")
 
 
 def contact_points(hosts: Sequence[str], port: int) -> list[tuple[str, int]]:
@@ -222,14 +223,19 @@ class CassandraConnection:
                 statement = self.prepare(cql) if params else SimpleStatement(cql, is_idempotent=True)
             else:
                 statement = cql
-            for attempt in range(self.RETRIES + 1):
-                try:
-                    return list(self.session().execute(statement, params or None))
-                except _TRANSIENT:
-                    if attempt == self.RETRIES:
-                        raise
-                    time.sleep(0.5 * 2**attempt)
-            raise AssertionError("not reached")
+            return self._retried(lambda: list(self.session().execute(statement, params or None)))
+
+    def _retried(self, run: Callable[[], _R]) -> _R:
+        """``run()``, run again after a timeout or too few replicas (up to ``RETRIES`` times, waiting
+        longer each time) before that failure is raised."""
+        for attempt in range(self.RETRIES + 1):
+            try:
+                return run()
+            except _TRANSIENT:
+                if attempt == self.RETRIES:
+                    raise
+                time.sleep(0.5 * 2**attempt)
+        raise AssertionError("not reached")
 
     def conditional(self, cql: str, params: Sequence[Any], *, doing: str) -> tuple[bool, tuple[Any, ...]]:
         """Run one lightweight transaction (``... IF ...``) once: never resent, since after a
@@ -252,14 +258,7 @@ class CassandraConnection:
         applied, finding the values it wrote: the caller recognises its own values."""
         with self.errors(doing):
             batch.is_idempotent = True  # sent again after a timeout: the caller checks what it finds
-            for attempt in range(self.RETRIES + 1):
-                try:
-                    found = self.session().execute(batch)
-                    break
-                except _TRANSIENT:
-                    if attempt == self.RETRIES:
-                        raise
-                    time.sleep(0.5 * 2**attempt)
+            found = self._retried(lambda: self.session().execute(batch))
             names = list(found.column_names or [])
             rows = [dict(zip(names, row, strict=True)) for row in found]
         applied = bool(rows and rows[0].get("[applied]"))
