@@ -191,13 +191,20 @@ class CassandraStore(Store):
 
     def bin_states(self, key: StreamKey) -> list[BinState]:
         """The partition index of ``key`` with each bin's chunk versions (one single-partition read)."""
+        return self.index_state(key)[1]
+
+    def index_state(self, key: StreamKey) -> tuple[Any, list[BinState]]:
+        """The generation the partition index of ``key`` holds (``None``: not written since the
+        index kept one) and the index itself, from one single-partition read: a write switches
+        its bins and moves that generation in one batch, so the two always belong together."""
         params = key_params(key)
         self.ensure_schema()
         rows = self.conn.execute(
-            self._q("SELECT bin, count, first, last, chunk_version, rows_version FROM {ks}.partition_metadata "
-                    f"WHERE {KEY_WHERE}"),
+            self._q("SELECT bin, count, first, last, chunk_version, rows_version, generation "
+                    f"FROM {{ks}}.partition_metadata WHERE {KEY_WHERE}"),
             params, doing=f"read the partition index of {key}")
-        return [BinState(Partition(int(b), int(c), f, la), v, r) for b, c, f, la, v, r in rows if c]
+        generation = rows[0][-1] if rows else None
+        return generation, [BinState(Partition(int(b), int(c), f, la), v, r) for b, c, f, la, v, r, _ in rows if c]
 
     def stored(self, key: StreamKey) -> tuple[int | None, dict[str, ColumnInfo]]:
         """The stream's bin size (``None`` before its first write) and its stored columns."""
@@ -218,12 +225,17 @@ class CassandraStore(Store):
         return self.stored(key)[1]
 
     def generation(self, key: StreamKey) -> Any:
-        """The stream's write generation (a ``timeuuid`` every write sets), ``None`` before any write."""
+        """The stream's write generation (a ``timeuuid`` every write sets), ``None`` before any write:
+        the one its partition index holds (see :meth:`index_state`), or for a stream not written
+        since the index kept one, the one in ``stream_metadata``."""
         self.ensure_schema()
-        rows = self.conn.execute(
-            self._q(f"SELECT generation FROM {{ks}}.stream_metadata WHERE {KEY_WHERE}"), key_params(key),
-            doing=f"read the generation of {key}")
-        return rows[0][0] if rows else None
+        for table in ("partition_metadata", "stream_metadata"):
+            rows = self.conn.execute(
+                self._q(f"SELECT generation FROM {{ks}}.{table} WHERE {KEY_WHERE} LIMIT 1"), key_params(key),
+                doing=f"read the generation of {key}")
+            if rows and rows[0][0] is not None:
+                return rows[0][0]
+        return None
 
     def stream_token(self, key: StreamKey) -> ChangeToken:
         """The stream's write generation as a :class:`ChangeToken` (one single-row read)."""
@@ -290,10 +302,15 @@ class CassandraStore(Store):
         ``rows`` other than ``"with-ingest"``); returns how many records got their rows."""
         return derive_rows(self, key)
 
-    def record_write(self, key: StreamKey) -> None:
-        """Move the stream's generation and the keyspace's change token on (after a write's rows and index)."""
-        self.conn.execute(self._q(f"UPDATE {{ks}}.stream_metadata SET generation=now() WHERE {KEY_WHERE}"),
-                          key_params(key), doing=f"record the write to {key}")
+    def record_write(self, key: StreamKey, *, switched: bool = False) -> None:
+        """Move the stream's generation and the keyspace's change token on (after a write's rows and
+        index). ``switched``: the batch that switched the write's bins already moved the
+        generation the partition index holds (the stream's token); only ``stream_metadata``'s,
+        which older versions of Stream Engine read, and the change token move here."""
+        tables = ("stream_metadata",) if switched else ("partition_metadata", "stream_metadata")
+        for table in tables:
+            self.conn.execute(self._q(f"UPDATE {{ks}}.{table} SET generation=now() WHERE {KEY_WHERE}"),
+                              key_params(key), doing=f"record the write to {key}")
         self._record_commit()
 
     def _record_commit(self) -> None:

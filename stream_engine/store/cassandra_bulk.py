@@ -11,18 +11,23 @@ For every bin a write touches (records already normalized, conformed and split b
    upserted too (unlogged single-partition batches: a row is never half-written);
 4. every bin's ``partition_metadata`` row is switched to its new version together with its
    count, first and last, all in one conditional batch (a lightweight transaction on the
-   stream's one partition-index partition), each bin conditional on the version read in 1. The
+   stream's one partition-index partition), each bin conditional on the version read in 1; the
+   same batch moves the stream's generation (the partition index's static ``generation``). The
    batch applies whole or not at all, and Cassandra applies a single-partition batch in
-   isolation, so a reader of the partition index sees the write's bins all switched or none:
-   never some bins of the write and not others. If another writer switched one of the bins
-   first, nothing is switched; that bin starts again from 1 (rather than losing the other
-   writer's records) and the batch is tried again with it;
+   isolation, so a reader of the partition index sees the write's bins all switched or none,
+   never some bins of the write and not others, and always with the generation of what it sees
+   (the change token caches are keyed on). If another writer switched one of the bins first,
+   nothing is switched; that bin starts again from 1 (rather than losing the other writer's
+   records) and the batch is tried again with it. A write of more than :data:`SWITCH_BINS`
+   bins (20 months of the dictionary's smallest, 3-hour bins; 13 years of daily ones) goes
+   through 1-5 that many bins at a time, oldest first, as consecutive writes would;
 5. every older version of the bins is deleted (the superseded ones, and any an interrupted write
    left unswitched).
 
-Only then is the stream's generation moved on (the caller). A write interrupted anywhere leaves
-its bins either as they were or all switched; writing the same records again completes it (the
-merge is idempotent, and the switch deletes the versions it left).
+Then the caller moves ``stream_metadata``'s generation and the keyspace's change token on. A
+write interrupted anywhere leaves its bins (of each group of :data:`SWITCH_BINS`) either as they
+were or all switched, with the generation of what they hold; writing the same records again
+completes it (the merge is idempotent, and the switch deletes the versions it left).
 
 Otherwise (``"background"``, the default, and ``"off"``) step 3 skips the rows: ingest runs at
 the chunk rate and the bin's rows are left pending (its ``rows_version`` lags its
@@ -71,6 +76,11 @@ __all__ = ["row_values", "write_bins"]
 
 #: Rounds of read-merge-switch for bins another writer switched first.
 CAS_ROUNDS = 5
+#: Most bins one batch switches (~150 bytes of CQL message each). A single-partition batch has
+#: no size limit of its own, but a CQL message has (``native_transport_max_message_size``, 4 MiB
+#: on a test node: a write of 40,000 bins in one batch was refused) and a mutation too (half a
+#: commit log segment).
+SWITCH_BINS = 5000
 #: Chunk cells (up to 512 KiB each) in flight at once: enough to keep a node busy without
 #: filling the connection's socket buffer.
 CHUNK_WRITES = 4
@@ -93,7 +103,20 @@ class _BinWrite:
 def write_bins(store: CassandraStore, key: StreamKey, columns: dict[str, np.ndarray],
                after: dict[str, ColumnInfo], segments: Sequence[tuple[int, int, int]]) -> tuple[int, int]:
     """Upsert ``columns`` (sorted, unique, conformed to ``after``) into the bins ``segments``
-    (``(bin, lo, hi)`` slices of the columns); returns ``(inserted, replaced)``."""
+    (``(bin, lo, hi)`` slices of the columns, in time order); returns ``(inserted, replaced)``.
+
+    The bins are switched :data:`SWITCH_BINS` at a time, oldest first: a write of more bins
+    than that becomes visible as that many writes one after the other would."""
+    inserted = replaced = 0
+    for start in range(0, len(segments), SWITCH_BINS):
+        done = _write_group(store, key, columns, after, segments[start:start + SWITCH_BINS])
+        inserted, replaced = inserted + done[0], replaced + done[1]
+    return inserted, replaced
+
+
+def _write_group(store: CassandraStore, key: StreamKey, columns: dict[str, np.ndarray],
+                 after: dict[str, ColumnInfo], segments: Sequence[tuple[int, int, int]]) -> tuple[int, int]:
+    """:func:`write_bins` for bins switched in one batch."""
     table = ChunkTable(store.conn, store.keyspace)
     todo = {b: (lo, hi) for b, lo, hi in segments}
     ready: dict[int, _BinWrite] = {}  # merged and stored, switched together
@@ -235,6 +258,8 @@ def _switch(store: CassandraStore, key: StreamKey, work: dict[int, _BinWrite]) -
     update = conn.prepare(f"UPDATE {store.keyspace}.partition_metadata SET count=?, first=?, last=?, "
                           f"chunk_version=?, rows_version=? WHERE {KEY_WHERE} AND bin=? IF chunk_version=?")
     batch = BatchStatement(consistency_level=conn.consistency)
+    batch.add(conn.prepare(f"UPDATE {store.keyspace}.partition_metadata SET generation=now() WHERE {KEY_WHERE}"),
+              key_params(key))
     for bin_, w in work.items():
         rows_done = store.write_rows and (w.state is None or w.state.rows_complete)
         rows_version = w.version if rows_done else (w.state.rows_version if w.state is not None else None)
@@ -244,7 +269,7 @@ def _switch(store: CassandraStore, key: StreamKey, work: dict[int, _BinWrite]) -
     applied, found = conn.conditional_batch(batch, doing=f"update the partition index of {key}")
     if applied:
         return {}
-    now = {int(row["bin"]): row["chunk_version"] for row in found}
+    now = {int(row["bin"]): row["chunk_version"] for row in found if row["bin"] is not None}
     if any(now.get(b) == w.version for b, w in work.items()):
         return {}  # our own batch, applied before a timeout made the driver send it again
     return {b: w for b, w in work.items() if now.get(b) != _merged_from(w)}

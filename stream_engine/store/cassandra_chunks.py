@@ -62,9 +62,10 @@ __all__ = [
 ]
 
 CHUNK_TABLE = "column_chunks"
-#: Columns of ``partition_metadata`` naming a bin's visible chunk version and the version whose
-#: records all have OOI rows.
-INDEX_COLUMNS = {"chunk_version": "timeuuid", "rows_version": "timeuuid"}
+#: Columns of ``partition_metadata`` added after its first layout: the bin's visible chunk version,
+#: the version whose records all have OOI rows, and (static: one per stream) the stream's write
+#: generation, moved in the very batch that switches a write's bins.
+INDEX_COLUMNS = {"chunk_version": "timeuuid", "rows_version": "timeuuid", "generation": "timeuuid static"}
 #: Most bytes of values in one cell (a cell is read and written whole).
 CHUNK_BYTES = 512 * 1024
 #: Cells per result page when reading chunks: pages of ~2 MB. The driver gathers a response in

@@ -14,8 +14,9 @@ needs from the stream tables themselves, for every stream key found in them:
   the rows hold every record, the OOI rows still pending for the stream (``CASSANDRA_ROWS``
   ``"background"`` or ``"off"``) are written first; bins of the index whose rows are all gone
   (deleted with OOI's tools) leave the index, with their chunks.
-* ``stream_metadata``: the dictionary's bin size, and a new write generation (so every cached
-  response of the stream is recomputed), then the keyspace's change token.
+* ``stream_metadata``: the dictionary's bin size; and a new write generation, in it and in the
+  partition index (so every cached response of the stream is recomputed), then the keyspace's
+  change token.
 
 Each partition is read once (key columns and array columns only), so a reindex reads every
 array blob of the keyspace: run it once after loading the keyspace, and again after OOI's tools

@@ -11,11 +11,12 @@ column of each stream is kept in ``stream_columns``, so values read back are the
 The store's own tables:
 
 * ``stream_metadata``     one row per stream key: bin size, write generation (a ``timeuuid`` set
-  by every write; the stream's change token).
+  by every write; the stream's change token until ``partition_metadata`` has one).
 * ``stream_columns``      the stored columns of a stream key, in the order they appeared.
 * ``partition_metadata``  the partition index: (stream key, bin) -> count, first, last, and the
   bin's visible chunk version (null: the bin lives in the rows only) and the version whose
-  records all have rows.
+  records all have rows; and, static (one per stream), the stream's write generation, moved
+  with the bins so that one read gives the index and the token of that very state.
 * ``column_chunks``       each bin's records column-wise in a few large cells
   (``cassandra_chunks.py``).
 * ``asset_events``        asset-management events per reference designator (JSON text).
@@ -72,7 +73,7 @@ METADATA_TABLES: dict[str, str] = {
     "stream_columns": f"{_STREAM_KEY}, position int, name text, dtype text, width int, "
     f"PRIMARY KEY ({_STREAM_PK}, position)",
     "partition_metadata": f"{_STREAM_KEY}, bin bigint, count bigint, first double, last double, "
-    f"chunk_version timeuuid, rows_version timeuuid, PRIMARY KEY ({_STREAM_PK}, bin)",
+    f"chunk_version timeuuid, rows_version timeuuid, generation timeuuid static, PRIMARY KEY ({_STREAM_PK}, bin)",
     "column_chunks": "subsite text, node text, sensor text, method text, stream text, bin bigint, "
     "version timeuuid, name text, chunk int, count int, data blob, "
     "PRIMARY KEY ((subsite, node, sensor, method, stream, bin), version, name, chunk)",

@@ -1,9 +1,11 @@
 """A read view of a Cassandra store that sees each stream in one state, without scanning data.
 
 Cassandra has no multi-partition snapshot. :class:`CassandraSnapshot` reads, once per stream and
-per response, the stream's partition index (with each bin's chunk version), its columns and its
-write generation (a ``timeuuid`` every write sets after its bins are switched). Every read of the
-stream in the response uses that index and those columns:
+per response, the stream's partition index (with each bin's chunk version) and its write
+generation (a ``timeuuid`` every write sets in the batch that switches its bins) in one
+single-partition read, so the generation, the view's change token, is always that of the bins it
+reads, and then the stream's columns. Every read of the stream in the response uses that index
+and those columns:
 
 * bins kept as column chunks are read at the version the index named, and each bin column read
   is kept for the rest of the response (:class:`~stream_engine.store.cassandra_chunks.BinCache`,
@@ -68,8 +70,11 @@ class CassandraSnapshot(WrapperStore):
     def _stream(self, key: StreamKey) -> tuple[Any, list[BinState], dict[str, ColumnInfo]]:
         state = self._state.get(key)
         if state is None:
-            generation = self.store.generation(key)
-            state = (generation, self.store.bin_states(key), self.store.columns(key))
+            before = self.store.generation(key)
+            generation, states = self.store.index_state(key)
+            if generation is None:  # a stream not written since the index kept its generation
+                generation = before
+            state = (generation, states, self.store.columns(key))
             if self.store.generation(key) != generation:
                 raise StoreUnavailable(f"stream {key} is being written; retry the request in a moment")
             self._state[key] = state

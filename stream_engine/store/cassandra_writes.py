@@ -60,7 +60,7 @@ def write_records(store: CassandraStore, key: StreamKey, records: Mapping[str, n
     edges = [0, *(np.flatnonzero(bins[1:] != bins[:-1]) + 1).tolist(), len(bins)]
     segments = [(int(bins[lo]), lo, hi) for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
     inserted, replaced = write_bins(store, key, columns, after, segments)
-    store.record_write(key)
+    store.record_write(key, switched=True)
     return WriteResult(inserted, replaced, tuple(b for b, _, _ in segments))
 
 

@@ -256,11 +256,13 @@ def test_a_snapshot_taken_as_a_write_switches_its_bins_sees_all_of_them_or_none(
     times = T0 + np.arange(3000) * 60.0  # three bins
     store.write(KEY, frame(times, v=np.zeros(3000)), bin_seconds=DAY)
     seen: list[set[float]] = []
+    tokens = [store.stream_token(KEY)]
     execute, batch = CassandraConnection.execute, CassandraConnection.conditional_batch
 
     def snapshot_read() -> None:
         with store.snapshot() as view:
             seen.append(set(view.read(KEY, ["v"])["v"].tolist()))
+            tokens.append(view.stream_token(KEY))
 
     def execute_then_read(self: CassandraConnection, cql: object, params: object = (), *, doing: str) -> object:
         found = execute(self, cql, params, doing=doing)
@@ -278,7 +280,79 @@ def test_a_snapshot_taken_as_a_write_switches_its_bins_sees_all_of_them_or_none(
     monkeypatch.setattr(CassandraConnection, "conditional_batch", batch_then_read)
     store.write(KEY, frame(times, v=np.ones(3000)), bin_seconds=DAY)
     assert seen == [{1.0}]  # read once, right after the switch: the new state only
+    assert tokens[1] != tokens[0]  # ... with a token of its own, before the write has ended
     assert store.read(KEY, ["v"])["v"].tolist() == [1.0] * 3000
+
+
+def test_a_write_of_more_bins_than_one_batch_switches_them_oldest_first(
+        store: CassandraStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A write of more bins than one batch switches becomes visible a group of bins at a time,
+    oldest first, each group with a token of its own: as consecutive writes would."""
+    monkeypatch.setattr(cassandra_bulk, "SWITCH_BINS", 2)
+    times = T0 + np.arange(5) * DAY  # five bins
+    store.write(KEY, frame(times, v=np.zeros(5)), bin_seconds=DAY)
+    seen: list[tuple[list[float], object]] = []
+    batch = CassandraConnection.conditional_batch
+
+    def batch_then_read(self: CassandraConnection, statement: object, *, doing: str) -> object:
+        found = batch(self, statement, doing=doing)
+        with store.snapshot() as view:
+            seen.append((view.read(KEY, ["v"])["v"].tolist(), view.stream_token(KEY)))
+        return found
+
+    monkeypatch.setattr(CassandraConnection, "conditional_batch", batch_then_read)
+    done = store.write(KEY, frame(times, v=np.ones(5)), bin_seconds=DAY)
+    assert (done.inserted, done.replaced) == (0, 5)
+    assert [values for values, _ in seen] == [[1, 1, 0, 0, 0], [1, 1, 1, 1, 0], [1, 1, 1, 1, 1]]
+    assert len({token for _, token in seen}) == 3
+    assert set(_versions(store).values()) == {1}
+
+
+def test_a_writer_cut_off_after_its_switch_leaves_the_token_of_what_it_switched(
+        store: CassandraStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A writer that dies right after its switch, before it records the write, still moved the
+    stream's token with its bins: nothing cached under the old token (computed windows, ETags)
+    stands for the new values, and a repeat of the write moves it on again."""
+    times = T0 + np.arange(3000) * 60.0  # three bins
+    store.write(KEY, frame(times, v=np.zeros(3000)), bin_seconds=DAY)
+    with store.snapshot() as view:
+        before = view.stream_token(KEY)
+    assert store.stream_token(KEY) == before
+
+    def gone(self: CassandraStore, key: object, *, switched: bool = False) -> None:
+        raise StoreUnavailable("the cluster went away mid-write")
+
+    monkeypatch.setattr(CassandraStore, "record_write", gone)
+    with pytest.raises(StoreUnavailable):
+        store.write(KEY, frame(times, v=np.ones(3000)), bin_seconds=DAY)
+    with store.snapshot() as view:
+        assert view.read(KEY, ["v"])["v"].tolist() == [1.0] * 3000
+        cut = view.stream_token(KEY)
+    assert cut != before and cut.generation > before.generation
+    assert store.stream_token(KEY) == cut
+    monkeypatch.undo()
+    store.write(KEY, frame(times, v=np.full(3000, 2.0)), bin_seconds=DAY)
+    assert store.stream_token(KEY).generation > cut.generation
+
+
+def test_a_stream_written_before_the_index_kept_its_generation(store: CassandraStore) -> None:
+    """A stream last written by a version that kept the generation in ``stream_metadata`` only:
+    its token is that one, until a write moves the partition index's."""
+    times = T0 + np.arange(300) * 60.0
+    store.write(KEY, frame(times, v=np.zeros(300)), bin_seconds=DAY)
+    conn = store.conn
+    conn.execute(f"UPDATE {store.keyspace}.partition_metadata SET generation=null WHERE {KEY_WHERE}",
+                 key_params(KEY), doing="forget the generation")
+    old = conn.execute(f"SELECT generation FROM {store.keyspace}.stream_metadata WHERE {KEY_WHERE}",
+                       key_params(KEY), doing="read the older generation")[0][0]
+    with store.snapshot() as view:
+        assert view.stream_token(KEY) == store.stream_token(KEY)
+        assert view.stream_token(KEY).generation == old.time
+        assert view.read(KEY, ["v"])["v"].tolist() == [0.0] * 300
+    store.write(KEY, frame(times, v=np.ones(300)), bin_seconds=DAY)
+    with store.snapshot() as view:
+        assert view.stream_token(KEY).generation > old.time
+        assert view.stream_token(KEY) == store.stream_token(KEY)
 
 
 def test_a_write_that_loses_one_bin_to_another_writer_switches_none_until_it_merged_it_again(
@@ -410,13 +484,14 @@ def test_an_older_partition_index_gets_the_chunk_columns(cassandra_node: Cassand
 
     store = _store_of(CassandraStore, cassandra_node, "chunks_upgrade")
     session = store.conn.session()
-    for column in ("chunk_version", "rows_version"):
+    for column in ("chunk_version", "rows_version", "generation"):
         session.execute(f"ALTER TABLE {store.keyspace}.partition_metadata DROP {column}")
     preload = default_preload(load_settings(environ={}))
     apply_schema(store, preload)
     assert not [p for p in schema_problems(store, preload) if "partition_metadata" in p]
     store.write(KEY, frame([T0, T0 + 1], v=[1.0, 2.0]), bin_seconds=DAY)
     assert store.read(KEY, ["v"])["v"].tolist() == [1.0, 2.0]
+    assert store.index_state(KEY)[0] is not None  # the generation moved with the bins
     store.close()
 
 
