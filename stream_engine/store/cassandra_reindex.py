@@ -13,9 +13,11 @@ needs from the stream tables themselves, for every stream key found in them:
   bin's column chunks, if any, are set aside (its rows are the truth after a reindex). So that
   the rows hold every record, the OOI rows still pending for the stream (``CASSANDRA_ROWS``
   ``"background"`` or ``"off"``) are written first; bins of the index whose rows are all gone
-  (deleted with OOI's tools) leave the index, with their chunks.
-* ``stream_metadata``: the dictionary's bin size; and a new write generation, in it and in the
-  partition index (so every cached response of the stream is recomputed), then the keyspace's
+  (deleted with OOI's tools) leave the index, with their chunks. A stream key's new index is
+  written in one batch with a new write generation (so every cached response of the stream is
+  recomputed), as a write's bins are switched: a server reading the stream meanwhile sees it
+  whole, before or after.
+* ``stream_metadata``: the dictionary's bin size and a new write generation, then the keyspace's
   change token.
 
 Each partition is read once (key columns and array columns only), so a reindex reads every
@@ -31,8 +33,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from cassandra.query import BatchStatement, BatchType
 
 from stream_engine.store.base import DEPLOYMENT, TIME, ColumnInfo, StreamKey
+from stream_engine.store.cassandra_bulk import SWITCH_BINS
 from stream_engine.store.cassandra_chunks import CHUNK_TABLE
 from stream_engine.store.cassandra_msgpack import MsgpackColumn, dtype_text, flat_values
 from stream_engine.store.cassandra_rows import derive_rows
@@ -146,13 +150,15 @@ def _reindex_stream(store: CassandraStore, preload: Any, stream: str,
                     width[name] = max(width[name], len(flat_values(blob)))
     bin_seconds = preload.streams[stream].bin_seconds
     for key in indexed:
-        _drop_empty_bins(store, key, counts.get(key, {}))
+        if key not in counts:  # every row of the stream key is gone
+            _write_index(store, key, {})
     for key in sorted(counts):
         _, stored = store.stored(key)
         if not stored:
             stored = {n: MsgpackColumn(n, i.dtype, (widths[key][n],)) if n in widths[key] else i
                       for n, i in columns.items()}
-        _write_index(store, key, bin_seconds, stored, counts[key])
+        _write_stream(store, key, bin_seconds, stored)
+        _write_index(store, key, counts[key])
         report.keys.append(key)
         report.bins += len(counts[key])
         records = sum(len(c.keys) for c in counts[key].values())
@@ -162,36 +168,42 @@ def _reindex_stream(store: CassandraStore, preload: Any, stream: str,
     return report
 
 
-def _drop_empty_bins(store: CassandraStore, key: StreamKey, found: dict[int, _BinCount]) -> None:
-    """Remove the index rows (and chunks) of ``key``'s bins whose rows are all gone."""
-    empty = [s.bin for s in store.bin_states(key) if s.bin not in found]
-    if not empty:
-        return
+def _write_index(store: CassandraStore, key: StreamKey, bins: dict[int, _BinCount]) -> None:
+    """Make ``bins`` (each with the keys its rows hold) ``key``'s partition index, with a new
+    generation: one single-partition batch per :data:`SWITCH_BINS` bins, so a response reading
+    the stream meanwhile sees the index before or after, with its generation, never a mix of
+    both (bins of the index whose rows are all gone leave it, and then their chunks)."""
     conn, ks = store.conn, store.keyspace
+    params = key_params(key)
+    empty = [s.bin for s in store.bin_states(key) if s.bin not in bins]
     with conn.errors(f"update the partition index of {key}"):
-        index = conn.prepare(f"DELETE FROM {ks}.partition_metadata WHERE {KEY_WHERE} AND bin=?")
+        generation = conn.prepare(f"UPDATE {ks}.partition_metadata SET generation=now() WHERE {KEY_WHERE}")
+        drop = conn.prepare(f"DELETE FROM {ks}.partition_metadata WHERE {KEY_WHERE} AND bin=?")
+        # chunk_version=null: the rows counted are the truth for the bin (cassandra_chunks.py)
+        index = conn.prepare(f"UPDATE {ks}.partition_metadata SET count=?, first=?, last=?, chunk_version=null "
+                             f"WHERE {KEY_WHERE} AND bin=?")
         chunks = conn.prepare(f"DELETE FROM {ks}.{CHUNK_TABLE} WHERE {KEY_WHERE} AND bin=?")
-    conn.concurrent(index, [(*key_params(key), b) for b in empty], doing=f"update the partition index of {key}")
-    conn.concurrent(chunks, [(*key_params(key), b) for b in empty], doing=f"drop the chunks of {key}")
-    store.record_write(key)
+    changes = [(drop, (*params, b)) for b in empty]
+    for bin_, found in sorted(bins.items()):
+        times = np.fromiter((t for t, _ in found.keys), dtype=np.float64, count=len(found.keys))
+        changes.append((index, (len(found.keys), float(times.min()), float(times.max()), *params, bin_)))
+    for start in range(0, len(changes), SWITCH_BINS):
+        batch = BatchStatement(batch_type=BatchType.UNLOGGED, consistency_level=conn.consistency)
+        batch.add(generation, params)
+        for statement, values in changes[start:start + SWITCH_BINS]:
+            batch.add(statement, values)
+        conn.execute(batch, doing=f"update the partition index of {key}")
+    conn.concurrent(chunks, [(*params, b) for b in empty], doing=f"drop the chunks of {key}")
+    store.record_write(key, switched=True)
 
 
-def _write_index(store: CassandraStore, key: StreamKey, bin_seconds: int, stored: dict[str, ColumnInfo],
-                 bins: dict[int, _BinCount]) -> None:
+def _write_stream(store: CassandraStore, key: StreamKey, bin_seconds: int, stored: dict[str, ColumnInfo]) -> None:
+    """``key``'s bin size and columns (before its partition index names bins holding them)."""
     conn, ks = store.conn, store.keyspace
     params = key_params(key)
     conn.execute(f"UPDATE {ks}.stream_metadata SET bin_seconds=? WHERE {KEY_WHERE}", (bin_seconds, *params),
                  doing=f"record stream {key}")
     with conn.errors(f"record the columns of {key}"):
         columns = conn.prepare(f"UPDATE {ks}.stream_columns SET name=?, dtype=?, width=? WHERE {KEY_WHERE} AND position=?")
-        # chunk_version=null: the rows counted are the truth for the bin (cassandra_chunks.py)
-        index = conn.prepare(f"UPDATE {ks}.partition_metadata SET count=?, first=?, last=?, chunk_version=null "
-                             f"WHERE {KEY_WHERE} AND bin=?")
     conn.concurrent(columns, [(i.name, dtype_text(i), i.shape[0] if i.shape else None, *params, pos)
                               for pos, i in enumerate(stored.values())], doing=f"record the columns of {key}")
-    rows = []
-    for bin_, found in sorted(bins.items()):
-        times = np.fromiter((t for t, _ in found.keys), dtype=np.float64, count=len(found.keys))
-        rows.append((len(found.keys), float(times.min()), float(times.max()), *params, bin_))
-    conn.concurrent(index, rows, doing=f"update the partition index of {key}")
-    store.record_write(key)

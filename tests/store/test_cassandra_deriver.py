@@ -168,7 +168,21 @@ def test_reindex_after_a_background_ingest_keeps_every_record_and_drops_emptied_
         store.conn.session().execute(
             f"DELETE FROM {store.keyspace}.{CTD.stream} WHERE subsite=%s AND node=%s AND sensor=%s AND bin=%s",
             (CTD.subsite, CTD.node, CTD.sensor, last.bin))
-        reindex(store, preload, [CTD.stream])
+        token, seen = store.stream_token(CTD), []
+        execute = store.conn.execute
+
+        def execute_then_read(cql, params=(), *, doing):
+            found = execute(cql, params, doing=doing)
+            if doing.startswith("update the partition index"):  # a response right after the index moved
+                with store.snapshot() as view:
+                    seen.append((view.partitions(CTD), view.stream_token(CTD)))
+            return found
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(store.conn, "execute", execute_then_read)
+            reindex(store, preload, [CTD.stream])
+        assert [parts for parts, _ in seen] == [bins[:-1]]  # the new index whole, in one statement
+        assert seen[0][1] != token  # ... under a token of its own
         assert store.partitions(CTD) == bins[:-1]
         assert store.coverage(CTD).count == 40320 - last.count
         kept = before["time"] < last.first
