@@ -24,6 +24,7 @@ from cassandra import (
     OperationTimedOut,
     ReadTimeout,
     RequestExecutionException,
+    RequestValidationException,
     Unavailable,
     WriteTimeout,
 )
@@ -46,7 +47,7 @@ from cassandra.query import (
     tuple_factory,
 )
 
-from stream_engine.errors import ConfigError, StoreUnavailable
+from stream_engine.errors import ConfigError, StoreError, StoreUnavailable
 from stream_engine.store.cassandra_columnar import ColumnarProtocolHandler
 
 __all__ = ["CassandraConnection", "contact_points"]
@@ -206,9 +207,16 @@ class CassandraConnection:
 
     @contextmanager
     def errors(self, doing: str) -> Iterator[None]:
-        """Turn driver failures while ``doing`` into :class:`StoreUnavailable` naming the cluster."""
+        """Turn driver failures while ``doing`` into :class:`StoreUnavailable` naming the cluster;
+        a statement the cluster refused (invalid, too large, not authorized) into
+        :class:`StoreError`, since retrying it cannot help."""
         try:
             yield
+        except RequestValidationException as exc:
+            raise StoreError(
+                f"the Cassandra cluster at {self.describe()} (keyspace {self.keyspace!r}) refused to "
+                f"{doing}: {type(exc).__name__}: {_short(exc)}. Sending it again will not help."
+            ) from exc
         except (NoHostAvailable, RequestExecutionException, DriverException, OSError) as exc:
             raise StoreUnavailable(
                 f"the Cassandra cluster at {self.describe()} (keyspace {self.keyspace!r}) could not "

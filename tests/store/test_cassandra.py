@@ -7,7 +7,7 @@ import pytest
 from cassandra_node import CassandraNode
 from store_suite import DAY, KEY, T0, StoreSuite, frame
 
-from stream_engine.errors import StoreUnavailable
+from stream_engine.errors import StoreError, StoreUnavailable
 from stream_engine.store.base import IndexRange, TimeRange
 from stream_engine.store.cassandra import CassandraStore
 from stream_engine.store.cassandra_schema import METADATA_TABLES
@@ -144,3 +144,18 @@ def test_a_quality_load_larger_than_one_batch(cassandra_node: CassandraNode) -> 
         empty_keyspace(store)
         assert store.add_quality_records("annotation", records) == list(range(1, len(records) + 1))
         assert store.quality_records("annotation") == [{**r, "id": i} for i, r in enumerate(records, 1)]
+
+
+def test_a_statement_the_cluster_refuses_is_an_error_not_unavailability(cassandra_node: CassandraNode) -> None:
+    """A refused statement (here a column that does not exist) says so, and does not tell the
+    data manager to retry when the cluster is reachable: it is reachable, and sending it again
+    cannot help."""
+    store = cassandra_node.store()
+    try:
+        store.ensure_schema()
+        with pytest.raises(StoreError, match="refused to read the thing: InvalidRequest.*will not help") as got:
+            store.conn.execute(f"SELECT no_such_column FROM {store.keyspace}.store_state", doing="read the thing")
+        assert not isinstance(got.value, StoreUnavailable)
+        assert got.value.status == 503 and "Cassandra" not in got.value.client_message()
+    finally:
+        cassandra_node.drop(store)
