@@ -12,6 +12,7 @@ import struct
 import uuid
 from collections.abc import Mapping
 
+from cassandra import InvalidRequest
 from cassandra.query import BatchStatement, BatchType, BoundStatement, PreparedStatement
 
 from stream_engine.store.base import DEPLOYMENT, TIME, ColumnInfo, IndexRange, Partition, StreamKey
@@ -85,7 +86,12 @@ def ensure_stream_table(conn: CassandraConnection, keyspace: str, key: StreamKey
                 )
         missing = [c for c in wanted if c not in have]
         for column in missing:
-            conn.session().execute(f"ALTER TABLE {keyspace}.{name} ADD {quote(column)} {wanted[column]}")
+            try:
+                conn.session().execute(f"ALTER TABLE {keyspace}.{name} ADD {quote(column)} {wanted[column]}")
+            except InvalidRequest:  # another process may just have added it: then it is there
+                conn.cluster.refresh_table_metadata(keyspace, name)
+                if column not in conn.cluster.metadata.keyspaces[keyspace].tables[name].columns:
+                    raise
         if missing:
             conn.forget_prepared()
 

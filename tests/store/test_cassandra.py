@@ -159,3 +159,20 @@ def test_a_statement_the_cluster_refuses_is_an_error_not_unavailability(cassandr
         assert got.value.status == 503 and "Cassandra" not in got.value.client_message()
     finally:
         cassandra_node.drop(store)
+
+
+def test_a_column_another_server_just_added_is_not_an_error(cassandra_node: CassandraNode) -> None:
+    """Two servers ingesting a new parameter at once both add its column; the one whose schema
+    view is a moment behind finds it there instead of failing the ingest."""
+    store = cassandra_node.store()
+    try:
+        store.write(KEY, frame([T0], a=[1.0]), bin_seconds=DAY)
+        store.conn.session().execute(f"ALTER TABLE {store.keyspace}.{KEY.stream} ADD b double")  # the other server
+        columns = store.conn.cluster.metadata.keyspaces[store.keyspace].tables[KEY.stream].columns
+        columns.pop("b", None)  # this server has not heard of it yet
+        store.write(KEY, frame([T0 + 1], a=[2.0], b=[3.0]), bin_seconds=DAY)
+        got = store.read(KEY, ["a", "b"])
+        assert got["a"].tolist() == [1.0, 2.0]
+        assert got["b"][1] == 3.0 and np.isnan(got["b"][0])
+    finally:
+        cassandra_node.drop(store)
