@@ -183,7 +183,7 @@ def _write_index(store: CassandraStore, key: StreamKey, bins: dict[int, _BinCoun
         index = conn.prepare(f"UPDATE {ks}.partition_metadata SET count=?, first=?, last=?, chunk_version=null "
                              f"WHERE {KEY_WHERE} AND bin=?")
         chunks = conn.prepare(f"DELETE FROM {ks}.{CHUNK_TABLE} WHERE {KEY_WHERE} AND bin=?")
-    changes = [(drop, (*params, b)) for b in empty]
+    changes: list[tuple[Any, tuple[Any, ...]]] = [(drop, (*params, b)) for b in empty]
     for bin_, found in sorted(bins.items()):
         times = np.fromiter((t for t, _ in found.keys), dtype=np.float64, count=len(found.keys))
         changes.append((index, (len(found.keys), float(times.min()), float(times.max()), *params, bin_)))
