@@ -4,7 +4,8 @@ Cassandra has no multi-partition snapshot. :class:`CassandraSnapshot` reads, onc
 per response, the stream's partition index (with each bin's chunk version) and its write
 generation (a ``timeuuid`` every write sets in the batch that switches its bins) in one
 single-partition read, so the generation, the view's change token, is always that of the bins it
-reads, and then the stream's columns. Every read of the stream in the response uses that index
+reads, and then the stream's columns (all read again, up to :data:`STATE_READS` times, when a
+write moved the generation meanwhile). Every read of the stream in the response uses that index
 and those columns:
 
 * bins kept as column chunks are read at the version the index named, and each bin column read
@@ -45,6 +46,9 @@ if TYPE_CHECKING:
 
 __all__ = ["CassandraSnapshot", "token_of"]
 
+#: Times a view reads a stream's state while writes keep moving its generation, before it
+#: answers 503 (retry).
+STATE_READS = 3
 _UUID_EPOCH = 0x01B21DD213814000  # 1970-01-01 in 100 ns intervals since 1582-10-15 (the UUID clock)
 
 
@@ -68,17 +72,21 @@ class CassandraSnapshot(WrapperStore):
         self._bins = BinCache()
 
     def _stream(self, key: StreamKey) -> tuple[Any, list[BinState], dict[str, ColumnInfo]]:
-        state = self._state.get(key)
-        if state is None:
-            before = self.store.generation(key)
-            generation, states = self.store.index_state(key)
-            if generation is None:  # a stream not written since the index kept its generation
-                generation = before
-            state = (generation, states, self.store.columns(key))
-            if self.store.generation(key) != generation:
+        """The stream's generation, partition index and columns, read once per view (again,
+        up to :data:`STATE_READS` times, while writes move the generation under the reads)."""
+        if key not in self._state:
+            for _ in range(STATE_READS):
+                before = self.store.generation(key)
+                generation, states = self.store.index_state(key)
+                if generation is None:  # a stream not written since the index kept its generation
+                    generation = before
+                columns = self.store.columns(key)
+                if self.store.generation(key) == generation:
+                    self._state[key] = (generation, states, columns)
+                    break
+            else:
                 raise StoreUnavailable(f"stream {key} is being written; retry the request in a moment")
-            self._state[key] = state
-        return state
+        return self._state[key]
 
     def streams(self) -> list[StreamCoverage]:
         # docstring inherited

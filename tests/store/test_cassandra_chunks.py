@@ -17,7 +17,7 @@ from store_suite import DAY, KEY, T0, frame
 from test_cassandra import empty_keyspace
 
 from stream_engine.errors import StoreUnavailable
-from stream_engine.store import cassandra_bulk
+from stream_engine.store import cassandra_bulk, cassandra_snapshot
 from stream_engine.store.base import IndexRange, TimeRange
 from stream_engine.store.cassandra import CassandraStore
 from stream_engine.store.cassandra_chunks import CHUNK_TABLE
@@ -282,6 +282,34 @@ def test_a_snapshot_taken_as_a_write_switches_its_bins_sees_all_of_them_or_none(
     assert seen == [{1.0}]  # read once, right after the switch: the new state only
     assert tokens[1] != tokens[0]  # ... with a token of its own, before the write has ended
     assert store.read(KEY, ["v"])["v"].tolist() == [1.0] * 3000
+
+
+@pytest.mark.parametrize("writes", [1, 3], ids=["one-write", "a-write-every-time"])
+def test_a_view_whose_stream_is_written_as_it_opens_reads_its_state_again(
+        store: CassandraStore, monkeypatch: pytest.MonkeyPatch, writes: int) -> None:
+    """A write landing while a view reads the stream's state (index, then columns) makes the view
+    read it again, rather than answer 503 at once; only writes landing every time do."""
+    times = T0 + np.arange(300) * 60.0
+    store.write(KEY, frame(times, v=np.zeros(300)), bin_seconds=DAY)
+    columns = CassandraStore.columns
+    landed: list[float] = []
+
+    def columns_then_write(self: CassandraStore, key: object) -> object:
+        found = columns(self, key)
+        if len(landed) < writes:
+            landed.append(len(landed) + 1.0)
+            CassandraStore.write(self, KEY, frame(times, v=np.full(300, landed[-1])), bin_seconds=DAY)
+        return found
+
+    monkeypatch.setattr(CassandraStore, "columns", columns_then_write)
+    with store.snapshot() as view:
+        if writes < cassandra_snapshot.STATE_READS:
+            assert view.read(KEY, ["v"])["v"].tolist() == [landed[-1]] * 300
+            assert view.stream_token(KEY) == store.stream_token(KEY)
+        else:
+            with pytest.raises(StoreUnavailable, match="retry"):
+                view.read(KEY, ["v"])
+    assert len(landed) == writes
 
 
 def test_a_write_of_more_bins_than_one_batch_switches_them_oldest_first(
