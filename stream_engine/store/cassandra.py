@@ -69,7 +69,7 @@ from stream_engine.store.cassandra_schema import (
 )
 from stream_engine.store.cassandra_session import CassandraConnection
 from stream_engine.store.cassandra_snapshot import CassandraSnapshot, token_of
-from stream_engine.store.cassandra_tables import KEY_WHERE, key_params
+from stream_engine.store.cassandra_tables import KEY_WHERE, generation_update, key_params
 from stream_engine.store.cassandra_writes import write_records
 
 __all__ = ["CassandraStore", "from_settings"]
@@ -309,8 +309,8 @@ class CassandraStore(Store):
         which older versions of Stream Engine read, and the change token move here."""
         tables = ("stream_metadata",) if switched else ("partition_metadata", "stream_metadata")
         for table in tables:
-            self.conn.execute(self._q(f"UPDATE {{ks}}.{table} SET generation=now() WHERE {KEY_WHERE}"),
-                              key_params(key), doing=f"record the write to {key}")
+            self.conn.execute(generation_update(self.keyspace, table), key_params(key),
+                              doing=f"record the write to {key}")
         self._record_commit()
 
     def _record_commit(self) -> None:

@@ -56,6 +56,7 @@ from stream_engine.store.cassandra_chunks import (
 from stream_engine.store.cassandra_tables import (
     KEY_WHERE,
     ROW_WHERE,
+    generation_update,
     insert_statement,
     key_params,
     row_batches,
@@ -258,8 +259,7 @@ def _switch(store: CassandraStore, key: StreamKey, work: dict[int, _BinWrite]) -
     update = conn.prepare(f"UPDATE {store.keyspace}.partition_metadata SET count=?, first=?, last=?, "
                           f"chunk_version=?, rows_version=? WHERE {KEY_WHERE} AND bin=? IF chunk_version=?")
     batch = BatchStatement(consistency_level=conn.consistency)
-    batch.add(conn.prepare(f"UPDATE {store.keyspace}.partition_metadata SET generation=now() WHERE {KEY_WHERE}"),
-              key_params(key))
+    batch.add(conn.prepare(generation_update(store.keyspace)), key_params(key))
     for bin_, w in work.items():
         rows_done = store.write_rows and (w.state is None or w.state.rows_complete)
         rows_version = w.version if rows_done else (w.state.rows_version if w.state is not None else None)

@@ -41,7 +41,7 @@ from stream_engine.store.cassandra_chunks import CHUNK_TABLE
 from stream_engine.store.cassandra_msgpack import MsgpackColumn, dtype_text, flat_values
 from stream_engine.store.cassandra_rows import derive_rows
 from stream_engine.store.cassandra_schema import KEY_COLUMNS, METADATA_TABLES, quote
-from stream_engine.store.cassandra_tables import KEY_WHERE, key_params
+from stream_engine.store.cassandra_tables import KEY_WHERE, generation_update, key_params
 from stream_engine.store.records import DEPLOYMENT_INFO, STRING_DTYPE, TIME_INFO
 
 if TYPE_CHECKING:
@@ -177,7 +177,7 @@ def _write_index(store: CassandraStore, key: StreamKey, bins: dict[int, _BinCoun
     params = key_params(key)
     empty = [s.bin for s in store.bin_states(key) if s.bin not in bins]
     with conn.errors(f"update the partition index of {key}"):
-        generation = conn.prepare(f"UPDATE {ks}.partition_metadata SET generation=now() WHERE {KEY_WHERE}")
+        generation = conn.prepare(generation_update(ks))
         drop = conn.prepare(f"DELETE FROM {ks}.partition_metadata WHERE {KEY_WHERE} AND bin=?")
         # chunk_version=null: the rows counted are the truth for the bin (cassandra_chunks.py)
         index = conn.prepare(f"UPDATE {ks}.partition_metadata SET count=?, first=?, last=?, chunk_version=null "

@@ -31,6 +31,7 @@ __all__ = [
     "KEY_WHERE",
     "ROW_WHERE",
     "ensure_stream_table",
+    "generation_update",
     "index_bins",
     "insert_statement",
     "key_params",
@@ -44,6 +45,12 @@ _UUID_EPOCH = 0x01B21DD213814000
 # The WHERE clause of one stream key in the store's own tables, and of one partition of a stream table.
 KEY_WHERE = "subsite=? AND node=? AND sensor=? AND method=? AND stream=?"
 ROW_WHERE = "subsite=? AND node=? AND sensor=? AND bin=? AND method=?"
+
+
+def generation_update(keyspace: str, table: str = "partition_metadata") -> str:
+    """The CQL moving one stream key's write generation on (bound with :func:`key_params`): the
+    partition index's static ``generation``, or ``stream_metadata``'s."""
+    return f"UPDATE {keyspace}.{table} SET generation=now() WHERE {KEY_WHERE}"
 
 
 def key_params(key: StreamKey) -> tuple[str, str, str, str, str]:
