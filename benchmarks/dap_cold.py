@@ -16,6 +16,10 @@ their calibrations, and a NetCDF4 file that also holds the products):
 * **bare kernels**: the engine's own algorithms (SBE polynomials, compiled TEOS-10 kernels) on the
   same records already in memory, in the same windows (``DAP_COMPUTE_RECORDS``), one thread and
   two: what a request cannot go below;
+* **engine alone**: the same cold body made in a fresh process of its own, with no HTTP and no
+  client (``dap_support/engine_alone.py``), with 1 and 2 compute threads: what the engine takes
+  beside the kernels, and how far 2 compute threads can scale once the socket and the client no
+  longer share the cores (2 cores allow at most the 1-thread time over the 2-thread CPU / 2);
 * **repeat** requests: on the same worker (its window cache), and on another, freshly started
   worker process (the window cache shared through the data folder);
 * a **1 GB-class** ``.dods`` of the stored raw variables, and a mixed one (raw + products), cold
@@ -62,6 +66,7 @@ sys.path.insert(0, str(HERE))
 import dap  # noqa: E402
 from dap_support import data  # noqa: E402
 from dap_support.cold import CORES, Cold, cold_get, get, in_turn  # noqa: E402
+from dap_support.engine_alone import engine_alone  # noqa: E402
 from dap_support.load import READERS, Body, dap_array, dods_array, download, request_rate  # noqa: E402
 from dap_support.reference import bare_kernels, baseline, read_raw  # noqa: E402
 from dap_support.servers import ServerProcess, free_port, tree_cpu_seconds  # noqa: E402
@@ -256,6 +261,11 @@ def products(servers: Servers, nc_path: Path, readers: list[str],
         k1 = min(bare_kernels(raw, name, 1) for _ in range(rounds))
         k2 = min(bare_kernels(raw, name, 2) for _ in range(rounds))
         log(f"{name}: baseline (netCDF4 + gsw) {base_s:.2f}s; bare kernels {k1:.2f}s (1 thread), {k2:.2f}s (2)")
+        env = dap.se_env(servers.work, 1, 4)
+        alone = {threads: engine_alone(servers.work / "store", var, threads, rounds, env) for threads in (1, 2)}
+        log(f"{name}: engine alone (no HTTP, no client) " + ", ".join(
+            f"{threads} thread(s) {got.seconds:.3f}s (CPU {got.cpu:.2f}s, {got.cores:.2f} cores)"
+            for threads, got in alone.items()))
         cold: dict[tuple[str, int | str], list[Cold]] = {}
         results: dict[tuple[str, str], float] = {}
         for threads in (1, 2):
@@ -302,6 +312,10 @@ def products(servers: Servers, nc_path: Path, readers: list[str],
                 (f"cold DAP4 .dap {name} vs pydap .dods precomputed (b)", theirs.seconds, results[reader, "dap"], ""),
                 (f"cold DAP4 .dap {name} vs our cold .dods", two.seconds, results[reader, "dap"], ""),
                 (f"bare kernels: 2 threads vs 1, {name}", k1, k2, "(hardware)"),
+                (f"bare kernels (1 thread) / engine alone (1 thread), {name}", k1, alone[1].seconds,
+                 f"no HTTP; 1 thread uses {alone[1].cores:.2f} cores"),
+                (f"engine alone: 2 compute threads vs 1, {name}", alone[1].seconds, alone[2].seconds,
+                 f"{CORES} cores allow {alone[1].seconds / (alone[2].cpu / CORES):.2f}x (CPU {alone[2].cpu:.2f}s)"),
                 (f"repeat {name}, same worker vs cold", two.seconds, results[reader, "same"], ""),
                 (f"repeat {name}, other worker vs cold", two.seconds, results[reader, "other"], ""),
             ]
