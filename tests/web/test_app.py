@@ -46,6 +46,22 @@ def test_version_reports_engine_dependencies_store_and_preload(settings) -> None
     assert "pytest" not in deps
 
 
+def test_version_reads_the_installed_packages_once_per_process(settings, monkeypatch) -> None:
+    from stream_engine.web.views import version
+
+    reads = []
+    monkeypatch.setattr(version, "installed_version", lambda name: reads.append(name) or f"1.{len(reads)}")
+    app = create_app(settings)
+    version.dependency_versions.cache_clear()
+    try:
+        first, second = (_json(Request.blank("/version").get_response(app))["dependencies"] for _ in range(2))
+    finally:
+        version.dependency_versions.cache_clear()  # the other tests read the real versions
+    assert first == second
+    assert sorted(reads) == sorted(first)  # each dependency read once, by the first request
+    assert first["numpy"].startswith("1.")
+
+
 def test_version_head_has_no_body(settings) -> None:
     response = Request.blank("/version", method="HEAD").get_response(create_app(settings))
     assert response.status_code == 200

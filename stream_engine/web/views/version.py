@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import platform
 import re
 from importlib import metadata
@@ -47,6 +48,17 @@ def installed_version(name: str) -> str | None:
         return None
 
 
+@functools.cache
+def dependency_versions() -> dict[str, str | None]:
+    """The installed version of each runtime dependency, read once per process.
+
+    Reading the installed packages' metadata takes ~15 ms, and ``/version`` is what servers are
+    polled on until they answer. Packages upgraded in place while a worker runs do not change the
+    code it runs, so neither does its answer; a reload (new workers) reads them again.
+    """
+    return {name: installed_version(name) for name in dependency_names()}
+
+
 def version_info(settings: Settings) -> dict[str, Any]:
     """The body of ``GET /version``."""
     return {
@@ -55,7 +67,7 @@ def version_info(settings: Settings) -> dict[str, Any]:
         "python": platform.python_version(),
         "store": settings.STORE,
         "preload": str(settings.path("PRELOAD")),
-        "dependencies": {name: installed_version(name) for name in dependency_names()},
+        "dependencies": dict(dependency_versions()),
     }
 
 
