@@ -76,10 +76,13 @@ class CassandraSnapshot(WrapperStore):
         up to :data:`STATE_READS` times, while writes move the generation under the reads)."""
         if key not in self._state:
             for _ in range(STATE_READS):
-                before = self.store.generation(key)
                 generation, states = self.store.index_state(key)
-                if generation is None:  # a stream not written since the index kept its generation
-                    generation = before
+                if generation is None:  # not written since the index kept its generation: the
+                    # one in stream_metadata, read before an index read again, which it then covers
+                    generation = self.store.generation(key)
+                    held, states = self.store.index_state(key)
+                    if held is not None:  # written meanwhile: the index now holds its generation
+                        generation = held
                 columns = self.store.columns(key)
                 if self.store.generation(key) == generation:
                     self._state[key] = (generation, states, columns)

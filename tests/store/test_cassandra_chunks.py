@@ -363,6 +363,28 @@ def test_a_writer_cut_off_after_its_switch_leaves_the_token_of_what_it_switched(
     assert store.stream_token(KEY).generation > cut.generation
 
 
+def test_a_view_reads_a_written_streams_state_in_four_statements(
+        store: CassandraStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stream whose partition index holds its generation: a view reads its state with the
+    index (and generation), its bin size, its columns and one generation check, one round trip
+    each; no generation read before the index."""
+    times = T0 + np.arange(300) * 60.0
+    store.write(KEY, frame(times, v=np.zeros(300)), bin_seconds=DAY)
+    execute = CassandraConnection.execute
+    done: list[str] = []
+
+    def counted(self: CassandraConnection, statement: object, *args: object, doing: str = "") -> object:
+        done.append(doing)
+        return execute(self, statement, *args, doing=doing)
+
+    monkeypatch.setattr(CassandraConnection, "execute", counted)
+    with store.snapshot() as view:
+        token = view.stream_token(KEY)
+    assert done == [f"read the partition index of {KEY}", f"read the metadata of {KEY}",
+                    f"read the columns of {KEY}", f"read the generation of {KEY}"]
+    assert token == store.stream_token(KEY)
+
+
 def test_a_stream_written_before_the_index_kept_its_generation(store: CassandraStore) -> None:
     """A stream last written by a version that kept the generation in ``stream_metadata`` only:
     its token is that one, until a write moves the partition index's."""
@@ -381,6 +403,38 @@ def test_a_stream_written_before_the_index_kept_its_generation(store: CassandraS
     with store.snapshot() as view:
         assert view.stream_token(KEY).generation > old.time
         assert view.stream_token(KEY) == store.stream_token(KEY)
+
+
+def test_a_view_of_an_older_stream_written_as_it_opens_takes_the_new_index_and_its_generation(
+        store: CassandraStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stream whose index holds no generation yet: the view reads ``stream_metadata``'s, then
+    the index again. A write landing just before that second read leaves the index holding the
+    new generation beside the new bins, which the view takes as they are (no third read)."""
+    times = T0 + np.arange(300) * 60.0
+    store.write(KEY, frame(times, v=np.zeros(300)), bin_seconds=DAY)
+    store.conn.execute(f"UPDATE {store.keyspace}.partition_metadata SET generation=null WHERE {KEY_WHERE}",
+                       key_params(KEY), doing="forget the generation")
+    index_state = CassandraStore.index_state
+    reads: list[int] = []
+    writing: list[bool] = []
+
+    def write_then_read(self: CassandraStore, key: object) -> object:
+        if not writing:  # the view's reads, not the write's own
+            reads.append(len(reads) + 1)
+            if len(reads) == 2:  # after the first index read and stream_metadata's generation
+                writing.append(True)
+                CassandraStore.write(self, KEY, frame(times, v=np.ones(300)), bin_seconds=DAY)
+                writing.clear()
+        return index_state(self, key)
+
+    monkeypatch.setattr(CassandraStore, "index_state", write_then_read)
+    with store.snapshot() as view:
+        values = view.read(KEY, ["v"])["v"].tolist()
+        token = view.stream_token(KEY)
+    monkeypatch.undo()
+    assert values == [1.0] * 300
+    assert token == store.stream_token(KEY) and store.index_state(KEY)[0] is not None
+    assert reads == [1, 2]
 
 
 def test_a_write_that_loses_one_bin_to_another_writer_switches_none_until_it_merged_it_again(
