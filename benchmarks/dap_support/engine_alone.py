@@ -70,8 +70,9 @@ def _measure(store_dir: Path, variable: str, threads: int) -> dict[str, float]:
 
     settings = load_settings().replace(DAP_COMPUTE_THREADS=threads, DAP_SHARED_CACHE_BYTES=0,
                                        DATA_DIR=str(store_dir))
-    apply_malloc_policy(int(settings["MALLOC_ARENAS"]), int(settings["MALLOC_MMAP_THRESHOLD"]),
-                        int(settings["MALLOC_TRIM_THRESHOLD"]))
+    for refused in apply_malloc_policy(int(settings["MALLOC_ARENAS"]), int(settings["MALLOC_MMAP_THRESHOLD"]),
+                                       int(settings["MALLOC_TRIM_THRESHOLD"])):
+        print(f"engine alone: {refused}; measured without it, unlike a worker", file=sys.stderr)
     prepare_kernels()
     store = open_store(settings, create=False)
     preload = default_preload(settings)
